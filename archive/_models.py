@@ -1,0 +1,196 @@
+"""Catalog tables. Rows are not domain records: convert with from_record / to_record."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from scraper import Provenance, Record, WarcLocation
+
+SCHEMA_VERSION = 1
+ROLES = ("raw", "conversion", "metadata")
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Crawl(Base):
+    """One run of replay or crawl, with what it did."""
+
+    __tablename__ = "crawls"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    args: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    software: Mapped[str] = mapped_column(String(200))
+    counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Document(Base):
+    """One distinct extracted text; captures with the same text share it."""
+
+    __tablename__ = "documents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    text_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str | None] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    word_count: Mapped[int] = mapped_column(Integer)
+    language: Mapped[str | None] = mapped_column(String(16))
+    first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CaptureRow(Base):
+    """One raw capture, its extracted metadata and provenance."""
+
+    __tablename__ = "captures"
+    __table_args__ = (
+        Index("ix_captures_canonical_url", "canonical_url"),
+        Index("ix_captures_site", "site"),
+        Index("ix_captures_published", "published"),
+        Index("ix_captures_captured_at", "captured_at"),
+        Index("ix_captures_payload_sha256", "payload_sha256"),
+        Index("ix_captures_document_id", "document_id"),
+        Index("ix_captures_crawl_id", "crawl_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"))
+    crawl_id: Mapped[str | None] = mapped_column(ForeignKey("crawls.id"))
+    source_url: Mapped[str] = mapped_column(Text)
+    canonical_url: Mapped[str] = mapped_column(Text)
+    site: Mapped[str | None] = mapped_column(String(255))
+    site_name: Mapped[str | None] = mapped_column(Text)
+    title: Mapped[str | None] = mapped_column(Text)
+    authors: Mapped[list[Any]] = mapped_column(default=list)
+    published: Mapped[str | None] = mapped_column(String(32))
+    language: Mapped[str | None] = mapped_column(String(16))
+    tags: Mapped[list[Any]] = mapped_column(default=list)
+    description: Mapped[str | None] = mapped_column(Text)
+    word_count: Mapped[int] = mapped_column(Integer)
+    payload_sha256: Mapped[str] = mapped_column(String(64))
+    text_sha256: Mapped[str] = mapped_column(String(64))
+    source_kind: Mapped[str] = mapped_column(String(8))
+    source_location: Mapped[str] = mapped_column(Text)
+    captured_at: Mapped[str] = mapped_column(String(40))
+    archived_at: Mapped[str | None] = mapped_column(String(40))
+    media_type: Mapped[str] = mapped_column(String(100))
+    encoding: Mapped[str | None] = mapped_column(String(64))
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    http_headers: Mapped[list[Any]] = mapped_column(default=list)
+    extractor: Mapped[str] = mapped_column(String(64))
+    extractor_version: Mapped[str] = mapped_column(String(32))
+    extractor_options: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    project_version: Mapped[str] = mapped_column(String(32))
+    input_word_count: Mapped[int] = mapped_column(Integer, default=0)
+
+    document: Mapped[Document] = relationship(lazy="joined")
+    warc_records: Mapped[list[WarcRecordRow]] = relationship(lazy="selectin", order_by="WarcRecordRow.role")
+
+    @classmethod
+    def from_record(cls, record: Record, document_id: int) -> CaptureRow:
+        """Return the row for `record`, attached to its document."""
+        prov = record.provenance
+        return cls(
+            id=record.id,
+            document_id=document_id,
+            crawl_id=prov.crawl_id,
+            source_url=record.source_url,
+            canonical_url=record.canonical_url,
+            site=record.site,
+            site_name=record.site_name,
+            title=record.title,
+            authors=list(record.authors),
+            published=record.published,
+            language=record.language,
+            tags=list(record.tags),
+            description=record.description,
+            word_count=record.word_count,
+            payload_sha256=record.payload_sha256,
+            text_sha256=record.text_sha256,
+            source_kind=prov.source_kind,
+            source_location=prov.source_location,
+            captured_at=prov.captured_at,
+            archived_at=prov.archived_at,
+            media_type=prov.media_type,
+            encoding=prov.encoding,
+            http_status=prov.http_status,
+            http_headers=[list(pair) for pair in prov.http_headers],
+            extractor=prov.extractor,
+            extractor_version=prov.extractor_version,
+            extractor_options=dict(prov.extractor_options),
+            project_version=prov.project_version,
+            input_word_count=prov.input_word_count,
+            warc_records=[
+                WarcRecordRow(role=role, file=loc.file, offset=loc.offset, length=loc.length, record_id=loc.record_id)
+                for role, loc in _locations(prov).items()
+            ],
+        )
+
+    def to_record(self) -> Record:
+        """Return the domain record this row holds, text included."""
+        locations = {f"warc_{w.role}": WarcLocation(w.file, w.offset, w.length, w.record_id) for w in self.warc_records}
+        return Record(
+            id=self.id,
+            source_url=self.source_url,
+            canonical_url=self.canonical_url,
+            site=self.site,
+            site_name=self.site_name,
+            title=self.title,
+            authors=tuple(self.authors),
+            published=self.published,
+            language=self.language,
+            tags=tuple(self.tags),
+            description=self.description,
+            text=self.document.text,
+            word_count=self.word_count,
+            payload_sha256=self.payload_sha256,
+            text_sha256=self.text_sha256,
+            provenance=Provenance(
+                source_kind=self.source_kind,
+                source_location=self.source_location,
+                captured_at=self.captured_at,
+                media_type=self.media_type,
+                encoding=self.encoding,
+                http_status=self.http_status,
+                http_headers=tuple((str(k), str(v)) for k, v in self.http_headers),
+                extractor=self.extractor,
+                extractor_version=self.extractor_version,
+                extractor_options=dict(self.extractor_options),
+                project_version=self.project_version,
+                input_word_count=self.input_word_count,
+                crawl_id=self.crawl_id,
+                archived_at=self.archived_at,
+                **locations,
+            ),
+        )
+
+
+class WarcRecordRow(Base):
+    """Where one WARC record of a capture lives: file, offset, length, record id."""
+
+    __tablename__ = "warc_records"
+    __table_args__ = (
+        UniqueConstraint("capture_id", "role", name="uq_warc_records_capture_role"),
+        Index("ix_warc_records_file", "file"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    capture_id: Mapped[str] = mapped_column(ForeignKey("captures.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(16))
+    file: Mapped[str] = mapped_column(Text)
+    offset: Mapped[int] = mapped_column(BigInteger)
+    length: Mapped[int] = mapped_column(BigInteger)
+    record_id: Mapped[str] = mapped_column(String(100))
+
+
+def _locations(prov: Provenance) -> dict[str, WarcLocation]:
+    found = {role: getattr(prov, f"warc_{role}") for role in ROLES}
+    return {role: loc for role, loc in found.items() if loc is not None}

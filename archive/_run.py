@@ -1,0 +1,41 @@
+"""Run a spider in this process with the project's settings and return its stats."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from scrapy.crawler import CrawlerProcess
+from scrapy.utils.project import get_project_settings
+
+__all__ = ["run_replay"]
+
+
+def project_settings(data_dir: Path, db_url: str, **overrides: Any) -> Any:
+    """Return the project's Scrapy settings pointed at one data directory and catalog."""
+    os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "settings")
+    settings = get_project_settings()
+    settings.set("ARCHIVE_DATA_DIR", str(data_dir), priority="cmdline")
+    settings.set("ARCHIVE_DB_URL", db_url, priority="cmdline")
+    settings.set("ARCHIVE_PROGRESS", sys.stderr.isatty(), priority="cmdline")
+    settings.set("LOG_LEVEL", os.environ.get("SCRAPER_LOG_LEVEL", "ERROR"), priority="cmdline")
+    for key, value in overrides.items():
+        if value is not None:
+            settings.set(key, value, priority="cmdline")
+    return settings
+
+
+def run_replay(paths: list[str], *, data_dir: Path, db_url: str, operator: str | None = None) -> dict[str, Any]:
+    """Replay `paths` into the archive; return the crawl's stats."""
+    from spiders.replay import ReplaySpider
+
+    settings = project_settings(
+        data_dir, db_url, ARCHIVE_OPERATOR=operator, ARCHIVE_CRAWL_ARGS={"command": "replay", "paths": paths}
+    )
+    process = CrawlerProcess(settings)
+    crawler = process.create_crawler(ReplaySpider)
+    process.crawl(crawler, paths=paths)
+    process.start()
+    return dict(crawler.stats.get_stats()) if crawler.stats else {}

@@ -1,0 +1,279 @@
+"""The SQL catalog: what was extracted, and where in the WARC files the source lives."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import (
+    Engine,
+    Select,
+    String,
+    cast,
+    create_engine,
+    event,
+    func,
+    literal_column,
+    or_,
+    select,
+    table,
+    text,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from archive._models import SCHEMA_VERSION, CaptureRow, Crawl, Document, WarcRecordRow
+from scraper import Record, __version__
+
+__all__ = ["SCHEMA_VERSION", "AmbiguousId", "Catalog", "SearchHit", "default_db_url"]
+
+_FTS_TOKEN = re.compile(r"[\w'’-]+", re.UNICODE)
+_MIN_PREFIX = 6
+
+
+class AmbiguousId(LookupError):
+    """An id prefix matched more than one record."""
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """One search result: the record, its rank score (lower is better) and a snippet."""
+
+    record: Record
+    score: float | None
+    snippet: str | None
+
+
+def default_db_url(data_dir: Path) -> str:
+    """Return the catalog URL: $SCRAPER_DB, else SQLite in the data directory."""
+    return os.environ.get("SCRAPER_DB") or f"sqlite:///{data_dir / 'catalog.sqlite'}"
+
+
+def make_engine(url: str) -> Engine:
+    """Return an engine for `url`; SQLite gets WAL mode and a busy timeout."""
+    parsed = make_url(url)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    dumps = _json_dumps
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(parsed, json_serializer=dumps, pool_pre_ping=True)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(parsed, json_serializer=dumps, connect_args={"timeout": 30})
+    event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _json_dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    for pragma in ("journal_mode=WAL", "busy_timeout=30000", "foreign_keys=ON", "synchronous=NORMAL"):
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()
+
+
+class Catalog:
+    """Reads and writes the catalog at one SQLAlchemy URL."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self.dialect = self.engine.dialect.name
+
+    def close(self) -> None:
+        """Release the connection pool."""
+        self.engine.dispose()
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest revision (creating it on an empty database)."""
+        config = Config()
+        config.set_main_option("script_location", str(resources.files("archive") / "migrations"))
+        with self.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    def start_crawl(self, kind: str, args: dict[str, Any]) -> str:
+        """Return the id of a new crawl row for a run that starts now."""
+        crawl_id = str(uuid.uuid4())
+        with Session(self.engine) as session, session.begin():
+            session.add(
+                Crawl(
+                    id=crawl_id,
+                    kind=kind,
+                    started_at=datetime.now(UTC),
+                    status="running",
+                    args=args,
+                    software=f"scraper-archive/{__version__}",
+                    counts={},
+                )
+            )
+        return crawl_id
+
+    def finish_crawl(self, crawl_id: str, status: str, counts: dict[str, Any]) -> None:
+        """Record how a run ended and what it counted."""
+        with Session(self.engine) as session, session.begin():
+            crawl = session.get_one(Crawl, crawl_id)
+            crawl.finished_at = datetime.now(UTC)
+            crawl.status = status
+            crawl.counts = counts
+
+    def known_captures(self, ids: Iterable[str]) -> set[str]:
+        """Return which of `ids` the catalog already holds."""
+        wanted = list(ids)
+        with Session(self.engine) as session:
+            return set(session.scalars(select(CaptureRow.id).where(CaptureRow.id.in_(wanted))))
+
+    def add_records(self, records: Sequence[Record]) -> int:
+        """Insert records (their WARC records already durable); return how many were new."""
+        inserted = 0
+        with Session(self.engine) as session, session.begin():
+            for record in records:
+                document_id = self._document_id(session, record)
+                row = CaptureRow.from_record(record, document_id)
+                values = {c.key: getattr(row, c.key) for c in CaptureRow.__table__.columns}
+                if session.execute(self._insert_ignore(CaptureRow, values, ["id"])).rowcount:
+                    inserted += 1
+                    for warc in row.warc_records:
+                        warc_values = {c.key: getattr(warc, c.key) for c in WarcRecordRow.__table__.columns}
+                        warc_values.update(capture_id=record.id)
+                        warc_values.pop("id")
+                        session.execute(WarcRecordRow.__table__.insert().values(**warc_values))
+        return inserted
+
+    def _document_id(self, session: Session, record: Record) -> int:
+        values = {
+            "text_sha256": record.text_sha256,
+            "title": record.title,
+            "text": record.text,
+            "word_count": record.word_count,
+            "language": record.language,
+            "first_seen_at": datetime.now(UTC),
+        }
+        session.execute(self._insert_ignore(Document, values, ["text_sha256"]))
+        return session.scalars(select(Document.id).where(Document.text_sha256 == record.text_sha256)).one()
+
+    def _insert_ignore(self, model: Any, values: dict[str, Any], keys: list[str]) -> Any:
+        dialect_insert = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}.get(self.dialect)
+        if dialect_insert is None:
+            raise NotImplementedError(f"catalog does not support the {self.dialect} dialect")
+        return dialect_insert(model.__table__).values(**values).on_conflict_do_nothing(index_elements=keys)
+
+    def get(self, record_id: str) -> Record | None:
+        """Return the record with this id (or unique id prefix of 6+ characters), or None."""
+        with Session(self.engine) as session:
+            row = session.get(CaptureRow, record_id)
+            if row is None and len(record_id) >= _MIN_PREFIX:
+                rows = session.scalars(select(CaptureRow).where(CaptureRow.id.startswith(record_id)).limit(2)).all()
+                if len(rows) > 1:
+                    raise AmbiguousId(f"id prefix {record_id!r} matches more than one record")
+                row = rows[0] if rows else None
+            return row.to_record() if row is not None else None
+
+    def count(self) -> dict[str, int]:
+        """Return how many crawls, documents and captures the catalog holds."""
+        with Session(self.engine) as session:
+            return {
+                name: session.scalar(select(func.count()).select_from(model)) or 0
+                for name, model in (("crawls", Crawl), ("documents", Document), ("captures", CaptureRow))
+            }
+
+    def iter_records(self, batch: int = 500) -> Iterator[Record]:
+        """Yield every record, oldest capture first, in batches."""
+        with Session(self.engine) as session:
+            query = (
+                select(CaptureRow).order_by(CaptureRow.captured_at, CaptureRow.id).execution_options(yield_per=batch)
+            )
+            for row in session.scalars(query):
+                yield row.to_record()
+
+    def search(
+        self,
+        query: str | None = None,
+        *,
+        site: str | None = None,
+        author: str | None = None,
+        language: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        limit: int = 20,
+    ) -> list[SearchHit]:
+        """Return records matching the full-text `query` and filters, best first."""
+        stmt: Select[Any]
+        match = self._fts(query) if query and query.strip() else None
+        if match is None:
+            stmt = select(CaptureRow, literal_column("NULL"), literal_column("NULL")).order_by(
+                CaptureRow.captured_at.desc(), CaptureRow.id
+            )
+        else:
+            stmt = (
+                select(CaptureRow, match.c.score, match.c.snippet)
+                .join(match, match.c.doc_id == CaptureRow.document_id)
+                .order_by(match.c.score, CaptureRow.id)
+            )
+        stmt = _filtered(stmt, site=site, author=author, language=language, since=since, until=until)
+        with Session(self.engine) as session:
+            return [
+                SearchHit(row.to_record(), float(score) if score is not None else None, snippet)
+                for row, score, snippet in session.execute(stmt.limit(limit))
+            ]
+
+    def _fts(self, query: str) -> Any:
+        if self.dialect == "sqlite":
+            tokens = _FTS_TOKEN.findall(query)
+            if not tokens:
+                return None
+            fts_query = " ".join('"' + t.replace('"', '""') + '"' for t in tokens)
+            fts = table("documents_fts")
+            return (
+                select(
+                    literal_column("documents_fts.rowid").label("doc_id"),
+                    literal_column("bm25(documents_fts, 10.0, 1.0)").label("score"),
+                    literal_column("snippet(documents_fts, 1, '«', '»', '…', 24)").label("snippet"),
+                )
+                .select_from(fts)
+                .where(text("documents_fts MATCH :fts_query").bindparams(fts_query=fts_query))
+                .subquery()
+            )
+        tsquery = func.websearch_to_tsquery("simple", query)
+        search = literal_column("documents.search")
+        return (
+            select(
+                Document.id.label("doc_id"),
+                (-func.ts_rank_cd(search, tsquery)).label("score"),
+                func.ts_headline(
+                    "simple", Document.text, tsquery, "StartSel=«, StopSel=», MaxWords=35, MinWords=15"
+                ).label("snippet"),
+            )
+            .where(search.op("@@")(tsquery))
+            .subquery()
+        )
+
+
+def _filtered(stmt: Select[Any], **filters: str | None) -> Select[Any]:
+    if filters["site"]:
+        site = filters["site"].lower().removeprefix("www.")
+        stmt = stmt.where(or_(CaptureRow.site == site, CaptureRow.site.endswith("." + site)))
+    if filters["author"]:
+        stmt = stmt.where(func.lower(cast(CaptureRow.authors, String)).contains(filters["author"].lower()))
+    if filters["language"]:
+        stmt = stmt.where(CaptureRow.language == filters["language"].lower())
+    day = func.coalesce(CaptureRow.published, func.substr(CaptureRow.captured_at, 1, 10))
+    if filters["since"]:
+        stmt = stmt.where(day >= filters["since"])
+    if filters["until"]:
+        stmt = stmt.where(day <= filters["until"])
+    return stmt

@@ -1,0 +1,311 @@
+"""The `scraper` command: replay, extract, query, show, export."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+from archive.catalog import AmbiguousId, Catalog, SearchHit, default_db_url
+from archive.pipeline import warc_directory
+from archive.sources import InputFailure, SourceError, SourceRef, find_sources, load_capture
+from archive.warc import WarcReadError, read_payload
+from scraper import CaptureError, Record, __version__, build_record
+
+__all__ = ["main"]
+
+EXPORT_FIELDS = (
+    "id",
+    "source_url",
+    "canonical_url",
+    "site",
+    "site_name",
+    "title",
+    "authors",
+    "published",
+    "language",
+    "tags",
+    "description",
+    "word_count",
+    "payload_sha256",
+    "text_sha256",
+    "text",
+    "provenance",
+)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except BrokenPipeError:  # `scraper export | head` is fine
+        return 0
+    except (AmbiguousId, WarcReadError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="scraper", description="Archive web captures with provenance.")
+    parser.add_argument("--version", action="version", version=f"scraper-archive {__version__}")
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    replay = _command(sub, "replay", "archive saved captures (text, HTML, WARC) with no network", _replay)
+    replay.add_argument("paths", nargs="+", metavar="PATH", help="files, directories (recursive) or globs")
+    replay.add_argument("--operator", help="who runs the archive, for the warcinfo record")
+
+    extract = sub.add_parser("extract", help="extract text and metadata only; archive nothing")
+    extract.add_argument("paths", nargs="+", metavar="FILE")
+    extract.add_argument("--format", choices=("text", "json", "jsonl"), default="text")
+    extract.set_defaults(func=_extract)
+
+    query = _command(sub, "query", "full-text and filtered search of the catalog", _query)
+    query.add_argument("text", nargs="?", help="words to search for (all must match)")
+    query.add_argument("--site")
+    query.add_argument("--author")
+    query.add_argument("--lang", dest="language")
+    query.add_argument("--since", help="YYYY-MM-DD, publication date (capture date when none)")
+    query.add_argument("--until", help="YYYY-MM-DD, inclusive")
+    query.add_argument("--limit", type=int, default=20)
+    query.add_argument("--format", choices=("table", "json", "jsonl"), default="table")
+
+    show = _command(sub, "show", "show one record with its provenance", _show)
+    show.add_argument("id", help="record id, or a unique prefix of 6+ characters")
+    show.add_argument("--format", choices=("text", "json"), default="text")
+    show.add_argument("--raw", action="store_true", help="write the original capture bytes, read from the WARC")
+
+    export = _command(sub, "export", "export every record with its provenance", _export)
+    export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    export.add_argument("--out", type=Path, help="file to write (default: standard output)")
+    return parser
+
+
+def _command(sub: Any, name: str, help_text: str, func: Any) -> argparse.ArgumentParser:
+    cmd: argparse.ArgumentParser = sub.add_parser(name, help=help_text)
+    cmd.add_argument("--data", type=Path, default=Path(os.environ.get("SCRAPER_DATA", "data")), help="data directory")
+    cmd.add_argument("--db", help="catalog SQLAlchemy URL (default: $SCRAPER_DB, else SQLite in --data)")
+    cmd.set_defaults(func=func)
+    return cmd
+
+
+def _db_url(args: argparse.Namespace) -> str:
+    return str(args.db or default_db_url(args.data))
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from archive._run import run_replay
+
+    stats = run_replay(args.paths, data_dir=args.data, db_url=_db_url(args), operator=args.operator)
+    _print_summary(stats, args)
+    return 1 if stats.get("archive/failed", 0) else 0
+
+
+def _print_summary(stats: dict[str, Any], args: argparse.Namespace) -> None:
+    get = stats.get
+    print(
+        f"replay: {get('archive/captures_read', 0)} captures read, {get('archive/records_written', 0)} records "
+        f"written, {get('archive/unchanged', 0)} unchanged, {get('archive/failed', 0)} failed"
+    )
+    for source, reason in get("archive/failures", []):
+        print(f"  failed: {source}: {reason}", file=sys.stderr)
+    skipped = {k.rsplit("/", 1)[1]: v for k, v in stats.items() if k.startswith("replay/warc_skipped/")}
+    if skipped:
+        print("skipped WARC records: " + ", ".join(f"{n} {kind}" for kind, n in sorted(skipped.items())))
+    print(
+        f"words: {get('archive/words_kept', 0):,} kept, "
+        f"{get('archive/boilerplate_words_dropped', 0):,} boilerplate dropped"
+    )
+    files = get("archive/warc_files", [])
+    print(f"warc: {len(files)} file(s), {get('archive/warc_bytes', 0):,} bytes in {warc_directory(args.data)}")
+    for name in files:
+        print(f"  {warc_directory(args.data) / name}")
+    catalog = Catalog(_db_url(args))
+    counts = catalog.count()
+    catalog.close()
+    print(
+        f"catalog: {_redacted(_db_url(args))} ({counts['documents']} documents, "
+        f"{counts['captures']} captures, crawl {get('archive/crawl_id', '-')})"
+    )
+
+
+def _redacted(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _extract(args: argparse.Namespace) -> int:
+    failed = 0
+    results: list[dict[str, Any]] = []
+    for found in find_sources(args.paths):
+        if not isinstance(found, SourceRef):
+            if isinstance(found, InputFailure):
+                failed += 1
+                print(f"error: {found.source}: {found.reason}", file=sys.stderr)
+            continue
+        try:
+            record = build_record(load_capture(found))
+        except (SourceError, CaptureError) as exc:
+            failed += 1
+            print(f"error: {found.location}: {exc}", file=sys.stderr)
+            continue
+        result = {"path": found.location, **record.to_dict()}
+        if args.format == "jsonl":
+            print(json.dumps(result, ensure_ascii=False, sort_keys=True))
+        elif args.format == "json":
+            results.append(result)
+        else:
+            print(f"== {found.location}\n{_heading(record)}\n{record.text}\n")
+    if args.format == "json":
+        print(json.dumps(results, ensure_ascii=False, indent=2, sort_keys=True))
+    return 1 if failed else 0
+
+
+def _heading(record: Record) -> str:
+    parts = [record.title or "(no title)"]
+    if record.authors:
+        parts.append("by " + ", ".join(record.authors))
+    if record.published:
+        parts.append(record.published)
+    return " | ".join(parts)
+
+
+def _query(args: argparse.Namespace) -> int:
+    catalog = Catalog(_db_url(args))
+    try:
+        hits = catalog.search(
+            args.text,
+            site=args.site,
+            author=args.author,
+            language=args.language,
+            since=args.since,
+            until=args.until,
+            limit=args.limit,
+        )
+    finally:
+        catalog.close()
+    if args.format == "table":
+        _print_table(hits)
+    else:
+        rows = [{**h.record.to_dict(with_text=False), "score": h.score, "snippet": h.snippet} for h in hits]
+        if args.format == "json":
+            print(json.dumps(rows, ensure_ascii=False, indent=2, sort_keys=True))
+        else:
+            for row in rows:
+                print(json.dumps(row, ensure_ascii=False, sort_keys=True))
+    return 0 if hits else 1
+
+
+def _print_table(hits: list[SearchHit]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(show_lines=True)
+    table.add_column("id", no_wrap=True)
+    for column in ("site", "published", "title", "snippet"):
+        table.add_column(column, overflow="fold")
+    for hit in hits:
+        record = hit.record
+        snippet = hit.snippet or record.text[:160]
+        table.add_row(
+            record.id, record.site or "-", record.published or "-", record.title or "-", snippet.replace("\n", " ")
+        )
+    Console(width=max(120, Console().width)).print(table)
+    print(f"{len(hits)} record(s)")
+
+
+def _show(args: argparse.Namespace) -> int:
+    catalog = Catalog(_db_url(args))
+    try:
+        record = catalog.get(args.id)
+    finally:
+        catalog.close()
+    if record is None:
+        print(f"error: no record with id {args.id!r}", file=sys.stderr)
+        return 1
+    if args.raw:
+        location = record.provenance.warc_raw
+        if location is None:
+            print(f"error: record {record.id} has no raw WARC record", file=sys.stderr)
+            return 1
+        sys.stdout.buffer.write(read_payload(warc_directory(args.data), location))
+        sys.stdout.buffer.flush()
+        return 0
+    if args.format == "json":
+        print(record.to_json())
+        return 0
+    _print_record(record)
+    return 0
+
+
+def _print_record(record: Record) -> None:
+    prov = record.provenance
+    lines = [
+        f"id:          {record.id}",
+        f"title:       {record.title or '-'}",
+        f"url:         {record.source_url}",
+        f"canonical:   {record.canonical_url}",
+        f"site:        {record.site or '-'}{f' ({record.site_name})' if record.site_name else ''}",
+        f"authors:     {', '.join(record.authors) or '-'}",
+        f"published:   {record.published or '-'}",
+        f"language:    {record.language or '-'}",
+        f"words:       {record.word_count} kept of {prov.input_word_count}",
+        f"sha256:      payload {record.payload_sha256}",
+        f"             text    {record.text_sha256}",
+        f"source:      {prov.source_kind} {prov.source_location}",
+        f"captured:    {prov.captured_at}  archived: {prov.archived_at or '-'}",
+        f"extractor:   {prov.extractor} {prov.extractor_version} (scraper-archive {prov.project_version})",
+        f"crawl:       {prov.crawl_id or '-'}",
+    ]
+    for role in ("raw", "conversion", "metadata"):
+        loc = getattr(prov, f"warc_{role}")
+        if loc is not None:
+            lines.append(f"warc {role + ':':<11}{loc.file} @{loc.offset}+{loc.length} {loc.record_id}")
+    print("\n".join(lines) + "\n\n" + record.text)
+
+
+def _export(args: argparse.Namespace) -> int:
+    catalog = Catalog(_db_url(args))
+    out: IO[str] = open(args.out, "w", encoding="utf-8", newline="") if args.out else sys.stdout  # noqa: SIM115
+    try:
+        written = _write_export(catalog.iter_records(), out, args.format)
+    finally:
+        catalog.close()
+        if args.out:
+            out.close()
+    if args.out:
+        print(f"exported {written} record(s) to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _write_export(records: Iterable[Record], out: IO[str], fmt: str) -> int:
+    writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS) if fmt == "csv" else None
+    if writer is not None:
+        writer.writeheader()
+    written = 0
+    for record in records:
+        data = record.to_dict()
+        if writer is None:
+            out.write(json.dumps(data, ensure_ascii=False, sort_keys=True) + "\n")
+        else:
+            writer.writerow({k: _csv_value(data[k]) for k in EXPORT_FIELDS})
+        written += 1
+    return written
+
+
+def _csv_value(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return "; ".join(map(str, value))
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return value
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,230 @@
+"""Saved captures on disk: find them (files, directories, globs, WARC records) and load them."""
+
+from __future__ import annotations
+
+import glob
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from warcio.archiveiterator import ArchiveIterator
+from warcio.exceptions import ArchiveLoadFailed
+
+from scraper import Capture, media_kind
+
+__all__ = [
+    "DEFAULT_MAX_CAPTURE_BYTES",
+    "InputFailure",
+    "SkippedRecord",
+    "SourceError",
+    "SourceRef",
+    "find_sources",
+    "load_capture",
+]
+
+DEFAULT_MAX_CAPTURE_BYTES = 64 * 1024 * 1024
+TEXT_SUFFIXES = (".txt", ".text")
+HTML_SUFFIXES = (".html", ".htm", ".xhtml", ".html.gz", ".htm.gz", ".xhtml.gz")
+WARC_SUFFIXES = (".warc", ".warc.gz")
+REPLAYED_WARC_TYPES = ("response", "resource")
+
+
+class SourceError(Exception):
+    """A saved capture that cannot be read; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRef:
+    """One capture to load: a file, or a record at an offset in a WARC file."""
+
+    path: Path
+    kind: str  # "text" | "html" | "warc"
+    offset: int | None = None
+
+    @property
+    def location(self) -> str:
+        """Return how provenance names this source: the path, plus `#offset` in a WARC file."""
+        return f"{self.path}#{self.offset}" if self.offset is not None else str(self.path)
+
+
+@dataclass(frozen=True, slots=True)
+class InputFailure:
+    """An input that yields no capture, and why."""
+
+    source: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedRecord:
+    """A WARC record replay does not turn into a capture (request, revisit, metadata...)."""
+
+    source: str
+    record_type: str
+
+
+def find_sources(paths: list[str]) -> Iterator[SourceRef | InputFailure | SkippedRecord]:
+    """Yield every capture under `paths` (files, directories recursively, globs), in order."""
+    for given in paths:
+        matches = _expand(given)
+        if not matches:
+            yield InputFailure(given, "no such file or directory")
+            continue
+        for path in matches:
+            yield from _from_path(path, given)
+
+
+def _expand(given: str) -> list[Path]:
+    path = Path(given)
+    if path.exists():
+        return [path]
+    if glob.has_magic(given):
+        return [Path(p) for p in sorted(glob.glob(given, recursive=True))]
+    return []
+
+
+def _from_path(path: Path, given: str) -> Iterator[SourceRef | InputFailure | SkippedRecord]:
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file() and not _hidden(p.relative_to(path)))
+        captures = [p for p in files if _kind(p)]
+        if not captures:
+            yield InputFailure(str(path), "directory holds no captures (.txt, .html, .htm, .warc, .warc.gz)")
+        for file in captures:
+            yield from _from_file(file)
+        return
+    if not _kind(path):
+        yield InputFailure(str(path), f"unsupported file type {_suffix(path) or '(no extension)'!r}")
+        return
+    yield from _from_file(path)
+
+
+def _from_file(path: Path) -> Iterator[SourceRef | InputFailure | SkippedRecord]:
+    kind = _kind(path)
+    if kind != "warc":
+        yield SourceRef(path, str(kind))
+        return
+    try:
+        with open(path, "rb") as handle:
+            records = ArchiveIterator(handle, check_digests=False)
+            for record in records:
+                offset = records.get_record_offset()
+                if record.rec_type in REPLAYED_WARC_TYPES:
+                    yield SourceRef(path, "warc", offset)
+                else:
+                    yield SkippedRecord(f"{path}#{offset}", record.rec_type)
+    except (ArchiveLoadFailed, OSError, EOFError, zlib.error, ValueError) as exc:
+        yield InputFailure(str(path), f"corrupt or truncated WARC: {_reason(exc)}")
+
+
+def load_capture(ref: SourceRef, *, max_bytes: int = DEFAULT_MAX_CAPTURE_BYTES) -> Capture:
+    """Return the capture `ref` points at; raise SourceError when it cannot be read."""
+    try:
+        if ref.kind == "warc":
+            return _load_warc_record(ref, max_bytes)
+        return _load_file(ref, max_bytes)
+    except SourceError:
+        raise
+    except (OSError, EOFError, zlib.error, ArchiveLoadFailed, ValueError) as exc:
+        raise SourceError(_reason(exc)) from exc
+
+
+def _load_file(ref: SourceRef, max_bytes: int) -> Capture:
+    size = ref.path.stat().st_size
+    if size > max_bytes:
+        raise SourceError(f"too large: {size} bytes, over the {max_bytes}-byte limit")
+    data = ref.path.read_bytes()
+    if ref.path.name.lower().endswith(".gz"):
+        data = _gunzip(data, max_bytes)
+    mtime = datetime.fromtimestamp(ref.path.stat().st_mtime, UTC)
+    return Capture(
+        payload=data,
+        source_kind="file",
+        source_location=str(ref.path.resolve()),
+        media_type="text/html" if ref.kind == "html" else "text/plain",
+        url=ref.path.resolve().as_uri(),
+        captured_at=mtime,
+    )
+
+
+def _load_warc_record(ref: SourceRef, max_bytes: int) -> Capture:
+    with open(ref.path, "rb") as handle:
+        handle.seek(ref.offset or 0)
+        record = next(iter(ArchiveIterator(handle, check_digests=False)), None)
+        if record is None:
+            raise SourceError("no WARC record at this offset")
+        payload = record.raw_stream.read(max_bytes + 1)
+        if len(payload) > max_bytes:
+            raise SourceError(f"too large: WARC record payload over the {max_bytes}-byte limit")
+        headers = record.http_headers
+        date = record.rec_headers.get_header("WARC-Date")
+        common = {
+            "source_kind": "warc",
+            "source_location": f"{ref.path.resolve()}#{ref.offset or 0}",
+            "url": record.rec_headers.get_header("WARC-Target-URI"),
+            "captured_at": datetime.fromisoformat(date.replace("Z", "+00:00")) if date else None,
+        }
+        if record.rec_type == "response" and headers is not None:
+            media, charset = media_kind(headers.get_header("Content-Type"))
+            status, _, reason = headers.statusline.partition(" ")
+            return Capture(
+                payload=payload,
+                content=_decoded(payload, headers.get_header("Content-Encoding"), max_bytes),
+                media_type=media or "application/octet-stream",
+                charset=charset,
+                http_status=int(status) if status.isdigit() else None,
+                http_reason=reason,
+                http_headers=tuple((k, v) for k, v in headers.headers),
+                http_protocol=headers.protocol or "HTTP/1.1",
+                **common,
+            )
+        media, charset = media_kind(record.rec_headers.get_header("Content-Type"))
+        return Capture(payload=payload, media_type=media or "application/octet-stream", charset=charset, **common)
+
+
+def _decoded(payload: bytes, encoding: str | None, max_bytes: int) -> bytes | None:
+    if not encoding or encoding.strip().lower() in ("identity", ""):
+        return None
+    if encoding.strip().lower() in ("gzip", "x-gzip", "deflate"):
+        return _gunzip(payload, max_bytes, wbits=47)
+    raise SourceError(f"unsupported Content-Encoding {encoding!r}")
+
+
+def _gunzip(data: bytes, max_bytes: int, wbits: int = 31) -> bytes:
+    """Return `data` decompressed, refusing output over `max_bytes` (a decompression bomb)."""
+    decompressor = zlib.decompressobj(wbits)
+    try:
+        out = decompressor.decompress(data, max_bytes + 1)
+    except zlib.error as exc:
+        raise SourceError(f"corrupt gzip data: {exc}") from exc
+    if len(out) > max_bytes:
+        raise SourceError(f"too large: decompresses to over the {max_bytes}-byte limit")
+    if not decompressor.eof:
+        raise SourceError("corrupt gzip data: truncated stream")
+    return out
+
+
+def _kind(path: Path) -> str | None:
+    name = path.name.lower()
+    if name.endswith(WARC_SUFFIXES):
+        return "warc"
+    if name.endswith(HTML_SUFFIXES):
+        return "html"
+    if name.endswith(TEXT_SUFFIXES):
+        return "text"
+    return None
+
+
+def _suffix(path: Path) -> str:
+    return "".join(path.suffixes[-2:]) if path.name.lower().endswith(".gz") else path.suffix
+
+
+def _hidden(relative: Path) -> bool:
+    return any(part.startswith(".") for part in relative.parts)
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()
+    return str(exc) or type(exc).__name__

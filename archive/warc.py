@@ -1,0 +1,223 @@
+"""WARC/1.1 output: one rolling file at a time, three records per capture, SHA-256 digests."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import socket
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from http import HTTPStatus
+from importlib.metadata import version
+from pathlib import Path
+from typing import IO, Any
+
+from warcio.archiveiterator import ArchiveIterator
+from warcio.recordloader import ArcWarcRecord
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.timeutils import datetime_to_iso_date
+from warcio.utils import Digester
+from warcio.warcwriter import WARCWriter
+
+from scraper import Capture, Record, WarcLocation, __version__, iso_utc
+
+__all__ = ["WarcFileWriter", "WarcReadError", "read_payload", "warc_record_id"]
+
+WARC_VERSION = "WARC/1.1"
+SOFTWARE = f"scraper-archive/{__version__} (warcio/{version('warcio')}; trafilatura/{version('trafilatura')})"
+DEFAULT_MAX_SIZE = 1 << 30
+_HOP_BY_HOP = ("transfer-encoding",)
+
+
+class WarcReadError(Exception):
+    """A WARC record could not be read back where the catalog says it is."""
+
+
+class _Sha256Writer(WARCWriter):
+    """warcio's writer with SHA-256 block and payload digests instead of SHA-1."""
+
+    @staticmethod
+    def _create_digester() -> Digester:
+        return Digester("sha256")
+
+
+def warc_record_id() -> str:
+    """Return a fresh WARC-Record-ID (a UUID URN in angle brackets)."""
+    return f"<urn:uuid:{uuid.uuid4()}>"
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(slots=True)
+class _OpenFile:
+    name: str
+    handle: IO[bytes]
+
+
+class WarcFileWriter:
+    """Appends captures to `<prefix>-<UTC timestamp>-<serial>-<host>.warc.gz`, rolling by size.
+
+    Each record is serialized in memory and written with one call, so a failure
+    while building a record never leaves half of it in the file.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        prefix: str = "scraper",
+        max_size: int = DEFAULT_MAX_SIZE,
+        info: Mapping[str, Any] | None = None,
+        hostname: str | None = None,
+        clock: Callable[[], datetime] = _utcnow,
+        make_id: Callable[[], str] = warc_record_id,
+    ) -> None:
+        self.directory = directory
+        self.prefix = prefix
+        self.max_size = max_size
+        self.info = dict(info or {})
+        self.hostname = hostname or socket.gethostname()
+        self.clock = clock
+        self.make_id = make_id
+        self.files: list[str] = []
+        self.bytes_written = 0
+        self._serial = 0
+        self._file: _OpenFile | None = None
+        self._builder = _Sha256Writer(io.BytesIO(), gzip=True, warc_version=WARC_VERSION)
+
+    def write_capture(self, capture: Capture, record: Record) -> Record:
+        """Write the raw, conversion and metadata records; return `record` with their locations."""
+        out = self._current()
+        archived_at = self.clock()
+        raw_id = self.make_id()
+        raw = self._append(out, self._raw_record(capture, record, raw_id))
+        target = record.source_url if capture.http_status is None else (capture.url or record.source_url)
+        refers = {"WARC-Refers-To": raw_id, "WARC-Date": _warc_date(archived_at)}
+        text = record.text.encode("utf-8")
+        conversion = self._append(
+            out,
+            self._record(target, "conversion", text, "text/plain; charset=utf-8", refers),
+        )
+        located = record.with_provenance(archived_at=iso_utc(archived_at), warc_raw=raw, warc_conversion=conversion)
+        meta = json.dumps(located.to_dict(with_text=False), ensure_ascii=False, sort_keys=True).encode("utf-8")
+        metadata = self._append(out, self._record(target, "metadata", meta, "application/json", refers))
+        return located.with_provenance(warc_metadata=metadata)
+
+    def flush(self) -> None:
+        """Make everything written so far durable on disk."""
+        if self._file is not None:
+            self._file.handle.flush()
+            os.fsync(self._file.handle.fileno())
+
+    def close(self) -> None:
+        """Flush and close the open file, if any."""
+        if self._file is not None:
+            self.flush()
+            self._file.handle.close()
+            self._file = None
+
+    def _current(self) -> _OpenFile:
+        if self._file is not None and self._file.handle.tell() >= self.max_size:
+            self.close()
+        if self._file is None:
+            self._file = self._open_next()
+        return self._file
+
+    def _open_next(self) -> _OpenFile:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        while True:
+            self._serial += 1
+            stamp = self.clock().astimezone(UTC).strftime("%Y%m%d%H%M%S%f")[:17]
+            name = f"{self.prefix}-{stamp}-{self._serial:05d}-{_safe_host(self.hostname)}.warc.gz"
+            try:
+                handle = open(self.directory / name, "xb")  # noqa: SIM115 - held open across captures
+            except FileExistsError:
+                continue
+            opened = _OpenFile(name, handle)
+            self.files.append(name)
+            self._append(opened, self._warcinfo(name))
+            return opened
+
+    def _warcinfo(self, name: str) -> ArcWarcRecord:
+        fields = {
+            "software": SOFTWARE,
+            "format": "WARC File Format 1.1",
+            "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",
+            "hostname": self.hostname,
+            **{k: v for k, v in self.info.items() if v not in (None, "")},
+        }
+        body = "".join(f"{key}: {value}\r\n" for key, value in fields.items()).encode("utf-8")
+        headers = {"WARC-Filename": name, "WARC-Date": _warc_date(self.clock())}
+        return self._record("", "warcinfo", body, "application/warc-fields", headers)
+
+    def _raw_record(self, capture: Capture, record: Record, raw_id: str) -> ArcWarcRecord:
+        when = datetime.fromisoformat(record.provenance.captured_at.replace("Z", "+00:00"))
+        headers = {"WARC-Record-ID": raw_id, "WARC-Date": _warc_date(when)}
+        if capture.http_status is None:
+            content_type = capture.media_type + (f"; charset={capture.charset}" if capture.charset else "")
+            return self._record(record.source_url, "resource", capture.payload, content_type, headers)
+        reason = capture.http_reason if capture.http_reason is not None else _reason(capture.http_status)
+        http = StatusAndHeaders(
+            f"{capture.http_status} {reason}".strip(),
+            [(k, v) for k, v in capture.http_headers if k.lower() not in _HOP_BY_HOP],
+            protocol=capture.http_protocol,
+        )
+        return self._builder.create_warc_record(
+            capture.url or record.source_url,
+            "response",
+            payload=io.BytesIO(capture.payload),
+            length=len(capture.payload),
+            warc_headers_dict=headers,
+            http_headers=http,
+        )
+
+    def _record(self, uri: str, kind: str, body: bytes, content_type: str, headers: dict[str, str]) -> ArcWarcRecord:
+        headers = {"WARC-Record-ID": self.make_id(), **headers, "Content-Type": content_type}
+        return self._builder.create_warc_record(
+            uri, kind, payload=io.BytesIO(body), length=len(body), warc_headers_dict=headers
+        )
+
+    def _append(self, out: _OpenFile, warc_record: ArcWarcRecord) -> WarcLocation:
+        buffer = io.BytesIO()
+        _Sha256Writer(buffer, gzip=True, warc_version=WARC_VERSION).write_record(warc_record)
+        data = buffer.getvalue()
+        offset = out.handle.tell()
+        out.handle.write(data)
+        self.bytes_written += len(data)
+        return WarcLocation(out.name, offset, len(data), warc_record.rec_headers.get_header("WARC-Record-ID"))
+
+
+def read_payload(directory: Path, location: WarcLocation) -> bytes:
+    """Return the payload of the WARC record at `location`, as it was archived."""
+    path = directory / location.file
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(location.offset)
+            for warc_record in ArchiveIterator(handle):
+                found = warc_record.rec_headers.get_header("WARC-Record-ID")
+                if found != location.record_id:
+                    raise WarcReadError(f"{path}@{location.offset}: found record {found}, not {location.record_id}")
+                return warc_record.raw_stream.read()
+    except OSError as exc:
+        raise WarcReadError(f"{path}: {exc.strerror or exc}") from exc
+    raise WarcReadError(f"{path}@{location.offset}: no WARC record there")
+
+
+def _warc_date(moment: datetime) -> str:
+    return str(datetime_to_iso_date(moment.astimezone(UTC).replace(tzinfo=None), use_micros=True))
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+def _safe_host(hostname: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-." else "_" for ch in hostname)[:64] or "host"

@@ -1,0 +1,28 @@
+"""The library: captures in, normalized records out. Imports neither scrapy nor sqlalchemy."""
+
+from __future__ import annotations
+
+from scraper._version import __version__
+from scraper.capture import Capture, media_kind
+from scraper.errors import CaptureError
+from scraper.extract import build_record, iso_utc, record_id
+from scraper.record import Provenance, Record, WarcLocation
+from scraper.strip import StrippedText, strip_boilerplate
+from scraper.urls import normalize_url, site_of
+
+__all__ = [
+    "Capture",
+    "CaptureError",
+    "Provenance",
+    "Record",
+    "StrippedText",
+    "WarcLocation",
+    "__version__",
+    "build_record",
+    "iso_utc",
+    "media_kind",
+    "normalize_url",
+    "record_id",
+    "site_of",
+    "strip_boilerplate",
+]

@@ -1,0 +1,115 @@
+"""HTML extraction with trafilatura, dates judged against the capture's own date."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from importlib.metadata import version
+from typing import Any
+
+import trafilatura
+from lxml import html as lxml_html
+from lxml.etree import ParserError, XPath
+
+from scraper._text import word_count
+from scraper.errors import CaptureError
+
+TRAFILATURA_VERSION = version("trafilatura")
+EXTRACTOR_OPTIONS: dict[str, Any] = {
+    "favor_precision": False,
+    "include_comments": False,
+    "include_tables": True,
+    "deduplicate": False,
+    "date_extraction": {"original_date": True, "extensive_search": True},
+}
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)""", re.IGNORECASE)
+_VISIBLE_TEXT = XPath(
+    "//body//text()[not(ancestor::script or ancestor::style or ancestor::noscript"
+    " or ancestor::template or ancestor::svg)]"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class HtmlExtraction:
+    """What trafilatura found in one HTML page."""
+
+    text: str
+    title: str | None
+    authors: tuple[str, ...]
+    published: str | None
+    site_name: str | None
+    language: str | None
+    tags: tuple[str, ...]
+    description: str | None
+    url: str | None
+    input_words: int
+
+
+def declared_charset(data: bytes) -> str | None:
+    """Return the charset an HTML page declares in a <meta> tag, if any."""
+    match = _META_CHARSET.search(data[:4096])
+    return match.group(1).decode("ascii", "replace") if match else None
+
+
+def parse_html(markup: str) -> lxml_html.HtmlElement:
+    """Return the page's lxml tree; CaptureError when there is no document to parse."""
+    try:
+        tree = trafilatura.load_html(markup)
+    except (ParserError, ValueError) as exc:
+        raise CaptureError(f"unparseable HTML: {exc}") from exc
+    if tree is None:
+        raise CaptureError("unparseable HTML: no document element")
+    return tree
+
+
+def page_url(tree: lxml_html.HtmlElement) -> str | None:
+    """Return the URL a page gives for itself: <link rel=canonical>, else og:url."""
+    for xpath in (
+        "//link[translate(@rel,'CANONICAL','canonical')='canonical']/@href",
+        "//meta[@property='og:url' or @name='og:url']/@content",
+    ):
+        for value in tree.xpath(xpath):
+            value = str(value).strip()
+            if value.startswith(("http://", "https://")):
+                return value
+    return None
+
+
+def visible_words(tree: lxml_html.HtmlElement) -> int:
+    """Return how many words a reader of the page sees, furniture included."""
+    return sum(word_count(str(text)) for text in _VISIBLE_TEXT(tree))
+
+
+def extract_html(tree: lxml_html.HtmlElement, *, url: str | None, max_date: str) -> HtmlExtraction:
+    """Return the main text and metadata of a parsed page; CaptureError when it has none."""
+    input_words = visible_words(tree)
+    doc = trafilatura.bare_extraction(
+        tree,
+        url=url,
+        with_metadata=True,
+        favor_precision=EXTRACTOR_OPTIONS["favor_precision"],
+        include_comments=EXTRACTOR_OPTIONS["include_comments"],
+        include_tables=EXTRACTOR_OPTIONS["include_tables"],
+        deduplicate=EXTRACTOR_OPTIONS["deduplicate"],
+        date_extraction_params={**EXTRACTOR_OPTIONS["date_extraction"], "max_date": max_date},
+    )
+    if doc is None or not (doc.text or "").strip():
+        raise CaptureError("no main text found in the HTML")
+    return HtmlExtraction(
+        text=doc.text,
+        title=doc.title or None,
+        authors=_split_authors(doc.author),
+        published=doc.date or None,
+        site_name=doc.sitename or None,
+        language=doc.language or None,
+        tags=tuple(t for t in (doc.tags or ()) if t),
+        description=doc.description or None,
+        url=doc.url or None,
+        input_words=input_words,
+    )
+
+
+def _split_authors(value: str | None) -> tuple[str, ...]:
+    if not value:
+        return ()
+    return tuple(dict.fromkeys(a.strip() for a in value.split(";") if a.strip()))

@@ -1,0 +1,95 @@
+"""Text normalization, word counting, digests and byte decoding."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+
+import charset_normalizer
+
+from scraper.errors import CaptureError
+
+_INLINE_SPACE = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# A word is a run of letters/digits; each CJK ideograph or kana counts as one word.
+_WORD = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]|[^\W_]+(?:['’.-][^\W_]+)*")
+_BOM_ENCODINGS = (
+    (b"\xef\xbb\xbf", "utf-8-sig"),
+    (b"\xff\xfe", "utf-16"),
+    (b"\xfe\xff", "utf-16"),
+)
+_MAX_REPLACED_SHARE = 0.01
+
+
+def sha256_hex(data: bytes | str) -> str:
+    """Return the hex SHA-256 of bytes, or of a string's UTF-8 encoding."""
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    return hashlib.sha256(data).hexdigest()
+
+
+def word_count(text: str) -> int:
+    """Return the number of words in `text` (CJK characters count one each)."""
+    return sum(1 for _ in _WORD.finditer(text))
+
+
+def normalize_line(line: str) -> str:
+    """Return one line in NFC with inner whitespace folded and control characters removed."""
+    line = _CONTROL.sub("", unicodedata.normalize("NFC", line))
+    return _INLINE_SPACE.sub(" ", line).strip()
+
+
+def normalize_text(text: str) -> str:
+    """Return `text` as NFC paragraphs separated by exactly one blank line."""
+    paragraphs = (normalize_line(line) for line in text.replace("\r\n", "\n").split("\n"))
+    return "\n\n".join(p for p in paragraphs if p)
+
+
+def decode_bytes(data: bytes, *, declared: str | None = None) -> tuple[str, str]:
+    """Return (text, encoding name) for `data`, detecting the encoding when none is declared.
+
+    Raises CaptureError when no encoding gives text: undecodable or binary input.
+    """
+    for bom, encoding in _BOM_ENCODINGS:
+        if data.startswith(bom):
+            return data.decode(encoding, errors="replace"), encoding
+    if declared:
+        text = _try_decode(data, declared)
+        if text is not None:
+            return text, declared.lower()
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    best = charset_normalizer.from_bytes(data).best()
+    if best is not None and not _looks_binary(str(best)):
+        return str(best), best.encoding
+    text = data.decode("utf-8", errors="replace")
+    replaced = text.count("\ufffd")
+    if replaced <= max(1, len(text) * _MAX_REPLACED_SHARE):
+        return text, f"utf-8 ({replaced} bad bytes replaced)"
+    raise CaptureError("undecodable: no text encoding fits these bytes")
+
+
+def check_text(text: str) -> None:
+    """Raise CaptureError when decoded `text` is really binary data."""
+    if _looks_binary(text):
+        raise CaptureError("binary content, not text")
+
+
+def _try_decode(data: bytes, encoding: str) -> str | None:
+    try:
+        return data.decode(encoding)
+    except (UnicodeDecodeError, LookupError):
+        return None
+
+
+def _looks_binary(text: str) -> bool:
+    sample = text[:65536]
+    if not sample:
+        return False
+    if "\x00" in sample:
+        return True
+    control = len(_CONTROL.findall(sample)) + sample.count("\ufffd")
+    return control > len(sample) * 0.05

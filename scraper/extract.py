@@ -1,0 +1,196 @@
+"""Build one normalized record from one capture."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cache
+
+from scraper._html import (
+    EXTRACTOR_OPTIONS,
+    TRAFILATURA_VERSION,
+    declared_charset,
+    extract_html,
+    page_url,
+    parse_html,
+)
+from scraper._text import check_text, decode_bytes, normalize_line, normalize_text, sha256_hex, word_count
+from scraper._version import __version__
+from scraper.capture import HTML_TYPES, Capture
+from scraper.errors import CaptureError
+from scraper.record import Provenance, Record
+from scraper.strip import STRIPPER_VERSION, strip_boilerplate
+from scraper.urls import normalize_url, site_of
+
+__all__ = ["build_record", "iso_utc", "record_id"]
+
+# " date 2025-05-06 Mariane Angela": capture date, then the author when there is one.
+_DATE_LINE = re.compile(r"^\s*date\s+(\d{4}-\d{2}-\d{2})(?:[ \t]+(.*?))?\s*$", re.IGNORECASE)
+_HTML_SNIFF = re.compile(rb"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body)\b", re.IGNORECASE | re.DOTALL)
+_LANGID_MIN_CHARS = 40
+
+
+@dataclass(frozen=True, slots=True)
+class _Extracted:
+    text: str
+    title: str | None
+    authors: tuple[str, ...]
+    published: str | None
+    site_name: str | None
+    language: str | None
+    tags: tuple[str, ...]
+    description: str | None
+    page_url: str | None
+    input_words: int
+    encoding: str
+    captured_at: datetime | None
+    extractor: str
+    extractor_version: str
+    options: dict[str, object]
+
+
+def iso_utc(moment: datetime) -> str:
+    """Return an aware datetime as ISO 8601 in UTC with a Z suffix."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def record_id(canonical_url: str, payload_sha256: str) -> str:
+    """Return the stable record id: the same URL with the same bytes always gets the same id."""
+    return sha256_hex(f"{canonical_url}\n{payload_sha256}")[:32]
+
+
+def build_record(capture: Capture, *, crawl_id: str | None = None) -> Record:
+    """Return the normalized record for `capture`; raise CaptureError when it has no article."""
+    if not capture.body.strip():
+        raise CaptureError("empty capture (no bytes)" if not capture.body else "empty capture (only whitespace)")
+    kind = _kind(capture)
+    extracted = _extract_html(capture) if kind == "html" else _extract_text(capture)
+    text = normalize_text(extracted.text)
+    if not text:
+        raise CaptureError("no article text found")
+    source_url = extracted.page_url or capture.url or capture.source_location
+    canonical = normalize_url(source_url)
+    captured_at = extracted.captured_at or capture.captured_at or datetime.fromtimestamp(0, UTC)
+    payload_sha = sha256_hex(capture.payload)
+    return Record(
+        id=record_id(canonical, payload_sha),
+        source_url=source_url,
+        canonical_url=canonical,
+        site=site_of(canonical),
+        site_name=extracted.site_name,
+        title=normalize_line(extracted.title) if extracted.title else None,
+        authors=tuple(normalize_line(a) for a in extracted.authors),
+        published=extracted.published,
+        language=extracted.language or _detect_language(text),
+        tags=extracted.tags,
+        description=normalize_line(extracted.description) if extracted.description else None,
+        text=text,
+        word_count=word_count(text),
+        payload_sha256=payload_sha,
+        text_sha256=sha256_hex(text),
+        provenance=Provenance(
+            source_kind=capture.source_kind,
+            source_location=capture.source_location,
+            captured_at=iso_utc(captured_at),
+            media_type="text/html" if kind == "html" else "text/plain",
+            encoding=extracted.encoding,
+            http_status=capture.http_status,
+            http_headers=capture.http_headers,
+            extractor=extracted.extractor,
+            extractor_version=extracted.extractor_version,
+            extractor_options=extracted.options,
+            project_version=__version__,
+            input_word_count=extracted.input_words,
+            crawl_id=crawl_id,
+        ),
+    )
+
+
+def _kind(capture: Capture) -> str:
+    if capture.media_type in HTML_TYPES:
+        return "html"
+    if capture.media_type == "text/plain":
+        return "text"
+    if capture.media_type.startswith("text/") or _HTML_SNIFF.match(capture.body[:2048]):
+        return "html" if _HTML_SNIFF.match(capture.body[:2048]) else "text"
+    raise CaptureError(f"unsupported media type {capture.media_type!r}")
+
+
+def _extract_html(capture: Capture) -> _Extracted:
+    markup, encoding = decode_bytes(capture.body, declared=capture.charset or declared_charset(capture.body))
+    check_text(markup)
+    tree = parse_html(markup)
+    max_date = (capture.captured_at or datetime.now(UTC)).date().isoformat()
+    found = extract_html(tree, url=capture.url, max_date=max_date)
+    return _Extracted(
+        text=found.text,
+        title=found.title,
+        authors=found.authors,
+        published=found.published,
+        site_name=found.site_name,
+        language=found.language,
+        tags=found.tags,
+        description=found.description,
+        page_url=page_url(tree) or found.url,
+        input_words=found.input_words,
+        encoding=encoding,
+        captured_at=None,
+        extractor="trafilatura",
+        extractor_version=TRAFILATURA_VERSION,
+        options=EXTRACTOR_OPTIONS,
+    )
+
+
+def _extract_text(capture: Capture) -> _Extracted:
+    raw, encoding = decode_bytes(capture.body, declared=capture.charset)
+    check_text(raw)
+    body, captured_at, author = _split_date_line(raw)
+    limit = captured_at or capture.captured_at
+    found = strip_boilerplate(body, max_date=limit.date().isoformat() if limit else None)
+    return _Extracted(
+        text="\n".join(found.paragraphs),
+        title=found.title,
+        authors=(author,) if author else found.authors,
+        published=found.published,
+        site_name=None,
+        language=None,
+        tags=(),
+        description=None,
+        page_url=None,
+        input_words=found.input_words,
+        encoding=encoding,
+        captured_at=captured_at,
+        extractor="scraper.strip",
+        extractor_version=STRIPPER_VERSION,
+        options={},
+    )
+
+
+def _split_date_line(raw: str) -> tuple[str, datetime | None, str | None]:
+    """Return (text without the date line, capture date, author) for a text capture."""
+    first, _, rest = raw.lstrip("\ufeff").partition("\n")
+    match = _DATE_LINE.match(first)
+    if not match:
+        return raw, None, None
+    try:
+        when = datetime.strptime(match.group(1), "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        return raw, None, None
+    author = normalize_line(match.group(2) or "")
+    # The slot sometimes holds a number (a status code, a count), which names nobody.
+    return rest, when, author if any(ch.isalpha() for ch in author) else None
+
+
+@cache
+def _langid() -> object:
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+
+
+def _detect_language(text: str) -> str | None:
+    if len(text) < _LANGID_MIN_CHARS:
+        return None
+    lang, prob = _langid().classify(text[:5000])  # type: ignore[attr-defined]
+    return str(lang) if prob >= 0.5 else None

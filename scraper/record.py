@@ -1,0 +1,99 @@
+"""The normalized record: what one capture becomes once extracted, with its provenance."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any
+
+__all__ = ["Provenance", "Record", "WarcLocation"]
+
+
+@dataclass(frozen=True, slots=True)
+class WarcLocation:
+    """Where one WARC record lives: file name (relative to the WARC directory), byte span, id."""
+
+    file: str
+    offset: int
+    length: int
+    record_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Provenance:
+    """Where, when and how a capture was obtained and turned into a record."""
+
+    source_kind: str  # "file" | "warc" | "live"
+    source_location: str
+    captured_at: str  # ISO 8601, UTC, the capture's own time (never the replay's)
+    media_type: str
+    encoding: str | None = None
+    http_status: int | None = None
+    http_headers: tuple[tuple[str, str], ...] = ()
+    extractor: str = ""
+    extractor_version: str = ""
+    extractor_options: dict[str, Any] = field(default_factory=dict)
+    project_version: str = ""
+    input_word_count: int = 0
+    crawl_id: str | None = None
+    archived_at: str | None = None
+    warc_raw: WarcLocation | None = None
+    warc_conversion: WarcLocation | None = None
+    warc_metadata: WarcLocation | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One capture, extracted and normalized; `id` is stable across replays of the same bytes."""
+
+    id: str
+    source_url: str
+    canonical_url: str
+    site: str | None
+    site_name: str | None
+    title: str | None
+    authors: tuple[str, ...]
+    published: str | None  # ISO 8601 date
+    language: str | None
+    tags: tuple[str, ...]
+    description: str | None
+    text: str
+    word_count: int
+    payload_sha256: str
+    text_sha256: str
+    provenance: Provenance
+
+    @property
+    def boilerplate_word_count(self) -> int:
+        """Return how many words of the capture's visible text extraction left out."""
+        return max(0, self.provenance.input_word_count - self.word_count)
+
+    def with_provenance(self, **changes: Any) -> Record:
+        """Return a copy whose provenance has `changes` applied."""
+        return replace(self, provenance=replace(self.provenance, **changes))
+
+    def to_dict(self, *, with_text: bool = True) -> dict[str, Any]:
+        """Return a JSON-ready dict; `with_text=False` leaves the main text out."""
+        data = asdict(self)
+        if not with_text:
+            del data["text"]
+        return data
+
+    def to_json(self, *, with_text: bool = True) -> str:
+        """Return the record as canonical JSON (sorted keys, UTF-8 safe)."""
+        return json.dumps(self.to_dict(with_text=with_text), ensure_ascii=False, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Record:
+        """Return the record a `to_dict` result describes."""
+        prov = dict(data["provenance"])
+        for key in ("warc_raw", "warc_conversion", "warc_metadata"):
+            if prov.get(key) is not None:
+                prov[key] = WarcLocation(**prov[key])
+        prov["http_headers"] = tuple(tuple(pair) for pair in prov.get("http_headers", ()))
+        known = {f.name for f in fields(Provenance)}
+        values = {k: v for k, v in data.items() if k != "provenance"}
+        values.setdefault("text", "")
+        values["authors"] = tuple(values.get("authors", ()))
+        values["tags"] = tuple(values.get("tags", ()))
+        return cls(**values, provenance=Provenance(**{k: v for k, v in prov.items() if k in known}))

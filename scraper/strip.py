@@ -1,0 +1,231 @@
+"""Boilerplate stripping for plain-text captures (rendered page text, no HTML left).
+
+The stripper scores each line with text-only evidence (prose shape, a multilingual
+boilerplate lexicon, count widgets, teaser lists, repetition), then keeps the
+best-scoring run of lines: article lines come in runs, furniture surrounds them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+from scraper._dates import find_date
+from scraper._text import normalize_line, word_count
+
+__all__ = ["STRIPPER_VERSION", "StrippedText", "strip_boilerplate"]
+
+# Bumped whenever a change alters what the stripper keeps; recorded in provenance.
+STRIPPER_VERSION = "1"
+
+# Phrases that mark page furniture in many languages. Weight 2: enough alone;
+# weight 1: only on a short line. Whole-line markers are checked separately.
+_STRONG = (
+    r"©|\(c\) ?\d{4}|all rights reserved|alle rechte vorbehalten|tous droits réservés"
+    r"|todos los derechos reservados|tutti i diritti riservati|todos os direitos reservados"
+    r"|alle rechten voorbehouden|все права защищены|版权所有|無断転載|appeared first on"
+    r"|uses cookies|use of cookies|we use cookies|cookie (?:policy|settings|preferences)"
+    r"|verwendet cookies|utilise des cookies|utiliza cookies|utilizza cookie|usa cookies"
+    r"|share on (?:facebook|twitter|x|linkedin|whatsapp|reddit)|unsubscribe at any time"
+    r"|sign up for (?:our|the) newsletter|subscribe to (?:our|the) newsletter"
+)
+_WEAK = (
+    r"\badvertis|\bsponsored\b|\bshare\b|\btweet\b|\bsubscribe|\bnewsletter|\bsign (?:up|in)\b"
+    r"|\blog ?in\b|\bcookies?\b|privacy|\bterms (?:of|and)\b|\bcopyright\b|\bread more\b"
+    r"|\brelated\b|\brecommended\b|\btrending\b|most (?:popular|read|viewed)|follow us"
+    r"|skip to|view all|\bcomments?\b|permalink|\bemail alerts?\b|app store|google play"
+    r"|download (?:the|our) app|\btags?:|\bvip\b|\bmember(?:ship)?\b|\bphoto(?:graph)? by\b"
+    r"|\bimage:|getty images|\breuters\b/|\bap photo\b|\bcredit:|\bembed\b|\bcopy link\b"
+    r"|\banzeige\b|\bwerbung\b|\bteilen\b|datenschutz|impressum|weiterlesen|mehr zum thema"
+    r"|publicité|partager|abonnez|lire aussi|lire la suite|mentions légales"
+    r"|publicidad|compartir|suscr[ií]b|leer más|te puede interesar"
+    r"|pubblicità|condividi|iscriviti|leggi anche|publicidade|compartilh|assine|leia (?:também|mais)"
+    r"|advertentie|\bdelen\b|abonneer|lees (?:ook|meer)|реклама|поделиться|подпис|читайте также"
+    r"|广告|分享|订阅|相关阅读|推荐阅读|広告|シェア|購読|関連記事|おすすめ"
+)
+_STRONG_RE = re.compile(_STRONG, re.IGNORECASE)
+_WEAK_RE = re.compile(_WEAK, re.IGNORECASE)
+# A line that is only a count widget or a counter label: "496", "1.4k", "SHARES", "Share198Tweet124".
+_COUNT_RE = re.compile(
+    r"^(?:[\d.,]+\s*[kmb]?|[A-Z]{3,12}|(?:(?:share|tweet|pin|email|views?|likes?|comments?)\s*[\d.,]*[kmb]?\s*)+)$",
+    re.IGNORECASE,
+)
+_BULLET_RE = re.compile(r"^(?:[•◦▪▫●○■□‣⁃∙·*+–—-]|\d{1,2}[.)])\s+")
+_SENTENCE_END = re.compile(r"[.!?。！？…:;][\"'”’»)\]]*$")
+_TRUNCATED = re.compile(r"(?:\.\.\.|…)$")
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
+_BYLINE_RE = re.compile(r"^(?:by|von|par|por|di|door|от|著)\s+(.{2,60})$", re.IGNORECASE)
+_NAME_RE = re.compile(r"^[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*){0,3}$")
+_SEPARATORS = re.compile(r"\s*(?://|\||·|•)\s*")
+
+_PROSE_MIN_WORDS = 10
+# Headlines rarely run this long; a longer line is prose even without a final stop.
+_UNPUNCTUATED_PROSE_WORDS = 16
+# A prose line earns only its words beyond this baseline, so a few short sentences
+# scattered among furniture (footers, app banners) do not outweigh the furniture.
+_PROSE_BASELINE = 8
+_HEADLINE_WORDS = (3, 25)
+_TITLE_LOOKBACK = 15
+
+
+@dataclass(frozen=True, slots=True)
+class StrippedText:
+    """What the stripper found in a text capture."""
+
+    title: str | None
+    paragraphs: tuple[str, ...]
+    published: str | None
+    authors: tuple[str, ...]
+    input_words: int
+
+
+@dataclass(slots=True)
+class _Line:
+    text: str
+    words: int
+    bullet: bool
+    furniture: bool
+    count: bool
+    prose: bool
+    teaser: bool
+
+
+def strip_boilerplate(text: str, *, max_date: str | None = None) -> StrippedText:
+    """Return the article in a rendered-text capture, with its title, date and byline."""
+    lines = [_describe(line) for line in _join_wrapped(text.split("\n"))]
+    lines = [line for line in lines if line.text]
+    repeats = Counter(line.text for line in lines)
+    start, end = _main_span(lines, repeats)
+    title_at = _title_index(lines, start, repeats) if end > start else None
+    head = lines[:start]
+    paragraphs = tuple(
+        line.text
+        for i, line in enumerate(lines[start:end], start)
+        if i != title_at and not line.furniture and not line.count and not _repeated_title(line, lines, title_at)
+    )
+    return StrippedText(
+        title=lines[title_at].text if title_at is not None else None,
+        paragraphs=paragraphs,
+        published=_published(head, max_date),
+        authors=_byline(head),
+        input_words=sum(line.words for line in lines),
+    )
+
+
+def _describe(raw: str) -> _Line:
+    stripped = raw.strip()
+    bullet = bool(_BULLET_RE.match(stripped))
+    text = normalize_line(_BULLET_RE.sub("", stripped) if bullet else stripped)
+    words = word_count(text)
+    strong = len(_STRONG_RE.findall(text))
+    weak = len(_WEAK_RE.findall(text))
+    furniture = strong > 0 or weak >= 3 or (weak > 0 and words < 15)
+    cjk = bool(_CJK.search(text))
+    long_enough = (len(text) >= 30) if cjk else words >= _PROSE_MIN_WORDS
+    truncated = bool(_TRUNCATED.search(text))
+    sentence = bool(_SENTENCE_END.search(text)) or words >= _UNPUNCTUATED_PROSE_WORDS
+    return _Line(
+        text=text,
+        words=words,
+        bullet=bullet,
+        furniture=furniture,
+        count=bool(_COUNT_RE.match(text)),
+        prose=long_enough and sentence and not truncated and not furniture,
+        teaser=truncated,
+    )
+
+
+def _join_wrapped(raw_lines: list[str]) -> list[str]:
+    """Return lines with hard-wrapped paragraphs joined back into one line each."""
+    out: list[str] = []
+    for raw in raw_lines:
+        line = raw.rstrip()
+        prev = out[-1] if out else ""
+        if (
+            line
+            and prev
+            and len(prev) >= 40
+            and not _SENTENCE_END.search(prev)
+            and line.lstrip()[:1].islower()
+            and not _BULLET_RE.match(line.lstrip())
+        ):
+            out[-1] = f"{prev} {line.strip()}"
+        else:
+            out.append(line)
+    return out
+
+
+def _score(line: _Line, repeats: Counter[str]) -> float:
+    if line.prose:
+        return max(1.0, float(line.words - _PROSE_BASELINE)) if repeats[line.text] == 1 else 0.0
+    if line.furniture or line.count or line.teaser:
+        return -max(4.0, float(line.words))
+    if repeats[line.text] > 1:
+        return -2.0 - line.words
+    # Short non-sentence lines: subheads inside an article cost little, runs of them (menus,
+    # headline lists) add up.
+    return -1.0 - 0.5 * line.words
+
+
+def _main_span(lines: list[_Line], repeats: Counter[str]) -> tuple[int, int]:
+    """Return [start, end) of the run of lines with the highest total score."""
+    best, best_span = 0.0, (0, 0)
+    total, start = 0.0, 0
+    for i, line in enumerate(lines):
+        if total <= 0:
+            total, start = 0.0, i
+        total += _score(line, repeats)
+        if total > best:
+            best, best_span = total, (start, i + 1)
+    return best_span
+
+
+def _headline_shaped(line: _Line) -> bool:
+    low, high = _HEADLINE_WORDS
+    return (
+        low <= line.words <= high
+        and not line.furniture
+        and not line.count
+        and not line.teaser
+        and not line.text.endswith(".")
+        and find_date(line.text) is None
+    )
+
+
+def _title_index(lines: list[_Line], start: int, repeats: Counter[str]) -> int | None:
+    """Return the index of the title: a headline-shaped line just before the article."""
+    window = range(max(0, start - _TITLE_LOOKBACK), start)
+    candidates = [i for i in window if _headline_shaped(lines[i])]
+    repeated = [i for i in candidates if repeats[lines[i].text] > 1]
+    if repeated:
+        return repeated[-1]
+    return candidates[-1] if candidates else None
+
+
+def _repeated_title(line: _Line, lines: list[_Line], title_at: int | None) -> bool:
+    return title_at is not None and line.text == lines[title_at].text
+
+
+def _published(head: list[_Line], max_date: str | None) -> str | None:
+    for line in head[-_TITLE_LOOKBACK:]:
+        if line.words > 12:
+            continue
+        found = find_date(line.text)
+        if found and (max_date is None or found <= max_date):
+            return found
+    return None
+
+
+def _byline(head: list[_Line]) -> tuple[str, ...]:
+    for line in reversed(head[-_TITLE_LOOKBACK:]):
+        match = _BYLINE_RE.match(line.text)
+        if match and _NAME_RE.match(match.group(1).strip()):
+            return (match.group(1).strip(),)
+        parts = _SEPARATORS.split(line.text)
+        if len(parts) > 1 and any(find_date(p) for p in parts):
+            names = [p for p in parts if _NAME_RE.match(p) and not find_date(p) and word_count(p) >= 2]
+            names = [n for n in names if not _COUNT_RE.match(n) and not _WEAK_RE.search(n)]
+            if names:
+                return (names[0],)
+    return ()

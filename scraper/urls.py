@@ -1,0 +1,53 @@
+"""URL normalization: one spelling per page, tracking parameters removed."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
+
+__all__ = ["normalize_url", "site_of"]
+
+_DEFAULT_PORTS = {"http": 80, "https": 443, "ftp": 21}
+_TRACKING = re.compile(
+    r"^(utm_[a-z_]+|fbclid|gclid|gclsrc|dclid|gbraid|wbraid|msclkid|yclid|twclid|igshid"
+    r"|mc_cid|mc_eid|_ga|_gl|_hsenc|_hsmi|mkt_tok|oly_enc_id|oly_anon_id|vero_id|spm"
+    r"|ref_src|ref_url|cmpid|s_cid|wt\.mc_id)$",
+    re.IGNORECASE,
+)
+_SAFE_PATH = "/:@!$&'()*+,;=-._~%"
+
+
+def normalize_url(url: str) -> str:
+    """Return `url` with lower-case scheme and host, no default port, fragment or tracking."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS:
+        return urlunsplit((scheme, parts.netloc, parts.path, parts.query, ""))
+    host = (parts.hostname or "").rstrip(".")
+    try:
+        host = host.encode("idna").decode("ascii") if host else host
+    except UnicodeError:
+        pass
+    netloc = _netloc(parts.username, parts.password, host.lower(), parts.port, scheme)
+    path = quote(unquote(parts.path), safe=_SAFE_PATH) or "/"
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING.match(k)]
+    return urlunsplit((scheme, netloc, path, urlencode(query, quote_via=quote, safe="/:@!$'()*,;~"), ""))
+
+
+def site_of(url: str) -> str | None:
+    """Return the site a URL belongs to: its host without a leading `www.`, or None."""
+    host = urlsplit(url).hostname
+    if not host:
+        return None
+    return host[4:] if host.startswith("www.") else host
+
+
+def _netloc(user: str | None, password: str | None, host: str, port: int | None, scheme: str) -> str:
+    if ":" in host:
+        host = f"[{host}]"
+    if port is not None and port != _DEFAULT_PORTS[scheme]:
+        host = f"{host}:{port}"
+    if user:
+        creds = user if password is None else f"{user}:{password}"
+        host = f"{creds}@{host}"
+    return host

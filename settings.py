@@ -1,0 +1,41 @@
+"""Scrapy settings for the scraper-archive project. Declarative only; our own keys start ARCHIVE_/REPLAY_."""
+
+BOT_NAME = "scraper-archive"
+SPIDER_MODULES = ["spiders"]
+NEWSPIDER_MODULE = "spiders"
+
+# --- Identity and politeness (live crawls) -------------------------------------------------
+USER_AGENT = "scraper-archive (+https://example.invalid/contact; set ARCHIVE_CONTACT_URL)"
+ROBOTSTXT_OBEY = True
+CONCURRENT_REQUESTS_PER_DOMAIN = 2
+DOWNLOAD_DELAY = 1
+AUTOTHROTTLE_ENABLED = True
+DOWNLOAD_TIMEOUT = 60
+DOWNLOAD_MAXSIZE = 64 * 1024 * 1024
+
+# --- Components, by dotted path and order -------------------------------------------------
+ITEM_PIPELINES = {
+    "archive.pipeline.ArchivePipeline": 500,
+}
+EXTENSIONS = {
+    "archive.progress.ProgressExtension": 500,
+    "scrapy.extensions.telnet.TelnetConsole": None,
+}
+
+# --- Archive ------------------------------------------------------------------------------
+ARCHIVE_DATA_DIR = "data"  # WARC files in data/warc, the SQLite catalog in data/catalog.sqlite
+ARCHIVE_DB_URL = None  # any SQLAlchemy URL; None means SQLite in ARCHIVE_DATA_DIR
+ARCHIVE_WARC_PREFIX = "scraper"
+ARCHIVE_WARC_MAX_SIZE = 1024 * 1024 * 1024  # roll over to a new WARC file past this size
+ARCHIVE_COMMIT_EVERY = 50  # catalog rows per commit (after an fsync of the WARC file)
+ARCHIVE_OPERATOR = None  # written into every warcinfo record
+ARCHIVE_WARCINFO = {}  # extra warcinfo fields, e.g. {"description": "..."}
+ARCHIVE_PROGRESS = False  # the CLI turns this on when stderr is a terminal
+
+# --- Replay -------------------------------------------------------------------------------
+REPLAY_MAX_CAPTURE_BYTES = 64 * 1024 * 1024  # a larger capture fails with a clear message
+
+# --- Scrapy housekeeping ------------------------------------------------------------------
+LOG_LEVEL = "INFO"
+FEED_EXPORT_ENCODING = "utf-8"
+TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"

@@ -1,0 +1,36 @@
+"""The parse path every spider shares: response -> capture -> record -> archive item."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import scrapy
+from scrapy.http import Response
+from twisted.python.failure import Failure
+
+from archive.items import ArchiveItem, CaptureFailure
+from archive.responses import capture_from_response
+from scraper import CaptureError, build_record
+
+__all__ = ["ArchiveSpider"]
+
+
+class ArchiveSpider(scrapy.Spider):
+    """Base for live and replay spiders: builds one record per response."""
+
+    def parse(self, response: Response, **kwargs: Any) -> Iterator[ArchiveItem | CaptureFailure]:
+        capture = capture_from_response(response)
+        try:
+            record = build_record(capture)
+        except CaptureError as exc:
+            yield CaptureFailure(capture.source_location, str(exc))
+            return
+        yield ArchiveItem(capture, record)
+
+    def on_error(self, failure: Failure) -> Iterator[CaptureFailure]:
+        """Report a capture that could not be fetched or loaded, naming it and the reason."""
+        request = getattr(failure, "request", None)
+        source = request.meta.get("replay_source") if request is not None else None
+        where = source.location if source is not None else getattr(request, "url", "?")
+        yield CaptureFailure(where, str(failure.value) or failure.type.__name__)

@@ -1,0 +1,48 @@
+"""Replay saved captures (text, HTML, WARC) through the same parse path as live crawls."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any, ClassVar
+
+import scrapy
+
+from archive.items import CaptureFailure
+from archive.replay import REPLAY_SCHEME, replay_url
+from archive.sources import InputFailure, SkippedRecord, SourceRef, find_sources
+from spiders.base import ArchiveSpider
+
+__all__ = ["ReplaySpider"]
+
+
+class ReplaySpider(ArchiveSpider):
+    """Replays every capture under the given paths; never touches the network."""
+
+    name = "replay"
+    custom_settings: ClassVar[dict[str, Any]] = {
+        "ROBOTSTXT_OBEY": False,
+        "DOWNLOAD_DELAY": 0,
+        "AUTOTHROTTLE_ENABLED": False,
+        "CONCURRENT_REQUESTS": 8,
+        "DOWNLOAD_HANDLERS": {REPLAY_SCHEME: "archive.replay.ReplayDownloadHandler"},
+        "ARCHIVE_CRAWL_KIND": "replay",
+    }
+
+    def __init__(self, paths: list[str] | tuple[str, ...] = (), **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.paths = list(paths)
+
+    async def start(self) -> AsyncIterator[Any]:
+        for serial, found in enumerate(find_sources(self.paths)):
+            if isinstance(found, SourceRef):
+                yield scrapy.Request(
+                    replay_url(serial),
+                    callback=self.parse,
+                    errback=self.on_error,
+                    meta={"replay_source": found},
+                    dont_filter=True,
+                )
+            elif isinstance(found, InputFailure):
+                yield CaptureFailure(found.source, found.reason)
+            elif isinstance(found, SkippedRecord):
+                yield found
