@@ -8,6 +8,7 @@ from importlib.metadata import version
 from typing import Any
 
 import trafilatura
+from trafilatura.settings import Document
 from lxml import html as lxml_html
 from lxml.etree import ParserError, XPath
 
@@ -93,10 +94,10 @@ def extract_html(tree: lxml_html.HtmlElement, *, url: str | None, max_date: str)
         deduplicate=EXTRACTOR_OPTIONS["deduplicate"],
         date_extraction_params={**EXTRACTOR_OPTIONS["date_extraction"], "max_date": max_date},
     )
-    if doc is None or not (doc.text or "").strip():
+    if not isinstance(doc, Document) or not (doc.text or "").strip():
         raise CaptureError("no main text found in the HTML")
     return HtmlExtraction(
-        text=doc.text,
+        text=str(doc.text),
         title=doc.title or None,
         authors=_split_authors(doc.author),
         published=doc.date or None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
@@ -24,10 +25,8 @@ def normalize_url(url: str) -> str:
     if scheme not in _DEFAULT_PORTS:
         return urlunsplit((scheme, parts.netloc, parts.path, parts.query, ""))
     host = (parts.hostname or "").rstrip(".")
-    try:
+    with contextlib.suppress(UnicodeError):
         host = host.encode("idna").decode("ascii") if host else host
-    except UnicodeError:
-        pass
     netloc = _netloc(parts.username, parts.password, host.lower(), parts.port, scheme)
     path = quote(unquote(parts.path), safe=_SAFE_PATH) or "/"
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING.match(k)]
