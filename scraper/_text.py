@@ -41,9 +41,20 @@ def normalize_line(line: str) -> str:
 
 
 def normalize_text(text: str) -> str:
-    """Return `text` as NFC paragraphs separated by exactly one blank line."""
-    paragraphs = (normalize_line(line) for line in text.replace("\r\n", "\n").split("\n"))
-    return "\n\n".join(p for p in paragraphs if p)
+    """Return `text` as NFC paragraphs separated by exactly one blank line.
+
+    Consecutive table rows ("| a | b |") stay together, one row per line.
+    """
+    blocks: list[str] = []
+    for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        line = normalize_line(line)
+        if not line:
+            continue
+        if line.startswith("|") and blocks and blocks[-1].rpartition("\n")[2].startswith("|"):
+            blocks[-1] += "\n" + line
+        else:
+            blocks.append(line)
+    return "\n\n".join(blocks)
 
 
 def decode_bytes(data: bytes, *, declared: str | None = None) -> tuple[str, str]:

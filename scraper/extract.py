@@ -12,8 +12,6 @@ from scraper._html import (
     TRAFILATURA_VERSION,
     declared_charset,
     extract_html,
-    page_url,
-    parse_html,
 )
 from scraper._text import check_text, decode_bytes, normalize_line, normalize_text, sha256_hex, word_count
 from scraper._version import __version__
@@ -69,8 +67,11 @@ def build_record(capture: Capture, *, crawl_id: str | None = None) -> Record:
     text = normalize_text(extracted.text)
     if not text:
         raise CaptureError("no article text found")
-    source_url = extracted.page_url or capture.url or capture.source_location
-    canonical = normalize_url(source_url)
+    # A fetched capture keeps the URL it was fetched from; a saved file is known by the URL the
+    # page gives for itself. Either way the canonical URL prefers the page's own.
+    fetched = capture.url if capture.url and capture.url.startswith(("http://", "https://")) else None
+    source_url = fetched or extracted.page_url or capture.url or capture.source_location
+    canonical = normalize_url(extracted.page_url or source_url)
     captured_at = extracted.captured_at or capture.captured_at or datetime.fromtimestamp(0, UTC)
     payload_sha = sha256_hex(capture.payload)
     return Record(
@@ -120,9 +121,8 @@ def _kind(capture: Capture) -> str:
 def _extract_html(capture: Capture) -> _Extracted:
     markup, encoding = decode_bytes(capture.body, declared=capture.charset or declared_charset(capture.body))
     check_text(markup)
-    tree = parse_html(markup)
     max_date = (capture.captured_at or datetime.now(UTC)).date().isoformat()
-    found = extract_html(tree, url=capture.url, max_date=max_date)
+    found = extract_html(markup, url=capture.url, max_date=max_date)
     return _Extracted(
         text=found.text,
         title=found.title,
@@ -132,7 +132,7 @@ def _extract_html(capture: Capture) -> _Extracted:
         language=found.language,
         tags=found.tags,
         description=found.description,
-        page_url=page_url(tree) or found.url,
+        page_url=found.url,
         input_words=found.input_words,
         encoding=encoding,
         captured_at=None,

@@ -57,6 +57,7 @@ _TRUNCATED = re.compile(r"(?:\.\.\.|…)$")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
 _BYLINE_RE = re.compile(r"^(?:by|von|par|por|di|door|от|著)\s+(.{2,60})$", re.IGNORECASE)
 _NAME_RE = re.compile(r"^[A-Z][\w'’.-]*(?:\s+[A-Z][\w'’.-]*){0,3}$")
+_AUTHOR_SPLIT = re.compile(r"\s*(?:,|&|\band\b|\bund\b|\bet\b|\by\b|\be\b|\ben\b|\bи\b)\s*")
 _SEPARATORS = re.compile(r"\s*(?://|\||·|•)\s*")
 
 _PROSE_MIN_WORDS = 10
@@ -67,6 +68,7 @@ _UNPUNCTUATED_PROSE_WORDS = 16
 _PROSE_BASELINE = 8
 _HEADLINE_WORDS = (3, 25)
 _TITLE_LOOKBACK = 15
+_LEAD_AFTER = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,18 +99,25 @@ def strip_boilerplate(text: str, *, max_date: str | None = None) -> StrippedText
     lines = [line for line in lines if line.text]
     repeats = Counter(line.text for line in lines)
     start, end = _main_span(lines, repeats)
-    title_at = _title_index(lines, start, repeats) if end > start else None
-    head = lines[:start]
+    # The lead: short lines around the span's start where titles, bylines and datelines
+    # sit; a standfirst may come before the byline, so look a little past the first prose.
+    first_prose = next((i for i in range(start, end) if lines[i].prose), start)
+    lead = [
+        i for i in range(max(0, start - _TITLE_LOOKBACK), min(end, first_prose + _LEAD_AFTER)) if not lines[i].prose
+    ]
+    title_at = _title_index(lines, [i for i in lead if i < first_prose], repeats) if end > start else None
+    byline_at, authors = _byline(lines, lead)
+    skip = {title_at, byline_at}
     paragraphs = tuple(
         line.text
         for i, line in enumerate(lines[start:end], start)
-        if i != title_at and not line.furniture and not line.count and not _repeated_title(line, lines, title_at)
+        if i not in skip and not line.furniture and not line.count and not _repeated_title(line, lines, title_at)
     )
     return StrippedText(
         title=lines[title_at].text if title_at is not None else None,
         paragraphs=paragraphs,
-        published=_published(head, max_date),
-        authors=_byline(head),
+        published=_published([lines[i] for i in lead], max_date),
+        authors=authors,
         input_words=sum(line.words for line in lines),
     )
 
@@ -193,10 +202,9 @@ def _headline_shaped(line: _Line) -> bool:
     )
 
 
-def _title_index(lines: list[_Line], start: int, repeats: Counter[str]) -> int | None:
+def _title_index(lines: list[_Line], lead: list[int], repeats: Counter[str]) -> int | None:
     """Return the index of the title: a headline-shaped line just before the article."""
-    window = range(max(0, start - _TITLE_LOOKBACK), start)
-    candidates = [i for i in window if _headline_shaped(lines[i])]
+    candidates = [i for i in lead if _headline_shaped(lines[i]) and not _BYLINE_RE.match(lines[i].text)]
     repeated = [i for i in candidates if repeats[lines[i].text] > 1]
     if repeated:
         return repeated[-1]
@@ -207,8 +215,8 @@ def _repeated_title(line: _Line, lines: list[_Line], title_at: int | None) -> bo
     return title_at is not None and line.text == lines[title_at].text
 
 
-def _published(head: list[_Line], max_date: str | None) -> str | None:
-    for line in head[-_TITLE_LOOKBACK:]:
+def _published(lead: list[_Line], max_date: str | None) -> str | None:
+    for line in lead:
         if line.words > 12:
             continue
         found = find_date(line.text)
@@ -217,15 +225,19 @@ def _published(head: list[_Line], max_date: str | None) -> str | None:
     return None
 
 
-def _byline(head: list[_Line]) -> tuple[str, ...]:
-    for line in reversed(head[-_TITLE_LOOKBACK:]):
-        match = _BYLINE_RE.match(line.text)
-        if match and _NAME_RE.match(match.group(1).strip()):
-            return (match.group(1).strip(),)
-        parts = _SEPARATORS.split(line.text)
+def _byline(lines: list[_Line], lead: list[int]) -> tuple[int | None, tuple[str, ...]]:
+    """Return (index, authors) of the byline in the lead: "By A and B", or "date | Name"."""
+    for i in reversed(lead):
+        text = lines[i].text
+        match = _BYLINE_RE.match(text)
+        if match:
+            names = [n for n in _AUTHOR_SPLIT.split(match.group(1).strip()) if _NAME_RE.match(n)]
+            if names:
+                return i, tuple(names)
+        parts = _SEPARATORS.split(text)
         if len(parts) > 1 and any(find_date(p) for p in parts):
             names = [p for p in parts if _NAME_RE.match(p) and not find_date(p) and word_count(p) >= 2]
             names = [n for n in names if not _COUNT_RE.match(n) and not _WEAK_RE.search(n)]
             if names:
-                return (names[0],)
-    return ()
+                return None, (names[0],)
+    return None, ()
