@@ -27,12 +27,23 @@ def project_settings(data_dir: Path, db_url: str, **overrides: Any) -> Any:
     return settings
 
 
-def run_replay(paths: list[str], *, data_dir: Path, db_url: str, operator: str | None = None) -> dict[str, Any]:
+def run_replay(
+    paths: list[str],
+    *,
+    data_dir: Path,
+    db_url: str,
+    operator: str | None = None,
+    max_capture_bytes: int | None = None,
+) -> dict[str, Any]:
     """Replay `paths` into the archive; return the crawl's stats."""
     from spiders.replay import ReplaySpider
 
     settings = project_settings(
-        data_dir, db_url, ARCHIVE_OPERATOR=operator, ARCHIVE_CRAWL_ARGS={"command": "replay", "paths": paths}
+        data_dir,
+        db_url,
+        ARCHIVE_OPERATOR=operator,
+        ARCHIVE_CRAWL_ARGS={"command": "replay", "paths": paths},
+        REPLAY_MAX_CAPTURE_BYTES=max_capture_bytes,
     )
     process = CrawlerProcess(settings)
     crawler = process.create_crawler(ReplaySpider)

@@ -59,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     replay = _command(sub, "replay", "archive saved captures (text, HTML, WARC) with no network", _replay)
     replay.add_argument("paths", nargs="+", metavar="PATH", help="files, directories (recursive) or globs")
     replay.add_argument("--operator", help="who runs the archive, for the warcinfo record")
+    replay.add_argument(
+        "--max-capture-bytes", type=int, help="refuse captures larger than this (default 64 MiB, after gunzip)"
+    )
 
     extract = sub.add_parser("extract", help="extract text and metadata only; archive nothing")
     extract.add_argument("paths", nargs="+", metavar="FILE")
@@ -101,7 +104,13 @@ def _db_url(args: argparse.Namespace) -> str:
 def _replay(args: argparse.Namespace) -> int:
     from archive._run import run_replay
 
-    stats = run_replay(args.paths, data_dir=args.data, db_url=_db_url(args), operator=args.operator)
+    stats = run_replay(
+        args.paths,
+        data_dir=args.data,
+        db_url=_db_url(args),
+        operator=args.operator,
+        max_capture_bytes=args.max_capture_bytes,
+    )
     _print_summary(stats, args)
     return 1 if stats.get("archive/failed", 0) else 0
 

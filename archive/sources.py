@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
@@ -29,6 +30,7 @@ TEXT_SUFFIXES = (".txt", ".text")
 HTML_SUFFIXES = (".html", ".htm", ".xhtml", ".html.gz", ".htm.gz", ".xhtml.gz")
 WARC_SUFFIXES = (".warc", ".warc.gz")
 REPLAYED_WARC_TYPES = ("response", "resource")
+_MAX_REASON = 160
 
 
 class SourceError(Exception):
@@ -105,17 +107,32 @@ def _from_file(path: Path) -> Iterator[SourceRef | InputFailure | SkippedRecord]
     if kind != "warc":
         yield SourceRef(path, str(kind))
         return
+    end = 0
     try:
         with open(path, "rb") as handle:
             records = ArchiveIterator(handle, check_digests=False)
             for record in records:
                 offset = records.get_record_offset()
+                _drain(record.raw_stream, offset)
+                records.read_to_end(record)
+                end = offset + records.get_record_length()
                 if record.rec_type in REPLAYED_WARC_TYPES:
                     yield SourceRef(path, "warc", offset)
                 else:
                     yield SkippedRecord(f"{path}#{offset}", record.rec_type)
-    except (ArchiveLoadFailed, OSError, EOFError, zlib.error, ValueError) as exc:
-        yield InputFailure(str(path), f"corrupt or truncated WARC: {_reason(exc)}")
+        size = path.stat().st_size
+        if end < size:
+            yield InputFailure(str(path), f"corrupt or truncated WARC: {size - end} unreadable bytes at offset {end}")
+    except (ArchiveLoadFailed, OSError, EOFError, zlib.error, ValueError, SourceError) as exc:
+        yield InputFailure(str(path), f"corrupt or truncated WARC at offset {end}: {_reason(exc)}")
+
+
+def _drain(stream: Any, offset: int) -> None:
+    """Read a record's payload to its end; SourceError when it stops short of Content-Length."""
+    while stream.read(1 << 16):
+        pass
+    if getattr(stream, "limit", 0) > 0:
+        raise SourceError(f"record at offset {offset} is cut short by {stream.limit} bytes")
 
 
 def load_capture(ref: SourceRef, *, max_bytes: int = DEFAULT_MAX_CAPTURE_BYTES) -> Capture:
@@ -225,6 +242,11 @@ def _hidden(relative: Path) -> bool:
 
 
 def _reason(exc: BaseException) -> str:
+    """Return an exception as a short, printable, one-line reason."""
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror.lower()
-    return str(exc) or type(exc).__name__
+    text = (str(exc) or type(exc).__name__).splitlines()[0]
+    if isinstance(exc, ArchiveLoadFailed) and ", first line:" in text:
+        text = text.split(", first line:")[0].lower() + " (not a WARC record header)"
+    text = "".join(ch if ch.isprintable() and ord(ch) < 0x7F else "?" for ch in text)
+    return text if len(text) <= _MAX_REASON else text[: _MAX_REASON - 1] + "…"

@@ -73,6 +73,9 @@ def decode_bytes(data: bytes, *, declared: str | None = None) -> tuple[str, str]
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         pass
+    damaged = _damaged_utf8(data)
+    if damaged is not None:
+        return damaged
     best = charset_normalizer.from_bytes(data).best()
     if best is not None and not _looks_binary(str(best)):
         return str(best), best.encoding
@@ -81,6 +84,20 @@ def decode_bytes(data: bytes, *, declared: str | None = None) -> tuple[str, str]
     if replaced <= max(1, len(text) * _MAX_REPLACED_SHARE):
         return text, f"utf-8 ({replaced} bad bytes replaced)"
     raise CaptureError("undecodable: no text encoding fits these bytes")
+
+
+def _damaged_utf8(data: bytes) -> tuple[str, str] | None:
+    """Return UTF-8 text with bad bytes replaced when the data is mostly valid UTF-8.
+
+    A legacy 8-bit file has (almost) no valid multi-byte sequences; UTF-8 with a few
+    corrupted bytes has many. Detectors guess a legacy code page for the latter.
+    """
+    text = data.decode("utf-8", errors="replace")
+    bad = text.count("\ufffd")
+    good = sum(1 for ch in text if ord(ch) > 0x7F) - bad
+    if good >= 2 * bad and bad <= max(1, len(text) * _MAX_REPLACED_SHARE):
+        return text, f"utf-8 ({bad} bad bytes replaced)"
+    return None
 
 
 def check_text(text: str) -> None:

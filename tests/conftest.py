@@ -1,0 +1,120 @@
+"""Shared fixtures: catalogs on real SQLite files and a real PostgreSQL server, the CLI as a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT_SEEDS = ROOT / "seeds"
+SHARED_SEEDS = ROOT.parent / "shared" / "seeds"
+DATA = Path(__file__).resolve().parent / "data"
+IN_CI = os.environ.get("CI", "").lower() == "true"
+PG_URL = os.environ.get("SCRAPER_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def need(condition: bool, reason: str) -> None:
+    """Skip with `reason` when `condition` fails; in CI (CI=true) fail instead."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"required in CI: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def shared_seeds() -> Path:
+    need(SHARED_SEEDS.is_dir(), f"the shared seed captures are not at {SHARED_SEEDS}")
+    return SHARED_SEEDS
+
+
+def _postgres_reachable() -> str | None:
+    import psycopg
+
+    try:
+        with psycopg.connect(PG_URL.replace("+psycopg", ""), connect_timeout=3):
+            return None
+    except psycopg.Error as exc:
+        return str(exc).strip().splitlines()[0]
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """Return a URL to a fresh schema of the test database, dropped afterwards."""
+    import psycopg
+
+    problem = _postgres_reachable()
+    need(problem is None, f"PostgreSQL not reachable at {PG_URL}: {problem}")
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    plain = PG_URL.replace("+psycopg", "")
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield f"{PG_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(plain, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Return a catalog URL: a real SQLite file, or a fresh schema on the PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'catalog.sqlite'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+    stdout_bytes: bytes
+
+
+@dataclass
+class Cli:
+    """Runs `scraper` in a subprocess (a Twisted reactor cannot restart in one process)."""
+
+    cwd: Path
+    data: Path
+    db: str
+
+    def __call__(self, *args: str, check: bool = False) -> Result:
+        env = {**os.environ, "SCRAPER_DB": self.db, "SCRAPER_DATA": str(self.data), "PYTHONWARNINGS": "error"}
+        proc = subprocess.run(
+            [sys.executable, "-m", "archive.cli", *args],
+            cwd=self.cwd,
+            env=env,
+            capture_output=True,
+            timeout=600,
+            check=False,
+        )
+        result = Result(proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode(), proc.stdout)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"scraper {' '.join(args)} exited {proc.returncode}:\n{result.out}\n{result.err}")
+        return result
+
+
+@pytest.fixture
+def cli(tmp_path: Path, db_url: str) -> Cli:
+    return Cli(cwd=tmp_path, data=tmp_path / "data", db=db_url)
+
+
+def warc_files(data: Path) -> list[Path]:
+    return sorted((data / "warc").glob("*.warc.gz"))
+
+
+def warcio_check(paths: list[Path]) -> subprocess.CompletedProcess[str]:
+    """Run `warcio check` (the real command) over WARC files."""
+    warcio = Path(sys.executable).with_name("warcio")
+    return subprocess.run(
+        [str(warcio), "check", "-v", *map(str, paths)], capture_output=True, text=True, check=False, timeout=300
+    )

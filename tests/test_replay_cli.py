@@ -1,0 +1,132 @@
+"""End to end through the real CLI: replay -> WARC + catalog -> query, show, export; SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import re
+from pathlib import Path
+
+from warcio.archiveiterator import ArchiveIterator
+
+from tests.conftest import PROJECT_SEEDS, Cli, warc_files, warcio_check
+
+SEED_COUNT = 5
+
+
+def _records(cli: Cli) -> list[dict]:
+    return [json.loads(line) for line in cli("export", "--format", "jsonl", check=True).out.splitlines()]
+
+
+def test_replay_shared_seeds_end_to_end(cli: Cli, shared_seeds: Path) -> None:
+    first = cli("replay", str(shared_seeds), check=True)
+    assert "5 captures read, 5 records written, 0 unchanged, 0 failed" in first.out
+
+    hits = json.loads(cli("query", "sovereignty", "--format", "json", check=True).out)
+    assert len(hits) == SEED_COUNT
+    assert all("«sovereignty»" in h["snippet"].lower() for h in hits)
+
+    by_file = {Path(r["provenance"]["source_location"]).name: r for r in _records(cli)}
+    assert sorted(by_file) == sorted(p.name for p in shared_seeds.glob("*.txt"))
+    for name, record in by_file.items():
+        raw = cli("show", record["id"], "--raw", check=True).stdout_bytes
+        assert raw == (shared_seeds / name).read_bytes(), name
+
+    second = cli("replay", str(shared_seeds), check=True)
+    assert "5 captures read, 0 records written, 5 unchanged, 0 failed" in second.out
+    assert len(_records(cli)) == SEED_COUNT
+    assert len(warc_files(cli.data)) == 1, "a replay that adds nothing must not leave an empty WARC file"
+
+
+def test_replay_output_passes_warcio_check_and_has_the_layout(cli: Cli, shared_seeds: Path) -> None:
+    cli("replay", str(shared_seeds), check=True)
+    [warc] = warc_files(cli.data)
+    check = warcio_check([warc])
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert check.stdout.count("digest pass") == 1 + 3 * SEED_COUNT
+
+    assert re.fullmatch(r"scraper-\d{17}-00001-[\w.-]+\.warc\.gz", warc.name)
+    with warc.open("rb") as fh:
+        records = [(r.rec_type, dict(r.rec_headers.headers), r.content_stream().read()) for r in ArchiveIterator(fh)]
+    assert [t for t, _, _ in records] == ["warcinfo"] + ["resource", "conversion", "metadata"] * SEED_COUNT
+    assert all(h["WARC-Block-Digest"].startswith("sha256:") for _, h, _ in records)
+    info = records[0][2].decode()
+    assert "software: scraper-archive/" in info and "format: WARC File Format 1.1" in info
+    for (_, raw, _), (_, conv, text), (_, meta, body) in zip(*[iter(records[1:])] * 3, strict=True):
+        assert conv["WARC-Refers-To"] == raw["WARC-Record-ID"] == meta["WARC-Refers-To"]
+        assert conv["Content-Type"] == "text/plain; charset=utf-8" and meta["Content-Type"] == "application/json"
+        assert raw["Content-Type"].startswith("text/plain")
+        doc = json.loads(body)
+        assert doc["provenance"]["warc_raw"]["record_id"] == raw["WARC-Record-ID"]
+        assert doc["provenance"]["warc_conversion"]["record_id"] == conv["WARC-Record-ID"]
+        assert doc["text_sha256"] == hashlib.sha256(text).hexdigest()
+
+
+def test_project_seeds_replay_every_kind(cli: Cli) -> None:
+    result = cli("replay", str(PROJECT_SEEDS), check=True)
+    # 7 HTML pages + 3 text captures + 2 HTTP responses in the WARC; its request,
+    # revisit and metadata records are counted and skipped.
+    assert "12 captures read, 12 records written, 0 unchanged, 0 failed" in result.out
+    assert "skipped WARC records: 1 metadata, 1 request, 1 revisit" in result.out
+    records = {r["canonical_url"]: r for r in _records(cli)}
+    lighthouse = records["https://www.coastlinecourier.example/2025/03/14/harbor-town-votes-to-restore-lighthouse/"]
+    assert lighthouse["title"] == "Harbor town votes to restore its 1874 lighthouse"
+    assert lighthouse["authors"] == ["Priya Castellanos"] and lighthouse["published"] == "2025-03-14"
+    assert "cookies" not in lighthouse["text"].lower() and "Related stories" not in lighthouse["text"]
+    garden = records["https://eastside-dispatch.example/community/garden-grant"]
+    assert garden["source_url"].endswith("?utm_source=newsletter")  # as fetched; the canonical drops it
+    assert garden["provenance"]["http_status"] == 200 and garden["provenance"]["source_kind"] == "warc"
+    assert garden["provenance"]["captured_at"] == "2025-05-21T10:15:00Z"
+    assert "140 raised beds" in garden["text"]
+    # The WARC response keeps the gzip-encoded body as it was transferred.
+    raw = cli("show", garden["id"], "--raw", check=True).stdout_bytes
+    assert raw[:2] == b"\x1f\x8b"
+
+
+def test_replaying_our_own_warc_reproduces_the_records(cli: Cli, tmp_path: Path) -> None:
+    cli("replay", str(PROJECT_SEEDS), check=True)
+    originals = {r["id"]: r for r in _records(cli)}
+    again = Cli(cwd=tmp_path, data=tmp_path / "second", db=f"sqlite:///{tmp_path / 'second.sqlite'}")
+    again("replay", *map(str, warc_files(cli.data)), check=True)
+    replayed = {r["id"]: r for r in _records(again)}
+    assert replayed.keys() == originals.keys()
+    for record_id, original in originals.items():
+        copy = replayed[record_id]
+        for key in ("text", "text_sha256", "payload_sha256", "title", "authors", "published", "canonical_url"):
+            assert copy[key] == original[key], (record_id, key)
+        assert copy["provenance"]["captured_at"] == original["provenance"]["captured_at"]
+        assert copy["provenance"]["source_kind"] == "warc"
+    # Into the first catalog the same WARC adds nothing.
+    assert f"{len(originals)} unchanged" in cli("replay", *map(str, warc_files(cli.data))).out
+
+
+def test_query_filters_show_and_exports(cli: Cli) -> None:
+    cli("replay", str(PROJECT_SEEDS), check=True)
+    german = json.loads(cli("query", "--lang", "de", "--format", "json", check=True).out)
+    assert {r["title"] for r in german} == {
+        "Neuer Bahnhof in Lindenfeld soll 2027 öffnen",
+        "Tafel sucht dringend neue Räume",
+    }
+    by_site = json.loads(cli("query", "--site", "eastside-dispatch.example", "--format", "json", check=True).out)
+    assert len(by_site) == 2
+    by_author = json.loads(cli("query", "--author", "hannah oduya", "--format", "json", check=True).out)
+    assert [r["title"] for r in by_author] == ["The last apple orchards of the Calder Valley"]
+    dated = json.loads(cli("query", "--since", "2025-06-01", "--until", "2025-08-31", "--format", "json").out)
+    assert sorted(r["published"] for r in dated) == ["2025-06-02", "2025-07-18", "2025-08-06"]
+    assert cli("query", "xylophonequartz").code == 1
+
+    table = cli("query", "lighthouse", check=True).out
+    assert "Harbor town votes" in table and "1 record(s)" in table
+    record_id = json.loads(cli("query", "lighthouse", "--format", "jsonl", check=True).out.splitlines()[0])["id"]
+    shown = cli("show", record_id[:8], check=True).out
+    assert f"id:          {record_id}" in shown and "warc raw:" in shown and "Edwin Marsh" in shown
+    assert json.loads(cli("show", record_id, "--format", "json", check=True).out)["id"] == record_id
+    assert cli("show", "0000000000").code == 1
+
+    rows = list(csv.DictReader(io.StringIO(cli("export", "--format", "csv", check=True).out)))
+    assert len(rows) == 12 and {"id", "text", "provenance"} <= set(rows[0])
+    out = cli.cwd / "export.jsonl"
+    cli("export", "--format", "jsonl", "--out", str(out), check=True)
+    assert len(out.read_text(encoding="utf-8").splitlines()) == 12
