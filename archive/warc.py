@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import socket
 import uuid
 from collections.abc import Callable, Mapping
@@ -159,7 +160,8 @@ class WarcFileWriter:
         when = datetime.fromisoformat(record.provenance.captured_at.replace("Z", "+00:00"))
         headers = {"WARC-Record-ID": raw_id, "WARC-Date": _warc_date(when)}
         if capture.http_status is None:
-            content_type = capture.media_type + (f"; charset={capture.charset}" if capture.charset else "")
+            charset = capture.charset or _codec_name(record.provenance.encoding)
+            content_type = capture.media_type + (f"; charset={charset}" if charset else "")
             return self._record(record.source_url, "resource", capture.payload, content_type, headers)
         reason = capture.http_reason if capture.http_reason is not None else _reason(capture.http_status)
         http = StatusAndHeaders(
@@ -177,7 +179,9 @@ class WarcFileWriter:
         )
 
     def _record(self, uri: str, kind: str, body: bytes, content_type: str, headers: dict[str, str]) -> ArcWarcRecord:
-        headers = {"WARC-Record-ID": self.make_id(), **headers, "Content-Type": content_type}
+        headers = {**headers, "Content-Type": content_type}
+        if "WARC-Record-ID" not in headers:
+            headers["WARC-Record-ID"] = self.make_id()
         return self._builder.create_warc_record(
             uri, kind, payload=io.BytesIO(body), length=len(body), warc_headers_dict=headers
         )
@@ -210,6 +214,11 @@ def read_payload(directory: Path, location: WarcLocation) -> bytes:
 
 def _warc_date(moment: datetime) -> str:
     return str(datetime_to_iso_date(moment.astimezone(UTC).replace(tzinfo=None), use_micros=True))
+
+
+def _codec_name(encoding: str | None) -> str | None:
+    """Return a detected encoding usable as a charset label ("utf-8 (2 bad bytes...)" is not)."""
+    return encoding if encoding and re.fullmatch(r"[\w.:-]+", encoding) else None
 
 
 def _reason(status: int) -> str:
