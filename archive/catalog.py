@@ -145,7 +145,8 @@ class Catalog:
                 document_id = self._document_id(session, record)
                 row = CaptureRow.from_record(record, document_id)
                 values = {c.key: getattr(row, c.key) for c in CaptureRow.__table__.columns}
-                if session.execute(self._insert_ignore(CaptureRow, values, ["id"])).rowcount:
+                insert = self._insert_ignore(CaptureRow, values, ["id"]).returning(CaptureRow.id)
+                if session.execute(insert).first() is not None:
                     inserted += 1
                     for warc in row.warc_records:
                         warc_values = {c.key: getattr(warc, c.key) for c in WarcRecordRow.__table__.columns}
@@ -248,7 +249,7 @@ class Catalog:
                 .where(text("documents_fts MATCH :fts_query").bindparams(fts_query=fts_query))
                 .subquery()
             )
-        tsquery = func.websearch_to_tsquery("simple", query)
+        tsquery = func.plainto_tsquery("simple", query)
         search = literal_column("documents.search")
         return (
             select(

@@ -13,7 +13,7 @@ from typing import IO, Any
 
 from archive.catalog import AmbiguousId, Catalog, SearchHit, default_db_url
 from archive.pipeline import warc_directory
-from archive.sources import InputFailure, SourceError, SourceRef, find_sources, load_capture
+from archive.sources import CaptureFailure, SourceError, SourceRef, find_sources, load_capture
 from archive.warc import WarcReadError, read_payload
 from scraper import CaptureError, Record, __version__, build_record
 
@@ -154,7 +154,7 @@ def _extract(args: argparse.Namespace) -> int:
     results: list[dict[str, Any]] = []
     for found in find_sources(args.paths):
         if not isinstance(found, SourceRef):
-            if isinstance(found, InputFailure):
+            if isinstance(found, CaptureFailure):
                 failed += 1
                 print(f"error: {found.source}: {found.reason}", file=sys.stderr)
             continue

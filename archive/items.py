@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from archive.sources import CaptureFailure, SkippedRecord
 from scraper import Capture, Record
 
-__all__ = ["ArchiveItem", "CaptureFailure"]
+__all__ = ["ArchiveItem", "CaptureFailure", "SkippedRecord"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,11 +16,3 @@ class ArchiveItem:
 
     capture: Capture
     record: Record
-
-
-@dataclass(frozen=True, slots=True)
-class CaptureFailure:
-    """An input that produced no record, and why (one line for the user)."""
-
-    source: str
-    reason: str

@@ -9,8 +9,7 @@ from typing import TYPE_CHECKING, Any
 from scrapy.exceptions import NotConfigured
 
 from archive.catalog import Catalog
-from archive.items import ArchiveItem, CaptureFailure
-from archive.sources import SkippedRecord
+from archive.items import ArchiveItem, CaptureFailure, SkippedRecord
 from archive.warc import DEFAULT_MAX_SIZE, WarcFileWriter
 from scraper import Record
 

@@ -17,7 +17,7 @@ from scraper import Capture, media_kind
 
 __all__ = [
     "DEFAULT_MAX_CAPTURE_BYTES",
-    "InputFailure",
+    "CaptureFailure",
     "SkippedRecord",
     "SourceError",
     "SourceRef",
@@ -52,8 +52,8 @@ class SourceRef:
 
 
 @dataclass(frozen=True, slots=True)
-class InputFailure:
-    """An input that yields no capture, and why."""
+class CaptureFailure:
+    """An input that produced no record, and why (one line for the user)."""
 
     source: str
     reason: str
@@ -67,12 +67,12 @@ class SkippedRecord:
     record_type: str
 
 
-def find_sources(paths: list[str]) -> Iterator[SourceRef | InputFailure | SkippedRecord]:
+def find_sources(paths: list[str]) -> Iterator[SourceRef | CaptureFailure | SkippedRecord]:
     """Yield every capture under `paths` (files, directories recursively, globs), in order."""
     for given in paths:
         matches = _expand(given)
         if not matches:
-            yield InputFailure(given, "no such file or directory")
+            yield CaptureFailure(given, "no such file or directory")
             continue
         for path in matches:
             yield from _from_path(path, given)
@@ -87,22 +87,22 @@ def _expand(given: str) -> list[Path]:
     return []
 
 
-def _from_path(path: Path, given: str) -> Iterator[SourceRef | InputFailure | SkippedRecord]:
+def _from_path(path: Path, given: str) -> Iterator[SourceRef | CaptureFailure | SkippedRecord]:
     if path.is_dir():
         files = sorted(p for p in path.rglob("*") if p.is_file() and not _hidden(p.relative_to(path)))
         captures = [p for p in files if _kind(p)]
         if not captures:
-            yield InputFailure(str(path), "directory holds no captures (.txt, .html, .htm, .warc, .warc.gz)")
+            yield CaptureFailure(str(path), "directory holds no captures (.txt, .html, .htm, .warc, .warc.gz)")
         for file in captures:
             yield from _from_file(file)
         return
     if not _kind(path):
-        yield InputFailure(str(path), f"unsupported file type {_suffix(path) or '(no extension)'!r}")
+        yield CaptureFailure(str(path), f"unsupported file type {_suffix(path) or '(no extension)'!r}")
         return
     yield from _from_file(path)
 
 
-def _from_file(path: Path) -> Iterator[SourceRef | InputFailure | SkippedRecord]:
+def _from_file(path: Path) -> Iterator[SourceRef | CaptureFailure | SkippedRecord]:
     kind = _kind(path)
     if kind != "warc":
         yield SourceRef(path, str(kind))
@@ -122,9 +122,9 @@ def _from_file(path: Path) -> Iterator[SourceRef | InputFailure | SkippedRecord]
                     yield SkippedRecord(f"{path}#{offset}", record.rec_type)
         size = path.stat().st_size
         if end < size:
-            yield InputFailure(str(path), f"corrupt or truncated WARC: {size - end} unreadable bytes at offset {end}")
+            yield CaptureFailure(str(path), f"corrupt or truncated WARC: {size - end} unreadable bytes at offset {end}")
     except (ArchiveLoadFailed, OSError, EOFError, zlib.error, ValueError, SourceError) as exc:
-        yield InputFailure(str(path), f"corrupt or truncated WARC at offset {end}: {_reason(exc)}")
+        yield CaptureFailure(str(path), f"corrupt or truncated WARC at offset {end}: {_reason(exc)}")
 
 
 def _drain(stream: Any, offset: int) -> None:

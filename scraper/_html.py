@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from importlib.metadata import version
 from typing import Any
 
@@ -13,6 +12,7 @@ from lxml import html as lxml_html
 from lxml.etree import ParserError, XPath
 from trafilatura.settings import Document
 
+from scraper._extraction import Extraction
 from scraper._text import word_count
 from scraper.errors import CaptureError
 
@@ -40,22 +40,6 @@ _VISIBLE_TEXT = XPath(
     "//body//text()[not(ancestor::script or ancestor::style or ancestor::noscript"
     " or ancestor::template or ancestor::svg)]"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class HtmlExtraction:
-    """What trafilatura found in one HTML page."""
-
-    text: str
-    title: str | None
-    authors: tuple[str, ...]
-    published: str | None
-    site_name: str | None
-    language: str | None
-    tags: tuple[str, ...]
-    description: str | None
-    url: str | None
-    input_words: int
 
 
 def declared_charset(data: bytes) -> str | None:
@@ -93,7 +77,7 @@ def visible_words(tree: lxml_html.HtmlElement) -> int:
     return sum(word_count(str(text)) for text in _VISIBLE_TEXT(tree))
 
 
-def extract_html(markup: str, *, url: str | None, max_date: str) -> HtmlExtraction:
+def extract_html(markup: str, *, url: str | None, max_date: str) -> Extraction:
     """Return the main text and metadata of a page; CaptureError when it has none."""
     tree = parse_html(markup)
     input_words = visible_words(tree)
@@ -111,7 +95,7 @@ def extract_html(markup: str, *, url: str | None, max_date: str) -> HtmlExtracti
     )
     if not isinstance(doc, Document) or not (doc.text or "").strip():
         raise CaptureError("no main text found in the HTML")
-    return HtmlExtraction(
+    return Extraction(
         text=_without_leading_title(str(doc.text), doc.title),
         title=doc.title or None,
         authors=_split_authors(doc.author),
@@ -120,7 +104,7 @@ def extract_html(markup: str, *, url: str | None, max_date: str) -> HtmlExtracti
         language=doc.language or None,
         tags=tuple(t for t in (doc.tags or ()) if t),
         description=doc.description or None,
-        url=own_url or doc.url or None,
+        page_url=own_url or doc.url or None,
         input_words=input_words,
     )
 

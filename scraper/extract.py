@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 
+from scraper._extraction import Extraction
 from scraper._html import (
     EXTRACTOR_OPTIONS,
     TRAFILATURA_VERSION,
@@ -27,25 +28,18 @@ __all__ = ["build_record", "iso_utc", "record_id"]
 _DATE_LINE = re.compile(r"^\s*date\s+(\d{4}-\d{2}-\d{2})(?:[ \t]+(.*?))?\s*$", re.IGNORECASE)
 _HTML_SNIFF = re.compile(rb"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body)\b", re.IGNORECASE | re.DOTALL)
 _LANGID_MIN_CHARS = 40
+_NO_CAPTURE_DATE = "2099-12-31"
 
 
 @dataclass(frozen=True, slots=True)
-class _Extracted:
-    text: str
-    title: str | None
-    authors: tuple[str, ...]
-    published: str | None
-    site_name: str | None
-    language: str | None
-    tags: tuple[str, ...]
-    description: str | None
-    page_url: str | None
-    input_words: int
+class _Method:
+    """How a capture was read and extracted, for provenance."""
+
     encoding: str
-    captured_at: datetime | None
     extractor: str
     extractor_version: str
     options: dict[str, object]
+    captured_at: datetime | None = None  # a capture date the content itself gives
 
 
 def iso_utc(moment: datetime) -> str:
@@ -63,7 +57,7 @@ def build_record(capture: Capture, *, crawl_id: str | None = None) -> Record:
     if not capture.body.strip():
         raise CaptureError("empty capture (no bytes)" if not capture.body else "empty capture (only whitespace)")
     kind = _kind(capture)
-    extracted = _extract_html(capture) if kind == "html" else _extract_text(capture)
+    extracted, method = _extract_html(capture) if kind == "html" else _extract_text(capture)
     text = normalize_text(extracted.text)
     if not text:
         raise CaptureError("no article text found")
@@ -72,7 +66,7 @@ def build_record(capture: Capture, *, crawl_id: str | None = None) -> Record:
     fetched = capture.url if capture.url and capture.url.startswith(("http://", "https://")) else None
     source_url = fetched or extracted.page_url or capture.url or capture.source_location
     canonical = normalize_url(extracted.page_url or source_url)
-    captured_at = extracted.captured_at or capture.captured_at or datetime.fromtimestamp(0, UTC)
+    captured_at = method.captured_at or capture.captured_at or datetime.fromtimestamp(0, UTC)
     payload_sha = sha256_hex(capture.payload)
     return Record(
         id=record_id(canonical, payload_sha),
@@ -95,12 +89,12 @@ def build_record(capture: Capture, *, crawl_id: str | None = None) -> Record:
             source_location=capture.source_location,
             captured_at=iso_utc(captured_at),
             media_type="text/html" if kind == "html" else "text/plain",
-            encoding=extracted.encoding,
+            encoding=method.encoding,
             http_status=capture.http_status,
             http_headers=capture.http_headers,
-            extractor=extracted.extractor,
-            extractor_version=extracted.extractor_version,
-            extractor_options=extracted.options,
+            extractor=method.extractor,
+            extractor_version=method.extractor_version,
+            extractor_options=method.options,
             project_version=__version__,
             input_word_count=extracted.input_words,
             crawl_id=crawl_id,
@@ -118,53 +112,30 @@ def _kind(capture: Capture) -> str:
     raise CaptureError(f"unsupported media type {capture.media_type!r}")
 
 
-def _extract_html(capture: Capture) -> _Extracted:
+def _extract_html(capture: Capture) -> tuple[Extraction, _Method]:
     markup, encoding = decode_bytes(capture.body, declared=capture.charset or declared_charset(capture.body))
     check_text(markup)
-    max_date = (capture.captured_at or datetime.now(UTC)).date().isoformat()
+    # Judge dates against the capture's own date, never today's: a replay gives the same
+    # record on any day. With no capture date, only the far future is ruled out.
+    max_date = capture.captured_at.date().isoformat() if capture.captured_at else _NO_CAPTURE_DATE
     found = extract_html(markup, url=capture.url, max_date=max_date)
-    return _Extracted(
-        text=found.text,
-        title=found.title,
-        authors=found.authors,
-        published=found.published,
-        site_name=found.site_name,
-        language=found.language,
-        tags=found.tags,
-        description=found.description,
-        page_url=found.url,
-        input_words=found.input_words,
-        encoding=encoding,
-        captured_at=None,
-        extractor="trafilatura",
-        extractor_version=TRAFILATURA_VERSION,
-        options=EXTRACTOR_OPTIONS,
-    )
+    return found, _Method(encoding, "trafilatura", TRAFILATURA_VERSION, EXTRACTOR_OPTIONS)
 
 
-def _extract_text(capture: Capture) -> _Extracted:
+def _extract_text(capture: Capture) -> tuple[Extraction, _Method]:
     raw, encoding = decode_bytes(capture.body, declared=capture.charset)
     check_text(raw)
     body, captured_at, author = _split_date_line(raw)
     limit = captured_at or capture.captured_at
     found = strip_boilerplate(body, max_date=limit.date().isoformat() if limit else None)
-    return _Extracted(
+    extraction = Extraction(
         text="\n".join(found.paragraphs),
         title=found.title,
         authors=(author,) if author else found.authors,
         published=found.published,
-        site_name=None,
-        language=None,
-        tags=(),
-        description=None,
-        page_url=None,
         input_words=found.input_words,
-        encoding=encoding,
-        captured_at=captured_at,
-        extractor="scraper.strip",
-        extractor_version=STRIPPER_VERSION,
-        options={},
     )
+    return extraction, _Method(encoding, "scraper.strip", STRIPPER_VERSION, {}, captured_at)
 
 
 def _split_date_line(raw: str) -> tuple[str, datetime | None, str | None]:

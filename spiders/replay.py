@@ -7,9 +7,8 @@ from typing import Any, ClassVar
 
 import scrapy
 
-from archive.items import CaptureFailure
 from archive.replay import REPLAY_SCHEME, replay_url
-from archive.sources import InputFailure, SkippedRecord, SourceRef, find_sources
+from archive.sources import SourceRef, find_sources
 from spiders.base import ArchiveSpider
 
 __all__ = ["ReplaySpider"]
@@ -42,7 +41,5 @@ class ReplaySpider(ArchiveSpider):
                     meta={"replay_source": found},
                     dont_filter=True,
                 )
-            elif isinstance(found, InputFailure):
-                yield CaptureFailure(found.source, found.reason)
-            elif isinstance(found, SkippedRecord):
+            else:  # a failure or a skipped WARC record: the pipeline counts it
                 yield found

@@ -68,7 +68,9 @@ def _record(text: str = "First paragraph.\n\nSecond paragraph.", **changes: obje
     return Record(**values)  # type: ignore[arg-type]
 
 
-def _capture(payload: bytes = b" date 2025-05-06 Ada Writer\nA story\nFirst paragraph.\nSecond paragraph.\n") -> Capture:
+def _capture(
+    payload: bytes = b" date 2025-05-06 Ada Writer\nA story\nFirst paragraph.\nSecond paragraph.\n",
+) -> Capture:
     return Capture(
         payload=payload,
         source_kind="file",
@@ -124,7 +126,11 @@ def test_each_record_is_its_own_gzip_member_at_the_recorded_offset(tmp_path: Pat
     path = tmp_path / writer.files[0]
     data = path.read_bytes()
     for record in located:
-        for location in (record.provenance.warc_raw, record.provenance.warc_conversion, record.provenance.warc_metadata):
+        for location in (
+            record.provenance.warc_raw,
+            record.provenance.warc_conversion,
+            record.provenance.warc_metadata,
+        ):
             assert location is not None
             member = data[location.offset : location.offset + location.length]
             decompressor = zlib.decompressobj(31)

@@ -1,0 +1,27 @@
+# Two commands on a fresh machine: `make run` (set up, replay seeds/ into ./data on SQLite)
+# and `make test` (set up, lint, type-check, run the tests). .ci/run calls `make test`.
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: setup run test lint
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	# pip 23.x cannot resolve lxml[html-clean]; upgrade it inside the venv first.
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+run: setup
+	$(BIN)/scraper replay seeds
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest

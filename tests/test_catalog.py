@@ -1,0 +1,118 @@
+"""The catalog on real SQLite files and a real PostgreSQL schema: migrations, dedup, search, filters."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from sqlalchemy import inspect, text
+
+from archive.catalog import AmbiguousId, Catalog
+from scraper import Capture, Record, WarcLocation, build_record
+from scraper._text import sha256_hex
+
+ARTICLE = "A quiet harbor town voted to restore its lighthouse, which has stood since 1874 on the point. " * 3
+
+
+def _record(body: str = ARTICLE, url: str = "file:///a.txt", lang_hint: str = "") -> Record:
+    capture = Capture(
+        payload=(lang_hint + body).encode(), source_kind="file", source_location=url, media_type="text/plain", url=url
+    )
+    record = build_record(capture)
+    loc = WarcLocation("x.warc.gz", 0, 10, "<urn:uuid:1>")
+    return record.with_provenance(warc_raw=loc, warc_conversion=loc, warc_metadata=loc)
+
+
+@pytest.fixture
+def catalog(db_url: str) -> Catalog:
+    cat = Catalog(db_url)
+    cat.migrate()
+    yield cat  # type: ignore[misc]
+    cat.close()
+
+
+def test_migrate_is_idempotent_and_creates_named_tables(catalog: Catalog) -> None:
+    catalog.migrate()
+    names = set(inspect(catalog.engine).get_table_names())
+    assert {"crawls", "documents", "captures", "warc_records", "alembic_version"} <= names
+    with catalog.engine.connect() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+    indexes = {i["name"] for i in inspect(catalog.engine).get_indexes("captures")}
+    assert {"ix_captures_site", "ix_captures_canonical_url", "ix_captures_published"} <= indexes
+
+
+def test_same_text_is_one_document_with_several_captures(catalog: Catalog) -> None:
+    a = _record(url="file:///a.txt")
+    b = _record(url="file:///b.txt")
+    assert a.text_sha256 == b.text_sha256 and a.id != b.id
+    assert catalog.add_records([a, b]) == 2
+    assert catalog.add_records([a]) == 0  # already there: nothing duplicated
+    assert catalog.count()["documents"] == 1
+    assert catalog.count()["captures"] == 2
+    assert catalog.known_captures([a.id, "nope"]) == {a.id}
+
+
+def test_round_trip_keeps_every_field(catalog: Catalog) -> None:
+    record = replace(_record(), tags=("harbor", "history"), authors=("José Ñúñez",))
+    record = record.with_provenance(http_headers=(("Content-Type", "text/plain"),), http_status=200)
+    catalog.add_records([record])
+    assert catalog.get(record.id) == record
+    assert catalog.get(record.id[:8]) == record
+    assert catalog.get("ffffffffff") is None
+
+
+def test_ambiguous_prefix_is_an_error(catalog: Catalog) -> None:
+    first = _record(url="file:///one")
+    clash = replace(_record(url="file:///two"), id=first.id[:6] + "0" * 26)
+    catalog.add_records([first, clash])
+    with pytest.raises(AmbiguousId):
+        catalog.get(first.id[:6])
+    assert catalog.get(first.id[:7] if first.id[6] != "0" else first.id) == first
+
+
+def test_full_text_search_ranks_and_snippets(catalog: Catalog) -> None:
+    strong = _record("Lighthouse lighthouse keepers restored the lighthouse lens at the lighthouse. " * 3, "file:///1")
+    weak = _record(
+        "The ferry schedule changed, and one passenger mentioned a lighthouse in passing today. " * 3, "file:///2"
+    )
+    other = _record("Bakers in the valley sell plum cakes every autumn at the weekly market square. " * 3, "file:///3")
+    catalog.add_records([weak, other, strong])
+    hits = catalog.search("lighthouse")
+    assert [h.record.id for h in hits] == [strong.id, weak.id]
+    assert all("«" in (h.snippet or "") for h in hits)
+    assert catalog.search('"lighthouse" OR ferry AND NOT(') == []  # user syntax is words, never an error
+    assert [h.record.id for h in catalog.search("ferry passenger")] == [weak.id]
+
+
+def test_filters(catalog: Catalog) -> None:
+    en = replace(_record(url="file:///en"), site="news.example.org", published="2025-03-01", authors=("Ada Lovelace",))
+    de = replace(
+        _record(
+            "Der Stadtrat hat am Montag den neuen Bahnhof beschlossen, sagte die Bürgermeisterin. " * 3, "file:///de"
+        ),
+        site="zeitung.example",
+        published="2025-06-01",
+    )
+    catalog.add_records([en, de])
+    assert [h.record.id for h in catalog.search(language="de")] == [de.id]
+    assert [h.record.id for h in catalog.search(site="example.org")] == [en.id]  # subdomains of a site match
+    assert [h.record.id for h in catalog.search(author="lovelace")] == [en.id]
+    assert [h.record.id for h in catalog.search(since="2025-05-01")] == [de.id]
+    assert [h.record.id for h in catalog.search(until="2025-03-01")] == [en.id]
+    assert [h.record.id for h in catalog.search("bahnhof", language="en")] == []
+
+
+def test_crawl_rows_record_runs(catalog: Catalog) -> None:
+    crawl_id = catalog.start_crawl("replay", {"paths": ["x"]})
+    catalog.finish_crawl(crawl_id, "finished", {"records_written": 3})
+    with catalog.engine.connect() as conn:
+        row = conn.execute(text("SELECT status, counts FROM crawls WHERE id = :id"), {"id": crawl_id}).one()
+    assert row.status == "finished"
+    assert "records_written" in str(row.counts)
+
+
+def test_text_digest_matches_text(catalog: Catalog) -> None:
+    record = _record()
+    catalog.add_records([record])
+    stored = catalog.get(record.id)
+    assert stored is not None and sha256_hex(stored.text) == stored.text_sha256

@@ -1,0 +1,113 @@
+"""build_record: one capture in, one normalized record out; the same record on any day."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from archive.sources import SourceRef, load_capture
+from scraper import Capture, CaptureError, build_record
+from scraper._text import sha256_hex
+from tests.conftest import PROJECT_SEEDS
+
+PAGE = """<html lang="en"><head><title>Dated page</title>
+<meta property="article:published_time" content="{date}">
+<link rel="canonical" href="https://Example.org:443/story?utm_campaign=x#top"></head>
+<body><article><h1>Dated page</h1>
+<p>This paragraph is long enough to count as the main text of a small article page about nothing much.</p>
+<p>A second paragraph follows it so that the extractor has a real body of text to find here.</p>
+</article></body></html>"""
+
+
+def _html_capture(date: str, captured: datetime | None) -> Capture:
+    return Capture(
+        payload=PAGE.format(date=date).encode(),
+        source_kind="file",
+        source_location="/saved/page.html",
+        media_type="text/html",
+        url="file:///saved/page.html",
+        captured_at=captured,
+    )
+
+
+def test_html_record_fields() -> None:
+    record = build_record(_html_capture("2024-02-03", datetime(2024, 3, 1, tzinfo=UTC)))
+    assert record.source_url == "https://Example.org:443/story?utm_campaign=x#top"
+    assert record.canonical_url == "https://example.org/story"
+    assert record.site == "example.org"
+    assert record.title == "Dated page"
+    assert record.published == "2024-02-03"
+    assert record.language == "en"
+    assert record.text.startswith("This paragraph is long enough")
+    assert "\n\nA second paragraph" in record.text
+    assert record.text_sha256 == sha256_hex(record.text)
+    assert record.payload_sha256 == sha256_hex(PAGE.format(date="2024-02-03"))
+    assert record.provenance.captured_at == "2024-03-01T00:00:00Z"
+    assert record.provenance.extractor == "trafilatura"
+
+
+def test_dates_are_judged_against_the_capture_not_the_clock() -> None:
+    # Published after the capture: impossible, so not taken as the publication date.
+    future = build_record(_html_capture("2024-06-01", datetime(2024, 3, 1, tzinfo=UTC)))
+    assert future.published != "2024-06-01"
+    # No capture date: the wall clock plays no part, so a date "after today" still stands.
+    undated = build_record(_html_capture("2031-01-15", None))
+    assert undated.published == "2031-01-15"
+
+
+def test_the_same_bytes_give_the_same_record_id() -> None:
+    a = build_record(_html_capture("2024-02-03", datetime(2024, 3, 1, tzinfo=UTC)))
+    b = build_record(_html_capture("2024-02-03", datetime(2024, 3, 1, tzinfo=UTC)))
+    c = build_record(_html_capture("2024-02-04", datetime(2024, 3, 1, tzinfo=UTC)))
+    assert a == b
+    assert a.id != c.id  # other bytes, other capture
+    assert len(a.id) == 32
+
+
+def test_text_capture_date_line_sets_capture_date_and_author() -> None:
+    body = (
+        b" date 2025-05-06 Mariane Angela\n\n" + b"A sentence of the article that is long enough to be prose here. " * 3
+    )
+    record = build_record(Capture(payload=body, source_kind="file", source_location="x", media_type="text/plain"))
+    assert record.authors == ("Mariane Angela",)
+    assert record.provenance.captured_at == "2025-05-06T00:00:00Z"
+    assert "date 2025-05-06" not in record.text
+
+
+def test_a_number_in_the_author_slot_names_nobody() -> None:
+    body = b" date 2025-05-05 403\n" + b"A sentence of the article that is long enough to be prose here. " * 3
+    record = build_record(Capture(payload=body, source_kind="file", source_location="x", media_type="text/plain"))
+    assert record.authors == ()
+    assert record.provenance.captured_at == "2025-05-05T00:00:00Z"
+
+
+@pytest.mark.parametrize(
+    ("payload", "media", "reason"),
+    [
+        (b"", "text/plain", "empty capture (no bytes)"),
+        (b"\n \n", "text/html", "empty capture (only whitespace)"),
+        (b"%PDF-1.7 \x00\x01\x02", "application/pdf", "unsupported media type 'application/pdf'"),
+        (b"Home\nNews\nAdvertisement\n", "text/plain", "no article text found"),
+    ],
+)
+def test_captures_without_an_article_raise_with_the_reason(payload: bytes, media: str, reason: str) -> None:
+    with pytest.raises(CaptureError) as caught:
+        build_record(Capture(payload=payload, source_kind="file", source_location="x", media_type=media))
+    assert str(caught.value) == reason
+
+
+def test_legacy_encoded_html_seed_decodes_by_its_meta_charset() -> None:
+    capture = load_capture(SourceRef(PROJECT_SEEDS / "html" / "bahnhof-zeitung.html", "html"))
+    record = build_record(capture)
+    assert record.provenance.encoding == "iso-8859-1"
+    assert "großer Mehrheit" in record.text and "Übelacker" in record.authors[0]
+    assert "Cookies" not in record.text  # the consent layer is pruned
+
+
+def test_gzipped_html_seed_and_table_text(tmp_path: Path) -> None:
+    record = build_record(load_capture(SourceRef(PROJECT_SEEDS / "html" / "battery-release.html.gz", "html")))
+    assert record.canonical_url == "https://news.northwind-cells.example/press/2025/recycling-line?lang=en"
+    assert "| Aluminium | 98% | Current collectors |\n| Cathode metals" in record.text
+    assert not record.text.startswith(record.title or "-")  # the title is not repeated as text
