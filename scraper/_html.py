@@ -30,11 +30,13 @@ _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)""", r
 # sites put such class names on page wrappers (pruning those cost 3 points of recall).
 _BANNER_WORDS = ("cookie", "consent", "gdpr")
 _LOWER = "translate({}, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')"
+# Predicates run left to right: the cheap attribute test first, the subtree's text length
+# (costly on every element) only for the few elements it leaves.
 PRUNE_XPATH = (
-    "//*[not(self::html or self::body or self::main or self::article)]"
-    "[string-length(normalize-space(.)) < 1200]["
+    "//*["
     + " or ".join(f"contains({_LOWER.format('@' + a)}, '{w}')" for a in ("id", "class") for w in _BANNER_WORDS)
-    + "]"
+    + "][not(self::html or self::body or self::main or self::article)]"
+    "[string-length(normalize-space(.)) < 1200]"
 )
 _VISIBLE_TEXT = XPath(
     "//body//text()[not(ancestor::script or ancestor::style or ancestor::noscript"

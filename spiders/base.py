@@ -26,6 +26,10 @@ class ArchiveSpider(scrapy.Spider):
         except CaptureError as exc:
             yield CaptureFailure(capture.source_location, str(exc))
             return
+        except Exception as exc:  # a bug or an extractor crash must still be counted, not lost in a log
+            self.logger.exception("extraction crashed on %s", capture.source_location)
+            yield CaptureFailure(capture.source_location, f"extraction crashed: {type(exc).__name__}: {exc}")
+            return
         yield ArchiveItem(capture, record)
 
     def on_error(self, failure: Failure) -> Iterator[CaptureFailure]:
