@@ -15,7 +15,11 @@ from archive.catalog import AmbiguousId, Catalog, SearchHit, default_db_url
 from archive.pipeline import warc_directory
 from archive.sources import CaptureFailure, SourceError, SourceRef, find_sources, load_capture
 from archive.warc import WarcReadError, read_payload
-from scraper import CaptureError, Record, __version__, build_record
+from scraper import Capture, CaptureError, Record, __version__, build_record
+from scraper.evaluation import MODES
+
+MODE_NAMES = tuple(MODES)
+DEFAULT_EVAL_SET = Path(__file__).resolve().parent.parent.parent / "shared" / "eval" / "trafilatura-eval"
 
 __all__ = ["main"]
 
@@ -82,6 +86,15 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("id", help="record id, or a unique prefix of 6+ characters")
     show.add_argument("--format", choices=("text", "json"), default="text")
     show.add_argument("--raw", action="store_true", help="write the original capture bytes, read from the WARC")
+
+    evaluate = sub.add_parser("eval", help="score extraction quality on a labeled corpus")
+    evaluate.add_argument("--set", type=Path, default=DEFAULT_EVAL_SET, help="evaluation set directory")
+    evaluate.add_argument("--modes", default="html,text", help=f"comma-separated: {', '.join(MODE_NAMES)}")
+    evaluate.add_argument("--limit", type=int, help="score only the first N pages")
+    evaluate.add_argument("--seeds", type=Path, help="line-labeled text captures to score word by word")
+    evaluate.add_argument("--labels", type=Path, help="the labels for --seeds (JSON)")
+    evaluate.add_argument("--format", choices=("table", "json"), default="table")
+    evaluate.set_defaults(func=_eval)
 
     export = _command(sub, "export", "export every record with its provenance", _export)
     export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
@@ -277,6 +290,60 @@ def _print_record(record: Record) -> None:
         if loc is not None:
             lines.append(f"warc {role + ':':<11}{loc.file} @{loc.offset}+{loc.length} {loc.record_id}")
     print("\n".join(lines) + "\n\n" + record.text)
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from scraper.evaluation import evaluate, load_eval_set
+
+    report: dict[str, Any] = {}
+    modes = [m for m in args.modes.split(",") if m]
+    unknown = [m for m in modes if m not in MODE_NAMES]
+    if unknown:
+        print(f"error: unknown mode(s) {', '.join(unknown)}; choose from {', '.join(MODE_NAMES)}", file=sys.stderr)
+        return 2
+    if modes:
+        pages = load_eval_set(args.set)[: args.limit]
+        report["corpus"] = {"set": str(args.set), "pages": len(pages)}
+        report["modes"] = [r.as_dict() for r in evaluate(pages, modes)]
+    if args.seeds:
+        report["seeds"] = seed_report(args.seeds, args.labels)
+    if args.format == "json":
+        print(json.dumps(report, indent=2, ensure_ascii=False))
+        return 0
+    for row in report.get("modes", []):
+        print(
+            f"{row['mode']:<22} P {row['precision']:.4f}  R {row['recall']:.4f}  F1 {row['f1']:.4f}  "
+            f"{row['pages_per_second']:>6} pages/s  ({row['failures']} failed of {row['pages']})"
+        )
+    if "seeds" in report:
+        seeds = report["seeds"]
+        print(
+            f"seeds: {seeds['article_kept']:.1%} of article words kept, "
+            f"{seeds['boilerplate_dropped']:.1%} of boilerplate words dropped ({seeds['captures']} captures)"
+        )
+    return 0
+
+
+def seed_report(seeds: Path, labels_path: Path | None) -> dict[str, Any]:
+    """Return word-level kept/dropped shares of the stripper over line-labeled captures."""
+    from scraper.evaluation import word_shares
+
+    labels = json.loads((labels_path or seeds / "labels.json").read_text(encoding="utf-8"))
+    totals = [0, 0, 0, 0]
+    names = sorted(n for n in labels if not n.startswith("_"))
+    for name in names:
+        raw = (seeds / name).read_bytes()
+        record = build_record(Capture(raw, "file", str(seeds / name), "text/plain"))
+        shares = word_shares(raw.decode("utf-8").splitlines(), labels[name], record.title, record.text)
+        for i, value in enumerate(
+            (shares.article_words, shares.article_kept, shares.boilerplate_words, shares.boilerplate_dropped)
+        ):
+            totals[i] += value
+    return {
+        "captures": len(names),
+        "article_kept": totals[1] / totals[0] if totals[0] else 1.0,
+        "boilerplate_dropped": totals[3] / totals[2] if totals[2] else 1.0,
+    }
 
 
 def _export(args: argparse.Namespace) -> int:

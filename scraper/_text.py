@@ -117,7 +117,4 @@ def _looks_binary(text: str) -> bool:
     sample = text[:65536]
     if not sample:
         return False
-    if "\x00" in sample:
-        return True
-    control = len(_CONTROL.findall(sample)) + sample.count("\ufffd")
-    return control > len(sample) * 0.05
+    return len(_CONTROL.findall(sample)) > len(sample) * 0.05

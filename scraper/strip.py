@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from scraper._dates import find_date
 from scraper._text import normalize_line, word_count
 
-__all__ = ["STRIPPER_VERSION", "StrippedText", "strip_boilerplate"]
+__all__ = ["STRIPPER_VERSION", "Analysis", "StrippedText", "analyse", "heuristic_keep", "strip_boilerplate"]
 
 # Bumped whenever a change alters what the stripper keeps; recorded in provenance.
 STRIPPER_VERSION = "1"
@@ -51,6 +52,13 @@ _COUNT_RE = re.compile(
     r"^(?:[\d.,]+\s*[kmb]?|[A-Z]{3,12}|(?:(?:share|tweet|pin|email|views?|likes?|comments?)\s*[\d.,]*[kmb]?\s*)+)$",
     re.IGNORECASE,
 )
+# A credit after a caption's last sentence: 1-6 capitalized words, names joined by "/",
+# or a domain ("Getty Images", "AP", "Jane Roe/Agency/Wire", "Agency.com").
+_CREDIT_WORD = r"(?:[A-Z][\w'’&-]*\.?|[\w-]+\.(?:com|net|org|co\.uk))"
+_CREDIT_TAIL = re.compile(
+    # The sentence must end after a lower-case word or a number, not an abbreviation ("U.S.").
+    rf"(?<=[a-z0-9à-ÿ]{{2}})[.!?][\"'”’)]?\s+{_CREDIT_WORD}(?:\s*/\s*[\w.'’&-]+|\s+{_CREDIT_WORD}){{0,6}}$"
+)
 _BULLET_RE = re.compile(r"^(?:[•◦▪▫●○■□‣⁃∙·*+–—-]|\d{1,2}[.)])\s+")
 _SENTENCE_END = re.compile(r"[.!?。！？…:;][\"'”’»)\]]*$")
 _TRUNCATED = re.compile(r"(?:\.\.\.|…)$")
@@ -85,6 +93,9 @@ class StrippedText:
 @dataclass(slots=True)
 class _Line:
     text: str
+    glued: bool  # no blank line between this line and the one before
+    caption: bool
+    indent: int
     words: int
     bullet: bool
     furniture: bool
@@ -93,10 +104,27 @@ class _Line:
     teaser: bool
 
 
-def strip_boilerplate(text: str, *, max_date: str | None = None) -> StrippedText:
-    """Return the article in a rendered-text capture, with its title, date and byline."""
-    lines = [_describe(line) for line in _join_wrapped(text.split("\n"))]
-    lines = [line for line in lines if line.text]
+@dataclass(slots=True)
+class Analysis:
+    """A text capture read line by line: lines, the heuristic article run, title and byline."""
+
+    lines: list[_Line]
+    repeats: Counter[str]
+    start: int
+    end: int
+    lead: list[int]
+    title_at: int | None
+    byline_at: int | None
+    authors: tuple[str, ...]
+
+    def scores(self) -> list[float]:
+        """Return the heuristic score of each line (positive: prose; negative: furniture)."""
+        return [_score(line, self.repeats) for line in self.lines]
+
+
+def analyse(text: str) -> Analysis:
+    """Return the line-by-line reading of a text capture that stripping decisions rest on."""
+    lines = _mark_captions(_described(_join_wrapped(text.split("\n"))))
     repeats = Counter(line.text for line in lines)
     start, end = _main_span(lines, repeats)
     # The lead: short lines around the span's start where titles, bylines and datelines
@@ -107,22 +135,77 @@ def strip_boilerplate(text: str, *, max_date: str | None = None) -> StrippedText
     ]
     title_at = _title_index(lines, [i for i in lead if i < first_prose], repeats) if end > start else None
     byline_at, authors = _byline(lines, lead)
-    skip = {title_at, byline_at}
+    return Analysis(lines, repeats, start, end, lead, title_at, byline_at, authors)
+
+
+def heuristic_keep(analysis: Analysis) -> list[bool]:
+    """Return, per line, whether the heuristic keeps it: in the article run and not furniture."""
+    return [
+        analysis.start <= i < analysis.end and not (line.furniture or line.count or line.caption)
+        for i, line in enumerate(analysis.lines)
+    ]
+
+
+def strip_boilerplate(
+    text: str, *, max_date: str | None = None, decide: Callable[[Analysis], list[bool]] | None = None
+) -> StrippedText:
+    """Return the article in a rendered-text capture, with its title, date and byline.
+
+    `decide` chooses the lines to keep (default: the heuristic); title and byline lines
+    are left out of the paragraphs whatever it says.
+    """
+    analysis = analyse(text)
+    keep = (decide or heuristic_keep)(analysis)
+    lines, title_at = analysis.lines, analysis.title_at
+    skip = {title_at, analysis.byline_at}
     paragraphs = tuple(
         line.text
-        for i, line in enumerate(lines[start:end], start)
-        if i not in skip and not line.furniture and not line.count and not _repeated_title(line, lines, title_at)
+        for i, line in enumerate(lines)
+        if keep[i] and i not in skip and not _repeated_title(line, lines, title_at)
     )
     return StrippedText(
         title=lines[title_at].text if title_at is not None else None,
         paragraphs=paragraphs,
-        published=_published([lines[i] for i in lead], max_date),
-        authors=authors,
+        published=_published([lines[i] for i in analysis.lead], max_date),
+        authors=analysis.authors,
         input_words=sum(line.words for line in lines),
     )
 
 
-def _describe(raw: str) -> _Line:
+def _described(raw_lines: list[str]) -> list[_Line]:
+    """Return the non-blank lines described, each knowing whether a blank line preceded it."""
+    out: list[_Line] = []
+    blank_before = True
+    for raw in raw_lines:
+        if not raw.strip():
+            blank_before = True
+            continue
+        line = _describe(raw, glued=not blank_before)
+        blank_before = False
+        if line.text:
+            out.append(line)
+    return out
+
+
+def _mark_captions(lines: list[_Line]) -> list[_Line]:
+    """Return lines with photo captions marked as furniture.
+
+    A caption ends in a credit after its last sentence ("... in March. Getty Images",
+    "... Mexico. Name Surname/Agency/Shutterstock"). Where the capture separates
+    paragraphs by blank lines, the line glued to a credit line describes the same photo.
+    """
+    prose = [line for line in lines if line.prose]
+    separated = sum(1 for line in prose if not line.glued) >= len(prose) / 2
+    for i, line in enumerate(lines):
+        if not _CREDIT_TAIL.search(line.text) or line.words < 4:
+            continue
+        line.caption = True
+        if separated and line.glued and i > 0:
+            lines[i - 1].caption = True
+    return lines
+
+
+def _describe(raw: str, *, glued: bool = False) -> _Line:
     stripped = raw.strip()
     bullet = bool(_BULLET_RE.match(stripped))
     text = normalize_line(_BULLET_RE.sub("", stripped) if bullet else stripped)
@@ -136,6 +219,9 @@ def _describe(raw: str) -> _Line:
     sentence = bool(_SENTENCE_END.search(text)) or words >= _UNPUNCTUATED_PROSE_WORDS
     return _Line(
         text=text,
+        glued=glued,
+        caption=False,
+        indent=len(raw) - len(raw.lstrip()),
         words=words,
         bullet=bullet,
         furniture=furniture,
@@ -166,6 +252,8 @@ def _join_wrapped(raw_lines: list[str]) -> list[str]:
 
 
 def _score(line: _Line, repeats: Counter[str]) -> float:
+    if line.caption:  # photos sit inside articles: a caption costs little, and is left out
+        return -1.0
     if line.prose:
         return max(1.0, float(line.words - _PROSE_BASELINE)) if repeats[line.text] == 1 else 0.0
     if line.furniture or line.count or line.teaser:

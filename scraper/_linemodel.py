@@ -1,0 +1,219 @@
+"""A learned line classifier for text captures: text-only features, gradient-boosted trees in JSON.
+
+The model file is plain JSON (trees as flat arrays, the feature names, a threshold),
+evaluated here with numpy: no pickle, nothing tied to the library that trained it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from scraper._dates import find_date
+from scraper._stopwords import CJK_PARTICLES, STOPWORDS
+from scraper.strip import _STRONG_RE, _WEAK_RE, Analysis
+
+__all__ = ["FEATURES", "LineModel", "default_model", "line_features"]
+
+_TOKEN = re.compile(r"[^\W\d_]+", re.UNICODE)
+_PUNCT = re.compile(r"[,.;:!?،。、，；：！？]")
+_LINKISH = re.compile(r"https?://|www\.|@\w|\.\w{2,4}\b/|\b\w+\.(?:com|org|net|de|fr|es|it|nl|ru)\b")
+_WINDOWS = (1, 3, 10)
+
+FEATURES = (
+    "words_log",
+    "chars_log",
+    "mean_word_len",
+    "ends_sentence",
+    "punct_per_word",
+    "upper_share",
+    "digit_share",
+    "capitalized_share",
+    "stopword_share",
+    "bullet",
+    "indent",
+    "strong_hits",
+    "weak_hits",
+    "count_widget",
+    "prose",
+    "teaser",
+    "caption",
+    "furniture",
+    "repeats",
+    "position",
+    "in_span",
+    "score",
+    "glued",
+    "has_date",
+    "linkish",
+    "is_title",
+    "is_lead",
+    "prev_words_log",
+    "next_words_log",
+    *(f"prose_share_{w}" for w in _WINDOWS),
+    *(f"mean_score_{w}" for w in _WINDOWS),
+    *(f"stopword_mean_{w}" for w in _WINDOWS),
+    "dist_to_prose",
+    "prose_words_before",
+    "prose_words_after",
+    "words_vs_median_prose",
+)
+
+
+def line_features(analysis: Analysis) -> np.ndarray:
+    """Return one row of FEATURES per line of the analysed capture."""
+    lines = analysis.lines
+    n = len(lines)
+    if n == 0:
+        return np.zeros((0, len(FEATURES)))
+    scores = np.array(analysis.scores())
+    own = np.array([_own(line.text) for line in lines])
+    words = np.array([line.words for line in lines], dtype=float)
+    prose = np.array([line.prose for line in lines], dtype=float)
+    prose_words = words * prose
+    total_prose = prose_words.sum() or 1.0
+    before = np.cumsum(prose_words) - prose_words
+    median_prose = float(np.median(words[prose > 0])) if prose.any() else 1.0
+    lead = set(analysis.lead)
+    prose_at = np.flatnonzero(prose)
+    rows = []
+    for i, line in enumerate(lines):
+        row = [
+            *own[i],
+            float(line.bullet),
+            float(min(line.indent, 20)),
+            float(len(_STRONG_RE.findall(line.text))),
+            float(len(_WEAK_RE.findall(line.text))),
+            float(line.count),
+            float(line.prose),
+            float(line.teaser),
+            float(line.caption),
+            float(line.furniture),
+            float(analysis.repeats[line.text]),
+            i / max(1, n - 1),
+            float(analysis.start <= i < analysis.end),
+            float(np.clip(scores[i], -50, 50)),
+            float(line.glued),
+            float(find_date(line.text) is not None) if line.words <= 12 else 0.0,
+            float(bool(_LINKISH.search(line.text))),
+            float(i == analysis.title_at),
+            float(i in lead),
+            math.log1p(words[i - 1]) if i > 0 else 0.0,
+            math.log1p(words[i + 1]) if i + 1 < n else 0.0,
+            *(float(prose[max(0, i - w) : i + w + 1].mean()) for w in _WINDOWS),
+            *(float(np.clip(scores[max(0, i - w) : i + w + 1], -50, 50).mean()) for w in _WINDOWS),
+            *(float(own[max(0, i - w) : i + w + 1, 8].mean()) for w in _WINDOWS),
+            float(min(np.abs(prose_at - i).min(), 50)) if prose_at.size else 50.0,
+            float(before[i] / total_prose),
+            float((total_prose - before[i] - prose_words[i]) / total_prose),
+            float(words[i] / median_prose),
+        ]
+        rows.append(row)
+    return np.array(rows, dtype=float)
+
+
+def _own(text: str) -> list[float]:
+    """Return the features a line has on its own (the first nine FEATURES)."""
+    tokens = _TOKEN.findall(text)
+    letters = sum(ch.isalpha() for ch in text) or 1
+    n_tokens = len(tokens) or 1
+    cjk_chars = [ch for ch in text if "\u3040" <= ch <= "\u9fff"]
+    if cjk_chars:
+        stop_share = sum(ch in CJK_PARTICLES for ch in cjk_chars) / len(cjk_chars)
+    else:
+        stop_share = sum(t.lower() in STOPWORDS for t in tokens) / n_tokens
+    return [
+        math.log1p(len(tokens)),
+        math.log1p(len(text)),
+        sum(len(t) for t in tokens) / n_tokens,
+        float(text.rstrip("\"'”’»)]").endswith((".", "!", "?", "。", "！", "？", "…", ":", ";"))),
+        len(_PUNCT.findall(text)) / n_tokens,
+        sum(ch.isupper() for ch in text) / letters,
+        sum(ch.isdigit() for ch in text) / max(1, len(text)),
+        sum(t[0].isupper() for t in tokens) / n_tokens,
+        stop_share,
+    ]
+
+
+@dataclass(frozen=True)
+class _Tree:
+    feature: np.ndarray
+    threshold: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+    value: np.ndarray  # leaf value at leaves; unused elsewhere
+    leaf: np.ndarray
+    depth: int
+
+
+class LineModel:
+    """Gradient-boosted trees over FEATURES; `keep` decides lines by probability and threshold."""
+
+    def __init__(self, spec: dict[str, Any]) -> None:
+        if tuple(spec["features"]) != FEATURES:
+            raise ValueError("model was trained on other features; retrain with `scraper train-stripper`")
+        self.version: str = spec["version"]
+        self.threshold: float = float(spec["threshold"])
+        self.base: float = float(spec.get("base_score", 0.0))
+        self.trees = [_tree(t) for t in spec["trees"]]
+        self.spec = spec
+
+    @classmethod
+    def load(cls, path: Path) -> LineModel:
+        """Return the model stored as JSON at `path`."""
+        return cls(json.loads(path.read_text(encoding="utf-8")))
+
+    def probabilities(self, features: np.ndarray) -> np.ndarray:
+        """Return, per row, the probability that the line belongs to the article."""
+        raw = np.full(features.shape[0], self.base)
+        rows = np.arange(features.shape[0])
+        for tree in self.trees:
+            node = np.zeros(features.shape[0], dtype=np.int64)
+            for _ in range(tree.depth):
+                at_leaf = tree.leaf[node]
+                go_left = features[rows, tree.feature[node]] <= tree.threshold[node]
+                node = np.where(at_leaf, node, np.where(go_left, tree.left[node], tree.right[node]))
+            raw += tree.value[node]
+        probabilities: np.ndarray = 1.0 / (1.0 + np.exp(-raw))
+        return probabilities
+
+    def keep(self, analysis: Analysis) -> list[bool]:
+        """Return, per line of the capture, whether it belongs to the article."""
+        features = line_features(analysis)
+        if features.shape[0] == 0:
+            return []
+        return [bool(p >= self.threshold) for p in self.probabilities(features)]
+
+
+def _tree(flat: dict[str, Any]) -> _Tree:
+    feature = np.array(flat["feature"], dtype=np.int64)
+    leaf = feature < 0
+    return _Tree(
+        feature=np.where(leaf, 0, feature),
+        threshold=np.array(flat["threshold"], dtype=float),
+        left=np.array(flat["left"], dtype=np.int64),
+        right=np.array(flat["right"], dtype=np.int64),
+        value=np.array(flat["value"], dtype=float),
+        leaf=leaf,
+        depth=int(flat["depth"]),
+    )
+
+
+MODEL_RESOURCE = "stripper-model.json"
+
+
+@cache
+def default_model() -> LineModel | None:
+    """Return the model shipped in the package, or None when there is none."""
+    resource = resources.files("scraper") / "models" / MODEL_RESOURCE
+    if not resource.is_file():
+        return None
+    return LineModel(json.loads(resource.read_text(encoding="utf-8")))

@@ -1,0 +1,277 @@
+"""Extraction quality on a labeled corpus: the snippet metric, HTML modes, pages rendered to text.
+
+The metric is the one trafilatura's evaluation uses: for every page, each "with"
+snippet found in the whitespace-normalized output is a true positive (else a false
+negative), each "without" snippet found is a false positive (else a true negative);
+precision, recall and F1 are computed over all snippets of all pages.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from scraper.capture import Capture
+from scraper.errors import CaptureError
+from scraper.extract import build_record
+from scraper.urls import site_of
+
+__all__ = [
+    "MODES",
+    "RENDERERS",
+    "EvalPage",
+    "ModeResult",
+    "Scores",
+    "WordShares",
+    "evaluate",
+    "load_eval_set",
+    "render_text",
+    "word_shares",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class EvalPage:
+    """One labeled page: where its HTML is and which snippets a good extraction has or lacks."""
+
+    url: str
+    path: Path
+    with_: tuple[str, ...]
+    without: tuple[str, ...]
+
+    @property
+    def site(self) -> str:
+        """Return the page's site, the unit that cross-validation holds out."""
+        return site_of(self.url) or self.url
+
+    def raw(self) -> bytes:
+        """Return the page's HTML bytes as saved."""
+        return gzip.decompress(self.path.read_bytes()) if self.path.suffix == ".gz" else self.path.read_bytes()
+
+    def html(self) -> str:
+        """Return the page's HTML as text, decoded the way our extractor decodes it."""
+        from scraper._html import declared_charset
+        from scraper._text import decode_bytes
+
+        data = self.raw()
+        return decode_bytes(data, declared=declared_charset(data))[0]
+
+
+@dataclass(slots=True)
+class Scores:
+    """Snippet counts and the precision, recall and F1 they give."""
+
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+    tn: int = 0
+
+    def add(self, other: Scores) -> None:
+        self.tp += other.tp
+        self.fp += other.fp
+        self.fn += other.fn
+        self.tn += other.tn
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+
+@dataclass(slots=True)
+class ModeResult:
+    """How one extraction mode scored on a set of pages, and how fast it ran."""
+
+    mode: str
+    scores: Scores = field(default_factory=Scores)
+    pages: int = 0
+    failures: int = 0
+    seconds: float = 0.0
+
+    @property
+    def pages_per_second(self) -> float:
+        return self.pages / self.seconds if self.seconds else 0.0
+
+    def as_dict(self) -> dict[str, float | int | str]:
+        s = self.scores
+        return {
+            "mode": self.mode,
+            "precision": round(s.precision, 4),
+            "recall": round(s.recall, 4),
+            "f1": round(s.f1, 4),
+            "pages": self.pages,
+            "failures": self.failures,
+            "pages_per_second": round(self.pages_per_second, 1),
+        }
+
+
+def load_eval_set(directory: Path) -> list[EvalPage]:
+    """Return the labeled pages of an evaluation set (evaldata.json plus html/FILE.gz)."""
+    labels = json.loads((directory / "evaldata.json").read_text(encoding="utf-8"))
+    pages = []
+    for url, entry in sorted(labels.items()):
+        path = directory / "html" / f"{entry['file']}.gz"
+        if not path.exists():
+            path = directory / "html" / entry["file"]
+        pages.append(EvalPage(url, path, tuple(entry.get("with", ())), tuple(entry.get("without", ()))))
+    return pages
+
+
+def _normalize(text: str) -> str:
+    return " ".join(text.split())
+
+
+def score_output(page: EvalPage, output: str) -> Scores:
+    """Return the snippet counts of one page's extraction output."""
+    text = _normalize(output)
+    found_with = sum(1 for s in page.with_ if _normalize(s) in text)
+    found_without = sum(1 for s in page.without if _normalize(s) in text)
+    return Scores(
+        tp=found_with,
+        fn=len(page.with_) - found_with,
+        fp=found_without,
+        tn=len(page.without) - found_without,
+    )
+
+
+def render_text(html: str, renderer: str = "inscriptis") -> str:
+    """Return the page as a reader would copy it: rendered text with furniture and all."""
+    if renderer == "inscriptis":
+        from inscriptis import get_text
+
+        return str(get_text(html))
+    if renderer == "html2text":
+        import html2text
+
+        converter = html2text.HTML2Text()
+        converter.ignore_links = True
+        converter.ignore_images = True
+        converter.body_width = 0
+        return str(converter.handle(html))
+    raise ValueError(f"unknown renderer {renderer!r}; choose one of {RENDERERS}")
+
+
+RENDERERS = ("inscriptis", "html2text")
+
+
+def _ours_html(page: EvalPage) -> str:
+    capture = Capture(page.raw(), "file", str(page.path), "text/html", url=page.url)
+    return build_record(capture).text
+
+
+def _trafilatura(*, fast: bool = False, favor_precision: bool = False) -> Callable[[EvalPage], str]:
+    def run(page: EvalPage) -> str:
+        import trafilatura
+
+        out = trafilatura.extract(
+            page.raw(), url=page.url, include_comments=False, fast=fast, favor_precision=favor_precision
+        )
+        return out or ""
+
+    return run
+
+
+def _text_mode(renderer: str, strip: bool) -> Callable[[EvalPage], str]:
+    def run(page: EvalPage) -> str:
+        rendered = render_text(page.html(), renderer)
+        if not strip:
+            return rendered
+        capture = Capture(rendered.encode("utf-8"), "file", str(page.path), "text/plain", url=page.url)
+        return build_record(capture).text
+
+    return run
+
+
+MODES: dict[str, Callable[[EvalPage], str]] = {
+    "html": _ours_html,
+    "trafilatura": _trafilatura(),
+    "trafilatura-precision": _trafilatura(favor_precision=True),
+    "trafilatura-fast": _trafilatura(fast=True),
+    "text": _text_mode("inscriptis", strip=True),
+    "text-html2text": _text_mode("html2text", strip=True),
+    "text-keep-all": _text_mode("inscriptis", strip=False),
+}
+
+
+def evaluate(pages: Sequence[EvalPage], modes: Iterable[str]) -> list[ModeResult]:
+    """Return each mode's scores and speed over `pages` (an extraction that fails scores as empty)."""
+    results = []
+    for mode in modes:
+        extract = MODES[mode]
+        result = ModeResult(mode)
+        started = time.perf_counter()
+        for page in pages:
+            try:
+                output = extract(page)
+            except CaptureError:
+                output = ""
+                result.failures += 1
+            result.scores.add(score_output(page, output))
+            result.pages += 1
+        result.seconds = time.perf_counter() - started
+        results.append(result)
+    return results
+
+
+@dataclass(frozen=True, slots=True)
+class WordShares:
+    """Word-level quality on a line-labeled text capture."""
+
+    article_words: int
+    article_kept: int
+    boilerplate_words: int
+    boilerplate_dropped: int
+
+    @property
+    def kept_share(self) -> float:
+        return self.article_kept / self.article_words if self.article_words else 1.0
+
+    @property
+    def dropped_share(self) -> float:
+        return self.boilerplate_dropped / self.boilerplate_words if self.boilerplate_words else 1.0
+
+
+def word_shares(raw_lines: Sequence[str], labels: dict[str, list[int]], title: str | None, text: str) -> WordShares:
+    """Return how many article words an extraction kept and boilerplate words it dropped.
+
+    `labels` maps "article", "title" and "meta" to 1-based line numbers; other
+    non-blank lines are boilerplate. A line counts as kept when it is a whole output
+    paragraph (or the title), or, for lines of four words or more, part of one.
+    """
+    from scraper._text import normalize_line, word_count
+
+    outputs = [normalize_line(p) for p in text.split("\n\n") if p.strip()]
+    if title:
+        outputs.append(normalize_line(title))
+    exact = set(outputs)
+
+    def kept(line: str) -> bool:
+        return line in exact or (word_count(line) >= 4 and any(line in out for out in outputs))
+
+    article = set(labels.get("article", ()))
+    apart = set(labels.get("title", ())) | set(labels.get("meta", ()))
+    counts = [0, 0, 0, 0]
+    for number, raw in enumerate(raw_lines, start=1):
+        line = normalize_line(raw.lstrip(" •*-–"))
+        if not line or number in apart:
+            continue
+        words = word_count(line)
+        if number in article:
+            counts[0] += words
+            counts[1] += words if kept(line) else 0
+        else:
+            counts[2] += words
+            counts[3] += 0 if kept(line) else words
+    return WordShares(*counts)

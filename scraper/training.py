@@ -1,0 +1,271 @@
+"""Train the text-capture line classifier by distant supervision, cross-validated by site.
+
+Each labeled HTML page is rendered to text by two renderers (so the model does not
+learn one renderer's habits). A rendered line is labeled article when trafilatura
+and readability both keep it from the HTML, boilerplate when neither does, and left
+out when they disagree; the page's annotated snippets override both. Needs the
+`train` extra (lightgbm, scikit-learn, readability-lxml).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from scraper._linemodel import FEATURES, LineModel, line_features
+from scraper._text import normalize_line
+from scraper.evaluation import RENDERERS, EvalPage, Scores, render_text, score_output
+from scraper.strip import Analysis, analyse, strip_boilerplate
+
+__all__ = ["TrainingReport", "train"]
+
+_MARKUP = re.compile(r"[*_#>`|]+")
+_PARAMS: dict[str, Any] = {
+    "objective": "binary",
+    "learning_rate": 0.08,
+    "num_leaves": 31,
+    "min_data_in_leaf": 40,
+    "feature_fraction": 0.8,
+    "bagging_fraction": 0.8,
+    "bagging_freq": 1,
+    "lambda_l2": 1.0,
+    "seed": 17,
+    "deterministic": True,
+    "num_threads": 2,
+    "verbose": -1,
+}
+_ROUNDS = 250
+
+
+@dataclass
+class TrainingReport:
+    """Cross-validated (site-held-out) scores and the trained model's description."""
+
+    folds: int
+    pages: int
+    lines: int
+    cv_model: Scores
+    cv_heuristic: Scores
+    seconds: float
+    model_version: str
+
+    def as_dict(self) -> dict[str, Any]:
+        def s(x: Scores) -> dict[str, float]:
+            return {"precision": round(x.precision, 4), "recall": round(x.recall, 4), "f1": round(x.f1, 4)}
+
+        return {
+            "folds": self.folds,
+            "pages": self.pages,
+            "lines": self.lines,
+            "site_held_out_model": s(self.cv_model),
+            "site_held_out_heuristic": s(self.cv_heuristic),
+            "seconds": round(self.seconds, 1),
+            "model_version": self.model_version,
+        }
+
+
+@dataclass
+class _Sample:
+    page: EvalPage
+    renderer: str
+    text: str
+    features: np.ndarray
+    labels: np.ndarray  # 1 article, 0 boilerplate, -1 left out
+
+
+def _clean(text: str) -> str:
+    return normalize_line(_MARKUP.sub(" ", text))
+
+
+def _extractor_texts(page: EvalPage) -> tuple[str, set[str]]:
+    """Return what trafilatura and readability keep of the page, as (joined text, line set) pairs."""
+    import trafilatura
+    from lxml import html as lxml_html
+    from readability import Document
+
+    raw = page.raw()
+    first = trafilatura.extract(raw, url=page.url, include_comments=False, favor_recall=True) or ""
+    try:
+        summary = Document(page.html()).summary(html_partial=True)
+        second = "\n".join(t.strip() for t in lxml_html.fromstring(summary).itertext() if t.strip())
+    except Exception:  # readability gives up on some pages: then only trafilatura speaks
+        second = first
+    return first, {_clean(line) for line in second.splitlines()} | {" ".join(second.split())}
+
+
+def _kept(line: str, joined: str, lines: set[str]) -> bool:
+    return line in lines or (len(line.split()) >= 4 and line in joined)
+
+
+def _labels(page: EvalPage, analysis: Analysis, first: str, second: set[str]) -> np.ndarray:
+    first_joined = " ".join(_clean(first).split())
+    first_lines = {_clean(line) for line in first.splitlines()}
+    second_joined = next((x for x in second if len(x) > 200), " ".join(second))
+    positive = [" ".join(s.split()) for s in page.with_]
+    negative = [" ".join(s.split()) for s in page.without]
+    labels = []
+    for line in analysis.lines:
+        text = _clean(line.text)
+        if any(s in text for s in positive):
+            labels.append(1)
+        elif any(s in text for s in negative):
+            labels.append(0)
+        else:
+            a = _kept(text, first_joined, first_lines)
+            b = _kept(text, second_joined, second)
+            labels.append(1 if a and b else 0 if not (a or b) else -1)
+    return np.array(labels, dtype=int)
+
+
+def _samples(pages: Sequence[EvalPage], progress: Callable[[str], None]) -> Iterator[_Sample]:
+    for n, page in enumerate(pages, 1):
+        if n % 100 == 0:
+            progress(f"labeled {n}/{len(pages)} pages")
+        try:
+            first, second = _extractor_texts(page)
+            html = page.html()
+        except Exception:
+            continue
+        for renderer in RENDERERS:
+            try:
+                text = render_text(html, renderer)
+            except Exception:
+                continue
+            analysis = analyse(text)
+            if not analysis.lines:
+                continue
+            yield _Sample(page, renderer, text, line_features(analysis), _labels(page, analysis, first, second))
+
+
+def _fit(samples: Sequence[_Sample]) -> dict[str, Any]:
+    import lightgbm as lgb
+
+    x = np.vstack([s.features for s in samples])
+    y = np.concatenate([s.labels for s in samples])
+    known = y >= 0
+    data = lgb.Dataset(x[known], label=y[known], feature_name=list(FEATURES), free_raw_data=True)
+    booster = lgb.train(_PARAMS, data, num_boost_round=_ROUNDS)
+    return _export(booster.dump_model())
+
+
+def _export(dump: dict[str, Any], threshold: float = 0.5) -> dict[str, Any]:
+    """Return the portable JSON spec of a LightGBM model dump: flat arrays per tree."""
+    trees = [_flatten(info["tree_structure"]) for info in dump["tree_info"]]
+    body = json.dumps(trees, sort_keys=True).encode()
+    return {
+        "format": "scraper-line-model/1",
+        "version": hashlib.sha256(body).hexdigest()[:12],
+        "features": list(FEATURES),
+        "threshold": threshold,
+        "base_score": 0.0,
+        "trainer": {"library": "lightgbm", "params": _PARAMS, "rounds": _ROUNDS},
+        "trees": trees,
+    }
+
+
+def _flatten(root: dict[str, Any]) -> dict[str, Any]:
+    flat: dict[str, list[Any]] = {"feature": [], "threshold": [], "left": [], "right": [], "value": []}
+    depth = 0
+    queue: list[tuple[dict[str, Any], int]] = [(root, 1)]
+    nodes: list[tuple[dict[str, Any], int]] = []
+    while queue:  # breadth first: a node's index is its place in `nodes`
+        node, level = queue.pop(0)
+        nodes.append((node, level))
+        depth = max(depth, level)
+        if "split_feature" in node:
+            queue.extend([(node["left_child"], level + 1), (node["right_child"], level + 1)])
+    index = {id(node): i for i, (node, _) in enumerate(nodes)}
+    for node, _ in nodes:
+        if "split_feature" in node:
+            if node.get("decision_type", "<=") != "<=":
+                raise ValueError(f"unsupported split {node.get('decision_type')}")
+            flat["feature"].append(node["split_feature"])
+            flat["threshold"].append(float(node["threshold"]))
+            flat["left"].append(index[id(node["left_child"])])
+            flat["right"].append(index[id(node["right_child"])])
+            flat["value"].append(0.0)
+        else:
+            flat["feature"].append(-1)
+            flat["threshold"].append(0.0)
+            flat["left"].append(0)
+            flat["right"].append(0)
+            flat["value"].append(float(node.get("leaf_value", 0.0)))
+    return {**flat, "depth": depth}
+
+
+def _page_text(sample: _Sample, decide: Callable[[Analysis], list[bool]] | None) -> str:
+    return "\n\n".join(strip_boilerplate(sample.text, decide=decide).paragraphs)
+
+
+_THRESHOLDS = tuple(round(0.15 + 0.05 * i, 2) for i in range(10))
+
+
+def _tuned(samples: Sequence[_Sample], groups: np.ndarray) -> dict[str, Any]:
+    """Return a model trained on 80% of the sites, its threshold tuned on the other 20%."""
+    from sklearn.model_selection import GroupShuffleSplit
+
+    fit_at, tune_at = next(GroupShuffleSplit(n_splits=1, test_size=0.2, random_state=7).split(samples, groups=groups))
+    spec = _fit([samples[i] for i in fit_at])
+    model = LineModel(spec)
+    tune = [samples[i] for i in tune_at if samples[i].renderer == RENDERERS[0]]
+    probs = [model.probabilities(s.features) for s in tune]
+    best = max(_THRESHOLDS, key=lambda t: _f1_at(tune, probs, t))
+    spec["threshold"] = best
+    return spec
+
+
+def _f1_at(samples: Sequence[_Sample], probs: Sequence[np.ndarray], threshold: float) -> float:
+    scores = Scores()
+    for sample, p in zip(samples, probs, strict=True):
+        mask = [bool(x >= threshold) for x in p]
+        scores.add(score_output(sample.page, _page_text(sample, lambda _a, m=mask: m)))  # type: ignore[misc]
+    return scores.f1
+
+
+def train(
+    pages: Sequence[EvalPage], *, folds: int = 5, progress: Callable[[str], None] = lambda _: None
+) -> tuple[dict[str, Any], TrainingReport]:
+    """Return (model spec, report): cross-validate by site, then train on every page."""
+    from sklearn.model_selection import GroupKFold
+
+    started = time.perf_counter()
+    samples = list(_samples(pages, progress))
+    progress(f"{len(samples)} rendered captures, {sum(len(s.labels) for s in samples)} lines")
+    sites = sorted({s.page.site for s in samples})
+    site_index = {site: i for i, site in enumerate(sites)}
+    groups = np.array([site_index[s.page.site] for s in samples])
+    cv_model, cv_heuristic = Scores(), Scores()
+    for fold, (train_at, test_at) in enumerate(GroupKFold(n_splits=folds).split(samples, groups=groups), 1):
+        model = LineModel(_tuned([samples[i] for i in train_at], groups[train_at]))
+        for i in test_at:
+            sample = samples[i]
+            if sample.renderer != RENDERERS[0]:
+                continue  # score the held-out pages as the text eval renders them
+            cv_model.add(score_output(sample.page, _page_text(sample, model.keep)))
+            cv_heuristic.add(score_output(sample.page, _page_text(sample, None)))
+        progress(
+            f"fold {fold}/{folds} (threshold {model.threshold}): model F1 {cv_model.f1:.4f}, "
+            f"heuristic F1 {cv_heuristic.f1:.4f} so far"
+        )
+    spec = _tuned(samples, groups)
+    threshold = spec["threshold"]
+    spec = _fit(samples)  # the shipped model learns from every site, with the tuned threshold
+    spec["threshold"] = threshold
+    report = TrainingReport(
+        folds=folds,
+        pages=len({s.page.url for s in samples}),
+        lines=int(sum(len(s.labels) for s in samples)),
+        cv_model=cv_model,
+        cv_heuristic=cv_heuristic,
+        seconds=time.perf_counter() - started,
+        model_version=spec["version"],
+    )
+    spec["training"] = report.as_dict()
+    return spec, report

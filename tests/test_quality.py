@@ -1,0 +1,48 @@
+"""The quality gate: extraction scores on the saved, labeled corpus must not drop below pinned floors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from archive.cli import seed_report
+from scraper.evaluation import ModeResult, evaluate, load_eval_set
+from tests.conftest import DATA, ROOT, need
+
+EVAL_SET = ROOT.parent / "shared" / "eval" / "trafilatura-eval"
+FLOORS = json.loads((DATA / "quality_floors.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def scored() -> dict[str, ModeResult]:
+    need((EVAL_SET / "evaldata.json").is_file(), f"the evaluation set is not at {EVAL_SET}")
+    pages = load_eval_set(EVAL_SET)
+    assert len(pages) == 990
+    return {r.mode: r for r in evaluate(pages, ["html", "text", "trafilatura"])}
+
+
+def test_html_extraction_stays_above_its_floors(scored: dict[str, ModeResult]) -> None:
+    scores = scored["html"].scores
+    floors = FLOORS["html"]
+    assert scores.f1 >= floors["f1"], f"HTML F1 {scores.f1:.4f} < floor {floors['f1']}"
+    assert scores.precision >= floors["precision"], f"HTML precision {scores.precision:.4f}"
+    assert scores.recall >= floors["recall"], f"HTML recall {scores.recall:.4f}"
+
+
+def test_html_extraction_is_at_least_trafilatura_default(scored: dict[str, ModeResult]) -> None:
+    ours, theirs = scored["html"].scores.f1, scored["trafilatura"].scores.f1
+    assert ours >= theirs - FLOORS["html_vs_trafilatura_default"]["f1_margin"], (ours, theirs)
+
+
+def test_text_capture_stripping_stays_above_its_floor(scored: dict[str, ModeResult]) -> None:
+    f1 = scored["text"].scores.f1
+    assert f1 >= FLOORS["text"]["f1"], f"text F1 {f1:.4f} < floor {FLOORS['text']['f1']}"
+
+
+def test_seeds_keep_the_article_and_drop_the_boilerplate(shared_seeds: Path) -> None:
+    report = seed_report(shared_seeds, DATA / "seed_labels.json")
+    assert report["captures"] == 5
+    assert report["article_kept"] >= FLOORS["seeds"]["article_kept"], report
+    assert report["boilerplate_dropped"] >= FLOORS["seeds"]["boilerplate_dropped"], report
