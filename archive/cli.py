@@ -20,6 +20,7 @@ from scraper.evaluation import MODES
 
 MODE_NAMES = tuple(MODES)
 DEFAULT_EVAL_SET = Path(__file__).resolve().parent.parent.parent / "shared" / "eval" / "trafilatura-eval"
+DEFAULT_MODEL_PATH = Path(__file__).resolve().parent.parent / "scraper" / "models" / "stripper-model.json"
 
 __all__ = ["main"]
 
@@ -95,6 +96,13 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--labels", type=Path, help="the labels for --seeds (JSON)")
     evaluate.add_argument("--format", choices=("table", "json"), default="table")
     evaluate.set_defaults(func=_eval)
+
+    trainer = sub.add_parser("train-stripper", help="train the text-capture line model (needs the train extra)")
+    trainer.add_argument("--set", type=Path, default=DEFAULT_EVAL_SET, help="labeled pages to learn from")
+    trainer.add_argument("--folds", type=int, default=5, help="site-held-out cross-validation folds")
+    trainer.add_argument("--limit", type=int, help="use only the first N pages")
+    trainer.add_argument("--out", type=Path, default=DEFAULT_MODEL_PATH, help="where to write the model JSON")
+    trainer.set_defaults(func=_train_stripper)
 
     export = _command(sub, "export", "export every record with its provenance", _export)
     export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
@@ -344,6 +352,19 @@ def seed_report(seeds: Path, labels_path: Path | None) -> dict[str, Any]:
         "article_kept": totals[1] / totals[0] if totals[0] else 1.0,
         "boilerplate_dropped": totals[3] / totals[2] if totals[2] else 1.0,
     }
+
+
+def _train_stripper(args: argparse.Namespace) -> int:
+    from scraper.evaluation import load_eval_set
+    from scraper.training import train
+
+    pages = load_eval_set(args.set)[: args.limit]
+    spec, report = train(pages, folds=args.folds, progress=lambda message: print(message, file=sys.stderr))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(spec, separators=(",", ":")), encoding="utf-8")
+    print(json.dumps(report.as_dict(), indent=2))
+    print(f"model {spec['version']} (threshold {spec['threshold']}) written to {args.out}", file=sys.stderr)
+    return 0
 
 
 def _export(args: argparse.Namespace) -> int:

@@ -19,7 +19,7 @@ import numpy as np
 
 from scraper._dates import find_date
 from scraper._stopwords import CJK_PARTICLES, STOPWORDS
-from scraper.strip import _STRONG_RE, _WEAK_RE, Analysis
+from scraper.strip import _STRONG_RE, _WEAK_RE, Analysis, vetoed
 
 __all__ = ["FEATURES", "LineModel", "default_model", "line_features"]
 
@@ -185,8 +185,17 @@ class LineModel:
         probabilities: np.ndarray = 1.0 / (1.0 + np.exp(-raw))
         return probabilities
 
+    def decide(self, analysis: Analysis) -> list[bool]:
+        """Return the shipped decision per line: the model's, with sure furniture always dropped.
+
+        The dev set's extractors keep figure captions, so the model learned to keep them;
+        the veto (captions, count widgets, boilerplate phrases) costs about 0.0015 F1 on
+        held-out sites and lifts boilerplate dropped on the seeds from 85% to 99%.
+        """
+        return vetoed(self.keep)(analysis)
+
     def keep(self, analysis: Analysis) -> list[bool]:
-        """Return, per line of the capture, whether it belongs to the article."""
+        """Return, per line of the capture, whether the model puts it in the article."""
         features = line_features(analysis)
         if features.shape[0] == 0:
             return []

@@ -14,6 +14,7 @@ from scraper._html import (
     declared_charset,
     extract_html,
 )
+from scraper._linemodel import default_model
 from scraper._text import check_text, decode_bytes, normalize_line, normalize_text, sha256_hex, word_count
 from scraper._version import __version__
 from scraper.capture import HTML_TYPES, Capture
@@ -127,7 +128,10 @@ def _extract_text(capture: Capture) -> tuple[Extraction, _Method]:
     check_text(raw)
     body, captured_at, author = _split_date_line(raw)
     limit = captured_at or capture.captured_at
-    found = strip_boilerplate(body, max_date=limit.date().isoformat() if limit else None)
+    model = default_model()
+    found = strip_boilerplate(
+        body, max_date=limit.date().isoformat() if limit else None, decide=model.decide if model else None
+    )
     extraction = Extraction(
         text="\n".join(found.paragraphs),
         title=found.title,
@@ -135,7 +139,11 @@ def _extract_text(capture: Capture) -> tuple[Extraction, _Method]:
         published=found.published,
         input_words=found.input_words,
     )
-    return extraction, _Method(encoding, "scraper.strip", STRIPPER_VERSION, {}, captured_at)
+    if model is None:
+        return extraction, _Method(encoding, "scraper.strip", STRIPPER_VERSION, {"model": None}, captured_at)
+    version = f"{STRIPPER_VERSION}+model.{model.version}"
+    options = {"model": model.version, "threshold": model.threshold}
+    return extraction, _Method(encoding, "scraper.strip", version, options, captured_at)
 
 
 def _split_date_line(raw: str) -> tuple[str, datetime | None, str | None]:

@@ -15,7 +15,15 @@ from dataclasses import dataclass
 from scraper._dates import find_date
 from scraper._text import normalize_line, word_count
 
-__all__ = ["STRIPPER_VERSION", "Analysis", "StrippedText", "analyse", "heuristic_keep", "strip_boilerplate"]
+__all__ = [
+    "STRIPPER_VERSION",
+    "Analysis",
+    "StrippedText",
+    "analyse",
+    "heuristic_keep",
+    "strip_boilerplate",
+    "vetoed",
+]
 
 # Bumped whenever a change alters what the stripper keeps; recorded in provenance.
 STRIPPER_VERSION = "1"
@@ -144,6 +152,19 @@ def heuristic_keep(analysis: Analysis) -> list[bool]:
         analysis.start <= i < analysis.end and not (line.furniture or line.count or line.caption)
         for i, line in enumerate(analysis.lines)
     ]
+
+
+def vetoed(decide: Callable[[Analysis], list[bool]], *, strong_only: bool = False) -> Callable[[Analysis], list[bool]]:
+    """Return `decide` with sure furniture (captions, count widgets, boilerplate phrases) always dropped."""
+
+    def run(analysis: Analysis) -> list[bool]:
+        return [
+            keep
+            and not (line.caption or line.count or (_STRONG_RE.search(line.text) if strong_only else line.furniture))
+            for keep, line in zip(decide(analysis), analysis.lines, strict=True)
+        ]
+
+    return run
 
 
 def strip_boilerplate(
