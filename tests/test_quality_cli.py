@@ -1,0 +1,54 @@
+"""`scraper eval` and `scraper train-stripper` from the command line, on a small slice of the dev set."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from scraper._linemodel import FEATURES, LineModel
+from tests.conftest import DATA, ROOT, need
+
+EVAL_SET = ROOT.parent / "shared" / "eval" / "trafilatura-eval"
+
+
+def _scraper(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "archive.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=900, check=False
+    )
+
+
+def test_eval_reports_every_mode_and_the_seeds(tmp_path: Path, shared_seeds: Path) -> None:
+    need((EVAL_SET / "evaldata.json").is_file(), f"the evaluation set is not at {EVAL_SET}")
+    args = ["eval", "--set", str(EVAL_SET), "--limit", "8", "--modes", "html,text-keep-all", "--format", "json"]
+    done = _scraper(*args, "--seeds", str(shared_seeds), "--labels", str(DATA / "seed_labels.json"), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["corpus"]["pages"] == 8
+    modes = {m["mode"]: m for m in report["modes"]}
+    assert set(modes) == {"html", "text-keep-all"}
+    assert modes["text-keep-all"]["recall"] >= modes["html"]["recall"]  # keeping every line finds every snippet
+    assert modes["text-keep-all"]["precision"] < modes["html"]["precision"]
+    assert 0.98 <= report["seeds"]["article_kept"] <= 1.0
+    bad = _scraper("eval", "--modes", "nonsense", cwd=tmp_path)
+    assert bad.returncode == 2 and "unknown mode" in bad.stderr
+
+
+def test_train_stripper_writes_a_loadable_cross_validated_model(tmp_path: Path) -> None:
+    need((EVAL_SET / "evaldata.json").is_file(), f"the evaluation set is not at {EVAL_SET}")
+    pytest.importorskip("lightgbm")
+    out = tmp_path / "model.json"
+    args = ["train-stripper", "--set", str(EVAL_SET), "--limit", "30", "--folds", "2", "--out", str(out)]
+    done = _scraper(*args, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["folds"] == 2 and report["pages"] == 30
+    for key in ("site_held_out_shipped", "site_held_out_model_without_veto", "site_held_out_heuristic"):
+        assert 0.0 < report[key]["f1"] <= 1.0, key
+    model = LineModel.load(out)
+    assert model.spec["features"] == list(FEATURES)
+    assert model.version == report["model_version"]
+    assert 0.1 <= model.threshold <= 0.7
