@@ -10,7 +10,6 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from scraper import Provenance, Record, WarcLocation
 
-SCHEMA_VERSION = 1
 ROLES = ("raw", "conversion", "metadata")
 
 

@@ -33,10 +33,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from archive._models import SCHEMA_VERSION, CaptureRow, Crawl, Document, WarcRecordRow
+from archive._models import CaptureRow, Crawl, Document, WarcRecordRow
 from scraper import Record, __version__
 
-__all__ = ["SCHEMA_VERSION", "AmbiguousId", "Catalog", "SearchHit", "default_db_url"]
+__all__ = ["AmbiguousId", "Catalog", "SearchHit", "default_db_url"]
 
 _FTS_TOKEN = re.compile(r"[\w'’-]+", re.UNICODE)
 _MIN_PREFIX = 6

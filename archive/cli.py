@@ -15,7 +15,7 @@ from archive.catalog import AmbiguousId, Catalog, SearchHit, default_db_url
 from archive.pipeline import warc_directory
 from archive.sources import CaptureFailure, SourceError, SourceRef, find_sources, load_capture
 from archive.warc import WarcReadError, read_payload
-from scraper import Capture, CaptureError, Record, __version__, build_record
+from scraper import CaptureError, Record, __version__, build_record
 from scraper.evaluation import MODES
 
 MODE_NAMES = tuple(MODES)
@@ -301,7 +301,7 @@ def _print_record(record: Record) -> None:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from scraper.evaluation import evaluate, load_eval_set
+    from scraper.evaluation import evaluate, load_eval_set, seed_report
 
     report: dict[str, Any] = {}
     modes = [m for m in args.modes.split(",") if m]
@@ -314,7 +314,7 @@ def _eval(args: argparse.Namespace) -> int:
         report["corpus"] = {"set": str(args.set), "pages": len(pages)}
         report["modes"] = [r.as_dict() for r in evaluate(pages, modes)]
     if args.seeds:
-        report["seeds"] = seed_report(args.seeds, args.labels)
+        report["seeds"] = seed_report(args.seeds, args.labels or args.seeds / "labels.json")
     if args.format == "json":
         print(json.dumps(report, indent=2, ensure_ascii=False))
         return 0
@@ -330,28 +330,6 @@ def _eval(args: argparse.Namespace) -> int:
             f"{seeds['boilerplate_dropped']:.1%} of boilerplate words dropped ({seeds['captures']} captures)"
         )
     return 0
-
-
-def seed_report(seeds: Path, labels_path: Path | None) -> dict[str, Any]:
-    """Return word-level kept/dropped shares of the stripper over line-labeled captures."""
-    from scraper.evaluation import word_shares
-
-    labels = json.loads((labels_path or seeds / "labels.json").read_text(encoding="utf-8"))
-    totals = [0, 0, 0, 0]
-    names = sorted(n for n in labels if not n.startswith("_"))
-    for name in names:
-        raw = (seeds / name).read_bytes()
-        record = build_record(Capture(raw, "file", str(seeds / name), "text/plain"))
-        shares = word_shares(raw.decode("utf-8").splitlines(), labels[name], record.title, record.text)
-        for i, value in enumerate(
-            (shares.article_words, shares.article_kept, shares.boilerplate_words, shares.boilerplate_dropped)
-        ):
-            totals[i] += value
-    return {
-        "captures": len(names),
-        "article_kept": totals[1] / totals[0] if totals[0] else 1.0,
-        "boilerplate_dropped": totals[3] / totals[2] if totals[2] else 1.0,
-    }
 
 
 def _train_stripper(args: argparse.Namespace) -> int:

@@ -75,7 +75,7 @@ def find_sources(paths: list[str]) -> Iterator[SourceRef | CaptureFailure | Skip
             yield CaptureFailure(given, "no such file or directory")
             continue
         for path in matches:
-            yield from _from_path(path, given)
+            yield from _from_path(path)
 
 
 def _expand(given: str) -> list[Path]:
@@ -87,7 +87,7 @@ def _expand(given: str) -> list[Path]:
     return []
 
 
-def _from_path(path: Path, given: str) -> Iterator[SourceRef | CaptureFailure | SkippedRecord]:
+def _from_path(path: Path) -> Iterator[SourceRef | CaptureFailure | SkippedRecord]:
     if path.is_dir():
         files = sorted(p for p in path.rglob("*") if p.is_file() and not _hidden(p.relative_to(path)))
         captures = [p for p in files if _kind(p)]

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from scraper.capture import Capture
 from scraper.errors import CaptureError
@@ -30,6 +31,7 @@ __all__ = [
     "evaluate",
     "load_eval_set",
     "render_text",
+    "seed_report",
     "word_shares",
 ]
 
@@ -52,12 +54,12 @@ class EvalPage:
         """Return the page's HTML bytes as saved."""
         return gzip.decompress(self.path.read_bytes()) if self.path.suffix == ".gz" else self.path.read_bytes()
 
-    def html(self) -> str:
+    def html(self, raw: bytes | None = None) -> str:
         """Return the page's HTML as text, decoded the way our extractor decodes it."""
         from scraper._html import declared_charset
         from scraper._text import decode_bytes
 
-        data = self.raw()
+        data = self.raw() if raw is None else raw
         return decode_bytes(data, declared=declared_charset(data))[0]
 
 
@@ -234,6 +236,14 @@ class WordShares:
     boilerplate_words: int
     boilerplate_dropped: int
 
+    def __add__(self, other: WordShares) -> WordShares:
+        return WordShares(
+            self.article_words + other.article_words,
+            self.article_kept + other.article_kept,
+            self.boilerplate_words + other.boilerplate_words,
+            self.boilerplate_dropped + other.boilerplate_dropped,
+        )
+
     @property
     def kept_share(self) -> float:
         return self.article_kept / self.article_words if self.article_words else 1.0
@@ -275,3 +285,15 @@ def word_shares(raw_lines: Sequence[str], labels: dict[str, list[int]], title: s
             counts[2] += words
             counts[3] += 0 if kept(line) else words
     return WordShares(*counts)
+
+
+def seed_report(seeds: Path, labels_path: Path) -> dict[str, Any]:
+    """Return word-level kept/dropped shares of text extraction over line-labeled captures."""
+    labels = json.loads(labels_path.read_text(encoding="utf-8"))
+    names = sorted(n for n in labels if not n.startswith("_"))
+    total = WordShares(0, 0, 0, 0)
+    for name in names:
+        raw = (seeds / name).read_bytes()
+        record = build_record(Capture(raw, "file", str(seeds / name), "text/plain"))
+        total += word_shares(raw.decode("utf-8").splitlines(), labels[name], record.title, record.text)
+    return {"captures": len(names), "article_kept": total.kept_share, "boilerplate_dropped": total.dropped_share}

@@ -108,8 +108,10 @@ def _kind(capture: Capture) -> str:
         return "html"
     if capture.media_type == "text/plain":
         return "text"
-    if capture.media_type.startswith("text/") or _HTML_SNIFF.match(capture.body[:2048]):
-        return "html" if _HTML_SNIFF.match(capture.body[:2048]) else "text"
+    if _HTML_SNIFF.match(capture.body[:2048]):
+        return "html"
+    if capture.media_type.startswith("text/"):
+        return "text"
     raise CaptureError(f"unsupported media type {capture.media_type!r}")
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 __all__ = ["Provenance", "Record", "WarcLocation"]
@@ -82,18 +82,3 @@ class Record:
     def to_json(self, *, with_text: bool = True) -> str:
         """Return the record as canonical JSON (sorted keys, UTF-8 safe)."""
         return json.dumps(self.to_dict(with_text=with_text), ensure_ascii=False, sort_keys=True)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Record:
-        """Return the record a `to_dict` result describes."""
-        prov = dict(data["provenance"])
-        for key in ("warc_raw", "warc_conversion", "warc_metadata"):
-            if prov.get(key) is not None:
-                prov[key] = WarcLocation(**prov[key])
-        prov["http_headers"] = tuple(tuple(pair) for pair in prov.get("http_headers", ()))
-        known = {f.name for f in fields(Provenance)}
-        values = {k: v for k, v in data.items() if k != "provenance"}
-        values.setdefault("text", "")
-        values["authors"] = tuple(values.get("authors", ()))
-        values["tags"] = tuple(values.get("tags", ()))
-        return cls(**values, provenance=Provenance(**{k: v for k, v in prov.items() if k in known}))

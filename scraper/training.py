@@ -86,16 +86,15 @@ def _clean(text: str) -> str:
     return normalize_line(_MARKUP.sub(" ", text))
 
 
-def _extractor_texts(page: EvalPage) -> tuple[str, str]:
+def _extractor_texts(page: EvalPage, raw: bytes, html: str) -> tuple[str, str]:
     """Return what trafilatura and readability keep of the page, as text."""
     import trafilatura
     from lxml import html as lxml_html
     from readability import Document
 
-    raw = page.raw()
     first = trafilatura.extract(raw, url=page.url, include_comments=False, favor_recall=True) or ""
     try:
-        summary = Document(page.html()).summary(html_partial=True)
+        summary = Document(html).summary(html_partial=True)
         second = "\n".join(t.strip() for t in lxml_html.fromstring(summary).itertext() if t.strip())
     except Exception:  # readability gives up on some pages: then only trafilatura speaks
         second = first
@@ -134,8 +133,9 @@ def _samples(pages: Sequence[EvalPage], progress: Callable[[str], None]) -> Iter
         if n % 100 == 0:
             progress(f"labeled {n}/{len(pages)} pages")
         try:
-            first, second = _extractor_texts(page)
-            html = page.html()
+            raw = page.raw()
+            html = page.html(raw)
+            first, second = _extractor_texts(page, raw, html)
         except Exception:
             continue
         for renderer in RENDERERS:

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from archive.cli import seed_report
-from scraper.evaluation import ModeResult, evaluate, load_eval_set
+from scraper.evaluation import ModeResult, evaluate, load_eval_set, seed_report
 from tests.conftest import DATA, ROOT, need
 
 EVAL_SET = ROOT.parent / "shared" / "eval" / "trafilatura-eval"
