@@ -30,6 +30,7 @@ ARCHIVE_WARC_MAX_SIZE = 1024 * 1024 * 1024  # roll over to a new WARC file past 
 ARCHIVE_COMMIT_EVERY = 50  # catalog rows per commit (after an fsync of the WARC file)
 ARCHIVE_OPERATOR = None  # written into every warcinfo record
 ARCHIVE_WARCINFO = {}  # extra warcinfo fields, e.g. {"description": "..."}
+ARCHIVE_SITE_EVIDENCE = "text"  # off | text | all: drop lines a site repeats on 2+ other archived pages
 ARCHIVE_PROGRESS = False  # the CLI turns this on when stderr is a terminal
 
 # --- Replay -------------------------------------------------------------------------------

@@ -193,3 +193,22 @@ class WarcRecordRow(Base):
 def _locations(prov: Provenance) -> dict[str, WarcLocation]:
     found = {role: getattr(prov, f"warc_{role}") for role in ROLES}
     return {role: loc for role, loc in found.items() if loc is not None}
+
+
+class SitePage(Base):
+    """A URL whose lines are counted in site_lines (once, however often it is captured)."""
+
+    __tablename__ = "site_pages"
+
+    site: Mapped[str] = mapped_column(String(255), primary_key=True)
+    url_key: Mapped[str] = mapped_column(String(16), primary_key=True)
+
+
+class SiteLine(Base):
+    """How many URLs of a site carry a line (by scraper.evidence.line_key): cross-capture evidence."""
+
+    __tablename__ = "site_lines"
+
+    site: Mapped[str] = mapped_column(String(255), primary_key=True)
+    line_key: Mapped[str] = mapped_column(String(16), primary_key=True)
+    urls: Mapped[int] = mapped_column(Integer)

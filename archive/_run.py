@@ -34,6 +34,7 @@ def run_replay(
     db_url: str,
     operator: str | None = None,
     max_capture_bytes: int | None = None,
+    site_evidence: str | None = None,
 ) -> dict[str, Any]:
     """Replay `paths` into the archive; return the crawl's stats."""
     from spiders.replay import ReplaySpider
@@ -44,6 +45,7 @@ def run_replay(
         ARCHIVE_OPERATOR=operator,
         ARCHIVE_CRAWL_ARGS={"command": "replay", "paths": paths},
         REPLAY_MAX_CAPTURE_BYTES=max_capture_bytes,
+        ARCHIVE_SITE_EVIDENCE=site_evidence,
     )
     process = CrawlerProcess(settings)
     crawler = process.create_crawler(ReplaySpider)

@@ -6,7 +6,7 @@ import json
 import os
 import re
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
@@ -33,8 +33,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from archive._models import CaptureRow, Crawl, Document, WarcRecordRow
+from archive._models import CaptureRow, Crawl, Document, SiteLine, SitePage, WarcRecordRow
 from scraper import Record, __version__
+from scraper.evidence import MIN_OTHER_URLS, url_key
 
 __all__ = ["AmbiguousId", "Catalog", "SearchHit", "default_db_url"]
 
@@ -167,11 +168,45 @@ class Catalog:
         session.execute(self._insert_ignore(Document, values, ["text_sha256"]))
         return session.scalars(select(Document.id).where(Document.text_sha256 == record.text_sha256)).one()
 
-    def _insert_ignore(self, model: Any, values: dict[str, Any], keys: list[str]) -> Any:
+    def _insert(self, model: Any) -> Any:
         dialect_insert = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}.get(self.dialect)
         if dialect_insert is None:
             raise NotImplementedError(f"catalog does not support the {self.dialect} dialect")
-        return dialect_insert(model.__table__).values(**values).on_conflict_do_nothing(index_elements=keys)
+        return dialect_insert(model.__table__)
+
+    def _insert_ignore(self, model: Any, values: dict[str, Any], keys: list[str]) -> Any:
+        return self._insert(model).values(**values).on_conflict_do_nothing(index_elements=keys)
+
+    def count_site_lines(self, site: str, url: str, keys: Collection[str]) -> bool:
+        """Count the line keys of one page of `site` as cross-capture evidence; False if `url` was counted before.
+
+        The page row and the counts commit together, so a URL is counted once even when
+        several writers capture it at the same moment.
+        """
+        with Session(self.engine) as session, session.begin():
+            page = self._insert_ignore(SitePage, {"site": site, "url_key": url_key(url)}, ["site", "url_key"])
+            if session.execute(page.returning(SitePage.site)).first() is None:
+                return False
+            for chunk in _chunks(sorted(set(keys))):  # sorted: concurrent writers lock rows in one order
+                upsert = self._insert(SiteLine).values([{"site": site, "line_key": k, "urls": 1} for k in chunk])
+                upsert = upsert.on_conflict_do_update(
+                    index_elements=["site", "line_key"], set_={"urls": SiteLine.__table__.c.urls + 1}
+                )
+                session.execute(upsert)
+        return True
+
+    def recurring(self, site: str, url: str, keys: Collection[str]) -> set[str]:
+        """Return the keys among `keys` seen on at least MIN_OTHER_URLS pages of `site` other than `url`."""
+        with Session(self.engine) as session:
+            counted = session.get(SitePage, (site, url_key(url))) is not None
+            needed = MIN_OTHER_URLS + counted
+            found: set[str] = set()
+            for chunk in _chunks(sorted(set(keys))):
+                query = select(SiteLine.line_key).where(
+                    SiteLine.site == site, SiteLine.line_key.in_(chunk), SiteLine.urls >= needed
+                )
+                found.update(session.scalars(query))
+            return found
 
     def get(self, record_id: str) -> Record | None:
         """Return the record with this id (or unique id prefix of 6+ characters), or None."""
@@ -262,6 +297,11 @@ class Catalog:
             .where(search.op("@@")(tsquery))
             .subquery()
         )
+
+
+def _chunks(items: list[str], size: int = 500) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def _filtered(stmt: Select[Any], **filters: str | None) -> Select[Any]:

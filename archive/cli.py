@@ -15,7 +15,7 @@ from archive.catalog import AmbiguousId, Catalog, SearchHit, default_db_url
 from archive.pipeline import warc_directory
 from archive.sources import CaptureFailure, SourceError, SourceRef, find_sources, load_capture
 from archive.warc import WarcReadError, read_payload
-from scraper import CaptureError, Record, __version__, build_record
+from scraper import CaptureError, LineCounts, Record, __version__, build_record, evidence_scope
 from scraper.evaluation import MODES
 
 MODE_NAMES = tuple(MODES)
@@ -67,10 +67,12 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument(
         "--max-capture-bytes", type=int, help="refuse captures larger than this (default 64 MiB, after gunzip)"
     )
+    _evidence_option(replay)
 
     extract = sub.add_parser("extract", help="extract text and metadata only; archive nothing")
     extract.add_argument("paths", nargs="+", metavar="FILE")
     extract.add_argument("--format", choices=("text", "json", "jsonl"), default="text")
+    _evidence_option(extract)
     extract.set_defaults(func=_extract)
 
     query = _command(sub, "query", "full-text and filtered search of the catalog", _query)
@@ -92,6 +94,9 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--set", type=Path, default=DEFAULT_EVAL_SET, help="evaluation set directory")
     evaluate.add_argument("--modes", default="html,text", help=f"comma-separated: {', '.join(MODE_NAMES)}")
     evaluate.add_argument("--limit", type=int, help="score only the first N pages")
+    evaluate.add_argument(
+        "--min-site-pages", type=int, default=1, help="score only pages whose site has at least N pages in the set"
+    )
     evaluate.add_argument("--seeds", type=Path, help="line-labeled text captures to score word by word")
     evaluate.add_argument("--labels", type=Path, help="the labels for --seeds (JSON)")
     evaluate.add_argument("--format", choices=("table", "json"), default="table")
@@ -118,6 +123,15 @@ def _command(sub: Any, name: str, help_text: str, func: Any) -> argparse.Argumen
     return cmd
 
 
+def _evidence_option(cmd: argparse.ArgumentParser) -> None:
+    cmd.add_argument(
+        "--site-evidence",
+        choices=("off", "text", "all"),
+        default="text",
+        help="drop lines a site repeats on 2+ other pages: in text captures (default), also HTML (all), or never",
+    )
+
+
 def _db_url(args: argparse.Namespace) -> str:
     return str(args.db or default_db_url(args.data))
 
@@ -131,6 +145,7 @@ def _replay(args: argparse.Namespace) -> int:
         db_url=_db_url(args),
         operator=args.operator,
         max_capture_bytes=args.max_capture_bytes,
+        site_evidence=args.site_evidence,
     )
     _print_summary(stats, args)
     return 1 if stats.get("archive/failed", 0) else 0
@@ -173,6 +188,7 @@ def _redacted(url: str) -> str:
 def _extract(args: argparse.Namespace) -> int:
     failed = 0
     results: list[dict[str, Any]] = []
+    evidence = LineCounts() if args.site_evidence != "off" else None  # what this batch shows of each site
     for found in find_sources(args.paths):
         if not isinstance(found, SourceRef):
             if isinstance(found, CaptureFailure):
@@ -180,11 +196,15 @@ def _extract(args: argparse.Namespace) -> int:
                 print(f"error: {found.source}: {found.reason}", file=sys.stderr)
             continue
         try:
-            record = build_record(load_capture(found))
+            capture = load_capture(found)
+            record = build_record(capture, evidence=evidence, evidence_for_html=args.site_evidence == "all")
         except (SourceError, CaptureError) as exc:
             failed += 1
             print(f"error: {found.location}: {exc}", file=sys.stderr)
             continue
+        scope = evidence_scope(capture.url)
+        if evidence is not None and scope is not None:
+            evidence.add(*scope, record.line_keys)
         result = {"path": found.location, **record.to_dict()}
         if args.format == "jsonl":
             print(json.dumps(result, ensure_ascii=False, sort_keys=True))
@@ -301,7 +321,7 @@ def _print_record(record: Record) -> None:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from scraper.evaluation import evaluate, load_eval_set, seed_report
+    from scraper.evaluation import evaluate, load_eval_set, pages_of_sites, seed_report
 
     report: dict[str, Any] = {}
     modes = [m for m in args.modes.split(",") if m]
@@ -310,7 +330,7 @@ def _eval(args: argparse.Namespace) -> int:
         print(f"error: unknown mode(s) {', '.join(unknown)}; choose from {', '.join(MODE_NAMES)}", file=sys.stderr)
         return 2
     if modes:
-        pages = load_eval_set(args.set)[: args.limit]
+        pages = pages_of_sites(load_eval_set(args.set)[: args.limit], args.min_site_pages)
         report["corpus"] = {"set": str(args.set), "pages": len(pages)}
         report["modes"] = [r.as_dict() for r in evaluate(pages, modes)]
     if args.seeds:

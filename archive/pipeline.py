@@ -11,13 +11,17 @@ from scrapy.exceptions import NotConfigured
 from archive.catalog import Catalog
 from archive.items import ArchiveItem, CaptureFailure, SkippedRecord
 from archive.warc import DEFAULT_MAX_SIZE, WarcFileWriter
-from scraper import Record
+from scraper import Record, evidence_scope
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.statscollectors import StatsCollector
 
-__all__ = ["ArchivePipeline", "warc_directory"]
+__all__ = ["SITE_EVIDENCE_MODES", "ArchivePipeline", "warc_directory"]
+
+# off: no cross-capture evidence; text: text captures lose the lines their site repeats
+# on other pages; all: HTML captures' extracted text too.
+SITE_EVIDENCE_MODES = ("off", "text", "all")
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +47,10 @@ class ArchivePipeline:
             "max_size": settings.getint("ARCHIVE_WARC_MAX_SIZE", DEFAULT_MAX_SIZE),
             "info": {"operator": settings.get("ARCHIVE_OPERATOR"), **settings.getdict("ARCHIVE_WARCINFO")},
         }
+        self.site_evidence = settings.get("ARCHIVE_SITE_EVIDENCE") or "off"
+        if self.site_evidence not in SITE_EVIDENCE_MODES:
+            raise ValueError(f"ARCHIVE_SITE_EVIDENCE must be one of {SITE_EVIDENCE_MODES}, not {self.site_evidence!r}")
+        self.crawler = crawler
         self.crawl_id = ""
         self.writer: WarcFileWriter | None = None
         self.pending: list[Record] = []
@@ -63,6 +71,11 @@ class ArchivePipeline:
         self.writer = WarcFileWriter(warc_directory(self.data_dir), **{**self.writer_options, "info": info})
         self.stats.set_value("archive/crawl_id", self.crawl_id)
         self.stats.set_value("archive/failures", self.failures)
+        spider = self.crawler.spider
+        if self.site_evidence != "off" and spider is not None:
+            # The spider's parse consults the catalog through these (spiders.base.ArchiveSpider).
+            spider.site_evidence = self.catalog  # type: ignore[attr-defined]
+            spider.evidence_for_html = self.site_evidence == "all"  # type: ignore[attr-defined]
 
     def process_item(self, item: Any) -> Any:
         if isinstance(item, CaptureFailure):
@@ -101,6 +114,9 @@ class ArchivePipeline:
             self._fail(record.provenance.source_location, f"WARC write failed: {exc.strerror or exc}")
             return
         self.pending.append(located)
+        scope = evidence_scope(item.capture.url)
+        if self.site_evidence != "off" and scope is not None and record.line_keys:
+            self.catalog.count_site_lines(*scope, record.line_keys)
         self.stats.inc_value("archive/words_kept", record.word_count)
         self.stats.inc_value("archive/boilerplate_words_dropped", record.boilerplate_word_count)
         if len(self.pending) >= self.commit_every:

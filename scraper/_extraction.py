@@ -19,3 +19,5 @@ class Extraction:
     description: str | None = None
     page_url: str | None = None
     input_words: int = 0
+    line_keys: tuple[str, ...] = ()
+    recurring_dropped: int = 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import json
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,9 @@ from typing import Any
 
 from scraper.capture import Capture
 from scraper.errors import CaptureError
+from scraper.evidence import MIN_OTHER_URLS, LineCounts, evidence_scope
 from scraper.extract import build_record
+from scraper.strip import strip_boilerplate
 from scraper.urls import site_of
 
 __all__ = [
@@ -30,6 +33,7 @@ __all__ = [
     "WordShares",
     "evaluate",
     "load_eval_set",
+    "pages_of_sites",
     "render_text",
     "seed_report",
     "word_shares",
@@ -190,10 +194,36 @@ def _text_mode(renderer: str, strip: bool) -> Callable[[EvalPage], str]:
         rendered = render_text(page.html(), renderer)
         if not strip:
             return rendered
-        capture = Capture(rendered.encode("utf-8"), "file", str(page.path), "text/plain", url=page.url)
-        return build_record(capture).text
+        return build_record(_text_capture(page, rendered)).text
 
     return run
+
+
+def _text_capture(page: EvalPage, rendered: str) -> Capture:
+    return Capture(rendered.encode("utf-8"), "file", str(page.path), "text/plain", url=page.url)
+
+
+class _SiteEvidenceText:
+    """Text mode with cross-capture evidence: each page's comes from the other pages of its site in the set."""
+
+    def __init__(self) -> None:
+        self.counts = LineCounts()
+
+    def prepare(self, pages: Sequence[EvalPage]) -> None:
+        self.counts = LineCounts()
+        for page in pages_of_sites(pages, MIN_OTHER_URLS + 1):
+            scope = evidence_scope(page.url)
+            if scope is not None:  # the keys do not depend on which lines are kept
+                self.counts.add(*scope, strip_boilerplate(render_text(page.html())).line_keys)
+
+    def __call__(self, page: EvalPage) -> str:
+        return build_record(_text_capture(page, render_text(page.html())), evidence=self.counts).text
+
+
+def pages_of_sites(pages: Sequence[EvalPage], at_least: int) -> list[EvalPage]:
+    """Return the pages whose site has at least `at_least` pages in `pages`."""
+    sizes = Counter(page.site for page in pages)
+    return [page for page in pages if sizes[page.site] >= at_least]
 
 
 MODES: dict[str, Callable[[EvalPage], str]] = {
@@ -203,6 +233,7 @@ MODES: dict[str, Callable[[EvalPage], str]] = {
     "trafilatura-fast": _trafilatura(fast=True),
     "text": _text_mode("inscriptis", strip=True),
     "text-html2text": _text_mode("html2text", strip=True),
+    "text-site-evidence": _SiteEvidenceText(),
     "text-keep-all": _text_mode("inscriptis", strip=False),
 }
 
@@ -214,6 +245,9 @@ def evaluate(pages: Sequence[EvalPage], modes: Iterable[str]) -> list[ModeResult
         extract = MODES[mode]
         result = ModeResult(mode)
         started = time.perf_counter()
+        prepare = getattr(extract, "prepare", None)
+        if prepare is not None:
+            prepare(pages)
         for page in pages:
             try:
                 output = extract(page)

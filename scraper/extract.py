@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import cache
 
@@ -19,6 +20,7 @@ from scraper._text import check_text, decode_bytes, normalize_line, normalize_te
 from scraper._version import __version__
 from scraper.capture import HTML_TYPES, Capture
 from scraper.errors import CaptureError
+from scraper.evidence import Lookup, SiteEvidence, evidence_scope, line_key, line_keys
 from scraper.record import Provenance, Record
 from scraper.strip import STRIPPER_VERSION, strip_boilerplate
 from scraper.urls import normalize_url, site_of
@@ -53,12 +55,26 @@ def record_id(canonical_url: str, payload_sha256: str) -> str:
     return sha256_hex(f"{canonical_url}\n{payload_sha256}")[:32]
 
 
-def build_record(capture: Capture, *, crawl_id: str | None = None) -> Record:
-    """Return the normalized record for `capture`; raise CaptureError when it has no article."""
+def build_record(
+    capture: Capture,
+    *,
+    crawl_id: str | None = None,
+    evidence: SiteEvidence | None = None,
+    evidence_for_html: bool = False,
+) -> Record:
+    """Return the normalized record for `capture`; raise CaptureError when it has no article.
+
+    With `evidence`, lines its site repeats on other pages are dropped from a text capture
+    (and from an HTML capture's extracted text when `evidence_for_html`).
+    """
     if not capture.body.strip():
         raise CaptureError("empty capture (no bytes)" if not capture.body else "empty capture (only whitespace)")
     kind = _kind(capture)
-    extracted, method = _extract_html(capture) if kind == "html" else _extract_text(capture)
+    lookup = _lookup(evidence, capture.url) if kind == "text" or evidence_for_html else None
+    extracted, method = _extract_html(capture, lookup) if kind == "html" else _extract_text(capture, lookup)
+    if lookup is not None:
+        options = {**method.options, "site_evidence": {"recurring_lines_dropped": extracted.recurring_dropped}}
+        method = replace(method, options=options)
     text = normalize_text(extracted.text)
     if not text:
         raise CaptureError("no article text found")
@@ -100,7 +116,20 @@ def build_record(capture: Capture, *, crawl_id: str | None = None) -> Record:
             input_word_count=extracted.input_words,
             crawl_id=crawl_id,
         ),
+        line_keys=extracted.line_keys,
     )
+
+
+def _lookup(evidence: SiteEvidence | None, url: str | None) -> Lookup | None:
+    scope = evidence_scope(url)
+    if evidence is None or scope is None:
+        return None
+    site, canonical = scope
+
+    def recurring(keys: Collection[str]) -> Collection[str]:
+        return evidence.recurring(site, canonical, keys)
+
+    return recurring
 
 
 def _kind(capture: Capture) -> str:
@@ -115,24 +144,34 @@ def _kind(capture: Capture) -> str:
     raise CaptureError(f"unsupported media type {capture.media_type!r}")
 
 
-def _extract_html(capture: Capture) -> tuple[Extraction, _Method]:
+def _extract_html(capture: Capture, recurring: Lookup | None) -> tuple[Extraction, _Method]:
     markup, encoding = decode_bytes(capture.body, declared=capture.charset or declared_charset(capture.body))
     check_text(markup)
     # Judge dates against the capture's own date, never today's: a replay gives the same
     # record on any day. With no capture date, only the far future is ruled out.
     max_date = capture.captured_at.date().isoformat() if capture.captured_at else _NO_CAPTURE_DATE
     found = extract_html(markup, url=capture.url, max_date=max_date)
+    paragraphs = found.text.split("\n")
+    keys = line_keys(paragraphs)
+    if recurring is not None and keys:
+        repeated = recurring(keys)
+        kept = [p for p in paragraphs if line_key(p) not in repeated]
+        found = replace(found, text="\n".join(kept), recurring_dropped=len(paragraphs) - len(kept))
+    found = replace(found, line_keys=keys)
     return found, _Method(encoding, "trafilatura", TRAFILATURA_VERSION, EXTRACTOR_OPTIONS)
 
 
-def _extract_text(capture: Capture) -> tuple[Extraction, _Method]:
+def _extract_text(capture: Capture, recurring: Lookup | None) -> tuple[Extraction, _Method]:
     raw, encoding = decode_bytes(capture.body, declared=capture.charset)
     check_text(raw)
     body, captured_at, author = _split_date_line(raw)
     limit = captured_at or capture.captured_at
     model = default_model()
     found = strip_boilerplate(
-        body, max_date=limit.date().isoformat() if limit else None, decide=model.decide if model else None
+        body,
+        max_date=limit.date().isoformat() if limit else None,
+        decide=model.decide if model else None,
+        recurring=recurring,
     )
     extraction = Extraction(
         text="\n".join(found.paragraphs),
@@ -140,6 +179,8 @@ def _extract_text(capture: Capture) -> tuple[Extraction, _Method]:
         authors=(author,) if author else found.authors,
         published=found.published,
         input_words=found.input_words,
+        line_keys=found.line_keys,
+        recurring_dropped=found.recurring_dropped,
     )
     if model is None:
         return extraction, _Method(encoding, "scraper.strip", STRIPPER_VERSION, {"model": None}, captured_at)

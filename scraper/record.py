@@ -62,6 +62,9 @@ class Record:
     payload_sha256: str
     text_sha256: str
     provenance: Provenance
+    # Keys of the lines the extractor weighed (scraper.evidence), so the archive can learn which
+    # lines a site repeats. Working data, not part of the record: left out of to_dict and exports.
+    line_keys: tuple[str, ...] = field(default=(), repr=False, compare=False)
 
     @property
     def boilerplate_word_count(self) -> int:
@@ -75,6 +78,7 @@ class Record:
     def to_dict(self, *, with_text: bool = True) -> dict[str, Any]:
         """Return a JSON-ready dict; `with_text=False` leaves the main text out."""
         data = asdict(self)
+        del data["line_keys"]
         if not with_text:
             del data["text"]
         return data

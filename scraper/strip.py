@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from scraper._dates import find_date
 from scraper._text import normalize_line, word_count
+from scraper.evidence import line_key
 
 __all__ = [
     "STRIPPER_VERSION",
@@ -96,6 +97,8 @@ class StrippedText:
     published: str | None
     authors: tuple[str, ...]
     input_words: int
+    line_keys: tuple[str, ...] = ()  # keys of the capture's lines, for cross-capture evidence
+    recurring_dropped: int = 0  # lines dropped because they recur on other pages of the site
 
 
 @dataclass(slots=True)
@@ -168,16 +171,30 @@ def vetoed(decide: Callable[[Analysis], list[bool]], *, strong_only: bool = Fals
 
 
 def strip_boilerplate(
-    text: str, *, max_date: str | None = None, decide: Callable[[Analysis], list[bool]] | None = None
+    text: str,
+    *,
+    max_date: str | None = None,
+    decide: Callable[[Analysis], list[bool]] | None = None,
+    recurring: Callable[[Collection[str]], Collection[str]] | None = None,
 ) -> StrippedText:
     """Return the article in a rendered-text capture, with its title, date and byline.
 
     `decide` chooses the lines to keep (default: the heuristic); title and byline lines
-    are left out of the paragraphs whatever it says.
+    are left out of the paragraphs whatever it says. `recurring`, given the capture's line
+    keys, returns those the site repeats on other pages: such lines are dropped.
     """
     analysis = analyse(text)
-    keep = (decide or heuristic_keep)(analysis)
+    keep = list((decide or heuristic_keep)(analysis))
     lines, title_at = analysis.lines, analysis.title_at
+    keys = [line_key(line.text) for line in lines]
+    distinct = tuple(dict.fromkeys(k for k in keys if k is not None))
+    repeated = recurring(distinct) if recurring is not None and distinct else ()
+    dropped = 0
+    if repeated:
+        for i, key in enumerate(keys):
+            if keep[i] and key in repeated and i != title_at:
+                keep[i] = False
+                dropped += 1
     skip = {title_at, analysis.byline_at}
     paragraphs = tuple(
         line.text
@@ -190,6 +207,8 @@ def strip_boilerplate(
         published=_published([lines[i] for i in analysis.lead], max_date),
         authors=analysis.authors,
         input_words=sum(line.words for line in lines),
+        line_keys=distinct,
+        recurring_dropped=dropped,
     )
 
 

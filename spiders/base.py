@@ -11,18 +11,25 @@ from twisted.python.failure import Failure
 
 from archive.items import ArchiveItem, CaptureFailure
 from archive.responses import capture_from_response
-from scraper import CaptureError, build_record
+from scraper import CaptureError, SiteEvidence, build_record
 
 __all__ = ["ArchiveSpider"]
 
 
 class ArchiveSpider(scrapy.Spider):
-    """Base for live and replay spiders: builds one record per response."""
+    """Base for live and replay spiders: builds one record per response.
+
+    `site_evidence` (set by the archive pipeline when ARCHIVE_SITE_EVIDENCE is on) tells
+    extraction which lines the capture's site repeats on other archived pages.
+    """
+
+    site_evidence: SiteEvidence | None = None
+    evidence_for_html: bool = False
 
     def parse(self, response: Response, **kwargs: Any) -> Iterator[ArchiveItem | CaptureFailure]:
         capture = capture_from_response(response)
         try:
-            record = build_record(capture)
+            record = build_record(capture, evidence=self.site_evidence, evidence_for_html=self.evidence_for_html)
         except CaptureError as exc:
             yield CaptureFailure(capture.source_location, str(exc))
             return

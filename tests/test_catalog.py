@@ -34,9 +34,9 @@ def catalog(db_url: str) -> Catalog:
 def test_migrate_is_idempotent_and_creates_named_tables(catalog: Catalog) -> None:
     catalog.migrate()
     names = set(inspect(catalog.engine).get_table_names())
-    assert {"crawls", "documents", "captures", "warc_records", "alembic_version"} <= names
+    assert {"crawls", "documents", "captures", "warc_records", "site_pages", "site_lines", "alembic_version"} <= names
     with catalog.engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
     indexes = {i["name"] for i in inspect(catalog.engine).get_indexes("captures")}
     assert {"ix_captures_site", "ix_captures_canonical_url", "ix_captures_published"} <= indexes
 
@@ -116,3 +116,39 @@ def test_text_digest_matches_text(catalog: Catalog) -> None:
     catalog.add_records([record])
     stored = catalog.get(record.id)
     assert stored is not None and sha256_hex(stored.text) == stored.text_sha256
+
+
+def test_a_catalog_made_by_the_first_release_upgrades_and_keeps_its_records(db_url: str) -> None:
+    from importlib import resources
+
+    from alembic import command
+    from alembic.config import Config
+
+    old = Catalog(db_url)
+    config = Config()
+    config.set_main_option("script_location", str(resources.files("archive") / "migrations"))
+    with old.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+    record = _record()
+    assert old.add_records([record]) == 1
+    assert "site_lines" not in inspect(old.engine).get_table_names()
+    old.migrate()
+    assert old.get(record.id) == record
+    assert old.count_site_lines("a.example", "https://a.example/1", ["k1", "k2"])
+    old.close()
+
+
+def test_site_line_counts_need_two_other_pages(catalog: Catalog) -> None:
+    site = "a.example"
+    assert catalog.count_site_lines(site, "https://a.example/1", ["menu", "one"])
+    assert not catalog.count_site_lines(site, "https://a.example/1", ["menu", "one"])  # same page again
+    assert catalog.recurring(site, "https://a.example/3", ["menu", "one"]) == set()
+    assert catalog.count_site_lines(site, "https://a.example/2", ["menu", "two"])
+    assert catalog.recurring(site, "https://a.example/3", ["menu", "one", "two", "new"]) == {"menu"}
+    assert catalog.recurring(site, "https://a.example/2", ["menu"]) == set()  # only one page besides itself
+    assert catalog.recurring("b.example", "https://b.example/3", ["menu"]) == set()
+    many = [f"k{i}" for i in range(1200)]  # more keys than one statement binds
+    for n in range(3):
+        catalog.count_site_lines(site, f"https://a.example/many{n}", many)
+    assert catalog.recurring(site, "https://a.example/x", many) == set(many)
