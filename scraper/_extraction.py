@@ -20,4 +20,5 @@ class Extraction:
     page_url: str | None = None
     input_words: int = 0
     line_keys: tuple[str, ...] = ()
+    text_from: str | None = None  # another extractor whose text was used, when not the main one
     recurring_dropped: int = 0

@@ -17,6 +17,7 @@ from scraper._text import word_count
 from scraper.errors import CaptureError
 
 TRAFILATURA_VERSION = version("trafilatura")
+READABILITY_VERSION = version("readability-lxml")
 EXTRACTOR_OPTIONS: dict[str, Any] = {
     "favor_precision": False,
     "include_comments": False,
@@ -24,7 +25,16 @@ EXTRACTOR_OPTIONS: dict[str, Any] = {
     "deduplicate": False,
     "date_extraction": {"original_date": True, "extensive_search": True},
     "prune": "cookie/consent/gdpr containers",
+    "fallback": "readability-lxml when trafilatura keeps <20% of visible words and <30% of readability's text",
 }
+# trafilatura now and then keeps only a sliver of an article set in unusual markup. When it
+# kept under this share of the page's visible words, readability-lxml is asked too, and its
+# text wins when trafilatura's is under _FALLBACK_RATIO of it. On the development set this
+# asks readability on about 10% of pages and changes 4: F1 0.9263 -> 0.9275 (tuned on half
+# the sites, 0.9273 on the other half).
+_FALLBACK_SHARE = 0.2
+_FALLBACK_RATIO = 0.3
+_READABILITY_BLOCKS = ("p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre", "td", "dd")
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)""", re.IGNORECASE)
 # Consent and cookie banners: small containers named for them. Size-limited because some
 # sites put such class names on page wrappers (pruning those cost 3 points of recall).
@@ -97,8 +107,14 @@ def extract_html(markup: str, *, url: str | None, max_date: str) -> Extraction:
     )
     if not isinstance(doc, Document) or not (doc.text or "").strip():
         raise CaptureError("no main text found in the HTML")
+    text = _without_leading_title(str(doc.text), doc.title)
+    fallback = None
+    if word_count(text) < _FALLBACK_SHARE * input_words:
+        other = readability_text(markup)
+        if len("".join(text.split())) < _FALLBACK_RATIO * len("".join(other.split())):
+            text, fallback = _without_leading_title(other, doc.title), f"readability-lxml {READABILITY_VERSION}"
     return Extraction(
-        text=_without_leading_title(str(doc.text), doc.title),
+        text=text,
         title=doc.title or None,
         authors=_split_authors(doc.author),
         published=_confirmed_date(markup, doc.date, max_date),
@@ -108,7 +124,25 @@ def extract_html(markup: str, *, url: str | None, max_date: str) -> Extraction:
         description=doc.description or None,
         page_url=own_url or doc.url or None,
         input_words=input_words,
+        text_from=fallback,
     )
+
+
+def readability_text(markup: str) -> str:
+    """Return the main text readability-lxml finds, one block per line ("" when it finds none)."""
+    from readability import Document as ReadabilityDocument
+
+    try:
+        summary = ReadabilityDocument(markup).summary(html_partial=True)
+        tree = lxml_html.fromstring(summary)
+    except Exception:  # readability gives up on some pages (empty, odd markup): then it has no say
+        return ""
+    # Innermost blocks only, so a list item holding a paragraph is not written twice.
+    inner = [
+        el for el in tree.iter(*_READABILITY_BLOCKS) if next(el.iterdescendants(*_READABILITY_BLOCKS), None) is None
+    ]
+    blocks = [" ".join(el.text_content().split()) for el in inner] or [" ".join(tree.text_content().split())]
+    return "\n".join(b for b in blocks if b)
 
 
 def _split_authors(value: str | None) -> tuple[str, ...]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from scraper._html import readability_text
 from scraper.capture import Capture
 from scraper.errors import CaptureError
 from scraper.evidence import MIN_OTHER_URLS, LineCounts, evidence_scope
@@ -231,6 +232,7 @@ MODES: dict[str, Callable[[EvalPage], str]] = {
     "trafilatura": _trafilatura(),
     "trafilatura-precision": _trafilatura(favor_precision=True),
     "trafilatura-fast": _trafilatura(fast=True),
+    "readability": lambda page: readability_text(page.html()),
     "text": _text_mode("inscriptis", strip=True),
     "text-html2text": _text_mode("html2text", strip=True),
     "text-site-evidence": _SiteEvidenceText(),

@@ -25,7 +25,7 @@ from scraper.record import Provenance, Record
 from scraper.strip import STRIPPER_VERSION, strip_boilerplate
 from scraper.urls import normalize_url, site_of
 
-__all__ = ["build_record", "iso_utc", "record_id"]
+__all__ = ["build_record", "detect_language", "iso_utc", "record_id"]
 
 # " date 2025-05-06 Mariane Angela": capture date, then the author when there is one.
 _DATE_LINE = re.compile(r"^\s*date\s+(\d{4}-\d{2}-\d{2})(?:[ \t]+(.*?))?\s*$", re.IGNORECASE)
@@ -94,7 +94,7 @@ def build_record(
         title=normalize_line(extracted.title) if extracted.title else None,
         authors=tuple(normalize_line(a) for a in extracted.authors),
         published=extracted.published,
-        language=extracted.language or _detect_language(text),
+        language=extracted.language or detect_language(text),
         tags=extracted.tags,
         description=normalize_line(extracted.description) if extracted.description else None,
         text=text,
@@ -158,7 +158,8 @@ def _extract_html(capture: Capture, recurring: Lookup | None) -> tuple[Extractio
         kept = [p for p in paragraphs if line_key(p) not in repeated]
         found = replace(found, text="\n".join(kept), recurring_dropped=len(paragraphs) - len(kept))
     found = replace(found, line_keys=keys)
-    return found, _Method(encoding, "trafilatura", TRAFILATURA_VERSION, EXTRACTOR_OPTIONS)
+    options = EXTRACTOR_OPTIONS if found.text_from is None else {**EXTRACTOR_OPTIONS, "text_from": found.text_from}
+    return found, _Method(encoding, "trafilatura", TRAFILATURA_VERSION, options)
 
 
 def _extract_text(capture: Capture, recurring: Lookup | None) -> tuple[Extraction, _Method]:
@@ -211,7 +212,8 @@ def _langid() -> object:
     return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
 
 
-def _detect_language(text: str) -> str | None:
+def detect_language(text: str) -> str | None:
+    """Return the ISO 639-1 code of the text's language when py3langid is confident, else None."""
     if len(text) < _LANGID_MIN_CHARS:
         return None
     lang, prob = _langid().classify(text[:5000])  # type: ignore[attr-defined]

@@ -22,6 +22,7 @@ import numpy as np
 from scraper._linemodel import FEATURES, LineModel, line_features
 from scraper._text import normalize_line
 from scraper.evaluation import RENDERERS, EvalPage, Scores, render_text, score_output
+from scraper.extract import detect_language
 from scraper.strip import Analysis, analyse, strip_boilerplate
 
 __all__ = ["TrainingReport", "train"]
@@ -56,6 +57,7 @@ class TrainingReport:
     cv_heuristic: Scores
     seconds: float
     model_version: str
+    cv_by_language: dict[str, Scores]
 
     def as_dict(self) -> dict[str, Any]:
         def s(x: Scores) -> dict[str, float]:
@@ -68,6 +70,10 @@ class TrainingReport:
             "site_held_out_shipped": s(self.cv_shipped),
             "site_held_out_model_without_veto": s(self.cv_model),
             "site_held_out_heuristic": s(self.cv_heuristic),
+            "site_held_out_shipped_by_language": {
+                lang: {**s(scores), "snippets": scores.tp + scores.fn + scores.fp + scores.tn}
+                for lang, scores in sorted(self.cv_by_language.items(), key=lambda kv: -(kv[1].tp + kv[1].fn))
+            },
             "seconds": round(self.seconds, 1),
             "model_version": self.model_version,
         }
@@ -80,6 +86,7 @@ class _Sample:
     text: str
     features: np.ndarray
     labels: np.ndarray  # 1 article, 0 boilerplate, -1 left out
+    language: str  # of the page's main text ("?" when unsure)
 
 
 def _clean(text: str) -> str:
@@ -138,6 +145,7 @@ def _samples(pages: Sequence[EvalPage], progress: Callable[[str], None]) -> Iter
             first, second = _extractor_texts(page, raw, html)
         except Exception:
             continue
+        language = detect_language(first) or "?"
         for renderer in RENDERERS:
             try:
                 text = render_text(html, renderer)
@@ -146,7 +154,8 @@ def _samples(pages: Sequence[EvalPage], progress: Callable[[str], None]) -> Iter
             analysis = analyse(text)
             if not analysis.lines:
                 continue
-            yield _Sample(page, renderer, text, line_features(analysis), _labels(page, analysis, first, second))
+            labels = _labels(page, analysis, first, second)
+            yield _Sample(page, renderer, text, line_features(analysis), labels, language)
 
 
 def _fit(samples: Sequence[_Sample]) -> dict[str, Any]:
@@ -247,13 +256,16 @@ def train(
     site_index = {site: i for i, site in enumerate(sites)}
     groups = np.array([site_index[s.page.site] for s in samples])
     cv_shipped, cv_model, cv_heuristic = Scores(), Scores(), Scores()
+    by_language: dict[str, Scores] = {}
     for fold, (train_at, test_at) in enumerate(GroupKFold(n_splits=folds).split(samples, groups=groups), 1):
         model = LineModel(_tuned([samples[i] for i in train_at], groups[train_at]))
         for i in test_at:
             sample = samples[i]
             if sample.renderer != RENDERERS[0]:
                 continue  # score the held-out pages as the text eval renders them
-            cv_shipped.add(score_output(sample.page, _page_text(sample, model.decide)))
+            shipped = score_output(sample.page, _page_text(sample, model.decide))
+            cv_shipped.add(shipped)
+            by_language.setdefault(sample.language, Scores()).add(shipped)
             cv_model.add(score_output(sample.page, _page_text(sample, model.keep)))
             cv_heuristic.add(score_output(sample.page, _page_text(sample, None)))
         progress(
@@ -273,6 +285,7 @@ def train(
         cv_heuristic=cv_heuristic,
         seconds=time.perf_counter() - started,
         model_version=spec["version"],
+        cv_by_language=by_language,
     )
     spec["training"] = report.as_dict()
     return spec, report

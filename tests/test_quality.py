@@ -56,3 +56,21 @@ def test_seeds_keep_the_article_and_drop_the_boilerplate(shared_seeds: Path) -> 
     assert report["captures"] == 5
     assert report["article_kept"] >= FLOORS["seeds"]["article_kept"], report
     assert report["boilerplate_dropped"] >= FLOORS["seeds"]["boilerplate_dropped"], report
+
+
+def test_readability_speaks_when_trafilatura_keeps_a_sliver_of_the_article() -> None:
+    """A page from the dev set where trafilatura keeps only the site's tagline (checked by hand)."""
+    from scraper import Capture, build_record
+    from scraper.evaluation import score_output
+
+    need((EVAL_SET / "evaldata.json").is_file(), f"the evaluation set is not at {EVAL_SET}")
+    [page] = [p for p in load_eval_set(EVAL_SET) if p.path.name == "OnlineMarketing.de-Instagram.html.gz"]
+    import trafilatura
+
+    alone = trafilatura.extract(page.raw(), url=page.url) or ""
+    assert len(alone.split()) < 20 and not score_output(page, alone).tp
+    record = build_record(Capture(page.raw(), "file", str(page.path), "text/html", url=page.url))
+    assert record.provenance.extractor_options["text_from"].startswith("readability-lxml")
+    scores = score_output(page, record.text)
+    assert scores.tp == len(page.with_) and scores.fp == 0
+    assert record.title and "Instagram" in record.title  # metadata still comes from trafilatura
