@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -19,16 +20,27 @@ import numpy as np
 
 from scraper._dates import find_date
 from scraper._stopwords import CJK_PARTICLES, STOPWORDS
-from scraper.strip import _STRONG_RE, _WEAK_RE, Analysis, vetoed
+from scraper.strip import _STRONG_RE, _WEAK_RE, Analysis, headline_lists, vetoed
 
-__all__ = ["FEATURES", "LineModel", "default_model", "line_features"]
+__all__ = [
+    "BASE_FEATURES",
+    "FEATURES",
+    "LEXICON_FEATURES",
+    "LineModel",
+    "base_features",
+    "default_model",
+    "lexicon_features",
+    "line_features",
+    "line_tokens",
+]
 
 _TOKEN = re.compile(r"[^\W\d_]+", re.UNICODE)
 _PUNCT = re.compile(r"[,.;:!?،。、，；：！？]")
 _LINKISH = re.compile(r"https?://|www\.|@\w|\.\w{2,4}\b/|\b\w+\.(?:com|org|net|de|fr|es|it|nl|ru)\b")
 _WINDOWS = (1, 3, 10)
+_LIST_CONVICTION = 0.5
 
-FEATURES = (
+BASE_FEATURES = (
     "words_log",
     "chars_log",
     "mean_word_len",
@@ -66,14 +78,59 @@ FEATURES = (
     "prose_words_after",
     "words_vs_median_prose",
 )
+# A learned multilingual lexicon: per word, the log-odds that a line holding it is article
+# rather than furniture, counted over the training pages and kept only for words seen on
+# many sites (so no site's own vocabulary gets in). Shipped inside the model file.
+LEXICON_FEATURES = (
+    "lex_mean",
+    "lex_min",
+    "lex_max",
+    "lex_known",
+    *(f"lex_mean_{w}" for w in _WINDOWS),
+)
+FEATURES = BASE_FEATURES + LEXICON_FEATURES
 
 
-def line_features(analysis: Analysis) -> np.ndarray:
+def line_features(analysis: Analysis, lexicon: Mapping[str, float]) -> np.ndarray:
     """Return one row of FEATURES per line of the analysed capture."""
+    return np.hstack([base_features(analysis), lexicon_features(line_tokens(analysis), lexicon)])
+
+
+def line_tokens(analysis: Analysis) -> list[list[str]]:
+    """Return each line's distinct words, lower-cased; CJK text also as single characters."""
+    out = []
+    for line in analysis.lines:
+        words = [t.casefold() for t in _TOKEN.findall(line.text)]
+        words += [ch for ch in line.text if "\u3040" <= ch <= "\u9fff"]
+        out.append(list(dict.fromkeys(words)))
+    return out
+
+
+def lexicon_features(tokens: Sequence[Sequence[str]], lexicon: Mapping[str, float]) -> np.ndarray:
+    """Return one row of LEXICON_FEATURES per line, given each line's tokens."""
+    n = len(tokens)
+    rows = np.zeros((n, 4))
+    for i, words in enumerate(tokens):
+        values = [lexicon[w] for w in words if w in lexicon]
+        if values:
+            rows[i] = (sum(values) / len(values), min(values), max(values), len(values) / len(words))
+    if n == 0:
+        return np.zeros((0, len(LEXICON_FEATURES)))
+    sums = np.concatenate([[0.0], np.cumsum(rows[:, 0])])
+    at = np.arange(n)
+    windows = []
+    for w in _WINDOWS:
+        lo, hi = np.maximum(0, at - w), np.minimum(n, at + w + 1)
+        windows.append((sums[hi] - sums[lo]) / (hi - lo))
+    return np.hstack([rows, np.array(windows).T])
+
+
+def base_features(analysis: Analysis) -> np.ndarray:
+    """Return one row of BASE_FEATURES per line: what the line and its neighbours show on their own."""
     lines = analysis.lines
     n = len(lines)
     if n == 0:
-        return np.zeros((0, len(FEATURES)))
+        return np.zeros((0, len(BASE_FEATURES)))
     scores = np.array(analysis.scores())
     own = np.array([_own(line.text) for line in lines])
     words = np.array([line.words for line in lines], dtype=float)
@@ -161,6 +218,7 @@ class LineModel:
         if tuple(spec["features"]) != FEATURES:
             raise ValueError("model was trained on other features; retrain with `scraper train-stripper`")
         self.version: str = spec["version"]
+        self.lexicon: dict[str, float] = {str(k): float(v) for k, v in spec.get("lexicon", {}).items()}
         self.threshold: float = float(spec["threshold"])
         self.base: float = float(spec.get("base_score", 0.0))
         self.trees = [_tree(t) for t in spec["trees"]]
@@ -188,18 +246,29 @@ class LineModel:
     def decide(self, analysis: Analysis) -> list[bool]:
         """Return the shipped decision per line: the model's, with sure furniture always dropped.
 
-        The dev set's extractors keep figure captions, so the model learned to keep them;
-        the veto (captions, count widgets, boilerplate phrases) costs about 0.0015 F1 on
-        held-out sites and lifts boilerplate dropped on the seeds from 85% to 99%.
+        Sure furniture: what `vetoed` names (captions, count widgets, boilerplate phrases;
+        the dev set's extractors keep captions, so the model learned to), and lines of a
+        headline list outside the article run that the model keeps without conviction
+        (probability under 0.5): trending and related-story lists.
         """
-        return vetoed(self.keep)(analysis)
+        probabilities = self._probabilities_of(analysis)
+        listed = headline_lists(analysis)
+
+        def model(_: Analysis) -> list[bool]:
+            return [
+                bool(p >= self.threshold) and not (i in listed and p < _LIST_CONVICTION)
+                for i, p in enumerate(probabilities)
+            ]
+
+        return vetoed(model)(analysis)
 
     def keep(self, analysis: Analysis) -> list[bool]:
         """Return, per line of the capture, whether the model puts it in the article."""
-        features = line_features(analysis)
-        if features.shape[0] == 0:
-            return []
-        return [bool(p >= self.threshold) for p in self.probabilities(features)]
+        return [bool(p >= self.threshold) for p in self._probabilities_of(analysis)]
+
+    def _probabilities_of(self, analysis: Analysis) -> np.ndarray:
+        features = line_features(analysis, self.lexicon)
+        return self.probabilities(features) if features.shape[0] else np.zeros(0)
 
 
 def _tree(flat: dict[str, Any]) -> _Tree:

@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import multiprocessing
 import re
 import time
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from scraper._linemodel import FEATURES, LineModel, line_features
+from scraper._linemodel import FEATURES, LineModel, base_features, lexicon_features, line_tokens
 from scraper._text import normalize_line
 from scraper.evaluation import RENDERERS, EvalPage, Scores, render_text, score_output
 from scraper.extract import detect_language
@@ -43,6 +47,8 @@ _PARAMS: dict[str, Any] = {
     "verbose": -1,
 }
 _ROUNDS = 250
+_LEXICON_MIN_SITES = 5
+_LEXICON_FOLDS = 4
 
 
 @dataclass
@@ -84,9 +90,13 @@ class _Sample:
     page: EvalPage
     renderer: str
     text: str
-    features: np.ndarray
+    features: np.ndarray  # BASE_FEATURES per line
     labels: np.ndarray  # 1 article, 0 boilerplate, -1 left out
     language: str  # of the page's main text ("?" when unsure)
+    tokens: list[list[str]]  # each line's words, for the lexicon
+
+    def all_features(self, lexicon: dict[str, float]) -> np.ndarray:
+        return np.hstack([self.features, lexicon_features(self.tokens, lexicon)])
 
 
 def _clean(text: str) -> str:
@@ -135,51 +145,104 @@ def _labels(page: EvalPage, analysis: Analysis, first: str, second: str) -> np.n
     return np.array(labels, dtype=int)
 
 
-def _samples(pages: Sequence[EvalPage], progress: Callable[[str], None]) -> Iterator[_Sample]:
-    for n, page in enumerate(pages, 1):
-        if n % 100 == 0:
-            progress(f"labeled {n}/{len(pages)} pages")
+def _samples(pages: Sequence[EvalPage], progress: Callable[[str], None], jobs: int) -> Iterator[_Sample]:
+    """Yield each page's rendered, labeled captures, labeling pages in `jobs` processes."""
+    with multiprocessing.get_context("spawn").Pool(jobs) if jobs > 1 else nullcontext() as pool:
+        labeled = pool.imap(_page_samples, pages, chunksize=4) if pool is not None else map(_page_samples, pages)
+        for n, found in enumerate(labeled, 1):
+            if n % 100 == 0:
+                progress(f"labeled {n}/{len(pages)} pages")
+            yield from found
+
+
+def _page_samples(page: EvalPage) -> list[_Sample]:
+    try:
+        raw = page.raw()
+        html = page.html(raw)
+        first, second = _extractor_texts(page, raw, html)
+    except Exception:  # an unreadable page teaches nothing; the report counts the pages used
+        return []
+    language = detect_language(first) or "?"
+    found = []
+    for renderer in RENDERERS:
         try:
-            raw = page.raw()
-            html = page.html(raw)
-            first, second = _extractor_texts(page, raw, html)
+            text = render_text(html, renderer)
         except Exception:
             continue
-        language = detect_language(first) or "?"
-        for renderer in RENDERERS:
-            try:
-                text = render_text(html, renderer)
-            except Exception:
+        analysis = analyse(text)
+        if not analysis.lines:
+            continue
+        labels = _labels(page, analysis, first, second)
+        found.append(_Sample(page, renderer, text, base_features(analysis), labels, language, line_tokens(analysis)))
+    return found
+
+
+def build_lexicon(samples: Sequence[_Sample]) -> dict[str, float]:
+    """Return each word's log-odds of sitting on an article line rather than a furniture line.
+
+    Only words seen on at least _LEXICON_MIN_SITES sites count, so the lexicon holds the
+    vocabulary of articles and furniture in general, never one site's own words.
+    """
+    article: Counter[str] = Counter()
+    furniture: Counter[str] = Counter()
+    sites: dict[str, set[str]] = defaultdict(set)
+    for sample in samples:
+        for words, label in zip(sample.tokens, sample.labels, strict=True):
+            if label < 0:
                 continue
-            analysis = analyse(text)
-            if not analysis.lines:
-                continue
-            labels = _labels(page, analysis, first, second)
-            yield _Sample(page, renderer, text, line_features(analysis), labels, language)
+            (article if label == 1 else furniture).update(words)
+            for word in words:
+                sites[word].add(sample.page.site)
+    n_article, n_furniture = sum(article.values()) + 1, sum(furniture.values()) + 1
+    return {
+        word: round(math.log((article[word] + 1) / n_article) - math.log((furniture[word] + 1) / n_furniture), 3)
+        for word in sorted(sites)
+        if len(sites[word]) >= _LEXICON_MIN_SITES
+    }
 
 
 def _fit(samples: Sequence[_Sample]) -> dict[str, Any]:
-    import lightgbm as lgb
+    """Return a model spec learned from `samples`: the lexicon, then the trees over every feature.
 
-    x = np.vstack([s.features for s in samples])
+    The training lines get their lexicon features from a lexicon built without their own
+    sites (out of fold), so the trees learn how far the lexicon holds on unseen sites.
+    """
+    import lightgbm as lgb
+    from sklearn.model_selection import GroupKFold
+
+    lexicon = build_lexicon(samples)
+    index = {site: i for i, site in enumerate(sorted({s.page.site for s in samples}))}
+    sites = np.array([index[s.page.site] for s in samples])
+    features: list[np.ndarray] = [np.zeros(0)] * len(samples)
+    for fit_at, apart in GroupKFold(n_splits=_LEXICON_FOLDS).split(samples, groups=sites):
+        inner = build_lexicon([samples[i] for i in fit_at])
+        for i in apart:
+            features[i] = samples[i].all_features(inner)
+    x = np.vstack(features)
     y = np.concatenate([s.labels for s in samples])
     known = y >= 0
     data = lgb.Dataset(x[known], label=y[known], feature_name=list(FEATURES), free_raw_data=True)
     booster = lgb.train(_PARAMS, data, num_boost_round=_ROUNDS)
-    return _export(booster.dump_model())
+    return _export(booster.dump_model(), lexicon=lexicon)
 
 
-def _export(dump: dict[str, Any], threshold: float = 0.5) -> dict[str, Any]:
-    """Return the portable JSON spec of a LightGBM model dump: flat arrays per tree."""
+def _export(dump: dict[str, Any], threshold: float = 0.5, lexicon: dict[str, float] | None = None) -> dict[str, Any]:
+    """Return the portable JSON spec of a LightGBM model dump: flat arrays per tree, and the lexicon."""
     trees = [_flatten(info["tree_structure"]) for info in dump["tree_info"]]
-    body = json.dumps(trees, sort_keys=True).encode()
+    body = json.dumps([trees, lexicon or {}], sort_keys=True).encode()
     return {
-        "format": "scraper-line-model/1",
+        "format": "scraper-line-model/2",
         "version": hashlib.sha256(body).hexdigest()[:12],
         "features": list(FEATURES),
         "threshold": threshold,
         "base_score": 0.0,
-        "trainer": {"library": "lightgbm", "params": _PARAMS, "rounds": _ROUNDS},
+        "trainer": {
+            "library": "lightgbm",
+            "params": _PARAMS,
+            "rounds": _ROUNDS,
+            "lexicon_min_sites": _LEXICON_MIN_SITES,
+        },
+        "lexicon": lexicon or {},
         "trees": trees,
     }
 
@@ -229,7 +292,7 @@ def _tuned(samples: Sequence[_Sample], groups: np.ndarray) -> dict[str, Any]:
     spec = _fit([samples[i] for i in fit_at])
     model = LineModel(spec)
     tune = [samples[i] for i in tune_at if samples[i].renderer == RENDERERS[0]]
-    probs = [model.probabilities(s.features) for s in tune]
+    probs = [model.probabilities(s.all_features(model.lexicon)) for s in tune]
     best = max(_THRESHOLDS, key=lambda t: _f1_at(tune, probs, t))
     spec["threshold"] = best
     return spec
@@ -244,13 +307,17 @@ def _f1_at(samples: Sequence[_Sample], probs: Sequence[np.ndarray], threshold: f
 
 
 def train(
-    pages: Sequence[EvalPage], *, folds: int = 5, progress: Callable[[str], None] = lambda _: None
+    pages: Sequence[EvalPage],
+    *,
+    folds: int = 5,
+    jobs: int = 1,
+    progress: Callable[[str], None] = lambda _: None,
 ) -> tuple[dict[str, Any], TrainingReport]:
     """Return (model spec, report): cross-validate by site, then train on every page."""
     from sklearn.model_selection import GroupKFold
 
     started = time.perf_counter()
-    samples = list(_samples(pages, progress))
+    samples = list(_samples(pages, progress, jobs))
     progress(f"{len(samples)} rendered captures, {sum(len(s.labels) for s in samples)} lines")
     sites = sorted({s.page.site for s in samples})
     site_index = {site: i for i, site in enumerate(sites)}

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from scraper._linemodel import FEATURES, LineModel, line_features
+from scraper._linemodel import FEATURES, LEXICON_FEATURES, LineModel, lexicon_features, line_features, line_tokens
 from scraper.strip import analyse
 from scraper.training import _export
 from tests.conftest import PROJECT_SEEDS
@@ -37,11 +37,46 @@ def test_a_model_for_other_features_is_refused() -> None:
 def test_features_have_one_finite_row_per_line() -> None:
     text = (PROJECT_SEEDS / "text" / "ferry-strike.txt").read_text(encoding="utf-8")
     analysis = analyse(text)
-    features = line_features(analysis)
+    features = line_features(analysis, {"ferry": 1.0})
     assert features.shape == (len(analysis.lines), len(FEATURES))
     assert np.isfinite(features).all()
     prose = FEATURES.index("prose")
     first_article = next(i for i, line in enumerate(analysis.lines) if line.text.startswith("Ferry services"))
     assert features[first_article, prose] == 1.0
     assert features[0, prose] == 0.0  # the masthead
-    assert line_features(analyse("")).shape == (0, len(FEATURES))
+    assert line_features(analyse(""), {}).shape == (0, len(FEATURES))
+
+
+def test_lexicon_features_average_known_words_and_their_neighbours() -> None:
+    lexicon = {"share": -2.0, "council": 1.0, "harbour": 0.5}
+    rows = lexicon_features([["share", "this"], ["the", "council", "harbour"], []], lexicon)
+    assert rows.shape == (3, len(LEXICON_FEATURES))
+    mean, low, high, known, around = (
+        LEXICON_FEATURES.index(n) for n in ("lex_mean", "lex_min", "lex_max", "lex_known", "lex_mean_1")
+    )
+    np.testing.assert_allclose(rows[0, [mean, low, high, known]], [-2.0, -2.0, -2.0, 0.5])
+    np.testing.assert_allclose(rows[1, [mean, low, high, known]], [0.75, 0.5, 1.0, 2 / 3])
+    assert (rows[2, :4] == 0).all()  # a line with no known word
+    np.testing.assert_allclose(rows[1, around], (-2.0 + 0.75 + 0.0) / 3)
+    assert line_tokens(analyse("Share THIS share\n\n東京の天気")) == [
+        ["share", "this"],
+        ["東京の天気", "東", "京", "の", "天", "気"],
+    ]
+
+
+def test_the_lexicon_keeps_only_words_many_sites_use() -> None:
+    from scraper.evaluation import EvalPage
+    from scraper.training import _LEXICON_MIN_SITES, _Sample, build_lexicon
+
+    def sample(site: int, lines: list[list[str]], labels: list[int]) -> _Sample:
+        page = EvalPage(f"https://site{site}.example/a", PROJECT_SEEDS, (), ())
+        return _Sample(page, "inscriptis", "", np.zeros((len(lines), 1)), np.array(labels), "en", lines)
+
+    many = [
+        sample(i, [["subscribe"], ["river", "flooded"], ["disputed"]], [0, 1, -1]) for i in range(_LEXICON_MIN_SITES)
+    ]
+    few = [sample(100 + i, [["zorbleton"]], [1]) for i in range(_LEXICON_MIN_SITES - 1)]
+    lexicon = build_lexicon(many + few)
+    assert lexicon["subscribe"] < 0 < lexicon["river"] == lexicon["flooded"]
+    assert "zorbleton" not in lexicon  # seen on too few sites to be general
+    assert "disputed" not in lexicon  # only on lines the extractors disagreed on
