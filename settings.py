@@ -5,19 +5,33 @@ SPIDER_MODULES = ["spiders"]
 NEWSPIDER_MODULE = "spiders"
 
 # --- Identity and politeness (live crawls) -------------------------------------------------
+# The CLI builds USER_AGENT from --contact / ARCHIVE_CONTACT_URL: "scraper-archive/VERSION (+URL)".
 USER_AGENT = "scraper-archive (+https://example.invalid/contact; set ARCHIVE_CONTACT_URL)"
-ROBOTSTXT_OBEY = True
+ARCHIVE_CONTACT_URL = None
+ROBOTSTXT_OBEY = True  # Crawl-delay too (archive.middlewares.CrawlDelayExtension)
 CONCURRENT_REQUESTS_PER_DOMAIN = 2
 DOWNLOAD_DELAY = 1
 AUTOTHROTTLE_ENABLED = True
-DOWNLOAD_TIMEOUT = 60
-DOWNLOAD_MAXSIZE = 64 * 1024 * 1024
+DOWNLOAD_TIMEOUT = 30  # seconds for the whole exchange: connect, send, read
+DOWNLOAD_MAXSIZE = 64 * 1024 * 1024  # a larger body is abandoned and reported
+RETRY_TIMES = 3
+RETRY_BACKOFF_BASE = 1.0  # seconds; doubles per retry, jittered, capped by RETRY_BACKOFF_MAX
+RETRY_BACKOFF_MAX = 30.0
+RETRY_AFTER_MAX = 120.0  # a server asking to wait longer than this is taken as a refusal
 
 # --- Components, by dotted path and order -------------------------------------------------
 ITEM_PIPELINES = {
     "archive.pipeline.ArchivePipeline": 500,
 }
+DOWNLOADER_MIDDLEWARES = {
+    "archive.middlewares.ResumeMiddleware": 60,
+    "archive.middlewares.ConditionalRequestMiddleware": 120,
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "archive.middlewares.PoliteRetryMiddleware": 550,
+    "archive.middlewares.WireMiddleware": 950,
+}
 EXTENSIONS = {
+    "archive.middlewares.CrawlDelayExtension": 10,
     "archive.progress.ProgressExtension": 500,
     "scrapy.extensions.telnet.TelnetConsole": None,
 }

@@ -10,7 +10,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from scraper import Provenance, Record, WarcLocation
 
-ROLES = ("raw", "conversion", "metadata")
+ROLES = ("request", "raw", "conversion", "metadata")
 
 
 class Base(DeclarativeBase):
@@ -58,6 +58,7 @@ class CaptureRow(Base):
         Index("ix_captures_payload_sha256", "payload_sha256"),
         Index("ix_captures_document_id", "document_id"),
         Index("ix_captures_crawl_id", "crawl_id"),
+        Index("ix_captures_source_url", "source_url"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -89,6 +90,8 @@ class CaptureRow(Base):
     extractor_options: Mapped[dict[str, Any]] = mapped_column(default=dict)
     project_version: Mapped[str] = mapped_column(String(32))
     input_word_count: Mapped[int] = mapped_column(Integer, default=0)
+    # The capture of the same canonical URL whose text this one replaced (version history).
+    previous_id: Mapped[str | None] = mapped_column(String(32), default=None)
 
     document: Mapped[Document] = relationship(lazy="joined")
     warc_records: Mapped[list[WarcRecordRow]] = relationship(lazy="selectin", order_by="WarcRecordRow.role")

@@ -10,7 +10,7 @@ from typing import Any
 from scrapy.crawler import CrawlerProcess
 from scrapy.utils.project import get_project_settings
 
-__all__ = ["run_replay"]
+__all__ = ["run_crawl", "run_replay"]
 
 
 def project_settings(data_dir: Path, db_url: str, **overrides: Any) -> Any:
@@ -47,8 +47,30 @@ def run_replay(
         REPLAY_MAX_CAPTURE_BYTES=max_capture_bytes,
         ARCHIVE_SITE_EVIDENCE=site_evidence,
     )
+    return _run(settings, ReplaySpider, paths=paths)
+
+
+def run_crawl(
+    seeds: list[Any],
+    *,
+    data_dir: Path,
+    db_url: str,
+    spider_args: dict[str, Any],
+    settings_overrides: dict[str, Any],
+    crawl_args: dict[str, Any],
+) -> dict[str, Any]:
+    """Crawl from `seeds` into the archive; return the crawl's stats."""
+    from spiders.site import SiteSpider
+
+    settings = project_settings(
+        data_dir, db_url, ARCHIVE_CRAWL_KIND="crawl", ARCHIVE_CRAWL_ARGS=crawl_args, **settings_overrides
+    )
+    return _run(settings, SiteSpider, seeds=seeds, **spider_args)
+
+
+def _run(settings: Any, spider: type, **kwargs: Any) -> dict[str, Any]:
     process = CrawlerProcess(settings)
-    crawler = process.create_crawler(ReplaySpider)
-    process.crawl(crawler, paths=paths)
+    crawler = process.create_crawler(spider)
+    process.crawl(crawler, **kwargs)
     process.start()
     return dict(crawler.stats.get_stats()) if crawler.stats else {}

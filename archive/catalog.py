@@ -34,7 +34,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from archive._models import CaptureRow, Crawl, Document, SiteLine, SitePage, WarcRecordRow
-from scraper import Record, __version__
+from scraper import Record, __version__, normalize_url
 from scraper.evidence import MIN_OTHER_URLS, url_key
 
 __all__ = ["AmbiguousId", "Catalog", "SearchHit", "default_db_url"]
@@ -146,6 +146,7 @@ class Catalog:
                 document_id = self._document_id(session, record)
                 row = CaptureRow.from_record(record, document_id)
                 values = {c.key: getattr(row, c.key) for c in CaptureRow.__table__.columns}
+                values["previous_id"] = self._replaced(session, record)
                 insert = self._insert_ignore(CaptureRow, values, ["id"]).returning(CaptureRow.id)
                 if session.execute(insert).first() is not None:
                     inserted += 1
@@ -155,6 +156,96 @@ class Catalog:
                         warc_values.pop("id")
                         session.execute(WarcRecordRow.__table__.insert().values(**warc_values))
         return inserted
+
+    @staticmethod
+    def _replaced(session: Session, record: Record) -> str | None:
+        """Return the id of the URL's latest earlier capture when its text differs from `record`'s."""
+        latest = session.execute(
+            select(CaptureRow.id, CaptureRow.text_sha256)
+            .where(
+                CaptureRow.canonical_url == record.canonical_url,
+                CaptureRow.captured_at <= record.provenance.captured_at,
+                CaptureRow.id != record.id,
+            )
+            .order_by(CaptureRow.captured_at.desc(), CaptureRow.id.desc())
+            .limit(1)
+        ).first()
+        return latest.id if latest is not None and latest.text_sha256 != record.text_sha256 else None
+
+    def resumable(self, crawl_id: str) -> dict[str, Any] | None:
+        """Return the crawl `crawl_id` (an id or its prefix; "latest": the newest unfinished crawl)."""
+        return next(
+            (
+                c
+                for c in self.crawls(limit=1000)
+                if c["kind"] == "crawl"
+                and (c["status"] != "finished" if crawl_id == "latest" else c["id"].startswith(crawl_id))
+            ),
+            None,
+        )
+
+    def resume_crawl(self, crawl_id: str) -> str:
+        """Reopen the crawl with this id to continue it; return the id."""
+        with Session(self.engine) as session, session.begin():
+            crawl = session.get_one(Crawl, crawl_id)
+            crawl.status = "running"
+            crawl.finished_at = None
+            return crawl.id
+
+    def crawls(self, limit: int = 50) -> list[dict[str, Any]]:
+        """Return the newest runs first: id, kind, times, status, counts, arguments."""
+        with Session(self.engine) as session:
+            rows = session.scalars(select(Crawl).order_by(Crawl.started_at.desc()).limit(limit))
+            return [
+                {
+                    "id": c.id,
+                    "kind": c.kind,
+                    "started_at": c.started_at.isoformat(),
+                    "finished_at": c.finished_at.isoformat() if c.finished_at else None,
+                    "status": c.status,
+                    "counts": c.counts,
+                    "args": c.args,
+                }
+                for c in rows
+            ]
+
+    def latest_capture(self, url: str) -> Record | None:
+        """Return the newest capture fetched from `url` (or, failing that, of its canonical form)."""
+        with Session(self.engine) as session:
+            for column, value in ((CaptureRow.source_url, url), (CaptureRow.canonical_url, normalize_url(url))):
+                row = session.scalars(
+                    select(CaptureRow).where(column == value).order_by(CaptureRow.captured_at.desc()).limit(1)
+                ).first()
+                if row is not None:
+                    return row.to_record()
+        return None
+
+    def validators(self, url: str) -> tuple[str | None, str | None] | None:
+        """Return (ETag, Last-Modified) the latest capture of `url` was served with, if any."""
+        record = self.latest_capture(url)
+        if record is None or record.provenance.source_kind != "live":
+            return None
+        headers = {k.lower(): v for k, v in record.provenance.http_headers}
+        found = headers.get("etag"), headers.get("last-modified")
+        return found if any(found) else None
+
+    def captured_in_crawl(self, crawl_id: str, url: str) -> Record | None:
+        """Return the capture of `url` this crawl archived, if it did."""
+        with Session(self.engine) as session:
+            row = session.scalars(
+                select(CaptureRow).where(CaptureRow.crawl_id == crawl_id, CaptureRow.source_url == url).limit(1)
+            ).first()
+            return row.to_record() if row is not None else None
+
+    def history(self, url: str) -> list[tuple[Record, str | None]]:
+        """Return every capture of the URL's canonical form, oldest first, with the capture it replaced."""
+        with Session(self.engine) as session:
+            rows = session.scalars(
+                select(CaptureRow)
+                .where(CaptureRow.canonical_url == normalize_url(url))
+                .order_by(CaptureRow.captured_at, CaptureRow.id)
+            )
+            return [(row.to_record(), row.previous_id) for row in rows]
 
     def _document_id(self, session: Session, record: Record) -> int:
         values = {

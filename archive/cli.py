@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import argparse
 import csv
+import difflib
 import json
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
 from archive.catalog import AmbiguousId, Catalog, SearchHit, default_db_url
 from archive.pipeline import warc_directory
+from archive.seeds import KINDS
 from archive.sources import CaptureFailure, SourceError, SourceRef, find_sources, load_capture
 from archive.warc import WarcReadError, read_payload
 from scraper import CaptureError, LineCounts, Record, __version__, build_record, evidence_scope
@@ -69,6 +72,48 @@ def _parser() -> argparse.ArgumentParser:
     )
     _evidence_option(replay)
 
+    crawl = _command(sub, "crawl", "crawl the web from seed URLs, sitemaps and feeds into the archive", _crawl)
+    crawl.add_argument("urls", nargs="*", metavar="URL", help="seed URLs (kind decided by the response)")
+    crawl.add_argument("--seeds", type=Path, action="append", default=[], help="seed file (see README)")
+    crawl.add_argument("--kind", choices=KINDS, default="auto", help="what the URL seeds are (default: sniff)")
+    crawl.add_argument("--depth", type=int, help="link hops from page seeds (default 1)")
+    crawl.add_argument("--any-site", action="store_true", help="follow links to other sites too")
+    crawl.add_argument("--allow-domain", action="append", default=[], help="only these domains (and subdomains)")
+    crawl.add_argument("--deny-domain", action="append", default=[], help="never these domains")
+    crawl.add_argument("--allow", action="append", default=[], metavar="REGEX", help="only URLs matching")
+    crawl.add_argument("--deny", action="append", default=[], metavar="REGEX", help="never URLs matching")
+    crawl.add_argument("--max-pages", type=int, help="pages per crawl")
+    crawl.add_argument("--max-per-site", type=int, help="pages per site")
+    crawl.add_argument("--feeds", action="store_true", help="also crawl the RSS/Atom feeds seed pages advertise")
+    crawl.add_argument("--archive-other", action="store_true", help="archive non-HTML responses raw (no record)")
+    crawl.add_argument("--contact", help="contact URL for the User-Agent (default $ARCHIVE_CONTACT_URL)")
+    crawl.add_argument("--concurrency", type=int, help="requests at once per domain (default 2)")
+    crawl.add_argument("--delay", type=float, help="seconds between requests to one domain (default 1)")
+    crawl.add_argument("--timeout", type=float, help="seconds per request (default 30)")
+    crawl.add_argument("--max-body-bytes", type=int, help="abandon larger responses (default 64 MiB)")
+    crawl.add_argument("--retries", type=int, help="retries on 5xx, 429 and timeouts (default 3)")
+    crawl.add_argument("--resume", nargs="?", const="latest", metavar="CRAWL_ID", help="continue an interrupted crawl")
+    crawl.add_argument("--operator", help="who runs the archive, for the warcinfo record")
+    crawl.add_argument("--job", help="the schedule job this run belongs to (recorded with the crawl)")
+    crawl.add_argument(
+        "-s", "--set", action="append", default=[], metavar="NAME=VALUE", help="any Scrapy or ARCHIVE_ setting"
+    )
+    _evidence_option(crawl)
+
+    schedule = _command(sub, "schedule", "run recurring crawl jobs from a schedule file (TOML)", _schedule)
+    schedule.add_argument("file", type=Path)
+    schedule.add_argument("--once", action="store_true", help="run every job once now, then exit")
+    schedule.add_argument("--max-runs", type=int, help="exit after this many runs")
+
+    crawls = _command(sub, "crawls", "list runs (crawls and replays) with their counts and outcome", _crawls)
+    crawls.add_argument("--limit", type=int, default=20)
+    crawls.add_argument("--format", choices=("table", "json"), default="table")
+
+    history = _command(sub, "history", "list the versions of a URL; --diff A B shows what changed", _history)
+    history.add_argument("url")
+    history.add_argument("--diff", nargs=2, type=int, metavar=("A", "B"), help="version numbers to compare")
+    history.add_argument("--format", choices=("table", "json"), default="table")
+
     extract = sub.add_parser("extract", help="extract text and metadata only; archive nothing")
     extract.add_argument("paths", nargs="+", metavar="FILE")
     extract.add_argument("--format", choices=("text", "json", "jsonl"), default="text")
@@ -106,6 +151,7 @@ def _parser() -> argparse.ArgumentParser:
     trainer.add_argument("--set", type=Path, default=DEFAULT_EVAL_SET, help="labeled pages to learn from")
     trainer.add_argument("--folds", type=int, default=5, help="site-held-out cross-validation folds")
     trainer.add_argument("--limit", type=int, help="use only the first N pages")
+    trainer.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes that label pages")
     trainer.add_argument("--out", type=Path, default=DEFAULT_MODEL_PATH, help="where to write the model JSON")
     trainer.set_defaults(func=_train_stripper)
 
@@ -132,6 +178,17 @@ def _evidence_option(cmd: argparse.ArgumentParser) -> None:
     )
 
 
+@contextmanager
+def _open_catalog(args: argparse.Namespace) -> Iterator[Catalog]:
+    """Yield the catalog the command names, brought to the newest schema; close it after."""
+    catalog = Catalog(_db_url(args))
+    try:
+        catalog.migrate()
+        yield catalog
+    finally:
+        catalog.close()
+
+
 def _db_url(args: argparse.Namespace) -> str:
     return str(args.db or default_db_url(args.data))
 
@@ -151,12 +208,180 @@ def _replay(args: argparse.Namespace) -> int:
     return 1 if stats.get("archive/failed", 0) else 0
 
 
-def _print_summary(stats: dict[str, Any], args: argparse.Namespace) -> None:
+def _crawl(args: argparse.Namespace) -> int:
+    from archive._run import run_crawl
+    from archive.seeds import SeedError, read_seed_file, seed_from_url
+
+    try:
+        seeds = [seed_from_url(url, args.kind) for url in args.urls]
+        for path in args.seeds:
+            seeds.extend(read_seed_file(path))
+    except SeedError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if not seeds and not args.resume:
+        print("error: no seeds: give URLs or --seeds FILE", file=sys.stderr)
+        return 2
+    resume = args.resume
+    previous: dict[str, Any] | None = None
+    if resume:
+        with _open_catalog(args) as catalog:
+            previous = catalog.resumable(resume)
+        if previous is None:
+            print(f"error: no unfinished crawl to resume ({resume})", file=sys.stderr)
+            return 2
+        resume = previous["id"]
+        if not seeds:
+            from archive.seeds import Seed
+
+            seeds = [Seed(**s) for s in previous["args"].get("seeds", [])]
+    contact = args.contact or os.environ.get("ARCHIVE_CONTACT_URL")
+    overrides = {
+        "USER_AGENT": f"scraper-archive/{__version__} (+{contact})" if contact else None,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": args.concurrency,
+        "DOWNLOAD_DELAY": args.delay,
+        "DOWNLOAD_TIMEOUT": args.timeout,
+        "DOWNLOAD_MAXSIZE": args.max_body_bytes,
+        "RETRY_TIMES": args.retries,
+        "ARCHIVE_OPERATOR": args.operator,
+        "ARCHIVE_SITE_EVIDENCE": args.site_evidence,
+        "ARCHIVE_RESUME_CRAWL": resume,
+    }
+    if args.delay is not None and args.delay == 0:
+        overrides["AUTOTHROTTLE_ENABLED"] = False
+    for item in args.set:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            print(f"error: --set wants NAME=VALUE, not {item!r}", file=sys.stderr)
+            return 2
+        overrides[name] = value
+    spider_args = {
+        "depth": args.depth if args.depth is not None else 1,
+        "any_site": args.any_site,
+        "allow_domains": args.allow_domain,
+        "deny_domains": args.deny_domain,
+        "allow": args.allow,
+        "deny": args.deny,
+        "max_pages": args.max_pages,
+        "max_per_site": args.max_per_site,
+        "archive_other": args.archive_other,
+        "discover_feeds": args.feeds,
+    }
+    if resume:  # options not given again come from the crawl being continued
+        stored = previous["args"] if previous is not None else {}
+        for key, value in spider_args.items():
+            if key in stored and (value in (None, False, []) or (key == "depth" and args.depth is None)):
+                spider_args[key] = stored[key]
+    crawl_args = {
+        "command": "crawl",
+        "job": args.job,
+        "seeds": [{"url": s.url, "kind": s.kind, "depth": s.depth, "max_pages": s.max_pages} for s in seeds],
+        **{k: v for k, v in spider_args.items() if v not in (None, False, [])},
+    }
+    stats = run_crawl(
+        seeds,
+        data_dir=args.data,
+        db_url=_db_url(args),
+        spider_args=spider_args,
+        settings_overrides=overrides,
+        crawl_args=crawl_args,
+    )
+    _print_summary(stats, args, "crawl")
+    return 1 if stats.get("archive/failed", 0) else 0
+
+
+def _schedule(args: argparse.Namespace) -> int:
+    from archive.schedule import ScheduleError, Scheduler, load_schedule
+
+    try:
+        jobs = load_schedule(args.file)
+    except ScheduleError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    with _open_catalog(args):  # create or upgrade it once, before any job runs
+        pass
+    scheduler = Scheduler(jobs, data_dir=args.data, db_url=_db_url(args), say=lambda m: print(m, flush=True))
+    try:
+        scheduler.run(max_runs=args.max_runs, once=args.once)
+    except KeyboardInterrupt:
+        print("schedule: stopped")
+    return 0
+
+
+def _crawls(args: argparse.Namespace) -> int:
+    with _open_catalog(args) as catalog:
+        runs = catalog.crawls(args.limit)
+    if args.format == "json":
+        print(json.dumps(runs, indent=2, ensure_ascii=False))
+        return 0
+    for run in runs:
+        counts = run["counts"] or {}
+        job = (run["args"] or {}).get("job")
+        print(
+            f"{run['id'][:8]}  {run['kind']:<7} {(job or '-')[:12]:<12} {run['status']:<11} {run['started_at'][:19]}  "
+            f"{counts.get('records_written', 0)} written, {counts.get('unchanged', 0)} unchanged, "
+            f"{counts.get('revisits', 0)} revisits, {counts.get('failed', 0)} failed"
+        )
+    return 0
+
+
+def _history(args: argparse.Namespace) -> int:
+    with _open_catalog(args) as catalog:
+        captures = catalog.history(args.url)
+    if not captures:
+        print(f"no captures of {args.url}", file=sys.stderr)
+        return 1
+    versions: list[Record] = []  # a new version whenever the text differs from the capture before
+    rows = []
+    for record, previous in captures:
+        if not versions or record.text_sha256 != versions[-1].text_sha256:
+            versions.append(record)
+        rows.append(
+            {
+                "version": len(versions),
+                "id": record.id,
+                "captured_at": record.provenance.captured_at,
+                "words": record.word_count,
+                "text_sha256": record.text_sha256,
+                "replaces": previous,
+            }
+        )
+    if args.diff:
+        a, b = args.diff
+        if not (1 <= a <= len(versions) and 1 <= b <= len(versions)):
+            print(f"error: versions run from 1 to {len(versions)}", file=sys.stderr)
+            return 2
+        old, new = versions[a - 1], versions[b - 1]
+        diff = difflib.unified_diff(
+            old.text.splitlines(),
+            new.text.splitlines(),
+            f"version {a} ({old.id})",
+            f"version {b} ({new.id})",
+            lineterm="",
+        )
+        print("\n".join(diff))
+        return 0
+    if args.format == "json":
+        print(json.dumps(rows, indent=2))
+        return 0
+    for row in rows:
+        print(f"v{row['version']}  {row['captured_at']}  {row['id']}  {row['words']} words")
+    return 0
+
+
+def _print_summary(stats: dict[str, Any], args: argparse.Namespace, command: str = "replay") -> None:
     get = stats.get
     print(
-        f"replay: {get('archive/captures_read', 0)} captures read, {get('archive/records_written', 0)} records "
+        f"{command}: {get('archive/captures_read', 0)} captures read, {get('archive/records_written', 0)} records "
         f"written, {get('archive/unchanged', 0)} unchanged, {get('archive/failed', 0)} failed"
     )
+    if command == "crawl":
+        print(
+            f"fetched: {get('downloader/response_count', 0)} responses, {get('archive/revisits', 0)} revisits, "
+            f"{sum(v for k, v in stats.items() if k.startswith('archive/exchanges/'))} redirects/raw, "
+            f"{get('crawl/skipped_not_html', 0)} not HTML, {get('crawl/robots_forbidden', 0)} forbidden by robots.txt, "
+            f"{get('archive/resumed_from_warc', 0)} resumed from the archive"
+        )
     for source, reason in get("archive/failures", []):
         print(f"  failed: {source}: {reason}", file=sys.stderr)
     skipped = {k.rsplit("/", 1)[1]: v for k, v in stats.items() if k.startswith("replay/warc_skipped/")}
@@ -357,7 +582,9 @@ def _train_stripper(args: argparse.Namespace) -> int:
     from scraper.training import train
 
     pages = load_eval_set(args.set)[: args.limit]
-    spec, report = train(pages, folds=args.folds, progress=lambda message: print(message, file=sys.stderr))
+    spec, report = train(
+        pages, folds=args.folds, jobs=max(1, args.jobs), progress=lambda message: print(message, file=sys.stderr)
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(spec, separators=(",", ":")), encoding="utf-8")
     print(json.dumps(report.as_dict(), indent=2))

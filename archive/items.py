@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from archive.sources import CaptureFailure, SkippedRecord
 from scraper import Capture, Record
 
-__all__ = ["ArchiveItem", "CaptureFailure", "SkippedRecord"]
+__all__ = ["ArchiveItem", "CaptureFailure", "ExchangeItem", "RevisitItem", "SkippedRecord"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,3 +16,18 @@ class ArchiveItem:
 
     capture: Capture
     record: Record
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeItem:
+    """A live exchange archived as it went over the wire with no record: a redirect, a raw non-HTML body."""
+
+    capture: Capture
+    why: str  # "redirect" | "other"
+
+
+@dataclass(frozen=True, slots=True)
+class RevisitItem:
+    """A 304 Not Modified answer to a conditional request: archived as a revisit of the latest capture."""
+
+    capture: Capture

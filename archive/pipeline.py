@@ -6,12 +6,14 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
 from archive.catalog import Catalog
-from archive.items import ArchiveItem, CaptureFailure, SkippedRecord
-from archive.warc import DEFAULT_MAX_SIZE, WarcFileWriter
-from scraper import Record, evidence_scope
+from archive.items import ArchiveItem, CaptureFailure, ExchangeItem, RevisitItem, SkippedRecord
+from archive.middlewares import REDIRECT_RECEIVED
+from archive.warc import DEFAULT_MAX_SIZE, WarcFileWriter, WarcReadError, read_payload, recover_open_files
+from scraper import Capture, Record, evidence_scope
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -51,6 +53,8 @@ class ArchivePipeline:
         if self.site_evidence not in SITE_EVIDENCE_MODES:
             raise ValueError(f"ARCHIVE_SITE_EVIDENCE must be one of {SITE_EVIDENCE_MODES}, not {self.site_evidence!r}")
         self.crawler = crawler
+        self.resume_crawl: str | None = settings.get("ARCHIVE_RESUME_CRAWL") or None
+        self.status = "running"
         self.crawl_id = ""
         self.writer: WarcFileWriter | None = None
         self.pending: list[Record] = []
@@ -66,12 +70,27 @@ class ArchivePipeline:
 
     def open_spider(self) -> None:
         self.catalog.migrate()
-        self.crawl_id = self.catalog.start_crawl(self.crawl_kind, self.crawl_args)
+        for name, cut in recover_open_files(warc_directory(self.data_dir)):
+            self.stats.inc_value("archive/torn_tails_cut")
+            logger.warning("WARC file %s was left open by a killed run: cut %d torn bytes", name, cut)
+        if self.resume_crawl:
+            self.crawl_id = self.catalog.resume_crawl(self.resume_crawl)
+        else:
+            self.crawl_id = self.catalog.start_crawl(self.crawl_kind, self.crawl_args)
         info = {**self.writer_options["info"], "isPartOf": self.crawl_id}
         self.writer = WarcFileWriter(warc_directory(self.data_dir), **{**self.writer_options, "info": info})
         self.stats.set_value("archive/crawl_id", self.crawl_id)
         self.stats.set_value("archive/failures", self.failures)
         spider = self.crawler.spider
+        if spider is not None:
+            # Live spiders read validators (conditional requests) and, on --resume, what this
+            # crawl already archived, from the catalog (archive.middlewares).
+            spider.catalog = self.catalog  # type: ignore[attr-defined]
+            spider.archived = self._archived_response  # type: ignore[attr-defined]
+            if self.resume_crawl:
+                spider.resume_from = lambda url: self._archived_response(url, crawl_id=self.crawl_id)  # type: ignore[attr-defined]
+        self.crawler.signals.connect(self._spider_closed, signal=signals.spider_closed)
+        self.crawler.signals.connect(self._redirect, signal=REDIRECT_RECEIVED)
         if self.site_evidence != "off" and spider is not None:
             # The spider's parse consults the catalog through these (spiders.base.ArchiveSpider).
             spider.site_evidence = self.catalog  # type: ignore[attr-defined]
@@ -84,21 +103,36 @@ class ArchivePipeline:
             self.stats.inc_value(f"replay/warc_skipped/{item.record_type}")
         elif isinstance(item, ArchiveItem):
             self._archive(item)
+        elif isinstance(item, ExchangeItem):
+            self._exchange(item)
+        elif isinstance(item, RevisitItem):
+            self._revisit(item.capture, "server-not-modified")
         return item
 
+    def _redirect(self, capture: Capture) -> None:
+        self._exchange(ExchangeItem(capture, "redirect"))
+
     def close_spider(self) -> None:
-        status = "finished"
+        self.status = "finished"
         try:
             self._commit()
         except Exception:
-            status = "failed"
+            self.status = "failed"
             raise
         finally:
             if self.writer is not None:
                 self.writer.close()
                 self.stats.set_value("archive/warc_files", list(self.writer.files))
                 self.stats.set_value("archive/warc_bytes", self.writer.bytes_written)
+
+    def _spider_closed(self, spider: Any, reason: str) -> None:
+        """Record how the run ended (Scrapy names the reason only after the pipelines closed)."""
+        status = self.status
+        if status == "finished" and reason != "finished":
+            status = "interrupted"  # Ctrl-C or a close-spider limit: --resume continues it
+        try:
             self.catalog.finish_crawl(self.crawl_id, status, self._counts())
+        finally:
             self.catalog.close()
 
     def _archive(self, item: ArchiveItem) -> None:
@@ -107,6 +141,8 @@ class ArchivePipeline:
         record = item.record.with_provenance(crawl_id=self.crawl_id)
         if any(p.id == record.id for p in self.pending) or self.catalog.known_captures([record.id]):
             self.stats.inc_value("archive/unchanged")
+            if item.capture.source_kind == "live":  # fetched again, same bytes: a revisit, no new document
+                self._revisit(item.capture, "identical-payload-digest", record.id)
             return
         try:
             located = self.writer.write_capture(item.capture, record)
@@ -121,6 +157,50 @@ class ArchivePipeline:
         self.stats.inc_value("archive/boilerplate_words_dropped", record.boilerplate_word_count)
         if len(self.pending) >= self.commit_every:
             self._commit()
+
+    def _exchange(self, item: ExchangeItem) -> None:
+        assert self.writer is not None
+        try:
+            self.writer.write_exchange(item.capture)
+        except OSError as exc:
+            self._fail(item.capture.source_location, f"WARC write failed: {exc.strerror or exc}")
+            return
+        self.stats.inc_value(f"archive/exchanges/{item.why}")
+
+    def _revisit(self, capture: Capture, profile: str, record_id: str | None = None) -> None:
+        """Archive a revisit of the capture it repeats (by record id, else the URL's latest capture)."""
+        assert self.writer is not None
+        original = self._pending_or_catalog(record_id) if record_id else self.catalog.latest_capture(capture.url or "")
+        if original is None:
+            self._fail(capture.source_location, "304 Not Modified, but the archive holds no earlier capture")
+            return
+        try:
+            self.writer.write_revisit(
+                capture,
+                profile=profile,
+                refers_to_uri=original.source_url,
+                refers_to_date=original.provenance.captured_at,
+            )
+        except OSError as exc:
+            self._fail(capture.source_location, f"WARC write failed: {exc.strerror or exc}")
+            return
+        self.stats.inc_value("archive/revisits")
+
+    def _pending_or_catalog(self, record_id: str) -> Record | None:
+        return next((p for p in self.pending if p.id == record_id), None) or self.catalog.get(record_id)
+
+    def _archived_response(
+        self, url: str, *, crawl_id: str | None = None
+    ) -> tuple[int, list[tuple[str, str]], bytes] | None:
+        """Return (status, headers, body as transferred) of `url`'s latest capture (in `crawl_id`, if given)."""
+        record = self.catalog.captured_in_crawl(crawl_id, url) if crawl_id else self.catalog.latest_capture(url)
+        if record is None or record.provenance.warc_raw is None:
+            return None
+        try:
+            body = read_payload(warc_directory(self.data_dir), record.provenance.warc_raw)
+        except WarcReadError:
+            return None  # the pointer is bad: fetch it again rather than trust it
+        return record.provenance.http_status or 200, list(record.provenance.http_headers), body
 
     def _commit(self) -> None:
         if not self.pending or self.writer is None:
@@ -139,5 +219,13 @@ class ArchivePipeline:
         logger.debug("capture failed: %s: %s", source, reason)
 
     def _counts(self) -> dict[str, Any]:
-        keys = ("captures_read", "records_written", "unchanged", "failed", "words_kept", "boilerplate_words_dropped")
+        keys = (
+            "captures_read",
+            "records_written",
+            "unchanged",
+            "revisits",
+            "failed",
+            "words_kept",
+            "boilerplate_words_dropped",
+        )
         return {key: self.stats.get_value(f"archive/{key}", 0) for key in keys}

@@ -8,11 +8,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 
+from archive.warc import TornRecord, scan_records
 from scraper import Capture, media_kind
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "SkippedRecord",
     "SourceError",
     "SourceRef",
+    "decode_content",
     "find_sources",
     "load_capture",
 ]
@@ -110,29 +111,20 @@ def _from_file(path: Path) -> Iterator[SourceRef | CaptureFailure | SkippedRecor
     end = 0
     try:
         with open(path, "rb") as handle:
-            records = ArchiveIterator(handle, check_digests=False)
-            for record in records:
-                offset = records.get_record_offset()
-                _drain(record.raw_stream, offset)
-                records.read_to_end(record)
-                end = offset + records.get_record_length()
-                if record.rec_type in REPLAYED_WARC_TYPES:
+            for offset, record_end, record in scan_records(handle):
+                end = record_end
+                status = record.http_headers.get_statuscode() if record.http_headers else ""
+                if record.rec_type == "response" and status and not status.startswith("2"):
+                    yield SkippedRecord(f"{path}#{offset}", f"HTTP {status} response")  # a redirect, an error
+                elif record.rec_type in REPLAYED_WARC_TYPES:
                     yield SourceRef(path, "warc", offset)
                 else:
                     yield SkippedRecord(f"{path}#{offset}", record.rec_type)
         size = path.stat().st_size
         if end < size:
             yield CaptureFailure(str(path), f"corrupt or truncated WARC: {size - end} unreadable bytes at offset {end}")
-    except (ArchiveLoadFailed, OSError, EOFError, zlib.error, ValueError, SourceError) as exc:
+    except (ArchiveLoadFailed, OSError, EOFError, zlib.error, ValueError, SourceError, TornRecord) as exc:
         yield CaptureFailure(str(path), f"corrupt or truncated WARC at offset {end}: {_reason(exc)}")
-
-
-def _drain(stream: Any, offset: int) -> None:
-    """Read a record's payload to its end; SourceError when it stops short of Content-Length."""
-    while stream.read(1 << 16):
-        pass
-    if getattr(stream, "limit", 0) > 0:
-        raise SourceError(f"record at offset {offset} is cut short by {stream.limit} bytes")
 
 
 def load_capture(ref: SourceRef, *, max_bytes: int = DEFAULT_MAX_CAPTURE_BYTES) -> Capture:
@@ -198,6 +190,12 @@ def _load_warc_record(ref: SourceRef, max_bytes: int) -> Capture:
             )
         media, charset = media_kind(record.rec_headers.get_header("Content-Type"))
         return Capture(payload=payload, media_type=media or "application/octet-stream", charset=charset, **common)
+
+
+def decode_content(payload: bytes, encoding: str | None, max_bytes: int = DEFAULT_MAX_CAPTURE_BYTES) -> bytes:
+    """Return an HTTP body without its Content-Encoding; SourceError when it cannot be undone."""
+    decoded = _decoded(payload, encoding, max_bytes)
+    return payload if decoded is None else decoded
 
 
 def _decoded(payload: bytes, encoding: str | None, max_bytes: int) -> bytes | None:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import json
 import os
 import re
 import socket
 import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+import zlib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from http import HTTPStatus
 from importlib.metadata import version
@@ -17,6 +20,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from warcio.archiveiterator import ArchiveIterator
+from warcio.exceptions import ArchiveLoadFailed
 from warcio.recordloader import ArcWarcRecord
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import datetime_to_iso_date
@@ -25,7 +29,16 @@ from warcio.warcwriter import WARCWriter
 
 from scraper import Capture, Record, WarcLocation, __version__, iso_utc
 
-__all__ = ["WarcFileWriter", "WarcReadError", "read_payload", "warc_record_id"]
+__all__ = [
+    "TornRecord",
+    "WarcFileWriter",
+    "WarcReadError",
+    "cut_torn_tail",
+    "read_payload",
+    "recover_open_files",
+    "scan_records",
+    "warc_record_id",
+]
 
 WARC_VERSION = "WARC/1.1"
 SOFTWARE = f"scraper-archive/{__version__} (warcio/{version('warcio')}; trafilatura/{version('trafilatura')})"
@@ -92,11 +105,12 @@ class WarcFileWriter:
         self._builder = _Sha256Writer(io.BytesIO(), gzip=True, warc_version=WARC_VERSION)
 
     def write_capture(self, capture: Capture, record: Record) -> Record:
-        """Write the raw, conversion and metadata records; return `record` with their locations."""
+        """Write the (request,) raw, conversion and metadata records; return `record` with their locations."""
         out = self._current()
         archived_at = self.clock()
         raw_id = self.make_id()
-        raw = self._append(out, self._raw_record(capture, record, raw_id))
+        request = self._request(out, capture, raw_id)
+        raw = self._append(out, self._raw_record(capture, record, raw_id, request))
         target = record.source_url if capture.http_status is None else (capture.url or record.source_url)
         refers = {"WARC-Refers-To": raw_id, "WARC-Date": _warc_date(archived_at)}
         text = record.text.encode("utf-8")
@@ -104,10 +118,97 @@ class WarcFileWriter:
             out,
             self._record(target, "conversion", text, "text/plain; charset=utf-8", refers),
         )
-        located = record.with_provenance(archived_at=iso_utc(archived_at), warc_raw=raw, warc_conversion=conversion)
+        located = record.with_provenance(
+            archived_at=iso_utc(archived_at), warc_request=request, warc_raw=raw, warc_conversion=conversion
+        )
         meta = json.dumps(located.to_dict(with_text=False), ensure_ascii=False, sort_keys=True).encode("utf-8")
         metadata = self._append(out, self._record(target, "metadata", meta, "application/json", refers))
         return located.with_provenance(warc_metadata=metadata)
+
+    def write_exchange(self, capture: Capture) -> WarcLocation:
+        """Write a live capture that becomes no record (a redirect, a raw non-HTML body): request and response."""
+        out = self._current()
+        raw_id = self.make_id()
+        request = self._request(out, capture, raw_id)
+        when = capture.captured_at or self.clock()
+        headers = {"WARC-Record-ID": raw_id, "WARC-Date": _warc_date(when), **self._wire_headers(capture, request)}
+        return self._append(out, self._http_record(capture, "response", capture.payload, headers))
+
+    def write_revisit(self, capture: Capture, *, profile: str, refers_to_uri: str, refers_to_date: str) -> WarcLocation:
+        """Write a revisit: the response's status and headers without its payload, pointing at the capture it repeats.
+
+        `profile` is "server-not-modified" (a 304) or "identical-payload-digest" (same bytes again).
+        """
+        out = self._current()
+        raw_id = self.make_id()
+        request = self._request(out, capture, raw_id)
+        when = capture.captured_at or self.clock()
+        profiles = {
+            "server-not-modified": "http://netpreserve.org/warc/1.1/revisit/server-not-modified",
+            "identical-payload-digest": "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest",
+        }
+        headers = {
+            "WARC-Record-ID": raw_id,
+            "WARC-Date": _warc_date(when),
+            "WARC-Profile": profiles[profile],
+            "WARC-Refers-To-Target-URI": refers_to_uri,
+            "WARC-Refers-To-Date": refers_to_date,
+            **self._wire_headers(capture, request),
+        }
+        if profile == "identical-payload-digest":
+            headers["WARC-Payload-Digest"] = "sha256:" + _base32_sha256(capture.payload)
+        return self._append(out, self._http_record(capture, "revisit", b"", headers))
+
+    def _request(self, out: _OpenFile, capture: Capture, response_id: str) -> WarcLocation | None:
+        """Write the request record of a live capture (None for captures that have none)."""
+        wire = capture.request
+        if wire is None:
+            return None
+        # warcio splits a request line into protocol=method and statusline="target HTTP/1.1".
+        http = StatusAndHeaders(
+            f"{wire.method} {wire.target} {wire.protocol}", list(wire.headers), is_http_request=True
+        )
+        when = capture.captured_at or self.clock()
+        headers = {
+            "WARC-Record-ID": self.make_id(),
+            "WARC-Date": _warc_date(when),
+            "WARC-Concurrent-To": response_id,
+            **self._wire_headers(capture, None),
+        }
+        warc_record = self._builder.create_warc_record(
+            capture.url or "",
+            "request",
+            payload=io.BytesIO(b""),
+            length=0,
+            warc_headers_dict=headers,
+            http_headers=http,
+        )
+        return self._append(out, warc_record)
+
+    @staticmethod
+    def _wire_headers(capture: Capture, request: WarcLocation | None) -> dict[str, str]:
+        """Return WARC-IP-Address when known, and WARC-Concurrent-To the request record, if any."""
+        headers = {"WARC-IP-Address": capture.ip_address} if capture.ip_address else {}
+        if request is not None:
+            headers["WARC-Concurrent-To"] = request.record_id
+        return headers
+
+    def _http_record(self, capture: Capture, kind: str, payload: bytes, headers: dict[str, str]) -> ArcWarcRecord:
+        status = capture.http_status or 200
+        reason = capture.http_reason if capture.http_reason is not None else _reason(status)
+        http = StatusAndHeaders(
+            f"{status} {reason}".strip(),
+            [(k, v) for k, v in capture.http_headers if k.lower() not in _HOP_BY_HOP],
+            protocol=capture.http_protocol,
+        )
+        return self._builder.create_warc_record(
+            capture.url or "",
+            kind,
+            payload=io.BytesIO(payload),
+            length=len(payload),
+            warc_headers_dict=headers,
+            http_headers=http,
+        )
 
     def flush(self) -> None:
         """Make everything written so far durable on disk."""
@@ -120,6 +221,7 @@ class WarcFileWriter:
         if self._file is not None:
             self.flush()
             self._file.handle.close()
+            _open_marker(self.directory, self._file.name).unlink(missing_ok=True)
             self._file = None
 
     def _current(self) -> _OpenFile:
@@ -139,6 +241,9 @@ class WarcFileWriter:
                 handle = open(self.directory / name, "xb")  # noqa: SIM115 - held open across captures
             except FileExistsError:
                 continue
+            # While the file is open, a marker says so: after a kill, recover_open_files() cuts
+            # whatever half-written record the file ends with.
+            _open_marker(self.directory, name).touch()
             opened = _OpenFile(name, handle)
             self.files.append(name)
             self._append(opened, self._warcinfo(name))
@@ -156,26 +261,16 @@ class WarcFileWriter:
         headers = {"WARC-Filename": name, "WARC-Date": _warc_date(self.clock())}
         return self._record("", "warcinfo", body, "application/warc-fields", headers)
 
-    def _raw_record(self, capture: Capture, record: Record, raw_id: str) -> ArcWarcRecord:
+    def _raw_record(self, capture: Capture, record: Record, raw_id: str, request: WarcLocation | None) -> ArcWarcRecord:
         when = datetime.fromisoformat(record.provenance.captured_at.replace("Z", "+00:00"))
         headers = {"WARC-Record-ID": raw_id, "WARC-Date": _warc_date(when)}
         if capture.http_status is None:
             charset = capture.charset or _codec_name(record.provenance.encoding)
             content_type = capture.media_type + (f"; charset={charset}" if charset else "")
             return self._record(record.source_url, "resource", capture.payload, content_type, headers)
-        reason = capture.http_reason if capture.http_reason is not None else _reason(capture.http_status)
-        http = StatusAndHeaders(
-            f"{capture.http_status} {reason}".strip(),
-            [(k, v) for k, v in capture.http_headers if k.lower() not in _HOP_BY_HOP],
-            protocol=capture.http_protocol,
-        )
-        return self._builder.create_warc_record(
-            capture.url or record.source_url,
-            "response",
-            payload=io.BytesIO(capture.payload),
-            length=len(capture.payload),
-            warc_headers_dict=headers,
-            http_headers=http,
+        headers.update(self._wire_headers(capture, request))
+        return self._http_record(
+            replace(capture, url=capture.url or record.source_url), "response", capture.payload, headers
         )
 
     def _record(self, uri: str, kind: str, body: bytes, content_type: str, headers: dict[str, str]) -> ArcWarcRecord:
@@ -196,6 +291,60 @@ class WarcFileWriter:
         return WarcLocation(out.name, offset, len(data), warc_record.rec_headers.get_header("WARC-Record-ID"))
 
 
+class TornRecord(Exception):
+    """A WARC record stops before its Content-Length says it ends."""
+
+
+def scan_records(handle: IO[bytes]) -> Iterator[tuple[int, int, ArcWarcRecord]]:
+    """Yield (offset, end offset, record) for each complete record, reading every payload to its end.
+
+    Raises TornRecord, or warcio's and zlib's errors, at the first damaged record.
+    """
+    records = ArchiveIterator(handle, check_digests=False)
+    for warc_record in records:
+        offset = records.get_record_offset()
+        stream = warc_record.raw_stream
+        while stream.read(1 << 16):
+            pass
+        if getattr(stream, "limit", 0) > 0:
+            raise TornRecord(f"record at offset {offset} is cut short by {stream.limit} bytes")
+        records.read_to_end(warc_record)
+        yield offset, offset + records.get_record_length(), warc_record
+
+
+def cut_torn_tail(path: Path) -> int:
+    """Cut a WARC file back to the end of its last complete record; return how many bytes went.
+
+    Only a tail is ever cut: the bytes of complete records are never touched.
+    """
+    end = 0
+    with open(path, "rb") as handle:
+        try:
+            for _, record_end, _ in scan_records(handle):
+                end = record_end
+        except (TornRecord, ArchiveLoadFailed, EOFError, OSError, ValueError, zlib.error):
+            pass
+    size = path.stat().st_size
+    if end < size:
+        with open(path, "r+b") as handle:
+            handle.truncate(end)
+            handle.flush()
+            os.fsync(handle.fileno())
+    return size - end
+
+
+def recover_open_files(directory: Path) -> list[tuple[str, int]]:
+    """Repair files a killed writer left open (marked `.NAME.open`): [(file name, bytes cut)]."""
+    repaired = []
+    for marker in sorted(directory.glob(".*.open")):
+        name = marker.name[1 : -len(".open")]
+        target = directory / name
+        if target.exists():
+            repaired.append((name, cut_torn_tail(target)))
+        marker.unlink()
+    return repaired
+
+
 def read_payload(directory: Path, location: WarcLocation) -> bytes:
     """Return the payload of the WARC record at `location`, as it was archived."""
     path = directory / location.file
@@ -212,6 +361,10 @@ def read_payload(directory: Path, location: WarcLocation) -> bytes:
     raise WarcReadError(f"{path}@{location.offset}: no WARC record there")
 
 
+def _open_marker(directory: Path, name: str) -> Path:
+    return directory / f".{name}.open"
+
+
 def _warc_date(moment: datetime) -> str:
     return str(datetime_to_iso_date(moment.astimezone(UTC).replace(tzinfo=None), use_micros=True))
 
@@ -219,6 +372,10 @@ def _warc_date(moment: datetime) -> str:
 def _codec_name(encoding: str | None) -> str | None:
     """Return a detected encoding usable as a charset label ("utf-8 (2 bad bytes...)" is not)."""
     return encoding if encoding and re.fullmatch(r"[\w.:-]+", encoding) else None
+
+
+def _base32_sha256(data: bytes) -> str:
+    return base64.b32encode(hashlib.sha256(data).digest()).decode("ascii")
 
 
 def _reason(status: int) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from scraper._version import __version__
-from scraper.capture import Capture, media_kind
+from scraper.capture import Capture, WireRequest, media_kind
 from scraper.errors import CaptureError
 from scraper.evidence import LineCounts, SiteEvidence, evidence_scope
 from scraper.extract import build_record, iso_utc, record_id
@@ -20,6 +20,7 @@ __all__ = [
     "SiteEvidence",
     "StrippedText",
     "WarcLocation",
+    "WireRequest",
     "__version__",
     "build_record",
     "evidence_scope",

@@ -5,9 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-__all__ = ["Capture", "media_kind"]
+__all__ = ["Capture", "WireRequest", "media_kind"]
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+
+
+@dataclass(frozen=True, slots=True)
+class WireRequest:
+    """The HTTP request a live capture answered, as sent: method, target with its query, headers."""
+
+    method: str
+    target: str  # the request-target: path and full query string
+    headers: tuple[tuple[str, str], ...]
+    protocol: str = "HTTP/1.1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +40,8 @@ class Capture:
     http_protocol: str = "HTTP/1.1"
     http_reason: str | None = None
     content: bytes | None = None
+    request: WireRequest | None = None  # live captures: the request that was sent
+    ip_address: str | None = None  # live captures: the server's address, when known
 
     @property
     def body(self) -> bytes:

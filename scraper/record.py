@@ -37,6 +37,7 @@ class Provenance:
     input_word_count: int = 0
     crawl_id: str | None = None
     archived_at: str | None = None
+    warc_request: WarcLocation | None = None  # live captures: the request record
     warc_raw: WarcLocation | None = None
     warc_conversion: WarcLocation | None = None
     warc_metadata: WarcLocation | None = None

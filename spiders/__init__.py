@@ -4,5 +4,6 @@ from __future__ import annotations
 
 from spiders.base import ArchiveSpider
 from spiders.replay import ReplaySpider
+from spiders.site import SiteSpider
 
-__all__ = ["ArchiveSpider", "ReplaySpider"]
+__all__ = ["ArchiveSpider", "ReplaySpider", "SiteSpider"]

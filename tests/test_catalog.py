@@ -36,7 +36,7 @@ def test_migrate_is_idempotent_and_creates_named_tables(catalog: Catalog) -> Non
     names = set(inspect(catalog.engine).get_table_names())
     assert {"crawls", "documents", "captures", "warc_records", "site_pages", "site_lines", "alembic_version"} <= names
     with catalog.engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0003"
     indexes = {i["name"] for i in inspect(catalog.engine).get_indexes("captures")}
     assert {"ix_captures_site", "ix_captures_canonical_url", "ix_captures_published"} <= indexes
 
@@ -131,10 +131,19 @@ def test_a_catalog_made_by_the_first_release_upgrades_and_keeps_its_records(db_u
         config.attributes["connection"] = connection
         command.upgrade(config, "0001")
     record = _record()
-    assert old.add_records([record]) == 1
+    from sqlalchemy.orm import Session
+
+    from archive._models import CaptureRow
+
+    with Session(old.engine) as session, session.begin():  # a row as the first release wrote it
+        row = CaptureRow.from_record(record, old._document_id(session, record))
+        first_release = {c.key: getattr(row, c.key) for c in CaptureRow.__table__.columns if c.key != "previous_id"}
+        session.execute(CaptureRow.__table__.insert().values(**first_release))
     assert "site_lines" not in inspect(old.engine).get_table_names()
     old.migrate()
-    assert old.get(record.id) == record
+    kept = old.get(record.id)
+    assert kept is not None and kept.text == record.text and kept.canonical_url == record.canonical_url
+    assert old.history(record.canonical_url)[0][1] is None  # the new column reads as "replaces nothing"
     assert old.count_site_lines("a.example", "https://a.example/1", ["k1", "k2"])
     old.close()
 
@@ -152,3 +161,23 @@ def test_site_line_counts_need_two_other_pages(catalog: Catalog) -> None:
     for n in range(3):
         catalog.count_site_lines(site, f"https://a.example/many{n}", many)
     assert catalog.recurring(site, "https://a.example/x", many) == set(many)
+
+
+def test_history_links_each_changed_text_to_the_capture_it_replaced(catalog: Catalog) -> None:
+    url = "https://news.example/story"
+
+    def capture(body: str, day: int) -> Record:
+        record = _record(body=body, url=url)
+        return record.with_provenance(captured_at=f"2026-03-0{day}T00:00:00Z", source_kind="live")
+
+    first = capture(ARTICLE, 1)
+    same_text = replace(capture(ARTICLE, 2), id="b" * 32)  # other bytes, same text: not a new version
+    changed = capture(ARTICLE + " The council has now published the timetable.", 3)
+    assert catalog.add_records([first]) == 1
+    assert catalog.add_records([same_text]) == 1
+    assert catalog.add_records([changed]) == 1
+    history = catalog.history(url)
+    assert [r.id for r, _ in history] == [first.id, same_text.id, changed.id]
+    assert [previous for _, previous in history] == [None, None, same_text.id]
+    latest = catalog.latest_capture(url)
+    assert latest is not None and latest.id == changed.id

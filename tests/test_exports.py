@@ -10,14 +10,15 @@ import pytest
 
 EXPECTED = {
     "scraper": {
-        "Capture", "CaptureError", "Provenance", "Record", "StrippedText", "WarcLocation", "__version__",
-        "build_record", "iso_utc", "media_kind", "normalize_url", "record_id", "site_of", "strip_boilerplate",
+        "Capture", "CaptureError", "LineCounts", "Provenance", "Record", "SiteEvidence", "StrippedText",
+        "WarcLocation", "WireRequest", "__version__", "build_record", "evidence_scope", "iso_utc", "media_kind",
+        "normalize_url", "record_id", "site_of", "strip_boilerplate",
     },
     "archive": {
         "AmbiguousId", "Catalog", "CaptureFailure", "SearchHit", "SkippedRecord", "SourceError", "SourceRef",
         "WarcFileWriter", "WarcReadError", "default_db_url", "find_sources", "load_capture", "read_payload",
     },
-    "spiders": {"ArchiveSpider", "ReplaySpider"},
+    "spiders": {"ArchiveSpider", "ReplaySpider", "SiteSpider"},
 }  # fmt: skip
 
 

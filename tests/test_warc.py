@@ -213,3 +213,29 @@ def test_read_payload_refuses_a_wrong_pointer(tmp_path: Path) -> None:
         read_payload(tmp_path, WarcLocation(raw.file, raw.offset, raw.length, "<urn:uuid:bogus>"))
     with pytest.raises(WarcReadError, match="No such file"):
         read_payload(tmp_path, WarcLocation("missing.warc.gz", 0, 10, raw.record_id))
+
+
+def test_a_killed_writers_torn_tail_is_cut_and_complete_records_stay(tmp_path: Path) -> None:
+    from archive.warc import recover_open_files
+
+    writer = _fixed_writer(tmp_path)
+    first = writer.write_capture(Capture(b"First paragraph.", "file", "/a.txt", "text/plain"), _record())
+    writer.flush()
+    [name] = writer.files
+    assert (tmp_path / f".{name}.open").exists()  # the marker says the file is being written
+    intact = (tmp_path / name).stat().st_size
+    writer.write_capture(Capture(b"Second capture.", "file", "/b.txt", "text/plain"), _record(id="f" * 32))
+    writer.flush()
+    grown = (tmp_path / name).stat().st_size
+    os.truncate(tmp_path / name, intact + (grown - intact) // 2)  # the kill: half of the last capture on disk
+    assert writer._file is not None
+    writer._file.handle.close()  # the process is gone, its descriptor with it; close() never ran
+
+    repaired = recover_open_files(tmp_path)
+    assert len(repaired) == 1 and repaired[0][0] == name and repaired[0][1] > 0
+    assert not (tmp_path / f".{name}.open").exists()
+    assert warcio_check([tmp_path / name]).returncode == 0
+    assert read_payload(tmp_path, first.provenance.warc_raw) == b"First paragraph."  # type: ignore[arg-type]
+    size = (tmp_path / name).stat().st_size
+    assert intact <= size < grown  # only the torn record's bytes went; complete ones never move
+    assert recover_open_files(tmp_path) == []  # nothing left to repair

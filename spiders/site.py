@@ -1,0 +1,294 @@
+"""The live crawler: seeds, sitemaps, feeds and links in; records, revisits and redirects out."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator, Sequence
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import feedparser
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import HtmlResponse, Request, Response, TextResponse
+from scrapy.linkextractors import LinkExtractor
+from scrapy.spidermiddlewares.httperror import HttpError
+from scrapy.utils.gz import gunzip
+from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
+from twisted.python.failure import Failure
+
+from archive.items import CaptureFailure, ExchangeItem, RevisitItem
+from archive.responses import capture_from_response
+from archive.seeds import Seed
+from archive.sources import SourceError, decode_content
+from scraper import media_kind, normalize_url, site_of
+from scraper.capture import HTML_TYPES
+from spiders.base import ArchiveSpider
+
+__all__ = ["SiteSpider"]
+
+_HTML_LIKE = HTML_TYPES | {"text/plain"}
+_FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/rdf+xml")
+_FEED_HEAD = re.compile(rb"<(?:rss|feed|rdf:RDF)\b", re.IGNORECASE)
+_SITEMAP_HEAD = re.compile(rb"<(?:urlset|sitemapindex)\b", re.IGNORECASE)
+_SITEMAP_MAX_BYTES = 64 * 1024 * 1024
+_MAX_SITEMAP_DEPTH = 5  # sitemap indexes nested deeper than this (or pointing at themselves) stop
+
+
+class SiteSpider(ArchiveSpider):
+    """Fetch seeds; follow sitemaps, feeds and links within limits; archive HTML-like pages.
+
+    Limits: `depth` link hops from a page seed (a seed may set its own), same site unless
+    `any_site`, allow/deny domains and URL patterns, at most `max_pages` pages in all and
+    `max_per_site` per site. Non-HTML responses are skipped, or archived raw with `archive_other`.
+    With `discover_feeds`, the RSS/Atom feeds a seed page advertises are crawled too.
+    """
+
+    name = "site"
+
+    def __init__(
+        self,
+        seeds: Sequence[Seed],
+        *,
+        depth: int = 1,
+        any_site: bool = False,
+        allow_domains: Sequence[str] = (),
+        deny_domains: Sequence[str] = (),
+        allow: Sequence[str] = (),
+        deny: Sequence[str] = (),
+        max_pages: int | None = None,
+        max_per_site: int | None = None,
+        archive_other: bool = False,
+        discover_feeds: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.seeds = list(seeds)
+        self.depth = depth
+        self.any_site = any_site
+        self.allow_domains = [d.lower() for d in allow_domains]
+        self.deny_domains = [d.lower() for d in deny_domains]
+        self.max_pages = max_pages
+        self.max_per_site = max_per_site
+        self.archive_other = archive_other
+        self.discover_feeds = discover_feeds
+        self.links = LinkExtractor(allow=allow, deny=deny, deny_domains=self.deny_domains, unique=True)
+        self.allow_patterns = [re.compile(p) for p in allow]
+        self.deny_patterns = [re.compile(p) for p in deny]
+        self.pages = 0
+        self.per_site: Counter[str] = Counter()
+        self.per_seed: Counter[int] = Counter()
+        self.seen_pages: set[str] = set()
+
+    async def start(self) -> AsyncIterator[Request]:
+        for index, seed in enumerate(self.seeds):
+            depth = seed.depth if seed.depth is not None else (self.depth if seed.kind in ("auto", "page") else 0)
+            request = self._request(seed.url, seed.kind, depth, index, sitemap_depth=0, from_seed=True)
+            if request is not None:
+                yield request
+
+    # --- dispatch -----------------------------------------------------------------------
+
+    def route(self, response: Response) -> Iterator[Any]:
+        """Handle a response by what it was fetched as, or (for `auto`) by what it turns out to be."""
+        kind = response.meta["kind"]
+        if kind == "auto":
+            kind = self._sniff(response)
+        if kind == "robots":
+            yield from self._robots(response)
+        elif kind == "sitemap":
+            yield from self._sitemap(response)
+        elif kind == "feed":
+            yield from self._feed(response)
+        else:
+            yield from self._page(response)
+
+    def _sniff(self, response: Response) -> str:
+        if urlsplit(response.url).path == "/robots.txt":
+            return "robots"
+        media, _ = media_kind(response.headers.get("Content-Type", b"").decode("latin-1"))
+        head = response.body[:2048]
+        if media in _FEED_TYPES or _FEED_HEAD.search(head):
+            return "feed"
+        if _SITEMAP_HEAD.search(head) or response.body[:2] == b"\x1f\x8b" or response.url.endswith(".xml.gz"):
+            return "sitemap"
+        return "page"
+
+    # --- discovery ----------------------------------------------------------------------
+
+    def _robots(self, response: Response) -> Iterator[Request]:
+        meta = response.meta
+        for url in sitemap_urls_from_robots(response.body, base_url=response.url):
+            request = self._request(url, "sitemap", meta["hops_left"], meta["seed"], sitemap_depth=1)
+            if request is not None:
+                yield request
+
+    def _sitemap(self, response: Response) -> Iterator[Any]:
+        meta = response.meta
+        body = response.body
+        if body[:2] == b"\x1f\x8b":
+            try:
+                body = gunzip(body, max_size=_SITEMAP_MAX_BYTES)
+            except Exception as exc:  # a bad or oversized gzip: name it, carry on with the crawl
+                yield CaptureFailure(response.url, f"unreadable gzipped sitemap: {exc}")
+                return
+        try:
+            sitemap = Sitemap(body)
+        except Exception as exc:  # lxml refuses malformed XML
+            yield CaptureFailure(response.url, f"unreadable sitemap: {exc}")
+            return
+        if sitemap.type == "sitemapindex":
+            if meta["sitemap_depth"] >= _MAX_SITEMAP_DEPTH:
+                yield CaptureFailure(response.url, f"sitemap index nested deeper than {_MAX_SITEMAP_DEPTH} levels")
+                return
+            for entry in sitemap:
+                request = self._request(
+                    entry["loc"], "sitemap", meta["hops_left"], meta["seed"], sitemap_depth=meta["sitemap_depth"] + 1
+                )
+                if request is not None:
+                    yield request
+        elif sitemap.type == "urlset":
+            for entry in sitemap:
+                request = self._request(entry["loc"], "page", self._entry_depth(meta), meta["seed"], sitemap_depth=0)
+                if request is not None:
+                    yield request
+
+    def _feed(self, response: Response) -> Iterator[Any]:
+        meta = response.meta
+        # feedparser resolves no external entities and caps nothing; the body is already bounded
+        # by DOWNLOAD_MAXSIZE. A malformed feed still yields what entries it could read.
+        parsed = feedparser.parse(response.body, response_headers={"content-location": response.url})
+        entries = parsed.get("entries", [])
+        if not entries and parsed.get("bozo"):
+            yield CaptureFailure(response.url, f"unreadable feed: {parsed.get('bozo_exception')}")
+            return
+        for entry in entries:
+            for url in _entry_links(entry):
+                request = self._request(
+                    urljoin(response.url, url), "page", self._entry_depth(meta), meta["seed"], sitemap_depth=0
+                )
+                if request is not None:
+                    yield request
+
+    def _entry_depth(self, meta: dict[str, Any]) -> int:
+        """Pages listed by a sitemap or feed are archived, their links followed only if the seed says."""
+        return self.seeds[meta["seed"]].depth or 0
+
+    def _page(self, response: Response) -> Iterator[Any]:
+        if response.status == 304:
+            yield RevisitItem(capture_from_response(response))
+            archived = self._archived_copy(response)  # unchanged, so its links are the archived copy's
+            if archived is not None:
+                yield from self._follow(archived)
+            return
+        media, _ = media_kind(response.headers.get("Content-Type", b"").decode("latin-1"))
+        html_like = media in _HTML_LIKE or (media is None and isinstance(response, TextResponse))
+        if not html_like:
+            self._count("crawl/skipped_not_html")
+            if self.archive_other and not response.meta.get("archive_resumed"):
+                yield ExchangeItem(capture_from_response(response), "other")
+            return
+        if not response.meta.get("archive_resumed"):
+            yield from self.parse(response)
+        if isinstance(response, TextResponse) and media in HTML_TYPES:
+            yield from self._follow(response)
+
+    def _archived_copy(self, response: Response) -> Response | None:
+        archived = getattr(self, "archived", None)
+        found = archived(response.url) if archived is not None else None
+        if found is None:
+            return None
+        _, headers, body = found
+        archived_copy = HtmlResponse(response.url, headers=headers, body=body, request=response.request)
+        encoding = archived_copy.headers.get(b"Content-Encoding", b"").decode("latin-1")
+        try:
+            return archived_copy.replace(body=decode_content(body, encoding))
+        except SourceError:
+            return None
+
+    def _follow(self, response: Response) -> Iterator[Request]:
+        meta = response.meta
+        if (
+            meta.get("from_seed") and self.discover_feeds
+        ):  # a seed page's own feeds: <link rel="alternate" type="...rss/atom...">
+            for href in response.xpath("//link[@rel='alternate']").xpath(_FEED_LINK_XPATH).getall():
+                request = self._request(response.urljoin(href), "feed", 0, meta["seed"], sitemap_depth=0)
+                if request is not None:
+                    yield request
+        if meta["hops_left"] <= 0:
+            return
+        for link in self.links.extract_links(response):
+            request = self._request(link.url, "page", meta["hops_left"] - 1, meta["seed"], sitemap_depth=0)
+            if request is not None:
+                yield request
+
+    # --- requests and limits --------------------------------------------------------------
+
+    def _request(
+        self, url: str, kind: str, depth: int, seed: int, *, sitemap_depth: int, from_seed: bool = False
+    ) -> Request | None:
+        if not url.startswith(("http://", "https://")) or not self._in_scope(url, seed):
+            return None
+        page = kind in ("page", "auto")
+        if page:
+            key = normalize_url(url)
+            if key in self.seen_pages and not from_seed:
+                return None
+            if not self._room_for(url, seed):  # seeds count too: they come first, so they are kept
+                self._count("crawl/capped")
+                return None
+            self.seen_pages.add(key)
+            self.pages += 1
+            self.per_site[site_of(url) or ""] += 1
+            self.per_seed[seed] += 1
+        meta = {"kind": kind, "hops_left": depth, "seed": seed, "sitemap_depth": sitemap_depth, "from_seed": from_seed}
+        if page:
+            meta["archive_page"] = True
+        # Sitemaps and feeds are visited once per crawl, however many indexes point at them.
+        return Request(url, callback=self.route, errback=self.on_error, meta=meta, dont_filter=from_seed)
+
+    def _in_scope(self, url: str, seed: int) -> bool:
+        host = (urlsplit(url).hostname or "").lower()
+        if any(host == d or host.endswith("." + d) for d in self.deny_domains):
+            return False
+        if self.allow_domains:
+            if not any(host == d or host.endswith("." + d) for d in self.allow_domains):
+                return False
+        elif not self.any_site and site_of(url) != site_of(self.seeds[seed].url):
+            return False
+        if any(p.search(url) for p in self.deny_patterns):
+            return False
+        return not self.allow_patterns or any(p.search(url) for p in self.allow_patterns) or url == self.seeds[seed].url
+
+    def _room_for(self, url: str, seed: int) -> bool:
+        if self.max_pages is not None and self.pages >= self.max_pages:
+            return False
+        if self.max_per_site is not None and self.per_site[site_of(url) or ""] >= self.max_per_site:
+            return False
+        cap = self.seeds[seed].max_pages
+        return cap is None or self.per_seed[seed] < cap
+
+    def _count(self, key: str) -> None:
+        if self.crawler.stats is not None:
+            self.crawler.stats.inc_value(key)
+
+    def on_error(self, failure: Failure) -> Iterator[Any]:
+        """Name the URL and the reason; robots.txt refusals are policy, counted but not failures."""
+        if failure.check(IgnoreRequest) and "robots.txt" in str(failure.value):
+            self._count("crawl/robots_forbidden")
+            return
+        if failure.check(HttpError):
+            response = failure.value.response
+            yield CaptureFailure(response.url, f"HTTP {response.status}")
+            return
+        yield from super().on_error(failure)
+
+
+_FEED_LINK_XPATH = "@href[" + " or ".join(f"../@type='{t}'" for t in _FEED_TYPES) + "]"
+
+
+def _entry_links(entry: Any) -> list[str]:
+    links = [link.get("href") for link in entry.get("links", ()) if link.get("rel", "alternate") == "alternate"]
+    if entry.get("link"):
+        links.insert(0, entry["link"])
+    return list(dict.fromkeys(link for link in links if link))

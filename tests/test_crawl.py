@@ -1,0 +1,269 @@
+"""Live crawls against a real HTTP server on 127.0.0.1 (tests/newsite.py), through the real CLI."""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from warcio.archiveiterator import ArchiveIterator
+
+from scraper import __version__
+from tests.conftest import Cli, warc_files, warcio_check
+from tests.newsite import ARTICLES, NewsSite
+
+# Fast but still polite: no fixed delay (robots.txt's Crawl-delay 0.2 s still applies), short backoff.
+FAST = ["--delay", "0", "--timeout", "3", "-s", "RETRY_BACKOFF_BASE=0.05"]
+
+
+@pytest.fixture
+def site() -> NewsSite:
+    with NewsSite() as served:
+        yield served  # type: ignore[misc]
+
+
+def _warc_records(cli: Cli) -> list[tuple[str, dict[str, str], str, bytes]]:
+    """(type, WARC headers, HTTP status line, payload as stored) of every record, in file order."""
+    out = []
+    for path in warc_files(cli.data):
+        with path.open("rb") as fh:
+            for record in ArchiveIterator(fh):
+                status = record.http_headers.statusline if record.http_headers else ""
+                if record.rec_type == "request" and record.http_headers:  # warcio: protocol holds the method
+                    status = record.http_headers.protocol + " " + status
+                out.append((record.rec_type, dict(record.rec_headers.headers), status, record.raw_stream.read()))
+    return out
+
+
+def _export(cli: Cli) -> list[dict]:
+    return [json.loads(line) for line in cli("export", "--format", "jsonl", check=True).out.splitlines()]
+
+
+def _article_urls(site: NewsSite) -> set[str]:
+    return {f"{site.base}/{path}" for path in ARTICLES}
+
+
+def test_crawl_from_the_home_page_archives_the_site_faithfully(cli: Cli, site: NewsSite) -> None:
+    done = cli("crawl", f"{site.base}/", "--depth", "2", "--contact", "https://archive.example/contact", *FAST)
+    assert done.code == 1, done.out + done.err  # the footer's /about is a 404: named, the rest goes on
+    agent = f"scraper-archive/{__version__} (+https://archive.example/contact)"
+    assert {headers.get("User-Agent") for _, headers, _ in site.state.requests} == {agent}
+    assert f"failed: {site.base}/about: HTTP 404" in done.err
+    records = {r["source_url"]: r for r in _export(cli)}
+    assert _article_urls(site) <= set(records)
+    ferry = records[f"{site.base}/harbour/ferry-timetable"]
+    assert ARTICLES["harbour/ferry-timetable"][3][0] in ferry["text"]
+    for noise in ("Advertisement", "We use cookies", "Related stories", "All rights reserved"):
+        assert noise not in ferry["text"], noise
+    assert ferry["title"].startswith("Ferry timetable") and ferry["authors"] == ["Ines Calloway"]
+    assert ferry["published"] == "2026-03-03" and ferry["provenance"]["source_kind"] == "live"
+    # robots.txt: /private/ is never fetched; its refusal is counted, not reported as a failure.
+    assert not any(target.startswith("/private") for target, _, _ in site.state.requests)
+    assert "1 forbidden by robots.txt" in done.out
+
+    warc = _warc_records(cli)
+    check = warcio_check(warc_files(cli.data))
+    assert check.returncode == 0, check.stdout + check.stderr
+    by_id = {h["WARC-Record-ID"]: (t, h, s, p) for t, h, s, p in warc}
+    responses = [(h, s, p) for t, h, s, p in warc if t == "response"]
+    for headers, _, _ in responses:  # every response has its request, and they point at each other
+        kind, request, _, _ = by_id[headers["WARC-Concurrent-To"]]
+        assert kind == "request" and request["WARC-Concurrent-To"] == headers["WARC-Record-ID"]
+        assert headers["WARC-IP-Address"] == "127.0.0.1"
+    # The request line keeps its full query string.
+    targets = [s for t, _, s, _ in warc if t == "request"]
+    assert "GET /section/harbour?page=2&sort=new HTTP/1.1" in targets
+    # The body as transferred: the article was served gzipped, and the WARC holds the gzip bytes.
+    [(_, status, payload)] = [
+        (h, s, p) for h, s, p in responses if h["WARC-Target-URI"] == f"{site.base}/harbour/ferry-timetable"
+    ]
+    assert status == "200 OK" and payload[:2] == b"\x1f\x8b"
+    assert ARTICLES["harbour/ferry-timetable"][3][0].encode() in gzip.decompress(payload)
+    # The redirect chain /old-home -> 301 -> /moved-once -> 302 is archived hop by hop.
+    hops = {h["WARC-Target-URI"].rsplit("/", 1)[1]: s for h, s, _ in responses if s[:1] == "3"}
+    assert hops == {"old-home": "301 Moved Permanently", "moved-once": "302 Found"}
+
+
+def test_replaying_a_crawls_warc_reproduces_its_documents(cli: Cli, site: NewsSite, tmp_path: Path) -> None:
+    cli("crawl", f"{site.base}/", "--depth", "2", *FAST)
+    crawled = {r["source_url"]: r["text_sha256"] for r in _export(cli)}
+    other = Cli(cwd=tmp_path, data=tmp_path / "replayed", db=f"sqlite:///{tmp_path / 'replayed.sqlite'}")
+    replayed = other("replay", *map(str, warc_files(cli.data)), check=True)
+    assert f"{len(crawled)} records written" in replayed.out
+    assert {r["source_url"]: r["text_sha256"] for r in _export(other)} == crawled
+
+
+def test_sitemap_index_with_a_gzipped_news_sitemap(cli: Cli, site: NewsSite) -> None:
+    cli("crawl", f"{site.base}/sitemap.xml", *FAST, check=True)
+    assert {r["source_url"] for r in _export(cli)} == _article_urls(site)
+    assert site.state.hits["/sitemap-news.xml.gz"] == 1
+
+
+def test_sitemaps_named_in_robots_txt(cli: Cli, site: NewsSite, tmp_path: Path) -> None:
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text(f"# where the site lists its sitemaps\n{site.base}/robots.txt robots\n", encoding="utf-8")
+    done = cli("crawl", "--seeds", str(seeds), *FAST, check=True)
+    assert {r["source_url"] for r in _export(cli)} == _article_urls(site), done.out + done.err
+
+
+def test_rss_and_atom_feeds(cli: Cli, site: NewsSite) -> None:
+    cli("crawl", f"{site.base}/feeds/rss.xml", f"{site.base}/feeds/atom.xml", *FAST, check=True)
+    assert {r["source_url"] for r in _export(cli)} == _article_urls(site)
+
+
+def test_feeds_are_discovered_from_a_seed_pages_link_alternate(cli: Cli, site: NewsSite) -> None:
+    cli("crawl", f"{site.base}/council/cycle-routes", "--depth", "0", "--feeds", *FAST, check=True)
+    urls = {r["source_url"] for r in _export(cli)}
+    assert site.state.hits["/feeds/rss.xml"] == 1
+    assert urls == {
+        f"{site.base}/council/cycle-routes",
+        f"{site.base}/harbour/ferry-timetable",
+        f"{site.base}/harbour/fish-market",
+    }
+
+
+def test_retries_500_and_waits_as_a_429_asks(cli: Cli, site: NewsSite) -> None:
+    cli("crawl", f"{site.base}/flaky", f"{site.base}/busy", "--depth", "0", *FAST, check=True)
+    assert site.state.hits["/flaky"] == 2 and site.state.hits["/busy"] == 2
+    assert len(_export(cli)) == 2
+    busy = [when for target, _, when in site.state.requests if target == "/busy"]
+    assert busy[1] - busy[0] >= 0.95, "Retry-After: 1 was not honoured"
+
+
+def test_errors_are_named_and_the_crawl_goes_on(cli: Cli, site: NewsSite) -> None:
+    site.state.slow_seconds = 4
+    urls = [f"{site.base}/{p}" for p in ("missing", "report.pdf", "huge", "slow", "harbour/fish-market")]
+    done = cli("crawl", *urls, "--depth", "0", *FAST, "--timeout", "1", "--max-body-bytes", "200000", "--retries", "0")
+    assert done.code == 1
+    failures = [line for line in done.err.splitlines() if line.strip().startswith("failed:")]
+    assert any(f"{site.base}/missing: HTTP 404" in line for line in failures)
+    assert any(f"{site.base}/huge" in line and "size" in line.lower() for line in failures), failures
+    assert any(f"{site.base}/slow" in line and "took longer" in line for line in failures), failures
+    assert len(failures) == 3, failures  # the PDF is skipped, not failed
+    assert "1 not HTML" in done.out
+    assert [r["source_url"] for r in _export(cli)] == [f"{site.base}/harbour/fish-market"]
+    assert warcio_check(warc_files(cli.data)).returncode == 0
+
+
+def test_non_html_is_archived_raw_when_asked(cli: Cli, site: NewsSite) -> None:
+    cli("crawl", f"{site.base}/report.pdf", "--archive-other", "--depth", "0", *FAST, check=True)
+    [(headers, payload)] = [(h, p) for t, h, _, p in _warc_records(cli) if t == "response"]
+    assert payload.startswith(b"%PDF-1.4") and headers["WARC-Target-URI"].endswith("/report.pdf")
+    assert _export(cli) == []  # no record: nothing to extract
+
+
+def test_crawl_delay_from_robots_txt_spaces_requests(cli: Cli, site: NewsSite) -> None:
+    cli("crawl", f"{site.base}/sitemap.xml", *FAST, "--concurrency", "4", check=True)
+    times = [when for target, _, when in site.state.requests if target != "/robots.txt"]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert len(gaps) >= 5 and min(gaps) >= 0.18, gaps  # Crawl-delay: 0.2 (timer slack allowed)
+
+
+def test_recrawls_write_revisits_and_a_changed_page_becomes_a_new_version(cli: Cli, site: NewsSite) -> None:
+    cli("crawl", f"{site.base}/sitemap.xml", *FAST, check=True)
+    second = cli("crawl", f"{site.base}/sitemap.xml", *FAST, check=True)
+    assert "0 records written" in second.out and "4 revisits" in second.out
+    conditional = [h for t, h, _ in site.state.requests if t.startswith(("/harbour/", "/council/"))][4:]
+    assert all("If-None-Match" in h and "If-Modified-Since" in h for h in conditional)
+    revisits = [h for t, h, _, _ in _warc_records(cli) if t == "revisit"]
+    assert len(revisits) == 4
+    assert all(h["WARC-Profile"].endswith("/revisit/server-not-modified") for h in revisits)
+    first_dates = {r["source_url"]: r["provenance"]["captured_at"] for r in _export(cli)}
+    for h in revisits:
+        assert h["WARC-Refers-To-Date"] == first_dates[h["WARC-Refers-To-Target-URI"]]
+
+    site.state.edition = 2  # one article gains an update paragraph
+    third = cli("crawl", f"{site.base}/sitemap.xml", *FAST, check=True)
+    assert "1 records written" in third.out and "3 revisits" in third.out
+    url = f"{site.base}/council/cycle-routes"
+    history = json.loads(cli("history", url, "--format", "json", check=True).out)
+    assert [h["version"] for h in history] == [1, 2]
+    assert history[1]["replaces"] == history[0]["id"]
+    diff = cli("history", url, "--diff", "1", "2", check=True).out
+    assert "+Update 2: the council has published the contractor's timetable for the work." in diff
+    assert len([line for line in diff.splitlines() if line.startswith(("+", "-")) and line[1:2] not in "+-"]) == 1
+
+
+def test_identical_bytes_without_validators_make_an_identical_payload_revisit(cli: Cli, site: NewsSite) -> None:
+    cli("crawl", f"{site.base}/section/harbour", "--depth", "0", *FAST, check=True)
+    cli("crawl", f"{site.base}/section/harbour", "--depth", "0", *FAST, check=True)
+    [revisit] = [h for t, h, _, _ in _warc_records(cli) if t == "revisit"]
+    assert revisit["WARC-Profile"].endswith("/revisit/identical-payload-digest")
+    assert revisit["WARC-Payload-Digest"].startswith("sha256:")
+    assert len(_export(cli)) == 1
+
+
+def _count_captures(db: str) -> int:
+    engine = create_engine(db)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(text("SELECT count(*) FROM captures")).scalar() or 0)
+    except Exception:  # the catalog may not exist yet
+        return 0
+    finally:
+        engine.dispose()
+
+
+def _start_crawl(cli: Cli, *args: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "SCRAPER_DB": cli.db, "SCRAPER_DATA": str(cli.data)}
+    command = [sys.executable, "-m", "archive.cli", "crawl", *args]
+    return subprocess.Popen(command, cwd=cli.cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGINT])
+def test_an_interrupted_crawl_resumes_without_refetching_or_duplicating(
+    cli: Cli, site: NewsSite, how: signal.Signals
+) -> None:
+    args = [f"{site.base}/", "--depth", "2", *FAST, "-s", "ARCHIVE_COMMIT_EVERY=1"]
+    proc = _start_crawl(cli, *args)
+    deadline = time.monotonic() + 120
+    while _count_captures(cli.db) < 3 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() is None, "the crawl ended before it could be interrupted"
+    proc.send_signal(how)
+    proc.communicate(timeout=120)
+    archived_before = {r["source_url"] for r in _export(cli)}
+    assert len(archived_before) >= 3
+    hits_before = Counter(site.state.hits)
+    check = warcio_check(warc_files(cli.data))
+    assert check.returncode == 0 or how == signal.SIGKILL  # a kill may tear the last record: cut on restart
+
+    resumed = cli("crawl", "--resume", *FAST, "-s", "ARCHIVE_COMMIT_EVERY=1")  # seeds and --depth 2 are remembered
+    assert "resumed from the archive" in resumed.out, resumed.out + resumed.err
+    records = _export(cli)
+    urls = [r["source_url"] for r in records]
+    assert len(urls) == len(set(urls)), "a page was archived twice"
+    assert _article_urls(site) <= set(urls)
+    assert f"{site.base}/section/council" in urls  # linked only from articles: two hops, as the first run asked
+    for url in archived_before:  # archived before the interruption: not fetched again
+        path = url.removeprefix(site.base)
+        assert site.state.hits[path] == hits_before[path], path
+    assert warcio_check(warc_files(cli.data)).returncode == 0
+    crawls = json.loads(cli("crawls", "--format", "json", check=True).out)
+    assert [c["status"] for c in crawls] == ["finished"]  # one crawl, continued and then finished
+    assert len({r["provenance"]["crawl_id"] for r in records}) == 1
+
+
+def test_caps_and_allow_deny_rules_bound_the_crawl(cli: Cli, site: NewsSite) -> None:
+    cli("crawl", f"{site.base}/", "--depth", "2", "--max-pages", "3", *FAST, check=True)
+    assert len(_export(cli)) == 3
+
+    other = Cli(cwd=cli.cwd, data=cli.cwd / "denied", db=f"sqlite:///{cli.cwd / 'denied.sqlite'}")
+    other("crawl", f"{site.base}/sitemap.xml", "--deny", "/council/", *FAST, check=True)
+    assert {r["source_url"] for r in _export(other)} == {
+        f"{site.base}/harbour/ferry-timetable",
+        f"{site.base}/harbour/fish-market",
+    }
+
+    third = Cli(cwd=cli.cwd, data=cli.cwd / "allowed", db=f"sqlite:///{cli.cwd / 'allowed.sqlite'}")
+    third("crawl", f"{site.base}/sitemap.xml", "--allow-domain", "elsewhere.example", *FAST, check=True)
+    assert _export(third) == []  # not even the seed's own host is allowed
