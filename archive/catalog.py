@@ -37,10 +37,11 @@ from archive._models import CaptureRow, Crawl, Document, SiteLine, SitePage, War
 from scraper import Record, __version__, normalize_url
 from scraper.evidence import MIN_OTHER_URLS, url_key
 
-__all__ = ["AmbiguousId", "Catalog", "SearchHit", "default_db_url"]
+__all__ = ["SORTS", "AmbiguousId", "Catalog", "SearchHit", "default_db_url"]
 
 _FTS_TOKEN = re.compile(r"[\w'’-]+", re.UNICODE)
 _MIN_PREFIX = 6
+SORTS = ("relevance", "newest", "oldest", "published")
 
 
 class AmbiguousId(LookupError):
@@ -336,26 +337,59 @@ class Catalog:
         language: str | None = None,
         since: str | None = None,
         until: str | None = None,
+        captured_since: str | None = None,
+        captured_until: str | None = None,
+        crawl: str | None = None,
+        versions: bool = False,
+        sort: str = "relevance",
         limit: int = 20,
+        offset: int = 0,
     ) -> list[SearchHit]:
-        """Return records matching the full-text `query` and filters, best first."""
+        """Return records matching the full-text `query` and filters, in `sort` order, one page of them.
+
+        `sort`: "relevance" (best match first; newest capture first without a query),
+        "newest" or "oldest" capture, or "published" (newest publication date first).
+        `versions`: only URLs whose text changed at least once.
+        """
+        if sort not in SORTS:
+            raise ValueError(f"sort must be one of {', '.join(SORTS)}, not {sort!r}")
         stmt: Select[Any]
         match = self._fts(query) if query and query.strip() else None
         if match is None:
-            stmt = select(CaptureRow, literal_column("NULL"), literal_column("NULL")).order_by(
-                CaptureRow.captured_at.desc(), CaptureRow.id
-            )
+            stmt = select(CaptureRow, literal_column("NULL"), literal_column("NULL"))
         else:
-            stmt = (
-                select(CaptureRow, match.c.score, match.c.snippet)
-                .join(match, match.c.doc_id == CaptureRow.document_id)
-                .order_by(match.c.score, CaptureRow.id)
+            stmt = select(CaptureRow, match.c.score, match.c.snippet).join(
+                match, match.c.doc_id == CaptureRow.document_id
             )
-        stmt = _filtered(stmt, site=site, author=author, language=language, since=since, until=until)
+        order = {
+            "newest": (CaptureRow.captured_at.desc(),),
+            "oldest": (CaptureRow.captured_at.asc(),),
+            "published": (CaptureRow.published.is_(None), CaptureRow.published.desc(), CaptureRow.captured_at.desc()),
+            "relevance": (match.c.score,) if match is not None else (CaptureRow.captured_at.desc(),),
+        }[sort]
+        stmt = stmt.order_by(*order, CaptureRow.id)
+        stmt = _filtered(
+            stmt,
+            site=site,
+            author=author,
+            language=language,
+            since=since,
+            until=until,
+            captured_since=captured_since,
+            captured_until=captured_until,
+            crawl=crawl,
+        )
+        if versions:
+            changed = (
+                select(CaptureRow.canonical_url)
+                .group_by(CaptureRow.canonical_url)
+                .having(func.count(func.distinct(CaptureRow.text_sha256)) > 1)
+            )
+            stmt = stmt.where(CaptureRow.canonical_url.in_(changed))
         with Session(self.engine) as session:
             return [
                 SearchHit(row.to_record(), float(score) if score is not None else None, snippet)
-                for row, score, snippet in session.execute(stmt.limit(limit))
+                for row, score, snippet in session.execute(stmt.limit(limit).offset(max(0, offset)))
             ]
 
     def _fts(self, query: str) -> Any:
@@ -408,4 +442,11 @@ def _filtered(stmt: Select[Any], **filters: str | None) -> Select[Any]:
         stmt = stmt.where(day >= filters["since"])
     if filters["until"]:
         stmt = stmt.where(day <= filters["until"])
+    captured_day = func.substr(CaptureRow.captured_at, 1, 10)
+    if filters["captured_since"]:
+        stmt = stmt.where(captured_day >= filters["captured_since"])
+    if filters["captured_until"]:
+        stmt = stmt.where(captured_day <= filters["captured_until"])
+    if filters["crawl"]:
+        stmt = stmt.where(CaptureRow.crawl_id.startswith(filters["crawl"]))
     return stmt

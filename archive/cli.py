@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from archive.catalog import AmbiguousId, Catalog, SearchHit, default_db_url
+from archive.catalog import SORTS, AmbiguousId, Catalog, SearchHit, default_db_url
 from archive.pipeline import warc_directory
 from archive.seeds import KINDS
 from archive.sources import CaptureFailure, SourceError, SourceRef, find_sources, load_capture
@@ -127,8 +127,14 @@ def _parser() -> argparse.ArgumentParser:
     query.add_argument("--lang", dest="language")
     query.add_argument("--since", help="YYYY-MM-DD, publication date (capture date when none)")
     query.add_argument("--until", help="YYYY-MM-DD, inclusive")
-    query.add_argument("--limit", type=int, default=20)
-    query.add_argument("--format", choices=("table", "json", "jsonl"), default="table")
+    query.add_argument("--captured-since", help="YYYY-MM-DD, capture date")
+    query.add_argument("--captured-until", help="YYYY-MM-DD, capture date, inclusive")
+    query.add_argument("--crawl", help="only captures of this run (id or prefix; see `scraper crawls`)")
+    query.add_argument("--versions", action="store_true", help="only URLs whose text changed at least once")
+    query.add_argument("--sort", choices=SORTS, default="relevance")
+    query.add_argument("--limit", type=int, default=20, help="records per page (default 20)")
+    query.add_argument("--page", type=int, default=1, help="page number, from 1")
+    query.add_argument("--format", choices=("table", "json", "jsonl", "csv"), default="table")
 
     show = _command(sub, "show", "show one record with its provenance", _show)
     show.add_argument("id", help="record id, or a unique prefix of 6+ characters")
@@ -461,7 +467,13 @@ def _query(args: argparse.Namespace) -> int:
             language=args.language,
             since=args.since,
             until=args.until,
+            captured_since=args.captured_since,
+            captured_until=args.captured_until,
+            crawl=args.crawl,
+            versions=args.versions,
+            sort=args.sort,
             limit=args.limit,
+            offset=(max(1, args.page) - 1) * args.limit,
         )
     finally:
         catalog.close()
@@ -469,7 +481,13 @@ def _query(args: argparse.Namespace) -> int:
         _print_table(hits)
     else:
         rows = [{**h.record.to_dict(with_text=False), "score": h.score, "snippet": h.snippet} for h in hits]
-        if args.format == "json":
+        if args.format == "csv":
+            fields = [f for f in EXPORT_FIELDS if f != "text"] + ["score", "snippet"]
+            writer = csv.DictWriter(sys.stdout, fieldnames=fields, extrasaction="ignore")
+            writer.writeheader()
+            for row in rows:
+                writer.writerow({k: _csv_value(row.get(k)) for k in fields})
+        elif args.format == "json":
             print(json.dumps(rows, ensure_ascii=False, indent=2, sort_keys=True))
         else:
             for row in rows:

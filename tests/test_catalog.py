@@ -181,3 +181,32 @@ def test_history_links_each_changed_text_to_the_capture_it_replaced(catalog: Cat
     assert [previous for _, previous in history] == [None, None, same_text.id]
     latest = catalog.latest_capture(url)
     assert latest is not None and latest.id == changed.id
+
+
+def test_sorting_paging_crawl_capture_dates_and_changed_urls(catalog: Catalog) -> None:
+    crawl = catalog.start_crawl("crawl", {})
+    records = []
+    for day in range(1, 6):  # five stories captured on five days, published in another order
+        record = _record(body=f"Story number {day} about the harbour. " * 5, url=f"https://news.example/{day}")
+        record = replace(record, published=f"2026-02-0{6 - day}")
+        record = record.with_provenance(captured_at=f"2026-03-0{day}T00:00:00Z", crawl_id=crawl if day <= 2 else None)
+        records.append(record)
+    changed = records[0].with_provenance(captured_at="2026-03-09T00:00:00Z", crawl_id=None)
+    changed = replace(changed, id="c" * 32, text=records[0].text + " Updated.", text_sha256="d" * 64)
+    catalog.add_records([*records, changed])
+    ids = [r.id for r in records]
+
+    assert [h.record.id for h in catalog.search(sort="oldest", limit=3)] == ids[:3]
+    assert [h.record.id for h in catalog.search(sort="oldest", limit=3, offset=3)] == [*ids[3:], changed.id]
+    assert [h.record.id for h in catalog.search(sort="newest")] == [changed.id, *reversed(ids)]
+    # 2026-02-05 first; the two captures of that story by newest capture
+    assert [h.record.id for h in catalog.search(sort="published")][:3] == [changed.id, ids[0], ids[1]]
+    assert {h.record.id for h in catalog.search(crawl=crawl[:8])} == set(ids[:2])
+    assert [h.record.id for h in catalog.search(captured_since="2026-03-04", captured_until="2026-03-05")] == [
+        ids[4],
+        ids[3],
+    ]
+    assert {h.record.id for h in catalog.search(versions=True)} == {ids[0], changed.id}  # only the URL that changed
+    assert [h.record.id for h in catalog.search("harbour", versions=True, sort="oldest")] == [ids[0], changed.id]
+    with pytest.raises(ValueError, match="sort must be one of"):
+        catalog.search(sort="random")

@@ -116,6 +116,17 @@ def test_query_filters_show_and_exports(cli: Cli) -> None:
     dated = json.loads(cli("query", "--since", "2025-06-01", "--until", "2025-08-31", "--format", "json").out)
     assert sorted(r["published"] for r in dated) == ["2025-06-02", "2025-07-18", "2025-08-06"]
     assert cli("query", "xylophonequartz").code == 1
+    everything = json.loads(cli("query", "--sort", "oldest", "--limit", "100", "--format", "json", check=True).out)
+    assert len(everything) == 12
+    pages = [
+        json.loads(cli("query", "--sort", "oldest", "--limit", "5", "--page", str(n), "--format", "json").out or "[]")
+        for n in (1, 2, 3, 4)
+    ]
+    assert [len(page) for page in pages] == [5, 5, 2, 0]
+    assert [r["id"] for page in pages for r in page] == [r["id"] for r in everything]  # no gaps, no repeats
+    found = list(csv.DictReader(io.StringIO(cli("query", "bahnhof", "--format", "csv", check=True).out)))
+    assert [r["title"] for r in found] == ["Neuer Bahnhof in Lindenfeld soll 2027 öffnen"]
+    assert "«" in found[0]["snippet"] and "text" not in found[0]
 
     table = cli("query", "lighthouse", check=True).out
     assert "Harbor town votes" in table and "1 record(s)" in table
