@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import reduce
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from archive._models import CaptureRow, Crawl, Document, SiteLine, SitePage, WarcRecordRow
+from archive.textsearch import CONFIGS, config_case
 from scraper import Record, __version__, normalize_url
 from scraper.evidence import MIN_OTHER_URLS, url_key
 
@@ -409,14 +411,21 @@ class Catalog:
                 .where(text("documents_fts MATCH :fts_query").bindparams(fts_query=fts_query))
                 .subquery()
             )
-        tsquery = func.plainto_tsquery("simple", query)
+        # The words in every configuration documents may be indexed in, ORed: each document
+        # matches in its own language's stemming, and the GIN index still serves the query.
+        configs = ["simple", *sorted(set(CONFIGS.values()))]
+        parts = [func.plainto_tsquery(literal_column(f"'{c}'::regconfig"), query) for c in configs]
+        tsquery = reduce(lambda a, b: a.op("||")(b), parts)
         search = literal_column("documents.search")
         return (
             select(
                 Document.id.label("doc_id"),
                 (-func.ts_rank_cd(search, tsquery)).label("score"),
                 func.ts_headline(
-                    "simple", Document.text, tsquery, "StartSel=«, StopSel=», MaxWords=35, MinWords=15"
+                    literal_column(config_case("documents.language")),
+                    Document.text,
+                    tsquery,
+                    "StartSel=«, StopSel=», MaxWords=35, MinWords=15",
                 ).label("snippet"),
             )
             .where(search.op("@@")(tsquery))
