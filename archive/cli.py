@@ -161,8 +161,11 @@ def _parser() -> argparse.ArgumentParser:
     trainer.add_argument("--out", type=Path, default=DEFAULT_MODEL_PATH, help="where to write the model JSON")
     trainer.set_defaults(func=_train_stripper)
 
+    index = _command(sub, "index", "write a CDXJ index of the WARC files (for pywb and WACZ tools)", _index)
+    index.add_argument("--out", type=Path, help="index file (default DATA/indexes/index.cdxj)")
+
     export = _command(sub, "export", "export every record with its provenance", _export)
-    export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    export.add_argument("--format", choices=("jsonl", "csv", "parquet"), default="jsonl")
     export.add_argument("--out", type=Path, help="file to write (default: standard output)")
     return parser
 
@@ -390,7 +393,9 @@ def _print_summary(stats: dict[str, Any], args: argparse.Namespace, command: str
         )
     for source, reason in get("archive/failures", []):
         print(f"  failed: {source}: {reason}", file=sys.stderr)
-    skipped = {k.rsplit("/", 1)[1]: v for k, v in stats.items() if k.startswith("replay/warc_skipped/")}
+    skipped = {
+        k.removeprefix("replay/warc_skipped/"): v for k, v in stats.items() if k.startswith("replay/warc_skipped/")
+    }
     if skipped:
         print("skipped WARC records: " + ", ".join(f"{n} {kind}" for kind, n in sorted(skipped.items())))
     print(
@@ -610,7 +615,26 @@ def _train_stripper(args: argparse.Namespace) -> int:
     return 0
 
 
+def _index(args: argparse.Namespace) -> int:
+    from archive.exports import build_cdxj
+
+    out = args.out or args.data / "indexes" / "index.cdxj"
+    lines = build_cdxj(warc_directory(args.data), out)
+    print(f"indexed {lines} WARC record(s) into {out}")
+    return 0
+
+
 def _export(args: argparse.Namespace) -> int:
+    if args.format == "parquet":
+        if not args.out:
+            print("error: --format parquet needs --out FILE", file=sys.stderr)
+            return 2
+        from archive.exports import write_parquet
+
+        with _open_catalog(args) as catalog:
+            written = write_parquet(catalog.iter_records(), args.out, EXPORT_FIELDS)
+        print(f"exported {written} record(s) to {args.out}", file=sys.stderr)
+        return 0
     catalog = Catalog(_db_url(args))
     out: IO[str] = open(args.out, "w", encoding="utf-8", newline="") if args.out else sys.stdout  # noqa: SIM115
     try:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
@@ -27,6 +28,8 @@ __all__ = [
 ]
 
 DEFAULT_MAX_CAPTURE_BYTES = 64 * 1024 * 1024
+# What replay turns into records; other WARC payloads (sitemaps, feeds, images, PDFs) are skipped.
+PAGE_TYPES = frozenset({"text/html", "application/xhtml+xml", "text/plain"})
 TEXT_SUFFIXES = (".txt", ".text")
 HTML_SUFFIXES = (".html", ".htm", ".xhtml", ".html.gz", ".htm.gz", ".xhtml.gz")
 WARC_SUFFIXES = (".warc", ".warc.gz")
@@ -114,8 +117,11 @@ def _from_file(path: Path) -> Iterator[SourceRef | CaptureFailure | SkippedRecor
             for offset, record_end, record in scan_records(handle):
                 end = record_end
                 status = record.http_headers.get_statuscode() if record.http_headers else ""
+                media = _record_media(record)
                 if record.rec_type == "response" and status and not status.startswith("2"):
                     yield SkippedRecord(f"{path}#{offset}", f"HTTP {status} response")  # a redirect, an error
+                elif record.rec_type in REPLAYED_WARC_TYPES and media and media not in PAGE_TYPES:
+                    yield SkippedRecord(f"{path}#{offset}", f"{media} {record.rec_type}")  # a sitemap, an image
                 elif record.rec_type in REPLAYED_WARC_TYPES:
                     yield SourceRef(path, "warc", offset)
                 else:
@@ -125,6 +131,13 @@ def _from_file(path: Path) -> Iterator[SourceRef | CaptureFailure | SkippedRecor
             yield CaptureFailure(str(path), f"corrupt or truncated WARC: {size - end} unreadable bytes at offset {end}")
     except (ArchiveLoadFailed, OSError, EOFError, zlib.error, ValueError, SourceError, TornRecord) as exc:
         yield CaptureFailure(str(path), f"corrupt or truncated WARC at offset {end}: {_reason(exc)}")
+
+
+def _record_media(record: Any) -> str | None:
+    """Return the media type of a response's body or a resource record's block, if it says."""
+    headers = record.http_headers if record.rec_type == "response" else None
+    value = headers.get_header("Content-Type") if headers is not None else record.rec_headers.get_header("Content-Type")
+    return media_kind(value)[0] if value else None
 
 
 def load_capture(ref: SourceRef, *, max_bytes: int = DEFAULT_MAX_CAPTURE_BYTES) -> Capture:

@@ -94,6 +94,9 @@ class SiteSpider(ArchiveSpider):
         kind = response.meta["kind"]
         if kind == "auto":
             kind = self._sniff(response)
+        if kind in ("robots", "sitemap", "feed") and not response.meta.get("archive_resumed"):
+            # What the crawl was steered by goes into the WARC too (as fetched, no record).
+            yield ExchangeItem(capture_from_response(response), "discovery")
         if kind == "robots":
             yield from self._robots(response)
         elif kind == "sitemap":

@@ -141,3 +141,14 @@ def test_query_filters_show_and_exports(cli: Cli) -> None:
     out = cli.cwd / "export.jsonl"
     cli("export", "--format", "jsonl", "--out", str(out), check=True)
     assert len(out.read_text(encoding="utf-8").splitlines()) == 12
+    import pyarrow.parquet as pq
+
+    parquet = cli.cwd / "export.parquet"
+    cli("export", "--format", "parquet", "--out", str(parquet), check=True)
+    table = pq.read_table(parquet)
+    assert table.num_rows == 12 and str(table.schema.field("authors").type.value_type) == "string"
+    as_jsonl = {r["id"]: r for r in map(json.loads, out.read_text(encoding="utf-8").splitlines())}
+    for row in table.to_pylist():  # the same records, typed: lists stay lists, provenance is JSON
+        assert row["text"] == as_jsonl[row["id"]]["text"] and row["authors"] == as_jsonl[row["id"]]["authors"]
+        assert json.loads(row["provenance"]) == as_jsonl[row["id"]]["provenance"]
+    assert cli("export", "--format", "parquet").code == 2  # a binary table needs a file
