@@ -177,15 +177,11 @@ class Catalog:
 
     def resumable(self, crawl_id: str) -> dict[str, Any] | None:
         """Return the crawl `crawl_id` (an id or its prefix; "latest": the newest unfinished crawl)."""
-        return next(
-            (
-                c
-                for c in self.crawls(limit=1000)
-                if c["kind"] == "crawl"
-                and (c["status"] != "finished" if crawl_id == "latest" else c["id"].startswith(crawl_id))
-            ),
-            None,
-        )
+        which = Crawl.status != "finished" if crawl_id == "latest" else Crawl.id.startswith(crawl_id)
+        query = select(Crawl).where(Crawl.kind == "crawl", which).order_by(Crawl.started_at.desc()).limit(1)
+        with Session(self.engine) as session:
+            crawl = session.scalars(query).first()
+            return _crawl_dict(crawl) if crawl is not None else None
 
     def resume_crawl(self, crawl_id: str) -> str:
         """Reopen the crawl with this id to continue it; return the id."""
@@ -199,36 +195,31 @@ class Catalog:
         """Return the newest runs first: id, kind, times, status, counts, arguments."""
         with Session(self.engine) as session:
             rows = session.scalars(select(Crawl).order_by(Crawl.started_at.desc()).limit(limit))
-            return [
-                {
-                    "id": c.id,
-                    "kind": c.kind,
-                    "started_at": c.started_at.isoformat(),
-                    "finished_at": c.finished_at.isoformat() if c.finished_at else None,
-                    "status": c.status,
-                    "counts": c.counts,
-                    "args": c.args,
-                }
-                for c in rows
-            ]
+            return [_crawl_dict(c) for c in rows]
 
     def latest_capture(self, url: str) -> Record | None:
         """Return the newest capture fetched from `url` (or, failing that, of its canonical form)."""
         with Session(self.engine) as session:
-            for column, value in ((CaptureRow.source_url, url), (CaptureRow.canonical_url, normalize_url(url))):
-                row = session.scalars(
-                    select(CaptureRow).where(column == value).order_by(CaptureRow.captured_at.desc()).limit(1)
-                ).first()
-                if row is not None:
-                    return row.to_record()
-        return None
+            row = (
+                session.scalars(_latest(select(CaptureRow), url)).first()
+                or session.scalars(_latest(select(CaptureRow), url, canonical=True)).first()
+            )
+            return row.to_record() if row is not None else None
 
     def validators(self, url: str) -> tuple[str | None, str | None] | None:
-        """Return (ETag, Last-Modified) the latest capture of `url` was served with, if any."""
-        record = self.latest_capture(url)
-        if record is None or record.provenance.source_kind != "live":
+        """Return (ETag, Last-Modified) the latest live capture of `url` was served with, if any.
+
+        Asked before every page request of a crawl, so it reads two columns, not the record.
+        """
+        query = select(CaptureRow.source_kind, CaptureRow.http_headers)
+        with Session(self.engine) as session:
+            row = (
+                session.execute(_latest(query, url)).first()
+                or session.execute(_latest(query, url, canonical=True)).first()
+            )
+        if row is None or row.source_kind != "live":
             return None
-        headers = {k.lower(): v for k, v in record.provenance.http_headers}
+        headers = {str(k).lower(): str(v) for k, v in row.http_headers}
         found = headers.get("etag"), headers.get("last-modified")
         return found if any(found) else None
 
@@ -431,6 +422,24 @@ class Catalog:
             .where(search.op("@@")(tsquery))
             .subquery()
         )
+
+
+def _latest(query: Select[Any], url: str, *, canonical: bool = False) -> Select[Any]:
+    """Narrow `query` to the newest capture fetched from `url` (or of its canonical form)."""
+    where = CaptureRow.canonical_url == normalize_url(url) if canonical else CaptureRow.source_url == url
+    return query.where(where).order_by(CaptureRow.captured_at.desc()).limit(1)
+
+
+def _crawl_dict(crawl: Crawl) -> dict[str, Any]:
+    return {
+        "id": crawl.id,
+        "kind": crawl.kind,
+        "started_at": crawl.started_at.isoformat(),
+        "finished_at": crawl.finished_at.isoformat() if crawl.finished_at else None,
+        "status": crawl.status,
+        "counts": crawl.counts,
+        "args": crawl.args,
+    }
 
 
 def _chunks(items: list[str], size: int = 500) -> Iterator[list[str]]:

@@ -10,6 +10,7 @@ import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 from typing import IO, Any
 
@@ -265,7 +266,7 @@ def _crawl(args: argparse.Namespace) -> int:
             return 2
         overrides[name] = value
     spider_args = {
-        "depth": args.depth if args.depth is not None else 1,
+        "depth": args.depth,
         "any_site": args.any_site,
         "allow_domains": args.allow_domain,
         "deny_domains": args.deny_domain,
@@ -279,12 +280,14 @@ def _crawl(args: argparse.Namespace) -> int:
     if resume:  # options not given again come from the crawl being continued
         stored = previous["args"] if previous is not None else {}
         for key, value in spider_args.items():
-            if key in stored and (value in (None, False, []) or (key == "depth" and args.depth is None)):
+            if key in stored and value in (None, False, []):
                 spider_args[key] = stored[key]
+    if spider_args["depth"] is None:
+        spider_args["depth"] = 1
     crawl_args = {
         "command": "crawl",
         "job": args.job,
-        "seeds": [{"url": s.url, "kind": s.kind, "depth": s.depth, "max_pages": s.max_pages} for s in seeds],
+        "seeds": [asdict(s) for s in seeds],
         **{k: v for k, v in spider_args.items() if v not in (None, False, [])},
     }
     stats = run_crawl(

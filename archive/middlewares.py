@@ -22,10 +22,9 @@ from scrapy import signals
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Request, Response
-from scrapy.responsetypes import responsetypes
 from scrapy.utils.response import response_status_message
 
-from archive.responses import Wire, capture_from_wire
+from archive.responses import Wire, archived_response, capture_from_wire, header_pairs
 from scraper import WireRequest
 
 if TYPE_CHECKING:
@@ -49,10 +48,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 
-def _pairs(headers: Any) -> list[tuple[str, str]]:
-    return [(k.decode("latin-1"), v.decode("latin-1")) for k, values in headers.items() for v in values]
-
-
 class WireMiddleware:
     """Record each exchange in `request.meta["wire"]`, and send each redirect off to be archived.
 
@@ -71,7 +66,7 @@ class WireMiddleware:
         if request.meta.get("archive_resumed") or not request.url.startswith(("http://", "https://")):
             return response
         parts = urlsplit(request.url)
-        sent = _pairs(request.headers)
+        sent = header_pairs(request.headers)
         if not any(k.lower() == "host" for k, _ in sent):
             sent.insert(0, ("Host", parts.netloc))  # the HTTP client adds it on the wire
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
@@ -79,7 +74,7 @@ class WireMiddleware:
         wire = Wire(
             request=WireRequest(request.method, target, tuple(sent), protocol),
             status=response.status,
-            headers=tuple(_pairs(response.headers)),
+            headers=tuple(header_pairs(response.headers)),
             protocol=protocol,
             body=response.body,
             ip_address=str(response.ip_address) if response.ip_address is not None else None,
@@ -235,5 +230,4 @@ class ResumeMiddleware:
         status, headers, body = found
         request.meta["archive_resumed"] = True
         self.crawler.stats.inc_value("archive/resumed_from_warc")  # type: ignore[union-attr]
-        kind = responsetypes.from_args(headers=headers, url=request.url, body=body)
-        return kind(request.url, status=status, headers=headers, body=body, request=request)
+        return archived_response(request.url, status, headers, body, request)

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from scrapy.http import Response
+from scrapy.http import Request, Response
+from scrapy.responsetypes import responsetypes
 
 from scraper import Capture, WireRequest, media_kind
 
-__all__ = ["Wire", "capture_from_response", "capture_from_wire"]
+__all__ = ["Wire", "archived_response", "capture_from_response", "capture_from_wire", "header_pairs"]
 
 
 @dataclass(frozen=True, slots=True)
 class Wire:
     """One HTTP exchange as it went over the wire."""
 
-    request: WireRequest
+    request: WireRequest | None  # None when the request as sent was not recorded
     status: int
     headers: tuple[tuple[str, str], ...]
     protocol: str
@@ -30,33 +32,25 @@ def capture_from_response(response: Response) -> Capture:
     """Return the capture a response carries: replay attaches one, a live fetch is built here.
 
     With the wire recorded (WireMiddleware), the payload is the body as transferred and
-    `content` the body Scrapy decoded from it; the headers are the ones received.
+    `content` the body Scrapy decoded from it; the headers are the ones received. Without
+    it (the middleware turned off), the response as Scrapy hands it over is all there is.
     """
     attached = response.meta.get("capture")
     if isinstance(attached, Capture):
         return attached
     wire = response.meta.get("wire")
-    if isinstance(wire, Wire) and wire.url == response.url and wire.status == response.status:
-        return capture_from_wire(wire, content=response.body)
-    content_type = response.headers.get("Content-Type", b"").decode("latin-1")
-    media, charset = media_kind(content_type)
-    return Capture(
-        payload=response.body,
-        source_kind="live",
-        source_location=response.url,
-        media_type=media or "application/octet-stream",
-        url=response.url,
-        captured_at=datetime.now(UTC),
-        charset=charset,
-        http_status=response.status,
-        http_headers=tuple(
-            (key.decode("latin-1"), value.decode("latin-1"))
-            for key, values in response.headers.items()
-            for value in values
-        ),
-        http_protocol=response.protocol or "HTTP/1.1",
-        http_reason=None,
-    )
+    if not (isinstance(wire, Wire) and wire.url == response.url and wire.status == response.status):
+        wire = Wire(
+            request=None,
+            status=response.status,
+            headers=tuple(header_pairs(response.headers)),
+            protocol=response.protocol or "HTTP/1.1",
+            body=response.body,
+            ip_address=None,
+            fetched_at=datetime.now(UTC),
+            url=response.url,
+        )
+    return capture_from_wire(wire, content=response.body)
 
 
 def capture_from_wire(wire: Wire, *, content: bytes | None = None) -> Capture:
@@ -78,3 +72,14 @@ def capture_from_wire(wire: Wire, *, content: bytes | None = None) -> Capture:
         request=wire.request,
         ip_address=wire.ip_address,
     )
+
+
+def header_pairs(headers: Any) -> list[tuple[str, str]]:
+    """Return Scrapy headers as (name, value) text pairs, one per value, in order."""
+    return [(k.decode("latin-1"), v.decode("latin-1")) for k, values in headers.items() for v in values]
+
+
+def archived_response(url: str, status: int, headers: list[tuple[str, str]], body: bytes, request: Request) -> Response:
+    """Return a Scrapy response rebuilt from an archived capture (body as transferred, still encoded)."""
+    kind = responsetypes.from_args(headers=headers, url=url, body=body)
+    return kind(url, status=status, headers=headers, body=body, request=request)

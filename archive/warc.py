@@ -44,6 +44,10 @@ WARC_VERSION = "WARC/1.1"
 SOFTWARE = f"scraper-archive/{__version__} (warcio/{version('warcio')}; trafilatura/{version('trafilatura')})"
 DEFAULT_MAX_SIZE = 1 << 30
 _HOP_BY_HOP = ("transfer-encoding",)
+_REVISIT_PROFILES = {
+    "server-not-modified": "http://netpreserve.org/warc/1.1/revisit/server-not-modified",
+    "identical-payload-digest": "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest",
+}
 
 
 class WarcReadError(Exception):
@@ -127,37 +131,31 @@ class WarcFileWriter:
 
     def write_exchange(self, capture: Capture) -> WarcLocation:
         """Write a live capture that becomes no record (a redirect, a raw non-HTML body): request and response."""
-        out = self._current()
-        raw_id = self.make_id()
-        request = self._request(out, capture, raw_id)
-        when = capture.captured_at or self.clock()
-        headers = {"WARC-Record-ID": raw_id, "WARC-Date": _warc_date(when), **self._wire_headers(capture, request)}
-        return self._append(out, self._http_record(capture, "response", capture.payload, headers))
+        return self._write_http(capture, "response", capture.payload, {})
 
     def write_revisit(self, capture: Capture, *, profile: str, refers_to_uri: str, refers_to_date: str) -> WarcLocation:
         """Write a revisit: the response's status and headers without its payload, pointing at the capture it repeats.
 
         `profile` is "server-not-modified" (a 304) or "identical-payload-digest" (same bytes again).
         """
+        headers = {
+            "WARC-Profile": _REVISIT_PROFILES[profile],
+            "WARC-Refers-To-Target-URI": refers_to_uri,
+            "WARC-Refers-To-Date": refers_to_date,
+        }
+        if profile == "identical-payload-digest":
+            headers["WARC-Payload-Digest"] = "sha256:" + _base32_sha256(capture.payload)
+        return self._write_http(capture, "revisit", b"", headers)
+
+    def _write_http(self, capture: Capture, kind: str, payload: bytes, extra: dict[str, str]) -> WarcLocation:
+        """Write a live capture's request record, then its `kind` record with `payload`; return the latter's place."""
         out = self._current()
         raw_id = self.make_id()
         request = self._request(out, capture, raw_id)
         when = capture.captured_at or self.clock()
-        profiles = {
-            "server-not-modified": "http://netpreserve.org/warc/1.1/revisit/server-not-modified",
-            "identical-payload-digest": "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest",
-        }
-        headers = {
-            "WARC-Record-ID": raw_id,
-            "WARC-Date": _warc_date(when),
-            "WARC-Profile": profiles[profile],
-            "WARC-Refers-To-Target-URI": refers_to_uri,
-            "WARC-Refers-To-Date": refers_to_date,
-            **self._wire_headers(capture, request),
-        }
-        if profile == "identical-payload-digest":
-            headers["WARC-Payload-Digest"] = "sha256:" + _base32_sha256(capture.payload)
-        return self._append(out, self._http_record(capture, "revisit", b"", headers))
+        headers = {"WARC-Record-ID": raw_id, "WARC-Date": _warc_date(when), **extra}
+        headers.update(self._wire_headers(capture, request))
+        return self._append(out, self._http_record(capture, kind, payload, headers))
 
     def _request(self, out: _OpenFile, capture: Capture, response_id: str) -> WarcLocation | None:
         """Write the request record of a live capture (None for captures that have none)."""

@@ -10,7 +10,7 @@ from urllib.parse import urljoin, urlsplit
 
 import feedparser
 from scrapy.exceptions import IgnoreRequest
-from scrapy.http import HtmlResponse, Request, Response, TextResponse
+from scrapy.http import Request, Response, TextResponse
 from scrapy.linkextractors import LinkExtractor
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.gz import gunzip
@@ -18,7 +18,7 @@ from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
 from twisted.python.failure import Failure
 
 from archive.items import CaptureFailure, ExchangeItem, RevisitItem
-from archive.responses import capture_from_response
+from archive.responses import archived_response, capture_from_response
 from archive.seeds import Seed
 from archive.sources import SourceError, decode_content
 from scraper import media_kind, normalize_url, site_of
@@ -72,10 +72,9 @@ class SiteSpider(ArchiveSpider):
         self.max_per_site = max_per_site
         self.archive_other = archive_other
         self.discover_feeds = discover_feeds
-        self.links = LinkExtractor(allow=allow, deny=deny, deny_domains=self.deny_domains, unique=True)
+        self.links = LinkExtractor(unique=True)  # every link; _in_scope is the one rule for what is followed
         self.allow_patterns = [re.compile(p) for p in allow]
         self.deny_patterns = [re.compile(p) for p in deny]
-        self.pages = 0
         self.per_site: Counter[str] = Counter()
         self.per_seed: Counter[int] = Counter()
         self.seen_pages: set[str] = set()
@@ -201,19 +200,17 @@ class SiteSpider(ArchiveSpider):
         found = archived(response.url) if archived is not None else None
         if found is None:
             return None
-        _, headers, body = found
-        archived_copy = HtmlResponse(response.url, headers=headers, body=body, request=response.request)
+        archived_copy = archived_response(response.url, *found, request=response.request)
         encoding = archived_copy.headers.get(b"Content-Encoding", b"").decode("latin-1")
         try:
-            return archived_copy.replace(body=decode_content(body, encoding))
+            return archived_copy.replace(body=decode_content(archived_copy.body, encoding))
         except SourceError:
             return None
 
     def _follow(self, response: Response) -> Iterator[Request]:
         meta = response.meta
-        if (
-            meta.get("from_seed") and self.discover_feeds
-        ):  # a seed page's own feeds: <link rel="alternate" type="...rss/atom...">
+        if meta.get("from_seed") and self.discover_feeds:
+            # A seed page's own feeds: <link rel="alternate" type="application/rss+xml" href="...">.
             for href in response.xpath("//link[@rel='alternate']").xpath(_FEED_LINK_XPATH).getall():
                 request = self._request(response.urljoin(href), "feed", 0, meta["seed"], sitemap_depth=0)
                 if request is not None:
@@ -241,7 +238,6 @@ class SiteSpider(ArchiveSpider):
                 self._count("crawl/capped")
                 return None
             self.seen_pages.add(key)
-            self.pages += 1
             self.per_site[site_of(url) or ""] += 1
             self.per_seed[seed] += 1
         meta = {"kind": kind, "hops_left": depth, "seed": seed, "sitemap_depth": sitemap_depth, "from_seed": from_seed}
@@ -264,7 +260,7 @@ class SiteSpider(ArchiveSpider):
         return not self.allow_patterns or any(p.search(url) for p in self.allow_patterns) or url == self.seeds[seed].url
 
     def _room_for(self, url: str, seed: int) -> bool:
-        if self.max_pages is not None and self.pages >= self.max_pages:
+        if self.max_pages is not None and len(self.seen_pages) >= self.max_pages:
             return False
         if self.max_per_site is not None and self.per_site[site_of(url) or ""] >= self.max_per_site:
             return False
