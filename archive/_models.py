@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from scraper import Provenance, Record, WarcLocation
@@ -44,6 +56,18 @@ class Document(Base):
     word_count: Mapped[int] = mapped_column(Integer)
     language: Mapped[str | None] = mapped_column(String(16))
     first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    @staticmethod
+    def values_from(record: Record) -> dict[str, Any]:
+        """Return the column values of the document that holds `record`'s text, first seen now."""
+        return {
+            "text_sha256": record.text_sha256,
+            "title": record.title,
+            "text": record.text,
+            "word_count": record.word_count,
+            "language": record.language,
+            "first_seen_at": datetime.now(UTC),
+        }
 
 
 class CaptureRow(Base):
@@ -215,3 +239,33 @@ class SiteLine(Base):
     site: Mapped[str] = mapped_column(String(255), primary_key=True)
     line_key: Mapped[str] = mapped_column(String(16), primary_key=True)
     urls: Mapped[int] = mapped_column(Integer)
+
+
+class DocumentSignature(Base):
+    """A document's MinHash signatures (scraper.similarity): word shingles, and key terms when it has any."""
+
+    __tablename__ = "document_signatures"
+
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True)
+    shingles: Mapped[bytes] = mapped_column(LargeBinary)
+    story: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+class DocumentBand(Base):
+    """One LSH band key of a document's signature: documents sharing a key are candidates."""
+
+    __tablename__ = "document_bands"
+    __table_args__ = (Index("ix_document_bands_document_id", "document_id"),)
+
+    kind: Mapped[int] = mapped_column(SmallInteger, primary_key=True)  # 1 shingles, 2 key terms
+    band_key: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True)
+
+
+class TermDocuments(Base):
+    """How many documents hold a term (by scraper.similarity.term_hash): inverse document frequency."""
+
+    __tablename__ = "term_documents"
+
+    term: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    documents: Mapped[int] = mapped_column(Integer)

@@ -30,24 +30,36 @@ from sqlalchemy import (
     table,
     text,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from archive._models import CaptureRow, Crawl, Document, SiteLine, SitePage, WarcRecordRow
+from archive._sql import chunks, dialect_insert
+from archive.stories import DocumentFacts, Story, facts, find_stories, index_document, related
 from archive.textsearch import CONFIGS, config_case
 from scraper import Record, __version__, normalize_url
 from scraper.evidence import MIN_OTHER_URLS, url_key
+from scraper.similarity import signatures
 
-__all__ = ["SORTS", "AmbiguousId", "Catalog", "SearchHit", "default_db_url"]
+__all__ = ["FILTERS", "SORTS", "AmbiguousId", "Catalog", "SearchHit", "Similar", "Story", "default_db_url"]
 
 _FTS_TOKEN = re.compile(r"[\w'’-]+", re.UNICODE)
 _MIN_PREFIX = 6
 SORTS = ("relevance", "newest", "oldest", "published")
+FILTERS = ("site", "author", "language", "since", "until", "captured_since", "captured_until", "crawl")
 
 
 class AmbiguousId(LookupError):
     """An id prefix matched more than one record."""
+
+
+@dataclass(frozen=True, slots=True)
+class Similar:
+    """A document (or capture) related to a record: "same text", "near-duplicate" or "same story"."""
+
+    relation: str
+    score: float
+    document: DocumentFacts
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,22 +254,15 @@ class Catalog:
             return [(row.to_record(), row.previous_id) for row in rows]
 
     def _document_id(self, session: Session, record: Record) -> int:
-        values = {
-            "text_sha256": record.text_sha256,
-            "title": record.title,
-            "text": record.text,
-            "word_count": record.word_count,
-            "language": record.language,
-            "first_seen_at": datetime.now(UTC),
-        }
-        session.execute(self._insert_ignore(Document, values, ["text_sha256"]))
-        return session.scalars(select(Document.id).where(Document.text_sha256 == record.text_sha256)).one()
+        values = Document.values_from(record)
+        created = session.execute(self._insert_ignore(Document, values, ["text_sha256"]).returning(Document.id)).first()
+        if created is None:
+            return session.scalars(select(Document.id).where(Document.text_sha256 == record.text_sha256)).one()
+        index_document(session.connection(), created.id, signatures(record.text, record.title))
+        return int(created.id)
 
     def _insert(self, model: Any) -> Any:
-        dialect_insert = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}.get(self.dialect)
-        if dialect_insert is None:
-            raise NotImplementedError(f"catalog does not support the {self.dialect} dialect")
-        return dialect_insert(model.__table__)
+        return dialect_insert(self.dialect, model)
 
     def _insert_ignore(self, model: Any, values: dict[str, Any], keys: list[str]) -> Any:
         return self._insert(model).values(**values).on_conflict_do_nothing(index_elements=keys)
@@ -272,7 +277,7 @@ class Catalog:
             page = self._insert_ignore(SitePage, {"site": site, "url_key": url_key(url)}, ["site", "url_key"])
             if session.execute(page.returning(SitePage.site)).first() is None:
                 return False
-            for chunk in _chunks(sorted(set(keys))):  # sorted: concurrent writers lock rows in one order
+            for chunk in chunks(sorted(set(keys))):  # sorted: concurrent writers lock rows in one order
                 upsert = self._insert(SiteLine).values([{"site": site, "line_key": k, "urls": 1} for k in chunk])
                 upsert = upsert.on_conflict_do_update(
                     index_elements=["site", "line_key"], set_={"urls": SiteLine.__table__.c.urls + 1}
@@ -286,7 +291,7 @@ class Catalog:
             counted = session.get(SitePage, (site, url_key(url))) is not None
             needed = MIN_OTHER_URLS + counted
             found: set[str] = set()
-            for chunk in _chunks(sorted(set(keys))):
+            for chunk in chunks(sorted(set(keys))):
                 query = select(SiteLine.line_key).where(
                     SiteLine.site == site, SiteLine.line_key.in_(chunk), SiteLine.urls >= needed
                 )
@@ -385,6 +390,55 @@ class Catalog:
                 for row, score, snippet in session.execute(stmt.limit(limit).offset(max(0, offset)))
             ]
 
+    def similar(self, record_id: str) -> list[Similar] | None:
+        """Return what shares the text or story of a record: same text, near-duplicates, same story.
+
+        None when no record has this id (or unique prefix).
+        """
+        record = self.get(record_id)
+        if record is None:
+            return None
+        with self.engine.connect() as connection:
+            document_id = connection.execute(
+                select(CaptureRow.document_id).where(CaptureRow.id == record.id)
+            ).scalar_one()
+            same_text = connection.execute(
+                select(CaptureRow.id).where(CaptureRow.document_id == document_id, CaptureRow.id != record.id)
+            ).scalars()
+            found = [Similar("same text", 1.0, self._facts_of_capture(connection, capture)) for capture in same_text]
+            neighbours = related(connection, document_id)
+            known = facts(connection, [n.document_id for n in neighbours])
+            found += [Similar(n.relation, n.score, known[n.document_id]) for n in neighbours if n.document_id in known]
+        return found
+
+    @staticmethod
+    def _facts_of_capture(connection: Any, capture_id: str) -> DocumentFacts:
+        row = connection.execute(select(CaptureRow).where(CaptureRow.id == capture_id)).one()
+        return DocumentFacts(
+            row.document_id,
+            row.id,
+            row.canonical_url,
+            row.title,
+            (row.site,) if row.site else (),
+            1,
+            row.published,
+            row.captured_at,
+        )
+
+    def stories(self, *, min_size: int = 2, limit: int | None = None, **filters: str | None) -> list[Story]:
+        """Return groups of documents that tell one story, largest first.
+
+        `filters` narrow the documents considered like `search`'s: site, author, language,
+        since/until (publication, else capture date), captured_since/captured_until, crawl.
+        """
+        wanted = {name: filters.get(name) for name in FILTERS}
+        scope = _filtered(select(CaptureRow.document_id), **wanted).distinct()
+        with self.engine.connect() as connection:
+            groups = find_stories(connection, scope, min_size=min_size)[:limit]
+            known = facts(connection, [doc for group in groups for doc in group])
+        stories = [Story(tuple(sorted((known[d] for d in g if d in known), key=lambda f: f.day))) for g in groups]
+        return sorted(stories, key=lambda s: (-len(s.documents), s.first))
+
     def _fts(self, query: str) -> Any:
         if self.dialect == "sqlite":
             tokens = _FTS_TOKEN.findall(query)
@@ -440,11 +494,6 @@ def _crawl_dict(crawl: Crawl) -> dict[str, Any]:
         "counts": crawl.counts,
         "args": crawl.args,
     }
-
-
-def _chunks(items: list[str], size: int = 500) -> Iterator[list[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def _filtered(stmt: Select[Any], **filters: str | None) -> Select[Any]:

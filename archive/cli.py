@@ -8,13 +8,14 @@ import difflib
 import json
 import os
 import sys
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import IO, Any
 
-from archive.catalog import SORTS, AmbiguousId, Catalog, SearchHit, default_db_url
+from archive._cli_common import add_filters, command, db_url, filters_of, open_catalog
+from archive._cli_stories import add_story_commands
+from archive.catalog import SORTS, AmbiguousId, Catalog, SearchHit
 from archive.pipeline import warc_directory
 from archive.seeds import KINDS
 from archive.sources import CaptureFailure, SourceError, SourceRef, find_sources, load_capture
@@ -25,6 +26,7 @@ from scraper.evaluation import MODES
 MODE_NAMES = tuple(MODES)
 DEFAULT_EVAL_SET = Path(__file__).resolve().parent.parent.parent / "shared" / "eval" / "trafilatura-eval"
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parent.parent / "scraper" / "models" / "stripper-model.json"
+DEFAULT_IDF_PATH = DEFAULT_MODEL_PATH.with_name("term-frequencies.json")
 
 __all__ = ["main"]
 
@@ -65,7 +67,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"scraper-archive {__version__}")
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    replay = _command(sub, "replay", "archive saved captures (text, HTML, WARC) with no network", _replay)
+    replay = command(sub, "replay", "archive saved captures (text, HTML, WARC) with no network", _replay)
     replay.add_argument("paths", nargs="+", metavar="PATH", help="files, directories (recursive) or globs")
     replay.add_argument("--operator", help="who runs the archive, for the warcinfo record")
     replay.add_argument(
@@ -73,7 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     _evidence_option(replay)
 
-    crawl = _command(sub, "crawl", "crawl the web from seed URLs, sitemaps and feeds into the archive", _crawl)
+    crawl = command(sub, "crawl", "crawl the web from seed URLs, sitemaps and feeds into the archive", _crawl)
     crawl.add_argument("urls", nargs="*", metavar="URL", help="seed URLs (kind decided by the response)")
     crawl.add_argument("--seeds", type=Path, action="append", default=[], help="seed file (see README)")
     crawl.add_argument("--kind", choices=KINDS, default="auto", help="what the URL seeds are (default: sniff)")
@@ -101,16 +103,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     _evidence_option(crawl)
 
-    schedule = _command(sub, "schedule", "run recurring crawl jobs from a schedule file (TOML)", _schedule)
+    schedule = command(sub, "schedule", "run recurring crawl jobs from a schedule file (TOML)", _schedule)
     schedule.add_argument("file", type=Path)
     schedule.add_argument("--once", action="store_true", help="run every job once now, then exit")
     schedule.add_argument("--max-runs", type=int, help="exit after this many runs")
 
-    crawls = _command(sub, "crawls", "list runs (crawls and replays) with their counts and outcome", _crawls)
+    crawls = command(sub, "crawls", "list runs (crawls and replays) with their counts and outcome", _crawls)
     crawls.add_argument("--limit", type=int, default=20)
     crawls.add_argument("--format", choices=("table", "json"), default="table")
 
-    history = _command(sub, "history", "list the versions of a URL; --diff A B shows what changed", _history)
+    history = command(sub, "history", "list the versions of a URL; --diff A B shows what changed", _history)
     history.add_argument("url")
     history.add_argument("--diff", nargs=2, type=int, metavar=("A", "B"), help="version numbers to compare")
     history.add_argument("--format", choices=("table", "json"), default="table")
@@ -121,23 +123,16 @@ def _parser() -> argparse.ArgumentParser:
     _evidence_option(extract)
     extract.set_defaults(func=_extract)
 
-    query = _command(sub, "query", "full-text and filtered search of the catalog", _query)
+    query = command(sub, "query", "full-text and filtered search of the catalog", _query)
     query.add_argument("text", nargs="?", help="words to search for (all must match)")
-    query.add_argument("--site")
-    query.add_argument("--author")
-    query.add_argument("--lang", dest="language")
-    query.add_argument("--since", help="YYYY-MM-DD, publication date (capture date when none)")
-    query.add_argument("--until", help="YYYY-MM-DD, inclusive")
-    query.add_argument("--captured-since", help="YYYY-MM-DD, capture date")
-    query.add_argument("--captured-until", help="YYYY-MM-DD, capture date, inclusive")
-    query.add_argument("--crawl", help="only captures of this run (id or prefix; see `scraper crawls`)")
+    add_filters(query)
     query.add_argument("--versions", action="store_true", help="only URLs whose text changed at least once")
     query.add_argument("--sort", choices=SORTS, default="relevance")
     query.add_argument("--limit", type=int, default=20, help="records per page (default 20)")
     query.add_argument("--page", type=int, default=1, help="page number, from 1")
     query.add_argument("--format", choices=("table", "json", "jsonl", "csv"), default="table")
 
-    show = _command(sub, "show", "show one record with its provenance", _show)
+    show = command(sub, "show", "show one record with its provenance", _show)
     show.add_argument("id", help="record id, or a unique prefix of 6+ characters")
     show.add_argument("--format", choices=("text", "json"), default="text")
     show.add_argument("--raw", action="store_true", help="write the original capture bytes, read from the WARC")
@@ -162,21 +157,20 @@ def _parser() -> argparse.ArgumentParser:
     trainer.add_argument("--out", type=Path, default=DEFAULT_MODEL_PATH, help="where to write the model JSON")
     trainer.set_defaults(func=_train_stripper)
 
-    index = _command(sub, "index", "write a CDXJ index of the WARC files (for pywb and WACZ tools)", _index)
+    idf = sub.add_parser("train-idf", help="count term frequencies of a page corpus for same-story scoring")
+    idf.add_argument("--set", type=Path, default=DEFAULT_EVAL_SET, help="pages to count (evaldata.json + html/)")
+    idf.add_argument("--out", type=Path, default=DEFAULT_IDF_PATH, help="where to write the JSON")
+    idf.set_defaults(func=_train_idf)
+
+    add_story_commands(sub)
+
+    index = command(sub, "index", "write a CDXJ index of the WARC files (for pywb and WACZ tools)", _index)
     index.add_argument("--out", type=Path, help="index file (default DATA/indexes/index.cdxj)")
 
-    export = _command(sub, "export", "export every record with its provenance", _export)
+    export = command(sub, "export", "export every record with its provenance", _export)
     export.add_argument("--format", choices=("jsonl", "csv", "parquet"), default="jsonl")
     export.add_argument("--out", type=Path, help="file to write (default: standard output)")
     return parser
-
-
-def _command(sub: Any, name: str, help_text: str, func: Any) -> argparse.ArgumentParser:
-    cmd: argparse.ArgumentParser = sub.add_parser(name, help=help_text)
-    cmd.add_argument("--data", type=Path, default=Path(os.environ.get("SCRAPER_DATA", "data")), help="data directory")
-    cmd.add_argument("--db", help="catalog SQLAlchemy URL (default: $SCRAPER_DB, else SQLite in --data)")
-    cmd.set_defaults(func=func)
-    return cmd
 
 
 def _evidence_option(cmd: argparse.ArgumentParser) -> None:
@@ -188,28 +182,13 @@ def _evidence_option(cmd: argparse.ArgumentParser) -> None:
     )
 
 
-@contextmanager
-def _open_catalog(args: argparse.Namespace) -> Iterator[Catalog]:
-    """Yield the catalog the command names, brought to the newest schema; close it after."""
-    catalog = Catalog(_db_url(args))
-    try:
-        catalog.migrate()
-        yield catalog
-    finally:
-        catalog.close()
-
-
-def _db_url(args: argparse.Namespace) -> str:
-    return str(args.db or default_db_url(args.data))
-
-
 def _replay(args: argparse.Namespace) -> int:
     from archive._run import run_replay
 
     stats = run_replay(
         args.paths,
         data_dir=args.data,
-        db_url=_db_url(args),
+        db_url=db_url(args),
         operator=args.operator,
         max_capture_bytes=args.max_capture_bytes,
         site_evidence=args.site_evidence,
@@ -235,7 +214,7 @@ def _crawl(args: argparse.Namespace) -> int:
     resume = args.resume
     previous: dict[str, Any] | None = None
     if resume:
-        with _open_catalog(args) as catalog:
+        with open_catalog(args) as catalog:
             previous = catalog.resumable(resume)
         if previous is None:
             print(f"error: no unfinished crawl to resume ({resume})", file=sys.stderr)
@@ -293,7 +272,7 @@ def _crawl(args: argparse.Namespace) -> int:
     stats = run_crawl(
         seeds,
         data_dir=args.data,
-        db_url=_db_url(args),
+        db_url=db_url(args),
         spider_args=spider_args,
         settings_overrides=overrides,
         crawl_args=crawl_args,
@@ -310,9 +289,9 @@ def _schedule(args: argparse.Namespace) -> int:
     except ScheduleError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    with _open_catalog(args):  # create or upgrade it once, before any job runs
+    with open_catalog(args):  # create or upgrade it once, before any job runs
         pass
-    scheduler = Scheduler(jobs, data_dir=args.data, db_url=_db_url(args), say=lambda m: print(m, flush=True))
+    scheduler = Scheduler(jobs, data_dir=args.data, db_url=db_url(args), say=lambda m: print(m, flush=True))
     try:
         scheduler.run(max_runs=args.max_runs, once=args.once)
     except KeyboardInterrupt:
@@ -321,7 +300,7 @@ def _schedule(args: argparse.Namespace) -> int:
 
 
 def _crawls(args: argparse.Namespace) -> int:
-    with _open_catalog(args) as catalog:
+    with open_catalog(args) as catalog:
         runs = catalog.crawls(args.limit)
     if args.format == "json":
         print(json.dumps(runs, indent=2, ensure_ascii=False))
@@ -338,7 +317,7 @@ def _crawls(args: argparse.Namespace) -> int:
 
 
 def _history(args: argparse.Namespace) -> int:
-    with _open_catalog(args) as catalog:
+    with open_catalog(args) as catalog:
         captures = catalog.history(args.url)
     if not captures:
         print(f"no captures of {args.url}", file=sys.stderr)
@@ -409,11 +388,11 @@ def _print_summary(stats: dict[str, Any], args: argparse.Namespace, command: str
     print(f"warc: {len(files)} file(s), {get('archive/warc_bytes', 0):,} bytes in {warc_directory(args.data)}")
     for name in files:
         print(f"  {warc_directory(args.data) / name}")
-    catalog = Catalog(_db_url(args))
+    catalog = Catalog(db_url(args))
     counts = catalog.count()
     catalog.close()
     print(
-        f"catalog: {_redacted(_db_url(args))} ({counts['documents']} documents, "
+        f"catalog: {_redacted(db_url(args))} ({counts['documents']} documents, "
         f"{counts['captures']} captures, crawl {get('archive/crawl_id', '-')})"
     )
 
@@ -466,18 +445,11 @@ def _heading(record: Record) -> str:
 
 
 def _query(args: argparse.Namespace) -> int:
-    catalog = Catalog(_db_url(args))
+    catalog = Catalog(db_url(args))
     try:
         hits = catalog.search(
             args.text,
-            site=args.site,
-            author=args.author,
-            language=args.language,
-            since=args.since,
-            until=args.until,
-            captured_since=args.captured_since,
-            captured_until=args.captured_until,
-            crawl=args.crawl,
+            **filters_of(args),
             versions=args.versions,
             sort=args.sort,
             limit=args.limit,
@@ -522,7 +494,7 @@ def _print_table(hits: list[SearchHit]) -> None:
 
 
 def _show(args: argparse.Namespace) -> int:
-    catalog = Catalog(_db_url(args))
+    catalog = Catalog(db_url(args))
     try:
         record = catalog.get(args.id)
     finally:
@@ -618,6 +590,16 @@ def _train_stripper(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_idf(args: argparse.Namespace) -> int:
+    from scraper.evaluation import extracted_texts, load_eval_set
+    from scraper.similarity import background_frequencies
+
+    background = background_frequencies(extracted_texts(load_eval_set(args.set)))
+    args.out.write_text(json.dumps(background, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+    print(f"{len(background['terms'])} terms of {background['documents']} documents written to {args.out}")  # type: ignore[arg-type]
+    return 0
+
+
 def _index(args: argparse.Namespace) -> int:
     from archive.exports import build_cdxj
 
@@ -634,11 +616,11 @@ def _export(args: argparse.Namespace) -> int:
             return 2
         from archive.exports import write_parquet
 
-        with _open_catalog(args) as catalog:
+        with open_catalog(args) as catalog:
             written = write_parquet(catalog.iter_records(), args.out, EXPORT_FIELDS)
         print(f"exported {written} record(s) to {args.out}", file=sys.stderr)
         return 0
-    catalog = Catalog(_db_url(args))
+    catalog = Catalog(db_url(args))
     out: IO[str] = open(args.out, "w", encoding="utf-8", newline="") if args.out else sys.stdout  # noqa: SIM115
     try:
         written = _write_export(catalog.iter_records(), out, args.format)

@@ -12,7 +12,7 @@ import gzip
 import json
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -171,6 +171,15 @@ def render_text(html: str, renderer: str = "inscriptis") -> str:
 
 
 RENDERERS = ("inscriptis", "html2text")
+
+
+def extracted_texts(pages: Iterable[EvalPage]) -> Iterator[str]:
+    """Yield the article text our HTML extraction finds in each page that has one."""
+    for page in pages:
+        try:
+            yield _ours_html(page)
+        except CaptureError:
+            continue
 
 
 def _ours_html(page: EvalPage) -> str:

@@ -36,7 +36,7 @@ def test_migrate_is_idempotent_and_creates_named_tables(catalog: Catalog) -> Non
     names = set(inspect(catalog.engine).get_table_names())
     assert {"crawls", "documents", "captures", "warc_records", "site_pages", "site_lines", "alembic_version"} <= names
     with catalog.engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0004"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0005"
     indexes = {i["name"] for i in inspect(catalog.engine).get_indexes("captures")}
     assert {"ix_captures_site", "ix_captures_canonical_url", "ix_captures_published"} <= indexes
 
@@ -136,10 +136,12 @@ def test_a_catalog_made_by_the_first_release_upgrades_and_keeps_its_records(db_u
     record = _record()
     from sqlalchemy.orm import Session
 
-    from archive._models import CaptureRow
+    from archive._models import CaptureRow, Document
 
-    with Session(old.engine) as session, session.begin():  # a row as the first release wrote it
-        row = CaptureRow.from_record(record, old._document_id(session, record))
+    with Session(old.engine) as session, session.begin():  # rows as the first release wrote them
+        document = Document.values_from(record)
+        document_id = session.execute(Document.__table__.insert().values(**document)).inserted_primary_key[0]
+        row = CaptureRow.from_record(record, document_id)
         first_release = {c.key: getattr(row, c.key) for c in CaptureRow.__table__.columns if c.key != "previous_id"}
         session.execute(CaptureRow.__table__.insert().values(**first_release))
     assert "site_lines" not in inspect(old.engine).get_table_names()
@@ -148,6 +150,8 @@ def test_a_catalog_made_by_the_first_release_upgrades_and_keeps_its_records(db_u
     assert kept is not None and kept.text == record.text and kept.canonical_url == record.canonical_url
     assert old.history(record.canonical_url)[0][1] is None  # the new column reads as "replaces nothing"
     assert old.count_site_lines("a.example", "https://a.example/1", ["k1", "k2"])
+    with old.engine.connect() as conn:  # the upgrade gave the old document its signatures
+        assert conn.execute(text("SELECT document_id FROM document_signatures")).scalars().all() == [document_id]
     old.close()
 
 
@@ -236,3 +240,32 @@ def test_search_stems_words_in_each_documents_language_on_postgresql(postgres_ur
     assert hit.record.id == en.id and "«" in (hit.snippet or "")
     assert catalog.search("xylophonequartz") == []
     catalog.close()
+
+
+def test_documents_are_indexed_once_and_an_upgrade_indexes_old_ones(catalog: Catalog) -> None:
+    from archive.stories import index_missing
+    from scraper.similarity import term_hash
+
+    first = _record()
+    same_text = _record(url="file:///copy.txt", lang_hint="\n")  # other bytes, same text: one document
+    other = _record(body="The lighthouse keeper retired after forty years on the point. " * 3, url="file:///b.txt")
+    catalog.add_records([first, same_text, other])
+    assert first.text_sha256 == same_text.text_sha256 and first.payload_sha256 != same_text.payload_sha256
+
+    def counts() -> tuple[int, int, int | None]:
+        with catalog.engine.connect() as conn:
+            signed = conn.execute(text("SELECT count(*) FROM document_signatures")).scalar_one()
+            bands = conn.execute(text("SELECT count(DISTINCT document_id) FROM document_bands")).scalar_one()
+            shared = conn.execute(
+                text("SELECT documents FROM term_documents WHERE term = :t"), {"t": term_hash("lighthouse")}
+            ).scalar()
+        return signed, bands, shared
+
+    assert counts() == (2, 2, 2)  # "lighthouse" is in both documents; the copy is not counted again
+    with catalog.engine.begin() as conn:  # a catalog from before the signatures existed
+        for table in ("document_bands", "document_signatures", "term_documents"):
+            conn.execute(text(f"DELETE FROM {table}"))
+    with catalog.engine.begin() as conn:
+        assert index_missing(conn) == 2
+        assert index_missing(conn) == 0
+    assert counts() == (2, 2, 2)

@@ -1,0 +1,297 @@
+"""Near-duplicates and same-story groups: LSH candidates from the catalog, verified, then grouped.
+
+Each new document stores its two MinHash signatures and their band keys; documents that
+share a band key are candidates. A candidate pair is a near-duplicate when the shingle
+signatures agree on at least NEAR_DUPLICATE of their permutations, and the same story when
+the TF-IDF cosine of the texts reaches SAME_STORY and their publication dates (when both are
+known) are at most STORY_WINDOW_DAYS apart. Stories are the connected groups of such pairs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Connection, Select, and_, func, select
+from sqlalchemy.orm import aliased
+
+from archive._models import CaptureRow, Document, DocumentBand, DocumentSignature, TermDocuments
+from archive._sql import chunks, dialect_insert
+from scraper.similarity import (
+    DUPLICATE_ROWS,
+    NEAR_DUPLICATE,
+    SAME_STORY,
+    STORY_ROWS,
+    STORY_WINDOW_DAYS,
+    Signatures,
+    band_keys,
+    cosine,
+    estimated_jaccard,
+    idf_from,
+    signatures,
+    term_hash,
+    term_vector,
+)
+
+__all__ = ["DocumentFacts", "Related", "Story", "facts", "find_stories", "index_document", "index_missing", "related"]
+
+DUPLICATE, STORY = 1, 2  # document_bands.kind
+MAX_BUCKET = 1000  # a band key shared by more documents says nothing (a boilerplate-only text, a stock phrase)
+
+
+@dataclass(frozen=True, slots=True)
+class Related:
+    """A document related to another: how, and how strongly (Jaccard estimate or cosine)."""
+
+    document_id: int
+    relation: str  # "near-duplicate" or "same story"
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentFacts:
+    """What a story listing shows of one document: its newest capture and its dates."""
+
+    document_id: int
+    record_id: str
+    url: str
+    title: str | None
+    sites: tuple[str, ...]  # hosts; a saved file without a URL is named by its file name
+    captures: int
+    published: str | None
+    captured_at: str
+
+    @property
+    def day(self) -> str:
+        """Return the date the document stands for: publication, else first capture."""
+        return (self.published or self.captured_at)[:10]
+
+
+@dataclass(frozen=True, slots=True)
+class Story:
+    """Documents that tell one story, oldest first."""
+
+    documents: tuple[DocumentFacts, ...]
+
+    @property
+    def sites(self) -> list[str]:
+        return sorted({site for d in self.documents for site in d.sites})
+
+    @property
+    def first(self) -> str:
+        return min(self._days())
+
+    @property
+    def last(self) -> str:
+        return max(self._days())
+
+    def _days(self) -> list[str]:
+        """Publication dates when any document has one (a capture date says when we looked, not when it ran)."""
+        published = [d.published[:10] for d in self.documents if d.published]
+        return published or [d.day for d in self.documents]
+
+
+def index_document(connection: Connection, document_id: int, found: Signatures) -> None:
+    """Store a new document's signatures, band keys and term counts (once per document)."""
+    dialect = connection.dialect.name
+    connection.execute(
+        dialect_insert(dialect, DocumentSignature)
+        .values(document_id=document_id, shingles=found.shingles, story=found.story)
+        .on_conflict_do_nothing(index_elements=["document_id"])
+    )
+    keys = [(DUPLICATE, key) for key in band_keys(found.shingles, DUPLICATE_ROWS)]
+    keys += [(STORY, key) for key in band_keys(found.story, STORY_ROWS)] if found.story else []
+    rows = [{"kind": kind, "band_key": key, "document_id": document_id} for kind, key in sorted(set(keys))]
+    connection.execute(dialect_insert(dialect, DocumentBand).on_conflict_do_nothing(), rows)
+    for chunk in chunks(sorted(found.terms)):  # sorted: concurrent writers lock rows in one order
+        upsert = dialect_insert(dialect, TermDocuments).values([{"term": t, "documents": 1} for t in chunk])
+        upsert = upsert.on_conflict_do_update(
+            index_elements=["term"], set_={"documents": TermDocuments.__table__.c.documents + 1}
+        )
+        connection.execute(upsert)
+
+
+def index_missing(connection: Connection, batch: int = 500) -> int:
+    """Index every document that has no signatures yet (after an upgrade); return how many."""
+    missing = (
+        select(Document.id, Document.title, Document.text)
+        .outerjoin(DocumentSignature, DocumentSignature.document_id == Document.id)
+        .where(DocumentSignature.document_id.is_(None))
+        .order_by(Document.id)
+    )
+    done = 0
+    for row in connection.execute(missing).fetchall():
+        index_document(connection, row.id, signatures(row.text, row.title))
+        done += 1
+    return done
+
+
+def related(connection: Connection, document_id: int) -> list[Related]:
+    """Return the near-duplicates and same-story documents of one document, strongest first."""
+    b1, b2 = aliased(DocumentBand), aliased(DocumentBand)
+    candidates = (
+        select(b2.kind, b2.document_id)
+        .join(b1, and_(b1.kind == b2.kind, b1.band_key == b2.band_key))
+        .where(b1.document_id == document_id, b2.document_id != document_id)
+        .distinct()
+    )
+    found = connection.execute(candidates).all()
+    pairs = [(document_id, other) for _, other in found]
+    verdicts = _Verifier(connection).judge(pairs)
+    out = [Related(b, relation, score) for (_, b), (relation, score) in verdicts.items()]
+    return sorted(out, key=lambda r: (r.relation != "near-duplicate", -r.score, r.document_id))
+
+
+def find_stories(connection: Connection, scope: Select[Any], min_size: int = 2) -> list[list[int]]:
+    """Return the groups of documents in `scope` (a select of document ids) that tell one story."""
+    pairs = _candidate_pairs(connection, scope)
+    verdicts = _Verifier(connection).judge(pairs)
+    groups = _components(verdicts)
+    return sorted((g for g in groups if len(g) >= min_size), key=lambda g: (-len(g), g[0]))
+
+
+def facts(connection: Connection, document_ids: Collection[int]) -> dict[int, DocumentFacts]:
+    """Return each document's newest capture, its sites, its earliest publication and capture dates."""
+    rows: dict[int, list[Any]] = {}
+    for chunk in chunks(sorted(document_ids)):
+        query = (
+            select(
+                CaptureRow.document_id,
+                CaptureRow.id,
+                CaptureRow.canonical_url,
+                CaptureRow.title,
+                CaptureRow.site,
+                CaptureRow.published,
+                CaptureRow.captured_at,
+            )
+            .where(CaptureRow.document_id.in_(chunk))
+            .order_by(CaptureRow.captured_at.desc(), CaptureRow.id)
+        )
+        for row in connection.execute(query):
+            rows.setdefault(row.document_id, []).append(row)
+    return {doc: _facts(doc, captures) for doc, captures in rows.items()}
+
+
+def _facts(document_id: int, captures: list[Any]) -> DocumentFacts:
+    newest = captures[0]
+    published = [c.published for c in captures if c.published]
+    return DocumentFacts(
+        document_id=document_id,
+        record_id=newest.id,
+        url=newest.canonical_url,
+        title=newest.title,
+        sites=tuple(sorted({c.site or _file_name(c.canonical_url) for c in captures})),
+        captures=len(captures),
+        published=min(published) if published else None,
+        captured_at=min(c.captured_at for c in captures),
+    )
+
+
+def _file_name(url: str) -> str:
+    """Return what names a capture that has no site (a saved file): its file name."""
+    return url.rstrip("/").rpartition("/")[2] or url
+
+
+def _candidate_pairs(connection: Connection, scope: Select[Any]) -> list[tuple[int, int]]:
+    scoped = select(DocumentBand).where(DocumentBand.document_id.in_(scope)).cte("scoped")
+    useful = (
+        select(scoped.c.kind, scoped.c.band_key)
+        .group_by(scoped.c.kind, scoped.c.band_key)
+        .having(and_(func.count() > 1, func.count() <= MAX_BUCKET))
+        .cte("useful")
+    )
+    left, right = scoped.alias("l"), scoped.alias("r")
+    query = (
+        select(left.c.document_id, right.c.document_id)
+        .join(useful, and_(useful.c.kind == left.c.kind, useful.c.band_key == left.c.band_key))
+        .join(
+            right,
+            and_(
+                right.c.kind == left.c.kind,
+                right.c.band_key == left.c.band_key,
+                right.c.document_id > left.c.document_id,
+            ),
+        )
+        .distinct()
+    )
+    return [(a, b) for a, b in connection.execute(query)]
+
+
+class _Verifier:
+    """Decides candidate pairs, loading each document's signature, terms and date once."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self.shingles: dict[int, bytes] = {}
+        self.vectors: dict[int, dict[str, int]] = {}
+        self.days: dict[int, date | None] = {}
+        self.idf: Callable[[str], float] = lambda _term: 1.0
+
+    def judge(self, pairs: Sequence[tuple[int, int]]) -> dict[tuple[int, int], tuple[str, float]]:
+        """Return the pairs that are near-duplicates or the same story, with the relation and score."""
+        self._load({doc for pair in pairs for doc in pair})
+        verdicts: dict[tuple[int, int], tuple[str, float]] = {}
+        for a, b in pairs:
+            verdict = self._judge(a, b)
+            if verdict is not None:
+                verdicts[(a, b)] = verdict
+        return verdicts
+
+    def _judge(self, a: int, b: int) -> tuple[str, float] | None:
+        jaccard = estimated_jaccard(self.shingles.get(a, b""), self.shingles.get(b, b""))
+        if jaccard >= NEAR_DUPLICATE:
+            return "near-duplicate", jaccard
+        day_a, day_b = self.days.get(a), self.days.get(b)
+        if day_a is not None and day_b is not None and abs((day_a - day_b).days) > STORY_WINDOW_DAYS:
+            return None
+        score = cosine(self.vectors.get(a, {}), self.vectors.get(b, {}), self.idf)
+        return ("same story", score) if score >= SAME_STORY else None
+
+    def _load(self, documents: set[int]) -> None:
+        wanted = sorted(documents)
+        for chunk in chunks(wanted):
+            query = (
+                select(Document.id, Document.text, DocumentSignature.shingles)
+                .join(DocumentSignature, DocumentSignature.document_id == Document.id)
+                .where(Document.id.in_(chunk))
+            )
+            for row in self.connection.execute(query):
+                self.shingles[row.id] = row.shingles
+                self.vectors[row.id] = term_vector(row.text)
+        self.days = {doc: _day(f.published) for doc, f in facts(self.connection, wanted).items()}
+        terms = sorted({term_hash(t) for vector in self.vectors.values() for t in vector})
+        frequency = dict(self._frequencies(terms))
+        documents = self.connection.execute(select(func.count()).select_from(Document)).scalar_one()
+        self.idf = idf_from(documents, frequency)
+
+    def _frequencies(self, terms: list[int]) -> Iterable[tuple[int, int]]:
+        for chunk in chunks(terms):
+            query = select(TermDocuments.term, TermDocuments.documents).where(TermDocuments.term.in_(chunk))
+            yield from ((term, documents) for term, documents in self.connection.execute(query))
+
+
+def _day(published: str | None) -> date | None:
+    try:
+        return date.fromisoformat(published[:10]) if published else None
+    except ValueError:
+        return None
+
+
+def _components(pairs: Iterable[tuple[int, int]]) -> list[list[int]]:
+    parent: dict[int, int] = {}
+
+    def root(node: int) -> int:
+        parent.setdefault(node, node)
+        while parent[node] != node:
+            parent[node] = parent[parent[node]]
+            node = parent[node]
+        return node
+
+    for a, b in pairs:
+        parent[root(a)] = root(b)
+    groups: dict[int, list[int]] = {}
+    for node in parent:
+        groups.setdefault(root(node), []).append(node)
+    return [sorted(g) for g in groups.values()]

@@ -1,0 +1,219 @@
+"""Signatures that find the same text and the same story across documents.
+
+Two questions, two signatures, both MinHash so that an LSH index (band keys) finds
+candidates without comparing every pair:
+
+- near-duplicates (a syndicated copy, the same article under other page furniture) share
+  most of their word 5-shingles: the shingle signature estimates their Jaccard;
+- one story told by several outlets shares names and key words, not sentences: the key-term
+  signature finds candidates and a TF-IDF cosine (sublinear term frequency, inverse document
+  frequency from the catalog) decides.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+import numpy as np
+from datasketch import MinHash
+
+from scraper._stopwords import STOPWORDS
+
+__all__ = [
+    "BACKGROUND_RESOURCE",
+    "DUPLICATE_ROWS",
+    "NEAR_DUPLICATE",
+    "SAME_STORY",
+    "STORY_ROWS",
+    "STORY_WINDOW_DAYS",
+    "Signatures",
+    "background_frequencies",
+    "band_keys",
+    "cosine",
+    "estimated_jaccard",
+    "idf_from",
+    "signatures",
+    "term_hash",
+    "term_vector",
+]
+
+SHINGLE = 5
+DUPLICATE_PERMUTATIONS, DUPLICATE_ROWS = 60, 3  # 20 bands: P(candidate) 0.93 at Jaccard 0.5, 0.42 at 0.3
+# One key term per band: P(candidate) 0.93 at key-term Jaccard 0.15 (outlets' rewrites of one
+# story measure 0.15-0.45), 0.42 for two texts that share a single key term.
+STORY_PERMUTATIONS, STORY_ROWS = 16, 1
+KEY_TERMS = 15
+NEAR_DUPLICATE = 0.5  # estimated Jaccard of word 5-shingles
+SAME_STORY = 0.35  # TF-IDF cosine
+STORY_WINDOW_DAYS = 3  # publication dates further apart than this are different stories
+BACKGROUND_RESOURCE = "term-frequencies.json"
+BACKGROUND_MIN_DOCUMENTS = 3
+
+_CJK = "\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\uac00-\ud7af"
+_TOKEN = re.compile(rf"[{_CJK}]+|[^\W_]+(?:['’][^\W_]+)*")
+_CJK_RUN = re.compile(rf"[{_CJK}]+")
+_SENTENCE_END = re.compile(r"[.!?:;\"“”«»]\s*$")
+_SEED = 20250506
+_SCHEME = "affine32"  # stored signatures depend on it: changing it needs a migration
+
+
+@dataclass(frozen=True, slots=True)
+class Signatures:
+    """What the catalog stores for one document to find its duplicates and its story."""
+
+    shingles: bytes  # MinHash of word 5-shingles, little-endian uint32 per permutation
+    story: bytes | None  # MinHash of the key terms; None when the text has none
+    terms: frozenset[int]  # hashes of the distinct terms, counted for inverse document frequency
+
+
+def signatures(text: str, title: str | None = None) -> Signatures:
+    """Return the shingle and key-term signatures of a document's text (and title)."""
+    words = _words(text)
+    keys = key_terms(text if not title else f"{title}\n{text}")
+    return Signatures(
+        shingles=_minhash(_shingles(words), DUPLICATE_PERMUTATIONS),
+        story=_minhash([k.encode() for k in keys], STORY_PERMUTATIONS) if keys else None,
+        terms=frozenset(term_hash(t) for t in term_vector(text)),
+    )
+
+
+def band_keys(signature: bytes, rows: int) -> list[int]:
+    """Return one signed 64-bit LSH key per band of `rows` permutations (band number included)."""
+    width = rows * 4
+    return [_int64(bytes([band]) + signature[start : start + width]) for band, start in _bands(signature, width)]
+
+
+def estimated_jaccard(a: bytes, b: bytes) -> float:
+    """Return the share of permutations on which two signatures agree."""
+    left, right = np.frombuffer(a, dtype="<u4"), np.frombuffer(b, dtype="<u4")
+    return float(np.mean(left == right)) if len(left) == len(right) and len(left) else 0.0
+
+
+def term_vector(text: str) -> Counter[str]:
+    """Return how often each term occurs: casefolded words, CJK as character bigrams."""
+    return Counter(_terms(text))
+
+
+def cosine(a: Mapping[str, int], b: Mapping[str, int], idf: Callable[[str], float]) -> float:
+    """Return the cosine of two term vectors weighted (1 + log tf) x idf."""
+
+    def weights(vector: Mapping[str, int]) -> dict[str, float]:
+        return {t: (1 + math.log(n)) * idf(t) for t, n in vector.items()}
+
+    left, right = weights(a), weights(b)
+    dot = sum(w * right[t] for t, w in left.items() if t in right)
+    norm = math.sqrt(sum(w * w for w in left.values()) * sum(w * w for w in right.values()))
+    return dot / norm if norm else 0.0
+
+
+def idf_from(documents: int, frequency: Mapping[int, int]) -> Callable[[str], float]:
+    """Return inverse document frequency over the catalog's documents plus the background corpus.
+
+    `frequency` counts the catalog's documents by term hash. The background (general web pages
+    in many languages) keeps a small catalog from mistaking its own story's names for common
+    words and its function words for rare ones.
+    """
+    total, background = _background()
+    return lambda term: math.log(
+        (documents + total + 1) / (frequency.get(term_hash(term), 0) + background.get(term, 0) + 1)
+    )
+
+
+def background_frequencies(texts: Iterable[str], min_documents: int = BACKGROUND_MIN_DOCUMENTS) -> dict[str, object]:
+    """Return the background corpus file: its document count and the terms in `min_documents`+ documents."""
+    counts: Counter[str] = Counter()
+    documents = 0
+    for text in texts:
+        documents += 1
+        counts.update(set(term_vector(text)))
+    kept = {term: n for term, n in sorted(counts.items()) if n >= min_documents}
+    return {"documents": documents, "min_documents": min_documents, "terms": kept}
+
+
+@cache
+def _background() -> tuple[int, dict[str, int]]:
+    resource = resources.files("scraper") / "models" / BACKGROUND_RESOURCE
+    data = json.loads(resource.read_text(encoding="utf-8"))
+    return int(data["documents"]), dict(data["terms"])
+
+
+@cache
+def term_hash(term: str) -> int:
+    """Return a term's signed 64-bit key in the catalog."""
+    return _int64(term.encode())
+
+
+def key_terms(text: str, limit: int = KEY_TERMS) -> list[str]:
+    """Return the terms that say what a text is about: frequent here, rare on the web, names first.
+
+    Weight: (1 + log tf) x background idf, x1.5 for a word mostly written with a capital
+    inside a sentence (names, places, organizations). Function words, digits and one-letter
+    words never count.
+    """
+    counts: Counter[str] = Counter()
+    named: Counter[str] = Counter()
+    for line in text.split("\n"):
+        for index, match in enumerate(_TOKEN.finditer(line)):
+            token = match.group(0)
+            capital = token[0].isupper() and index > 0 and not _SENTENCE_END.search(line[: match.start()])
+            for term in _line_terms(token):
+                if len(term) > 1 and term not in STOPWORDS and not term.isdigit():
+                    counts[term] += 1
+                    named[term] += capital
+    total, background = _background()
+
+    def weight(term: str) -> float:
+        rarity = math.log((total + 1) / (background.get(term, 0) + 1))
+        return (1 + math.log(counts[term])) * rarity * (1.5 if 2 * named[term] > counts[term] else 1.0)
+
+    return sorted(counts, key=lambda term: (-weight(term), term))[:limit]
+
+
+def _terms(text: str) -> Iterable[str]:
+    for match in _TOKEN.finditer(unicodedata.normalize("NFKC", text)):
+        yield from _line_terms(match.group(0))
+
+
+def _line_terms(token: str) -> list[str]:
+    if _CJK_RUN.fullmatch(token):
+        return [token[i : i + 2] for i in range(max(1, len(token) - 1))]
+    return [token.casefold().replace("’", "'")]
+
+
+def _words(text: str) -> list[str]:
+    return list(_terms(text))
+
+
+def _shingles(words: list[str]) -> list[bytes]:
+    if not words:
+        return []
+    spans = range(max(1, len(words) - SHINGLE + 1))
+    return [" ".join(words[i : i + SHINGLE]).encode() for i in spans]
+
+
+def _minhash(items: list[bytes], permutations: int) -> bytes:
+    sketch = MinHash(num_perm=permutations, permutations=_permutations(permutations), scheme=_SCHEME)
+    sketch.update_batch(items)
+    return bytes(sketch.hashvalues.astype("<u4").tobytes())
+
+
+@cache
+def _permutations(permutations: int) -> tuple[np.ndarray, np.ndarray]:
+    return MinHash(num_perm=permutations, seed=_SEED, scheme=_SCHEME).permutations  # type: ignore[no-any-return]
+
+
+def _bands(signature: bytes, width: int) -> Iterable[tuple[int, int]]:
+    return enumerate(range(0, len(signature) - width + 1, width))
+
+
+def _int64(data: bytes) -> int:
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little", signed=True)
