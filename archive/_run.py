@@ -10,7 +10,7 @@ from typing import Any
 from scrapy.crawler import CrawlerProcess
 from scrapy.utils.project import get_project_settings
 
-__all__ = ["run_crawl", "run_replay"]
+__all__ = ["RunFailed", "run_crawl", "run_replay"]
 
 
 def project_settings(data_dir: Path, db_url: str, **overrides: Any) -> Any:
@@ -68,9 +68,16 @@ def run_crawl(
     return _run(settings, SiteSpider, seeds=seeds, **spider_args)
 
 
+class RunFailed(Exception):
+    """The run could not start or stopped on an error of its own (not a capture's)."""
+
+
 def _run(settings: Any, spider: type, **kwargs: Any) -> dict[str, Any]:
     process = CrawlerProcess(settings)
     crawler = process.create_crawler(spider)
-    process.crawl(crawler, **kwargs)
+    failures: list[BaseException] = []
+    process.crawl(crawler, **kwargs).addErrback(lambda failure: failures.append(failure.value))
     process.start()
+    if failures:  # Scrapy logs these and carries on to exit; the caller must hear of them
+        raise RunFailed(f"{type(failures[0]).__name__}: {failures[0]}".splitlines()[0])
     return dict(crawler.stats.get_stats()) if crawler.stats else {}

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
 import uuid
 from collections.abc import Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import reduce
@@ -35,16 +37,16 @@ from sqlalchemy.orm import Session
 
 from archive._models import CaptureRow, Crawl, Document, SiteLine, SitePage, WarcRecordRow
 from archive._sql import chunks, dialect_insert
-from archive.stories import DocumentFacts, Story, facts, find_stories, index_document, related
+from archive.stories import DocumentFacts, Story, document_signatures, facts, find_stories, index_document, related
 from archive.textsearch import CONFIGS, config_case
 from scraper import Record, __version__, normalize_url
 from scraper.evidence import MIN_OTHER_URLS, url_key
-from scraper.similarity import signatures
 
 __all__ = ["FILTERS", "SORTS", "AmbiguousId", "Catalog", "SearchHit", "Similar", "Story", "default_db_url"]
 
 _FTS_TOKEN = re.compile(r"[\w'’-]+", re.UNICODE)
 _MIN_PREFIX = 6
+_MIGRATION_LOCK = 0x5C4A7E  # pg_advisory_xact_lock key: one migration at a time per database
 SORTS = ("relevance", "newest", "oldest", "published")
 FILTERS = ("site", "author", "language", "since", "until", "captured_since", "captured_until", "crawl")
 
@@ -118,9 +120,24 @@ class Catalog:
         """Bring the schema to the newest revision (creating it on an empty database)."""
         config = Config()
         config.set_main_option("script_location", str(resources.files("archive") / "migrations"))
-        with self.engine.begin() as connection:
+        # Several processes may open a new catalog at once: one migrates, the others wait and
+        # then find it at the newest revision.
+        with self._migration_lock(), self.engine.begin() as connection:
+            if self.dialect == "postgresql":
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
+
+    @contextmanager
+    def _migration_lock(self) -> Iterator[None]:
+        """Hold an exclusive lock file beside a SQLite catalog (PostgreSQL locks in the transaction)."""
+        database = self.engine.url.database
+        if self.dialect != "sqlite" or not database or database == ":memory:":
+            yield
+            return
+        with open(f"{database}.migrate-lock", "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
 
     def start_crawl(self, kind: str, args: dict[str, Any]) -> str:
         """Return the id of a new crawl row for a run that starts now."""
@@ -203,6 +220,34 @@ class Catalog:
             crawl.finished_at = None
             return crawl.id
 
+    def find_crawl(self, crawl_id: str) -> dict[str, Any] | None:
+        """Return the run with this id or id prefix ("latest": the newest run of any kind)."""
+        query = select(Crawl).order_by(Crawl.started_at.desc()).limit(1)
+        if crawl_id != "latest":
+            query = query.where(Crawl.id.startswith(crawl_id))
+        with Session(self.engine) as session:
+            crawl = session.scalars(query).first()
+            return _crawl_dict(crawl) if crawl is not None else None
+
+    def crawl_records(self, crawl_id: str) -> list[Record]:
+        """Return the records a run archived, in capture order."""
+        with Session(self.engine) as session:
+            rows = session.scalars(
+                select(CaptureRow)
+                .where(CaptureRow.crawl_id == crawl_id)
+                .order_by(CaptureRow.captured_at, CaptureRow.id)
+            )
+            return [row.to_record() for row in rows]
+
+    def capture_of(self, url: str, captured_at: str) -> Record | None:
+        """Return the capture fetched from `url` at exactly `captured_at` (what a revisit refers to)."""
+        return self._first_record(CaptureRow.source_url == url, CaptureRow.captured_at == captured_at)
+
+    def _first_record(self, *conditions: Any) -> Record | None:
+        with Session(self.engine) as session:
+            row = session.scalars(select(CaptureRow).where(*conditions).limit(1)).first()
+            return row.to_record() if row is not None else None
+
     def crawls(self, limit: int = 50) -> list[dict[str, Any]]:
         """Return the newest runs first: id, kind, times, status, counts, arguments."""
         with Session(self.engine) as session:
@@ -237,11 +282,7 @@ class Catalog:
 
     def captured_in_crawl(self, crawl_id: str, url: str) -> Record | None:
         """Return the capture of `url` this crawl archived, if it did."""
-        with Session(self.engine) as session:
-            row = session.scalars(
-                select(CaptureRow).where(CaptureRow.crawl_id == crawl_id, CaptureRow.source_url == url).limit(1)
-            ).first()
-            return row.to_record() if row is not None else None
+        return self._first_record(CaptureRow.crawl_id == crawl_id, CaptureRow.source_url == url)
 
     def history(self, url: str) -> list[tuple[Record, str | None]]:
         """Return every capture of the URL's canonical form, oldest first, with the capture it replaced."""
@@ -258,7 +299,8 @@ class Catalog:
         created = session.execute(self._insert_ignore(Document, values, ["text_sha256"]).returning(Document.id)).first()
         if created is None:
             return session.scalars(select(Document.id).where(Document.text_sha256 == record.text_sha256)).one()
-        index_document(session.connection(), created.id, signatures(record.text, record.title))
+        connection = session.connection()
+        index_document(connection, created.id, document_signatures(connection, record.text, record.title))
         return int(created.id)
 
     def _insert(self, model: Any) -> Any:
@@ -277,12 +319,12 @@ class Catalog:
             page = self._insert_ignore(SitePage, {"site": site, "url_key": url_key(url)}, ["site", "url_key"])
             if session.execute(page.returning(SitePage.site)).first() is None:
                 return False
-            for chunk in chunks(sorted(set(keys))):  # sorted: concurrent writers lock rows in one order
-                upsert = self._insert(SiteLine).values([{"site": site, "line_key": k, "urls": 1} for k in chunk])
-                upsert = upsert.on_conflict_do_update(
-                    index_elements=["site", "line_key"], set_={"urls": SiteLine.__table__.c.urls + 1}
-                )
-                session.execute(upsert)
+            upsert = self._insert(SiteLine).on_conflict_do_update(
+                index_elements=["site", "line_key"], set_={"urls": SiteLine.__table__.c.urls + 1}
+            )
+            rows = [{"site": site, "line_key": k, "urls": 1} for k in sorted(set(keys))]  # sorted: one lock order
+            if rows:
+                session.connection().execute(upsert, rows)
         return True
 
     def recurring(self, site: str, url: str, keys: Collection[str]) -> set[str]:
@@ -354,11 +396,9 @@ class Catalog:
         stmt: Select[Any]
         match = self._fts(query) if query and query.strip() else None
         if match is None:
-            stmt = select(CaptureRow, literal_column("NULL"), literal_column("NULL"))
+            stmt = select(CaptureRow, literal_column("NULL"))
         else:
-            stmt = select(CaptureRow, match.c.score, match.c.snippet).join(
-                match, match.c.doc_id == CaptureRow.document_id
-            )
+            stmt = select(CaptureRow, match.c.score).join(match, match.c.doc_id == CaptureRow.document_id)
         order = {
             "newest": (CaptureRow.captured_at.desc(),),
             "oldest": (CaptureRow.captured_at.asc(),),
@@ -385,9 +425,14 @@ class Catalog:
             )
             stmt = stmt.where(CaptureRow.canonical_url.in_(changed))
         with Session(self.engine) as session:
+            found = [(row, score) for row, score in session.execute(stmt.limit(limit).offset(max(0, offset)))]
+            # Snippets for this page only: made per matching document, they cost more than the ranking.
+            snippets = (
+                self._snippets(session, query or "", {row.document_id for row, _ in found}) if match is not None else {}
+            )
             return [
-                SearchHit(row.to_record(), float(score) if score is not None else None, snippet)
-                for row, score, snippet in session.execute(stmt.limit(limit).offset(max(0, offset)))
+                SearchHit(row.to_record(), float(score) if score is not None else None, snippets.get(row.document_id))
+                for row, score in found
             ]
 
     def similar(self, record_id: str) -> list[Similar] | None:
@@ -441,41 +486,63 @@ class Catalog:
 
     def _fts(self, query: str) -> Any:
         if self.dialect == "sqlite":
-            tokens = _FTS_TOKEN.findall(query)
-            if not tokens:
+            fts_query = _fts5_query(query)
+            if not fts_query:
                 return None
-            fts_query = " ".join('"' + t.replace('"', '""') + '"' for t in tokens)
             fts = table("documents_fts")
             return (
                 select(
                     literal_column("documents_fts.rowid").label("doc_id"),
                     literal_column("bm25(documents_fts, 10.0, 1.0)").label("score"),
-                    literal_column("snippet(documents_fts, 1, '«', '»', '…', 24)").label("snippet"),
                 )
                 .select_from(fts)
                 .where(text("documents_fts MATCH :fts_query").bindparams(fts_query=fts_query))
                 .subquery()
             )
-        # The words in every configuration documents may be indexed in, ORed: each document
-        # matches in its own language's stemming, and the GIN index still serves the query.
-        configs = ["simple", *sorted(set(CONFIGS.values()))]
-        parts = [func.plainto_tsquery(literal_column(f"'{c}'::regconfig"), query) for c in configs]
-        tsquery = reduce(lambda a, b: a.op("||")(b), parts)
-        search = literal_column("documents.search")
+        tsquery, search = _tsquery(query), literal_column("documents.search")
         return (
-            select(
-                Document.id.label("doc_id"),
-                (-func.ts_rank_cd(search, tsquery)).label("score"),
-                func.ts_headline(
-                    literal_column(config_case("documents.language")),
-                    Document.text,
-                    tsquery,
-                    "StartSel=«, StopSel=», MaxWords=35, MinWords=15",
-                ).label("snippet"),
-            )
+            select(Document.id.label("doc_id"), (-func.ts_rank_cd(search, tsquery)).label("score"))
             .where(search.op("@@")(tsquery))
             .subquery()
         )
+
+    def _snippets(self, session: Session, query: str, document_ids: Collection[int]) -> dict[int, str]:
+        """Return a highlighted passage per document where the query matches."""
+        if not document_ids:
+            return {}
+        ids = sorted(document_ids)
+        if self.dialect == "sqlite":
+            fts_query = _fts5_query(query)
+            found = session.execute(
+                text(
+                    "SELECT rowid, snippet(documents_fts, 1, '«', '»', '…', 24) FROM documents_fts"
+                    " WHERE documents_fts MATCH :q AND rowid IN (" + ",".join(map(str, ids)) + ")"
+                ).bindparams(q=fts_query)
+            )
+        else:
+            headline = func.ts_headline(
+                literal_column(config_case("documents.language")),
+                Document.text,
+                _tsquery(query),
+                "StartSel=«, StopSel=», MaxWords=35, MinWords=15",
+            )
+            found = session.execute(select(Document.id, headline).where(Document.id.in_(ids)))
+        return {int(doc): str(snippet) for doc, snippet in found}
+
+
+def _fts5_query(query: str) -> str:
+    """Return the FTS5 query for the user's words: each one quoted, all required."""
+    return " ".join('"' + t.replace('"', '""') + '"' for t in _FTS_TOKEN.findall(query))
+
+
+def _tsquery(query: str) -> Any:
+    """Return the tsquery of the words in every configuration documents may be indexed in, ORed.
+
+    Each document matches in its own language's stemming, and the GIN index still serves it.
+    """
+    configs = ["simple", *sorted(set(CONFIGS.values()))]
+    parts = [func.plainto_tsquery(literal_column(f"'{c}'::regconfig"), query) for c in configs]
+    return reduce(lambda a, b: a.op("||")(b), parts)
 
 
 def _latest(query: Select[Any], url: str, *, canonical: bool = False) -> Select[Any]:

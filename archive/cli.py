@@ -15,6 +15,7 @@ from typing import IO, Any
 
 from archive._cli_common import add_filters, command, db_url, filters_of, open_catalog
 from archive._cli_stories import add_story_commands
+from archive._run import RunFailed
 from archive.catalog import SORTS, AmbiguousId, Catalog, SearchHit
 from archive.pipeline import warc_directory
 from archive.seeds import KINDS
@@ -60,6 +61,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (AmbiguousId, WarcReadError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except RunFailed as exc:
+        print(f"error: the run stopped: {exc}", file=sys.stderr)
+        return 1
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -166,6 +170,11 @@ def _parser() -> argparse.ArgumentParser:
 
     index = command(sub, "index", "write a CDXJ index of the WARC files (for pywb and WACZ tools)", _index)
     index.add_argument("--out", type=Path, help="index file (default DATA/indexes/index.cdxj)")
+
+    wacz = command(sub, "wacz", "package one run (its WARC files, index and pages) as a WACZ file", _wacz)
+    wacz.add_argument("--crawl", default="latest", help="run id or prefix (default: the newest run)")
+    wacz.add_argument("--out", type=Path, help="file to write (default DATA/wacz/RUN-ID.wacz)")
+    wacz.add_argument("--title", help="title recorded in datapackage.json")
 
     export = command(sub, "export", "export every record with its provenance", _export)
     export.add_argument("--format", choices=("jsonl", "csv", "parquet"), default="jsonl")
@@ -606,6 +615,24 @@ def _index(args: argparse.Namespace) -> int:
     out = args.out or args.data / "indexes" / "index.cdxj"
     lines = build_cdxj(warc_directory(args.data), out)
     print(f"indexed {lines} WARC record(s) into {out}")
+    return 0
+
+
+def _wacz(args: argparse.Namespace) -> int:
+    from archive.wacz import WaczError, write_wacz
+
+    with open_catalog(args) as catalog:
+        try:
+            found = catalog.find_crawl(args.crawl)
+            out = args.out or args.data / "wacz" / f"{found['id'] if found else args.crawl}.wacz"
+            summary = write_wacz(catalog, warc_directory(args.data), args.crawl, out, args.title)
+        except WaczError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+    print(
+        f"wrote {summary.path}: run {summary.crawl_id}, {len(summary.warc_files)} WARC file(s), "
+        f"{summary.pages} page(s), {summary.index_lines} index line(s)"
+    )
     return 0
 
 

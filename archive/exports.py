@@ -10,7 +10,7 @@ from typing import Any
 
 from scraper import Record
 
-__all__ = ["build_cdxj", "write_parquet"]
+__all__ = ["build_cdxj", "warc_files", "write_parquet"]
 
 _BATCH = 1000
 
@@ -60,8 +60,8 @@ def _parquet_value(name: str, value: Any) -> Any:
     return value
 
 
-def build_cdxj(warc_dir: Path, out: Path) -> int:
-    """Index every WARC file under `warc_dir` into a sorted CDXJ file at `out`; return the lines written.
+def build_cdxj(warc_dir: Path, out: Path, files: Iterable[Path] | None = None) -> int:
+    """Index the WARC files under `warc_dir` (or only `files`) into a sorted CDXJ file at `out`; return its lines.
 
     cdxj-indexer (the Webrecorder indexer pywb and the WACZ tools use) writes it: one line per
     response, revisit, resource and (with post_append) request record, `filename` relative to
@@ -69,12 +69,17 @@ def build_cdxj(warc_dir: Path, out: Path) -> int:
     """
     from cdxj_indexer import CDXJIndexer
 
-    files = sorted(str(p) for p in warc_dir.glob("*.warc*") if p.name.endswith((".warc", ".warc.gz")))
+    names = sorted(str(p) for p in (warc_files(warc_dir) if files is None else files))
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".part")
     with open(tmp, "w", encoding="utf-8") as handle:
-        if files:
-            CDXJIndexer(output=handle, inputs=files, sort=True, post_append=True, dir_root=str(warc_dir)).process_all()
+        if names:
+            CDXJIndexer(output=handle, inputs=names, sort=True, post_append=True, dir_root=str(warc_dir)).process_all()
     os.replace(tmp, out)
     with open(out, encoding="utf-8") as handle:
         return sum(1 for _ in handle)
+
+
+def warc_files(warc_dir: Path) -> list[Path]:
+    """Return the WARC files of a directory, by name."""
+    return sorted(p for p in warc_dir.glob("*.warc*") if p.name.endswith((".warc", ".warc.gz")))

@@ -15,7 +15,6 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import Connection, Select, and_, func, select
-from sqlalchemy.orm import aliased
 
 from archive._models import CaptureRow, Document, DocumentBand, DocumentSignature, TermDocuments
 from archive._sql import chunks, dialect_insert
@@ -35,7 +34,17 @@ from scraper.similarity import (
     term_vector,
 )
 
-__all__ = ["DocumentFacts", "Related", "Story", "facts", "find_stories", "index_document", "index_missing", "related"]
+__all__ = [
+    "DocumentFacts",
+    "Related",
+    "Story",
+    "document_signatures",
+    "facts",
+    "find_stories",
+    "index_document",
+    "index_missing",
+    "related",
+]
 
 DUPLICATE, STORY = 1, 2  # document_bands.kind
 MAX_BUCKET = 1000  # a band key shared by more documents says nothing (a boilerplate-only text, a stock phrase)
@@ -105,12 +114,20 @@ def index_document(connection: Connection, document_id: int, found: Signatures) 
     keys += [(STORY, key) for key in band_keys(found.story, STORY_ROWS)] if found.story else []
     rows = [{"kind": kind, "band_key": key, "document_id": document_id} for kind, key in sorted(set(keys))]
     connection.execute(dialect_insert(dialect, DocumentBand).on_conflict_do_nothing(), rows)
-    for chunk in chunks(sorted(found.terms)):  # sorted: concurrent writers lock rows in one order
-        upsert = dialect_insert(dialect, TermDocuments).values([{"term": t, "documents": 1} for t in chunk])
-        upsert = upsert.on_conflict_do_update(
-            index_elements=["term"], set_={"documents": TermDocuments.__table__.c.documents + 1}
-        )
-        connection.execute(upsert)
+    # One statement, many parameter sets: compiled once and cached, not once per document.
+    # Sorted: concurrent writers lock the rows in one order.
+    upsert = dialect_insert(dialect, TermDocuments).on_conflict_do_update(
+        index_elements=["term"], set_={"documents": TermDocuments.__table__.c.documents + 1}
+    )
+    connection.execute(upsert, [{"term": t, "documents": 1} for t in sorted(found.terms)])
+
+
+def document_signatures(connection: Connection, text: str, title: str | None) -> Signatures:
+    """Return a new document's signatures, its key terms weighed by the catalog's document counts."""
+    terms = sorted({term_hash(t) for t in term_vector(text)})
+    frequency = dict(_frequencies(connection, terms))
+    documents = connection.execute(select(func.max(Document.id))).scalar() or 0  # ~count, without a scan
+    return signatures(text, title, idf=idf_from(documents, frequency))
 
 
 def index_missing(connection: Connection, batch: int = 500) -> int:
@@ -123,22 +140,31 @@ def index_missing(connection: Connection, batch: int = 500) -> int:
     )
     done = 0
     for row in connection.execute(missing).fetchall():
-        index_document(connection, row.id, signatures(row.text, row.title))
+        index_document(connection, row.id, document_signatures(connection, row.text, row.title))
         done += 1
     return done
 
 
 def related(connection: Connection, document_id: int) -> list[Related]:
     """Return the near-duplicates and same-story documents of one document, strongest first."""
-    b1, b2 = aliased(DocumentBand), aliased(DocumentBand)
+    own = set(
+        connection.execute(
+            select(DocumentBand.kind, DocumentBand.band_key).where(DocumentBand.document_id == document_id)
+        )
+    )
+    sizes = (
+        select(DocumentBand.kind, DocumentBand.band_key)
+        .where(DocumentBand.band_key.in_(sorted({key for _, key in own})))
+        .group_by(DocumentBand.kind, DocumentBand.band_key)
+        .having(func.count() <= MAX_BUCKET)
+    )
+    usable = sorted({key for kind, key in connection.execute(sizes) if (kind, key) in own})
     candidates = (
-        select(b2.kind, b2.document_id)
-        .join(b1, and_(b1.kind == b2.kind, b1.band_key == b2.band_key))
-        .where(b1.document_id == document_id, b2.document_id != document_id)
+        select(DocumentBand.document_id)
+        .where(DocumentBand.band_key.in_(usable), DocumentBand.document_id != document_id)
         .distinct()
     )
-    found = connection.execute(candidates).all()
-    pairs = [(document_id, other) for _, other in found]
+    pairs = [(document_id, other) for other in connection.execute(candidates).scalars()]
     verdicts = _Verifier(connection).judge(pairs)
     out = [Related(b, relation, score) for (_, b), (relation, score) in verdicts.items()]
     return sorted(out, key=lambda r: (r.relation != "near-duplicate", -r.score, r.document_id))
@@ -262,14 +288,16 @@ class _Verifier:
                 self.vectors[row.id] = term_vector(row.text)
         self.days = {doc: _day(f.published) for doc, f in facts(self.connection, wanted).items()}
         terms = sorted({term_hash(t) for vector in self.vectors.values() for t in vector})
-        frequency = dict(self._frequencies(terms))
+        frequency = dict(_frequencies(self.connection, terms))
         documents = self.connection.execute(select(func.count()).select_from(Document)).scalar_one()
         self.idf = idf_from(documents, frequency)
 
-    def _frequencies(self, terms: list[int]) -> Iterable[tuple[int, int]]:
-        for chunk in chunks(terms):
-            query = select(TermDocuments.term, TermDocuments.documents).where(TermDocuments.term.in_(chunk))
-            yield from ((term, documents) for term, documents in self.connection.execute(query))
+
+def _frequencies(connection: Connection, terms: list[int]) -> Iterable[tuple[int, int]]:
+    """Yield (term hash, documents holding it) for the terms the catalog has counted."""
+    for chunk in chunks(terms):
+        query = select(TermDocuments.term, TermDocuments.documents).where(TermDocuments.term.in_(chunk))
+        yield from ((term, documents) for term, documents in connection.execute(query))
 
 
 def _day(published: str | None) -> date | None:

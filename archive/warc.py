@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import io
 import json
@@ -75,6 +76,7 @@ def _utcnow() -> datetime:
 class _OpenFile:
     name: str
     handle: IO[bytes]
+    marker: IO[bytes]  # `.NAME.open`, locked while this process writes the file
 
 
 class WarcFileWriter:
@@ -220,6 +222,7 @@ class WarcFileWriter:
             self.flush()
             self._file.handle.close()
             _open_marker(self.directory, self._file.name).unlink(missing_ok=True)
+            self._file.marker.close()
             self._file = None
 
     def _current(self) -> _OpenFile:
@@ -239,10 +242,12 @@ class WarcFileWriter:
                 handle = open(self.directory / name, "xb")  # noqa: SIM115 - held open across captures
             except FileExistsError:
                 continue
-            # While the file is open, a marker says so: after a kill, recover_open_files() cuts
-            # whatever half-written record the file ends with.
-            _open_marker(self.directory, name).touch()
-            opened = _OpenFile(name, handle)
+            # While the file is open, a marker says so and this process holds a lock on it: after
+            # a kill (the lock goes with the process), recover_open_files() cuts whatever
+            # half-written record the file ends with; while the lock is held, it leaves the file be.
+            marker = open(_open_marker(self.directory, name), "wb")  # noqa: SIM115 - held open with the file
+            fcntl.flock(marker, fcntl.LOCK_EX)
+            opened = _OpenFile(name, handle, marker)
             self.files.append(name)
             self._append(opened, self._warcinfo(name))
             return opened
@@ -332,14 +337,26 @@ def cut_torn_tail(path: Path) -> int:
 
 
 def recover_open_files(directory: Path) -> list[tuple[str, int]]:
-    """Repair files a killed writer left open (marked `.NAME.open`): [(file name, bytes cut)]."""
+    """Repair files a killed writer left open (marked `.NAME.open`): [(file name, bytes cut)].
+
+    A file another live process is writing (its marker is locked) is left alone.
+    """
     repaired = []
     for marker in sorted(directory.glob(".*.open")):
         name = marker.name[1 : -len(".open")]
-        target = directory / name
-        if target.exists():
-            repaired.append((name, cut_torn_tail(target)))
-        marker.unlink()
+        try:
+            handle = open(marker, "rb")  # noqa: SIM115 - closed below, after the unlink
+        except FileNotFoundError:  # its writer closed it meanwhile
+            continue
+        with handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue
+            target = directory / name
+            if target.exists():
+                repaired.append((name, cut_torn_tail(target)))
+            marker.unlink(missing_ok=True)
     return repaired
 
 

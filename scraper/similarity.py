@@ -75,10 +75,10 @@ class Signatures:
     terms: frozenset[int]  # hashes of the distinct terms, counted for inverse document frequency
 
 
-def signatures(text: str, title: str | None = None) -> Signatures:
-    """Return the shingle and key-term signatures of a document's text (and title)."""
+def signatures(text: str, title: str | None = None, idf: Callable[[str], float] | None = None) -> Signatures:
+    """Return the shingle and key-term signatures of a document's text (and title); `idf` weighs key terms."""
     words = _words(text)
-    keys = key_terms(text if not title else f"{title}\n{text}")
+    keys = key_terms(text if not title else f"{title}\n{text}", idf=idf)
     return Signatures(
         shingles=_minhash(_shingles(words), DUPLICATE_PERMUTATIONS),
         story=_minhash([k.encode() for k in keys], STORY_PERMUTATIONS) if keys else None,
@@ -152,13 +152,16 @@ def term_hash(term: str) -> int:
     return _int64(term.encode())
 
 
-def key_terms(text: str, limit: int = KEY_TERMS) -> list[str]:
-    """Return the terms that say what a text is about: frequent here, rare on the web, names first.
+def key_terms(text: str, limit: int = KEY_TERMS, idf: Callable[[str], float] | None = None) -> list[str]:
+    """Return the terms that say what a text is about: frequent here, rare elsewhere, names first.
 
-    Weight: (1 + log tf) x background idf, x1.5 for a word mostly written with a capital
-    inside a sentence (names, places, organizations). Function words, digits and one-letter
-    words never count.
+    Weight: (1 + log tf) x idf, x1.5 for a word mostly written with a capital inside a
+    sentence (names, places, organizations). Function words, digits and one-letter words
+    never count. `idf` defaults to the background corpus alone; the catalog passes its own
+    document counts too, so a language or a topic the background lacks does not make its
+    commonest words look rare.
     """
+    rarity = idf or idf_from(0, {})
     counts: Counter[str] = Counter()
     named: Counter[str] = Counter()
     for line in text.split("\n"):
@@ -169,11 +172,9 @@ def key_terms(text: str, limit: int = KEY_TERMS) -> list[str]:
                 if len(term) > 1 and term not in STOPWORDS and not term.isdigit():
                     counts[term] += 1
                     named[term] += capital
-    total, background = _background()
 
     def weight(term: str) -> float:
-        rarity = math.log((total + 1) / (background.get(term, 0) + 1))
-        return (1 + math.log(counts[term])) * rarity * (1.5 if 2 * named[term] > counts[term] else 1.0)
+        return (1 + math.log(counts[term])) * rarity(term) * (1.5 if 2 * named[term] > counts[term] else 1.0)
 
     return sorted(counts, key=lambda term: (-weight(term), term))[:limit]
 

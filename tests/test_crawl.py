@@ -296,3 +296,51 @@ def test_cdxj_index_points_at_every_capture_record(cli: Cli, site: NewsSite) -> 
     # Per crawl: sitemap.xml and the gzipped child are archived as fetched; the four articles are
     # responses the first time and server-not-modified revisits the second; one metadata record each.
     assert seen == {"response": 2 + 4 + 2, "revisit": 4, "metadata": 4}, seen
+
+
+def test_wacz_packages_a_run_with_the_captures_its_revisits_point_at(cli: Cli, site: NewsSite, tmp_path: Path) -> None:
+    import hashlib
+    import zipfile
+
+    cli("crawl", f"{site.base}/sitemap.xml", *FAST, check=True)
+    cli("crawl", f"{site.base}/sitemap.xml", *FAST, check=True)  # all four articles unchanged: revisits
+    second, first = json.loads(cli("crawls", "--format", "json", check=True).out)[:2]
+    out = tmp_path / "second.wacz"
+    done = cli("wacz", "--crawl", second["id"][:8], "--out", str(out), check=True)
+    assert f"run {second['id']}" in done.out
+    own = {p.name for p in warc_files(cli.data)}
+    with zipfile.ZipFile(out) as package:
+        names = set(package.namelist())
+        archived = {n.removeprefix("archive/") for n in names if n.startswith("archive/")}
+        assert archived == own  # its own file, and the first run's, which holds what the revisits refer to
+        assert all(info.compress_type == zipfile.ZIP_STORED for info in package.infolist())
+        manifest_bytes = package.read("datapackage.json")
+        digest = json.loads(package.read("datapackage-digest.json"))
+        assert digest == {"path": "datapackage.json", "hash": "sha256:" + hashlib.sha256(manifest_bytes).hexdigest()}
+        manifest = json.loads(manifest_bytes)
+        assert manifest["wacz_version"] == "1.1.1" and manifest["profile"] == "data-package"
+        assert {r["path"] for r in manifest["resources"]} == names - {"datapackage.json", "datapackage-digest.json"}
+        for resource in manifest["resources"]:
+            body = package.read(resource["path"])
+            assert resource["bytes"] == len(body)
+            assert resource["hash"] == "sha256:" + hashlib.sha256(body).hexdigest()
+        for line in package.read("indexes/index.cdxj").decode().splitlines():
+            entry = json.loads(line.split(" ", 2)[2])
+            with package.open("archive/" + entry["filename"]) as member:  # stored: seekable in place
+                member.seek(int(entry["offset"]))
+                record = next(iter(ArchiveIterator(member)))
+            assert record.rec_headers.get_header("WARC-Target-URI") == entry["url"]
+        header, *pages = [json.loads(line) for line in package.read("pages/pages.jsonl").splitlines()]
+        assert header["format"] == "json-pages-1.0"
+        assert {p["url"] for p in pages} == _article_urls(site)  # seen unchanged: pages from the revisits
+        package.extractall(tmp_path / "unpacked")
+    assert warcio_check(sorted((tmp_path / "unpacked" / "archive").iterdir())).returncode == 0
+
+    cli("wacz", "--crawl", first["id"], "--out", str(tmp_path / "first.wacz"), check=True)
+    with zipfile.ZipFile(tmp_path / "first.wacz") as package:
+        assert len([n for n in package.namelist() if n.startswith("archive/")]) == 1
+        header, *pages = [json.loads(line) for line in package.read("pages/pages.jsonl").splitlines()]
+    exported = {r["id"]: r for r in _export(cli)}
+    assert {p["id"] for p in pages} == set(exported)
+    assert all(p["title"] == exported[p["id"]]["title"] for p in pages)
+    assert cli("wacz", "--crawl", "ffffffff").code == 1

@@ -152,3 +152,11 @@ def test_query_filters_show_and_exports(cli: Cli) -> None:
         assert row["text"] == as_jsonl[row["id"]]["text"] and row["authors"] == as_jsonl[row["id"]]["authors"]
         assert json.loads(row["provenance"]) == as_jsonl[row["id"]]["provenance"]
     assert cli("export", "--format", "parquet").code == 2  # a binary table needs a file
+
+
+def test_a_catalog_that_cannot_open_stops_the_run_with_an_error(cli: Cli, tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where the catalog's directory should be")
+    result = cli("replay", "--db", f"sqlite:///{blocker}/catalog.sqlite", str(PROJECT_SEEDS / "text"))
+    assert result.code == 1
+    assert "error: the run stopped:" in result.err and "not-a-directory" in result.err

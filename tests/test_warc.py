@@ -229,7 +229,8 @@ def test_a_killed_writers_torn_tail_is_cut_and_complete_records_stay(tmp_path: P
     grown = (tmp_path / name).stat().st_size
     os.truncate(tmp_path / name, intact + (grown - intact) // 2)  # the kill: half of the last capture on disk
     assert writer._file is not None
-    writer._file.handle.close()  # the process is gone, its descriptor with it; close() never ran
+    writer._file.handle.close()  # the process is gone, its descriptors (and the marker's lock) with it
+    writer._file.marker.close()
 
     repaired = recover_open_files(tmp_path)
     assert len(repaired) == 1 and repaired[0][0] == name and repaired[0][1] > 0
@@ -239,3 +240,19 @@ def test_a_killed_writers_torn_tail_is_cut_and_complete_records_stay(tmp_path: P
     size = (tmp_path / name).stat().st_size
     assert intact <= size < grown  # only the torn record's bytes went; complete ones never move
     assert recover_open_files(tmp_path) == []  # nothing left to repair
+
+
+def test_a_file_another_writer_holds_open_is_not_touched(tmp_path: Path) -> None:
+    from archive.warc import recover_open_files
+
+    writer = _fixed_writer(tmp_path)  # a second writer on the same directory, alive and mid-file
+    writer.write_capture(Capture(b"First paragraph.", "file", "/a.txt", "text/plain"), _record())
+    writer.flush()
+    [name] = writer.files
+    with open(tmp_path / name, "ab") as handle:
+        handle.write(b"WARC/1.1\r\n")  # as if it were halfway through its next record
+    size = (tmp_path / name).stat().st_size
+    assert recover_open_files(tmp_path) == []
+    assert (tmp_path / name).stat().st_size == size and (tmp_path / f".{name}.open").exists()
+    writer.close()
+    assert not (tmp_path / f".{name}.open").exists()

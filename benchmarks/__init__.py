@@ -1,0 +1,1 @@
+"""Benchmarks: offline, loopback only; each prints its figures and writes JSON and markdown under results/."""
