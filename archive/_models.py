@@ -77,6 +77,7 @@ class CaptureRow(Base):
     __table_args__ = (
         Index("ix_captures_canonical_url", "canonical_url"),
         Index("ix_captures_site", "site"),
+        Index("ix_captures_site_key", "site_key", "captured_at"),
         Index("ix_captures_published", "published"),
         Index("ix_captures_captured_at", "captured_at"),
         Index("ix_captures_payload_sha256", "payload_sha256"),
@@ -91,6 +92,9 @@ class CaptureRow(Base):
     source_url: Mapped[str] = mapped_column(Text)
     canonical_url: Mapped[str] = mapped_column(Text)
     site: Mapped[str | None] = mapped_column(String(255))
+    # The site's labels reversed ("org.example.news."): a site and its subdomains are one index
+    # range. Byte order on PostgreSQL, so the range holds whatever the database's collation.
+    site_key: Mapped[str | None] = mapped_column(String(255).with_variant(String(255, collation="C"), "postgresql"))
     site_name: Mapped[str | None] = mapped_column(Text)
     title: Mapped[str | None] = mapped_column(Text)
     authors: Mapped[list[Any]] = mapped_column(default=list)
@@ -131,6 +135,7 @@ class CaptureRow(Base):
             source_url=record.source_url,
             canonical_url=record.canonical_url,
             site=record.site,
+            site_key=site_key(record.site),
             site_name=record.site_name,
             title=record.title,
             authors=list(record.authors),
@@ -215,6 +220,11 @@ class WarcRecordRow(Base):
     offset: Mapped[int] = mapped_column(BigInteger)
     length: Mapped[int] = mapped_column(BigInteger)
     record_id: Mapped[str] = mapped_column(String(100))
+
+
+def site_key(site: str | None) -> str | None:
+    """Return the index key of a site: its labels reversed, each followed by a dot."""
+    return "".join(f"{label}." for label in reversed(site.lower().split("."))) if site else None
 
 
 def _locations(prov: Provenance) -> dict[str, WarcLocation]:

@@ -36,7 +36,7 @@ def test_migrate_is_idempotent_and_creates_named_tables(catalog: Catalog) -> Non
     names = set(inspect(catalog.engine).get_table_names())
     assert {"crawls", "documents", "captures", "warc_records", "site_pages", "site_lines", "alembic_version"} <= names
     with catalog.engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0005"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0006"
     indexes = {i["name"] for i in inspect(catalog.engine).get_indexes("captures")}
     assert {"ix_captures_site", "ix_captures_canonical_url", "ix_captures_published"} <= indexes
 
@@ -99,6 +99,8 @@ def test_filters(catalog: Catalog) -> None:
     catalog.add_records([en, de])
     assert [h.record.id for h in catalog.search(language="de")] == [de.id]
     assert [h.record.id for h in catalog.search(site="example.org")] == [en.id]  # subdomains of a site match
+    assert [h.record.id for h in catalog.search(site="WWW.news.example.org")] == [en.id]
+    assert catalog.search(site="ple.org") == [] and catalog.search(site="news.example") == []  # whole labels only
     assert [h.record.id for h in catalog.search(author="lovelace")] == [en.id]
     assert [h.record.id for h in catalog.search(since="2025-05-01")] == [de.id]
     assert [h.record.id for h in catalog.search(until="2025-03-01")] == [en.id]
@@ -133,7 +135,7 @@ def test_a_catalog_made_by_the_first_release_upgrades_and_keeps_its_records(db_u
     with old.engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "0001")
-    record = _record()
+    record = _record(url="https://news.example.org/harbor")
     from sqlalchemy.orm import Session
 
     from archive._models import CaptureRow, Document
@@ -142,7 +144,8 @@ def test_a_catalog_made_by_the_first_release_upgrades_and_keeps_its_records(db_u
         document = Document.values_from(record)
         document_id = session.execute(Document.__table__.insert().values(**document)).inserted_primary_key[0]
         row = CaptureRow.from_record(record, document_id)
-        first_release = {c.key: getattr(row, c.key) for c in CaptureRow.__table__.columns if c.key != "previous_id"}
+        later = {"previous_id", "site_key"}  # columns later revisions added
+        first_release = {c.key: getattr(row, c.key) for c in CaptureRow.__table__.columns if c.key not in later}
         session.execute(CaptureRow.__table__.insert().values(**first_release))
     assert "site_lines" not in inspect(old.engine).get_table_names()
     old.migrate()
@@ -150,6 +153,7 @@ def test_a_catalog_made_by_the_first_release_upgrades_and_keeps_its_records(db_u
     assert kept is not None and kept.text == record.text and kept.canonical_url == record.canonical_url
     assert old.history(record.canonical_url)[0][1] is None  # the new column reads as "replaces nothing"
     assert old.count_site_lines("a.example", "https://a.example/1", ["k1", "k2"])
+    assert [h.record.id for h in old.search(site="example.org")] == [record.id]  # site keys filled in
     with old.engine.connect() as conn:  # the upgrade gave the old document its signatures
         assert conn.execute(text("SELECT document_id FROM document_signatures")).scalars().all() == [document_id]
     old.close()
