@@ -454,8 +454,7 @@ def _heading(record: Record) -> str:
 
 
 def _query(args: argparse.Namespace) -> int:
-    catalog = Catalog(db_url(args))
-    try:
+    with open_catalog(args) as catalog:  # an older catalog is brought up to date before it is read
         hits = catalog.search(
             args.text,
             **filters_of(args),
@@ -464,8 +463,6 @@ def _query(args: argparse.Namespace) -> int:
             limit=args.limit,
             offset=(max(1, args.page) - 1) * args.limit,
         )
-    finally:
-        catalog.close()
     if args.format == "table":
         _print_table(hits)
     else:
@@ -503,11 +500,8 @@ def _print_table(hits: list[SearchHit]) -> None:
 
 
 def _show(args: argparse.Namespace) -> int:
-    catalog = Catalog(db_url(args))
-    try:
+    with open_catalog(args) as catalog:
         record = catalog.get(args.id)
-    finally:
-        catalog.close()
     if record is None:
         print(f"error: no record with id {args.id!r}", file=sys.stderr)
         return 1
@@ -647,12 +641,11 @@ def _export(args: argparse.Namespace) -> int:
             written = write_parquet(catalog.iter_records(), args.out, EXPORT_FIELDS)
         print(f"exported {written} record(s) to {args.out}", file=sys.stderr)
         return 0
-    catalog = Catalog(db_url(args))
     out: IO[str] = open(args.out, "w", encoding="utf-8", newline="") if args.out else sys.stdout  # noqa: SIM115
     try:
-        written = _write_export(catalog.iter_records(), out, args.format)
+        with open_catalog(args) as catalog:
+            written = _write_export(catalog.iter_records(), out, args.format)
     finally:
-        catalog.close()
         if args.out:
             out.close()
     if args.out:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, func, select
+from sqlalchemy import Connection, Select, and_, case, func, select
 
 from archive._models import CaptureRow, Document, DocumentBand, DocumentSignature, TermDocuments
 from archive._sql import chunks, dialect_insert
@@ -47,7 +47,10 @@ __all__ = [
 ]
 
 DUPLICATE, STORY = 1, 2  # document_bands.kind
-MAX_BUCKET = 1000  # a band key shared by more documents says nothing (a boilerplate-only text, a stock phrase)
+# A band key shared by more documents says little: a stock phrase, a boilerplate-only text, a
+# key term of a whole beat (a president's name over years of news). Skipping such buckets
+# keeps the candidates per document bounded as the catalog grows.
+MAX_BUCKET = {DUPLICATE: 1000, STORY: 300}
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +159,7 @@ def related(connection: Connection, document_id: int) -> list[Related]:
         select(DocumentBand.kind, DocumentBand.band_key)
         .where(DocumentBand.band_key.in_(sorted({key for _, key in own})))
         .group_by(DocumentBand.kind, DocumentBand.band_key)
-        .having(func.count() <= MAX_BUCKET)
+        .having(func.count() <= _bucket_limit(DocumentBand.kind))
     )
     usable = sorted({key for kind, key in connection.execute(sizes) if (kind, key) in own})
     candidates = (
@@ -215,6 +218,10 @@ def _facts(document_id: int, captures: list[Any]) -> DocumentFacts:
     )
 
 
+def _bucket_limit(kind: Any) -> Any:
+    return case(*((kind == k, limit) for k, limit in MAX_BUCKET.items()), else_=0)
+
+
 def _file_name(url: str) -> str:
     """Return what names a capture that has no site (a saved file): its file name."""
     return url.rstrip("/").rpartition("/")[2] or url
@@ -225,7 +232,7 @@ def _candidate_pairs(connection: Connection, scope: Select[Any]) -> list[tuple[i
     useful = (
         select(scoped.c.kind, scoped.c.band_key)
         .group_by(scoped.c.kind, scoped.c.band_key)
-        .having(and_(func.count() > 1, func.count() <= MAX_BUCKET))
+        .having(and_(func.count() > 1, func.count() <= _bucket_limit(scoped.c.kind)))
         .cte("useful")
     )
     left, right = scoped.alias("l"), scoped.alias("r")

@@ -4,11 +4,11 @@
 
 One SQLite catalog grows through the sizes by Catalog.add_records (signatures, band keys and
 term counts included). Among the synthetic documents, 1 in 100 is a near-copy of an earlier
-one (two sentences rewritten, the last one dropped) and 1 in 100 retells an earlier one (other words, the same
-six names). At each size: the candidate pairs the band keys give and the time to find and
-verify them for every document (what `scraper stories` does), `similar` latency for single
-documents, the share of planted pairs found, and the time all pairs would take at the
-measured cost of one comparison.
+one (two sentences rewritten, the last one dropped) and 1 in 100 retells one (its words
+shuffled into other sentences, 30% of them replaced, six names shared). At each size: the
+candidate pairs the band keys give and the time to find and verify them for every document
+(what `scraper stories` does), `similar` latency for single documents, the share of planted
+pairs found, and the time all pairs would take at the measured cost of one comparison.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import itertools
 import random
 import tempfile
 import time
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import select
@@ -40,6 +41,7 @@ class Planted:
         self.corpus = Corpus(seed=3)
         self.rng = random.Random(9)
         self.texts: list[str] = []
+        self.published: list[str] = []
         self.copies: list[tuple[int, int]] = []
         self.retellings: list[tuple[int, int]] = []
 
@@ -48,7 +50,11 @@ class Planted:
         for number in range(start, start + count):
             text = self._text(number)
             self.texts.append(text)
-            out.append(self.corpus.record(number, text))
+            record = self.corpus.record(number, text)
+            if self.retellings and self.retellings[-1][1] == number:  # told the same day as the original
+                record = replace(record, published=self.published[self.retellings[-1][0]])
+            self.published.append(record.published or "")
+            out.append(record)
         return out
 
     def _text(self, number: int) -> str:
@@ -62,8 +68,14 @@ class Planted:
         if number >= PLANT_EVERY and number % PLANT_EVERY == 50:
             original = number - 1  # given the same names when it was made
             self.retellings.append((original, number))
+            # Told again in other sentences: the original's words shuffled, 30% of them replaced.
+            words = self.texts[original].replace(".", "").split()
+            self.rng.shuffle(words)
+            for i in self.rng.sample(range(len(words)), len(words) * 3 // 10):
+                words[i] = word(self.rng.randrange(20_000))
+            sentences = [" ".join(words[i : i + 14]).capitalize() for i in range(0, len(words), 14)]
             names = [word(50_000 + (original * 7 + k) % 9_000).capitalize() for k in range(6)]
-            return _with_names(self.corpus.text(), names)
+            return _with_names(". ".join(sentences) + ".", names)
         if number % PLANT_EVERY == 49:  # a future retelling's original gets its names now
             names = [word(50_000 + (number * 7 + k) % 9_000).capitalize() for k in range(6)]
             return _with_names(self.corpus.text(), names)
