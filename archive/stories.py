@@ -50,7 +50,7 @@ DUPLICATE, STORY = 1, 2  # document_bands.kind
 # A band key shared by more documents says little: a stock phrase, a boilerplate-only text, a
 # key term of a whole beat (a president's name over years of news). Skipping such buckets
 # keeps the candidates per document bounded as the catalog grows.
-MAX_BUCKET = {DUPLICATE: 1000, STORY: 300}
+MAX_BUCKET = {DUPLICATE: 1000, STORY: 200}
 
 
 @dataclass(frozen=True, slots=True)

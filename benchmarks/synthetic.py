@@ -19,6 +19,8 @@ import numpy as np
 from scraper import Provenance, Record, WarcLocation, __version__
 
 VOCABULARY = 60_000
+NAMES = 500_000
+FAMOUS = 2_000
 SITES = 300
 AUTHORS = 2_000
 LANGUAGES = ("en", "en", "en", "de", "fr", "es")
@@ -54,9 +56,19 @@ class Corpus:
         return (self.rng.zipf(1.15, count) - 1) % VOCABULARY
 
     def text(self) -> str:
-        """Return one document's text in sentences of 8-20 words."""
+        """Return one document's text in sentences of 8-20 words, naming 2-8 people or places.
+
+        Up to two names from 2,000 that recur across many documents, and 2-6 from a pool of
+        500,000, each written once to three times with a capital inside a sentence, as in news.
+        """
         length = int(self.rng.integers(self.min_words, self.max_words))
         words = [self.words_by_rank[r] for r in self.ranks(length)]
+        famous = self.rng.integers(0, FAMOUS, int(self.rng.integers(0, 3)))  # recur across many documents
+        rare = self.rng.integers(FAMOUS, NAMES, int(self.rng.integers(2, 7)))  # a few documents each
+        for rank in [*famous, *rare]:
+            name = word(VOCABULARY + int(rank)).capitalize()
+            for _ in range(int(self.rng.integers(1, 4))):
+                words.insert(int(self.rng.integers(1, len(words))), name)
         sentences, start = [], 0
         while start < len(words):
             end = start + int(self.rng.integers(8, 20))

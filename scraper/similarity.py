@@ -52,6 +52,7 @@ DUPLICATE_PERMUTATIONS, DUPLICATE_ROWS = 60, 3  # 20 bands: P(candidate) 0.93 at
 # story measure 0.15-0.45), 0.42 for two texts that share a single key term.
 STORY_PERMUTATIONS, STORY_ROWS = 16, 1
 KEY_TERMS = 15
+DISTINCTIVE = math.log(50)  # key terms are in at most 1 document in 50 (catalog and background)
 NEAR_DUPLICATE = 0.5  # estimated Jaccard of word 5-shingles
 SAME_STORY = 0.35  # TF-IDF cosine
 STORY_WINDOW_DAYS = 3  # publication dates further apart than this are different stories
@@ -176,7 +177,9 @@ def key_terms(text: str, limit: int = KEY_TERMS, idf: Callable[[str], float] | N
     def weight(term: str) -> float:
         return (1 + math.log(counts[term])) * rarity(term) * (1.5 if 2 * named[term] > counts[term] else 1.0)
 
-    return sorted(counts, key=lambda term: (-weight(term), term))[:limit]
+    # Only terms rarer than DISTINCTIVE count: a word in 1 document of 50 names no story.
+    distinctive = [term for term in counts if rarity(term) >= DISTINCTIVE]
+    return sorted(distinctive, key=lambda term: (-weight(term), term))[:limit]
 
 
 def _terms(text: str) -> Iterable[str]:
