@@ -165,12 +165,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--db", default="sqlite,postgresql")
+    parser.add_argument("--name", default="catalog-scale", help="results/NAME.json and .md")
     args = parser.parse_args()
     sizes = sorted(int(s) for s in args.sizes.split(","))
     rows = [row for kind in args.db.split(",") for row in run(kind, sizes)]
     markdown = table(rows)
     print(markdown)
-    write_results("catalog-scale", {"machine": machine(), "rows": rows}, markdown)
+    write_results(args.name, {"machine": machine(), "rows": rows}, markdown)
 
 
 if __name__ == "__main__":
