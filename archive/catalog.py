@@ -7,6 +7,7 @@ import json
 import os
 import re
 import uuid
+from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,11 +35,21 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from archive._models import CaptureRow, Crawl, Document, SiteLine, SitePage, WarcRecordRow, site_key
 from archive._sql import chunks, dialect_insert
-from archive.stories import DocumentFacts, Story, document_signatures, facts, find_stories, index_document, related
+from archive.stories import (
+    DocumentFacts,
+    Story,
+    count_terms,
+    document_signatures,
+    facts,
+    find_stories,
+    index_document,
+    related,
+)
 from archive.textsearch import CONFIGS, config_case
 from scraper import Record, __version__, normalize_url
 from scraper.evidence import MIN_OTHER_URLS, url_key
@@ -47,6 +58,8 @@ __all__ = ["FILTERS", "SORTS", "AmbiguousId", "Catalog", "SearchHit", "Similar",
 
 _FTS_TOKEN = re.compile(r"[\w'’-]+", re.UNICODE)
 _MIN_PREFIX = 6
+_RETRIES = 3
+_RETRYABLE = {"40P01", "40001"}  # PostgreSQL deadlock_detected, serialization_failure
 _MIGRATION_LOCK = 0x5C4A7E  # pg_advisory_xact_lock key: one migration at a time per database
 SORTS = ("relevance", "newest", "oldest", "published")
 FILTERS = ("site", "author", "language", "since", "until", "captured_since", "captured_until", "crawl")
@@ -175,12 +188,30 @@ class Catalog:
             return set(session.scalars(select(CaptureRow.id).where(CaptureRow.id.in_(wanted))))
 
     def add_records(self, records: Sequence[Record]) -> int:
-        """Insert records (their WARC records already durable); return how many were new."""
+        """Insert records (their WARC records already durable); return how many were new.
+
+        Rows go in key order, table by table (documents, captures, term counts), so two
+        writers sharing rows take their locks in one order; a PostgreSQL deadlock or
+        serialization failure that happens anyway is retried (the inserts are idempotent).
+        """
+        for attempt in range(_RETRIES):
+            try:
+                return self._add_records(records)
+            except OperationalError as exc:
+                if attempt == _RETRIES - 1 or getattr(exc.orig, "sqlstate", None) not in _RETRYABLE:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _add_records(self, records: Sequence[Record]) -> int:
         inserted = 0
         with Session(self.engine) as session, session.begin():
-            for record in records:
-                document_id = self._document_id(session, record)
-                row = CaptureRow.from_record(record, document_id)
+            documents: dict[str, int] = {}
+            terms: Counter[int] = Counter()
+            for record in sorted(records, key=lambda r: r.text_sha256):
+                if record.text_sha256 not in documents:
+                    documents[record.text_sha256] = self._document_id(session, record, terms)
+            for record in sorted(records, key=lambda r: r.id):
+                row = CaptureRow.from_record(record, documents[record.text_sha256])
                 values = {c.key: getattr(row, c.key) for c in CaptureRow.__table__.columns}
                 values["previous_id"] = self._replaced(session, record)
                 insert = self._insert_ignore(CaptureRow, values, ["id"]).returning(CaptureRow.id)
@@ -191,6 +222,7 @@ class Catalog:
                         warc_values.update(capture_id=record.id)
                         warc_values.pop("id")
                         session.execute(WarcRecordRow.__table__.insert().values(**warc_values))
+            count_terms(session.connection(), terms)
         return inserted
 
     @staticmethod
@@ -298,13 +330,16 @@ class Catalog:
             )
             return [(row.to_record(), row.previous_id) for row in rows]
 
-    def _document_id(self, session: Session, record: Record) -> int:
+    def _document_id(self, session: Session, record: Record, terms: Counter[int]) -> int:
+        """Return the id of the document holding `record`'s text; a new one is indexed, its terms added to `terms`."""
         values = Document.values_from(record)
         created = session.execute(self._insert_ignore(Document, values, ["text_sha256"]).returning(Document.id)).first()
         if created is None:
             return session.scalars(select(Document.id).where(Document.text_sha256 == record.text_sha256)).one()
         connection = session.connection()
-        index_document(connection, created.id, document_signatures(connection, record.text, record.title))
+        found = document_signatures(connection, record.text, record.title)
+        index_document(connection, created.id, found)
+        terms.update(found.terms)
         return int(created.id)
 
     def _insert(self, model: Any) -> Any:

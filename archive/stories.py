@@ -9,7 +9,7 @@ known) are at most STORY_WINDOW_DAYS apart. Stories are the connected groups of 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -38,6 +38,7 @@ __all__ = [
     "DocumentFacts",
     "Related",
     "Story",
+    "count_terms",
     "document_signatures",
     "facts",
     "find_stories",
@@ -106,7 +107,7 @@ class Story:
 
 
 def index_document(connection: Connection, document_id: int, found: Signatures) -> None:
-    """Store a new document's signatures, band keys and term counts (once per document)."""
+    """Store a new document's signatures and band keys (count its terms with count_terms, once)."""
     dialect = connection.dialect.name
     connection.execute(
         dialect_insert(dialect, DocumentSignature)
@@ -117,12 +118,22 @@ def index_document(connection: Connection, document_id: int, found: Signatures) 
     keys += [(STORY, key) for key in band_keys(found.story, STORY_ROWS)] if found.story else []
     rows = [{"kind": kind, "band_key": key, "document_id": document_id} for kind, key in sorted(set(keys))]
     connection.execute(dialect_insert(dialect, DocumentBand).on_conflict_do_nothing(), rows)
-    # One statement, many parameter sets: compiled once and cached, not once per document.
-    # Sorted: concurrent writers lock the rows in one order.
-    upsert = dialect_insert(dialect, TermDocuments).on_conflict_do_update(
-        index_elements=["term"], set_={"documents": TermDocuments.__table__.c.documents + 1}
+
+
+def count_terms(connection: Connection, counts: Mapping[int, int]) -> None:
+    """Add new documents' term counts (documents per term hash) to term_documents.
+
+    One statement, many parameter sets (compiled once), in ascending term order: concurrent
+    writers then lock the rows in one order and cannot deadlock on them.
+    """
+    if not counts:
+        return
+    table = TermDocuments.__table__
+    upsert = dialect_insert(connection.dialect.name, TermDocuments)
+    upsert = upsert.on_conflict_do_update(
+        index_elements=["term"], set_={"documents": table.c.documents + upsert.excluded.documents}
     )
-    connection.execute(upsert, [{"term": t, "documents": 1} for t in sorted(found.terms)])
+    connection.execute(upsert, [{"term": t, "documents": n} for t, n in sorted(counts.items())])
 
 
 def document_signatures(connection: Connection, text: str, title: str | None) -> Signatures:
@@ -143,7 +154,9 @@ def index_missing(connection: Connection, batch: int = 500) -> int:
     )
     done = 0
     for row in connection.execute(missing).fetchall():
-        index_document(connection, row.id, document_signatures(connection, row.text, row.title))
+        found = document_signatures(connection, row.text, row.title)
+        index_document(connection, row.id, found)
+        count_terms(connection, dict.fromkeys(found.terms, 1))
         done += 1
     return done
 
