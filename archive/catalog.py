@@ -43,6 +43,7 @@ from archive._sql import chunks, dialect_insert
 from archive.stories import (
     DocumentFacts,
     Story,
+    capture_facts,
     count_terms,
     document_signatures,
     facts,
@@ -494,25 +495,11 @@ class Catalog:
             same_text = connection.execute(
                 select(CaptureRow.id).where(CaptureRow.document_id == document_id, CaptureRow.id != record.id)
             ).scalars()
-            found = [Similar("same text", 1.0, self._facts_of_capture(connection, capture)) for capture in same_text]
+            found = [Similar("same text", 1.0, f) for f in capture_facts(connection, list(same_text))]
             neighbours = related(connection, document_id)
             known = facts(connection, [n.document_id for n in neighbours])
             found += [Similar(n.relation, n.score, known[n.document_id]) for n in neighbours if n.document_id in known]
         return found
-
-    @staticmethod
-    def _facts_of_capture(connection: Any, capture_id: str) -> DocumentFacts:
-        row = connection.execute(select(CaptureRow).where(CaptureRow.id == capture_id)).one()
-        return DocumentFacts(
-            row.document_id,
-            row.id,
-            row.canonical_url,
-            row.title,
-            (row.site,) if row.site else (),
-            1,
-            row.published,
-            row.captured_at,
-        )
 
     def stories(self, *, min_size: int = 2, limit: int | None = None, **filters: str | None) -> list[Story]:
         """Return groups of documents that tell one story, largest first.

@@ -38,6 +38,7 @@ __all__ = [
     "DocumentFacts",
     "Related",
     "Story",
+    "capture_facts",
     "count_terms",
     "document_signatures",
     "facts",
@@ -138,13 +139,17 @@ def count_terms(connection: Connection, counts: Mapping[int, int]) -> None:
 
 def document_signatures(connection: Connection, text: str, title: str | None) -> Signatures:
     """Return a new document's signatures, its key terms weighed by the catalog's document counts."""
-    terms = sorted({term_hash(t) for t in term_vector(text)})
-    frequency = dict(_frequencies(connection, terms))
-    documents = connection.execute(select(func.max(Document.id))).scalar() or 0  # ~count, without a scan
-    return signatures(text, title, idf=idf_from(documents, frequency))
+    vector = term_vector(text)
+    frequency = dict(_frequencies(connection, sorted({term_hash(t) for t in vector})))
+    return signatures(text, title, idf=idf_from(_documents(connection), frequency), vector=vector)
 
 
-def index_missing(connection: Connection, batch: int = 500) -> int:
+def _documents(connection: Connection) -> int:
+    """Return about how many documents the catalog holds: the highest id, read from the index, no scan."""
+    return int(connection.execute(select(func.max(Document.id))).scalar() or 0)
+
+
+def index_missing(connection: Connection) -> int:
     """Index every document that has no signatures yet (after an upgrade); return how many."""
     missing = (
         select(Document.id, Document.title, Document.text)
@@ -194,26 +199,35 @@ def find_stories(connection: Connection, scope: Select[Any], min_size: int = 2) 
     return sorted((g for g in groups if len(g) >= min_size), key=lambda g: (-len(g), g[0]))
 
 
+_FACT_COLUMNS = (
+    CaptureRow.document_id,
+    CaptureRow.id,
+    CaptureRow.canonical_url,
+    CaptureRow.title,
+    CaptureRow.site,
+    CaptureRow.published,
+    CaptureRow.captured_at,
+)
+
+
 def facts(connection: Connection, document_ids: Collection[int]) -> dict[int, DocumentFacts]:
     """Return each document's newest capture, its sites, its earliest publication and capture dates."""
     rows: dict[int, list[Any]] = {}
     for chunk in chunks(sorted(document_ids)):
         query = (
-            select(
-                CaptureRow.document_id,
-                CaptureRow.id,
-                CaptureRow.canonical_url,
-                CaptureRow.title,
-                CaptureRow.site,
-                CaptureRow.published,
-                CaptureRow.captured_at,
-            )
+            select(*_FACT_COLUMNS)
             .where(CaptureRow.document_id.in_(chunk))
             .order_by(CaptureRow.captured_at.desc(), CaptureRow.id)
         )
         for row in connection.execute(query):
             rows.setdefault(row.document_id, []).append(row)
     return {doc: _facts(doc, captures) for doc, captures in rows.items()}
+
+
+def capture_facts(connection: Connection, capture_ids: Collection[str]) -> list[DocumentFacts]:
+    """Return the facts of single captures (each as if it were its document's only one), oldest first."""
+    query = select(*_FACT_COLUMNS).where(CaptureRow.id.in_(sorted(capture_ids))).order_by(CaptureRow.captured_at)
+    return [_facts(row.document_id, [row]) for row in connection.execute(query)]
 
 
 def _facts(document_id: int, captures: list[Any]) -> DocumentFacts:
@@ -309,8 +323,7 @@ class _Verifier:
         self.days = {doc: _day(f.published) for doc, f in facts(self.connection, wanted).items()}
         terms = sorted({term_hash(t) for vector in self.vectors.values() for t in vector})
         frequency = dict(_frequencies(self.connection, terms))
-        documents = self.connection.execute(select(func.count()).select_from(Document)).scalar_one()
-        self.idf = idf_from(documents, frequency)
+        self.idf = idf_from(_documents(self.connection), frequency)
 
 
 def _frequencies(connection: Connection, terms: list[int]) -> Iterable[tuple[int, int]]:

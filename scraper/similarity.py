@@ -76,14 +76,22 @@ class Signatures:
     terms: frozenset[int]  # hashes of the distinct terms, counted for inverse document frequency
 
 
-def signatures(text: str, title: str | None = None, idf: Callable[[str], float] | None = None) -> Signatures:
-    """Return the shingle and key-term signatures of a document's text (and title); `idf` weighs key terms."""
-    words = _words(text)
+def signatures(
+    text: str,
+    title: str | None = None,
+    idf: Callable[[str], float] | None = None,
+    vector: Mapping[str, int] | None = None,
+) -> Signatures:
+    """Return the shingle and key-term signatures of a document's text (and title).
+
+    `idf` weighs key terms; `vector` is the text's term_vector when the caller has it already.
+    """
+    words = list(_terms(text))
     keys = key_terms(text if not title else f"{title}\n{text}", idf=idf)
     return Signatures(
         shingles=_minhash(_shingles(words), DUPLICATE_PERMUTATIONS),
         story=_minhash([k.encode() for k in keys], STORY_PERMUTATIONS) if keys else None,
-        terms=frozenset(term_hash(t) for t in term_vector(text)),
+        terms=frozenset(term_hash(t) for t in (vector if vector is not None else term_vector(text))),
     )
 
 
@@ -191,10 +199,6 @@ def _line_terms(token: str) -> list[str]:
     if _CJK_RUN.fullmatch(token):
         return [token[i : i + 2] for i in range(max(1, len(token) - 1))]
     return [token.casefold().replace("’", "'")]
-
-
-def _words(text: str) -> list[str]:
-    return list(_terms(text))
 
 
 def _shingles(words: list[str]) -> list[bytes]:
