@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -56,6 +57,9 @@ class Document(Base):
     word_count: Mapped[int] = mapped_column(Integer)
     language: Mapped[str | None] = mapped_column(String(16))
     first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Filter values of the document's captures as search tokens (see capture_facets), space-separated:
+    # one full-text lookup then intersects words and filters instead of checking every match.
+    facets: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     @staticmethod
     def values_from(record: Record) -> dict[str, Any]:
@@ -67,6 +71,7 @@ class Document(Base):
             "word_count": record.word_count,
             "language": record.language,
             "first_seen_at": datetime.now(UTC),
+            "facets": " ".join(sorted(capture_facets(record.site, record.language))),
         }
 
 
@@ -225,6 +230,25 @@ class WarcRecordRow(Base):
 def site_key(site: str | None) -> str | None:
     """Return the index key of a site: its labels reversed, each followed by a dot."""
     return "".join(f"{label}." for label in reversed(site.lower().split("."))) if site else None
+
+
+def facet(kind: str, value: str) -> str:
+    """Return the search token of one filter value: letters and digits only, so every tokenizer keeps it whole."""
+    return "zf" + hashlib.blake2b(f"{kind}\0{value}".encode(), digest_size=8).hexdigest()
+
+
+def site_facets(key: str | None) -> list[str]:
+    """Return the tokens of a site key: one per label prefix ("org.", "org.example.", ...), as --site matches."""
+    labels = key.split(".")[:-1] if key else []
+    return [facet("site", "".join(f"{label}." for label in labels[: i + 1])) for i in range(len(labels))]
+
+
+def capture_facets(site: str | None, language: str | None) -> set[str]:
+    """Return the facet tokens of a capture from its site and language."""
+    found = set(site_facets(site_key(site)))
+    if language:
+        found.add(facet("language", language.lower()))
+    return found
 
 
 def _locations(prov: Provenance) -> dict[str, WarcLocation]:

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Engine,
     Select,
     String,
+    Text,
     cast,
     create_engine,
     distinct,
@@ -32,13 +33,24 @@ from sqlalchemy import (
     select,
     table,
     text,
+    update,
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from archive._models import CaptureRow, Crawl, Document, SiteLine, SitePage, WarcRecordRow, site_key
+from archive._models import (
+    CaptureRow,
+    Crawl,
+    Document,
+    SiteLine,
+    SitePage,
+    WarcRecordRow,
+    capture_facets,
+    facet,
+    site_key,
+)
 from archive._sql import chunks, dialect_insert
 from archive.stories import (
     DocumentFacts,
@@ -208,9 +220,13 @@ class Catalog:
         with Session(self.engine) as session, session.begin():
             documents: dict[str, int] = {}
             terms: Counter[int] = Counter()
+            facets: dict[str, set[str]] = {}
+            for record in records:
+                facets.setdefault(record.text_sha256, set()).update(capture_facets(record.site, record.language))
             for record in sorted(records, key=lambda r: r.text_sha256):
                 if record.text_sha256 not in documents:
-                    documents[record.text_sha256] = self._document_id(session, record, terms)
+                    found = self._document_id(session, record, facets[record.text_sha256], terms)
+                    documents[record.text_sha256] = found
             for record in sorted(records, key=lambda r: r.id):
                 row = CaptureRow.from_record(record, documents[record.text_sha256])
                 values = {c.key: getattr(row, c.key) for c in CaptureRow.__table__.columns}
@@ -331,12 +347,26 @@ class Catalog:
             )
             return [(row.to_record(), row.previous_id) for row in rows]
 
-    def _document_id(self, session: Session, record: Record, terms: Counter[int]) -> int:
-        """Return the id of the document holding `record`'s text; a new one is indexed, its terms added to `terms`."""
-        values = Document.values_from(record)
+    def _document_id(self, session: Session, record: Record, facets: set[str], terms: Counter[int]) -> int:
+        """Return the id of the document holding `record`'s text, with `facets` among its facets.
+
+        A new document is indexed, its terms added to `terms`.
+        """
+        values = Document.values_from(record) | {"facets": " ".join(sorted(facets))}
         created = session.execute(self._insert_ignore(Document, values, ["text_sha256"]).returning(Document.id)).first()
         if created is None:
-            return session.scalars(select(Document.id).where(Document.text_sha256 == record.text_sha256)).one()
+            known = session.execute(
+                select(Document.id, Document.facets).where(Document.text_sha256 == record.text_sha256)
+            ).one()
+            # The same text at another site or in another language: its filters must find it there too.
+            for token in sorted(facets - set(known.facets.split())):
+                spaced = literal(" ") + Document.facets + literal(" ")
+                session.execute(
+                    update(Document)
+                    .where(Document.id == known.id, spaced.not_like(f"% {token} %"))
+                    .values(facets=Document.facets + literal(" " + token))
+                )
+            return int(known.id)
         connection = session.connection()
         found = document_signatures(connection, record.text, record.title)
         index_document(connection, created.id, found)
@@ -437,7 +467,11 @@ class Catalog:
         # PostgreSQL: the query's lexemes are worked out first and sent as a constant, so the
         # planner can estimate how many documents match and start from a selective filter.
         tsquery = self._pg_tsquery(query) if self.dialect == "postgresql" and query and query.strip() else None
-        match = self._fts(query, tsquery) if query and query.strip() else None
+        # Site and language are also tokens of each document (its captures' values): the text index
+        # intersects them with the words; the exact conditions below still apply to each capture.
+        facets = [facet("site", site_key(_bare_site(site)) or "")] if site else []
+        facets += [facet("language", language.lower())] if language else []
+        match = self._fts(query, tsquery, facets) if query and query.strip() else None
         if match is None:
             stmt = select(CaptureRow, literal_column("NULL"))
         else:
@@ -520,27 +554,27 @@ class Catalog:
         with self.engine.connect() as connection:
             return str(connection.execute(select(_tsquery(query))).scalar_one())
 
-    def _fts(self, query: str, tsquery: str | None) -> Any:
+    def _fts(self, query: str, tsquery: str | None, facets: Sequence[str]) -> Any:
         if self.dialect == "sqlite":
-            fts_query = _fts5_query(query)
+            fts_query = _fts5_query(query, facets)
             if not fts_query:
                 return None
             fts = table("documents_fts")
             return (
                 select(
                     literal_column("documents_fts.rowid").label("doc_id"),
-                    literal_column("bm25(documents_fts, 10.0, 1.0)").label("score"),
+                    literal_column("bm25(documents_fts, 10.0, 1.0, 0.0)").label("score"),
                 )
                 .select_from(fts)
                 .where(text("documents_fts MATCH :fts_query").bindparams(fts_query=fts_query))
                 .subquery()
             )
         constant, search = cast(literal(tsquery or ""), postgresql.TSQUERY), literal_column("documents.search")
-        return (
-            select(Document.id.label("doc_id"), (-func.ts_rank_cd(search, constant)).label("score"))
-            .where(search.op("@@")(constant))
-            .subquery()
-        )
+        matching = select(Document.id.label("doc_id"), (-func.ts_rank_cd(search, constant)).label("score"))
+        if facets:
+            tokens = cast(postgresql.array(list(facets)), postgresql.ARRAY(Text))
+            matching = matching.where(func.string_to_array(Document.facets, " ").op("@>")(tokens))
+        return matching.where(search.op("@@")(constant)).subquery()
 
     def _snippets(
         self, session: Session, query: str, tsquery: str | None, document_ids: Collection[int]
@@ -568,9 +602,12 @@ class Catalog:
         return {int(doc): str(snippet) for doc, snippet in found}
 
 
-def _fts5_query(query: str) -> str:
-    """Return the FTS5 query for the user's words: each one quoted, all required."""
-    return " ".join('"' + t.replace('"', '""') + '"' for t in _FTS_TOKEN.findall(query))
+def _fts5_query(query: str, facets: Sequence[str] = ()) -> str:
+    """Return the FTS5 query for the user's words in title or text (each quoted, all required) and `facets`."""
+    words = " ".join('"' + t.replace('"', '""') + '"' for t in _FTS_TOKEN.findall(query))
+    if not words:
+        return ""
+    return f"{{title text}} : ({words})" + "".join(f' AND facets : "{token}"' for token in facets)
 
 
 def _tsquery(query: str) -> Any:
@@ -606,9 +643,14 @@ def _crawl_dict(crawl: Crawl) -> dict[str, Any]:
     }
 
 
+def _bare_site(site: str) -> str:
+    """Return a --site value as captures' sites are stored: lower case, without "www."."""
+    return site.lower().removeprefix("www.")
+
+
 def _filtered(stmt: Select[Any], **filters: str | None) -> Select[Any]:
     if filters["site"]:
-        key = site_key(filters["site"].lower().removeprefix("www.")) or ""
+        key = site_key(_bare_site(filters["site"])) or ""
         # The site and its subdomains: every key that starts with it ("/" sorts right after ".").
         stmt = stmt.where(CaptureRow.site_key >= key, CaptureRow.site_key < key[:-1] + "/")
     if filters["author"]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from sqlalchemy import inspect, text
+from sqlalchemy import column, inspect, table, text
 
 from archive.catalog import AmbiguousId, Catalog
 from scraper import Capture, Record, WarcLocation, build_record
@@ -36,7 +36,7 @@ def test_migrate_is_idempotent_and_creates_named_tables(catalog: Catalog) -> Non
     names = set(inspect(catalog.engine).get_table_names())
     assert {"crawls", "documents", "captures", "warc_records", "site_pages", "site_lines", "alembic_version"} <= names
     with catalog.engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0006"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0007"
     indexes = {i["name"] for i in inspect(catalog.engine).get_indexes("captures")}
     assert {"ix_captures_site", "ix_captures_canonical_url", "ix_captures_published"} <= indexes
 
@@ -107,6 +107,49 @@ def test_filters(catalog: Catalog) -> None:
     assert [h.record.id for h in catalog.search("bahnhof", language="en")] == []
 
 
+def test_words_with_filters_find_exactly_what_checking_each_capture_finds(catalog: Catalog) -> None:
+    """Site and language are index tokens too; the hits must equal a plain check of every capture."""
+    import random
+
+    rng = random.Random(7)
+    sites = ["example.org", "news.example.org", "example.com", "blog.example.com", "other.net"]
+    words = ["harbor", "lantern", "orchard", "quarry", "meadow"]
+    texts = {
+        "en": "The council met on {w} street and voted on the {v} plan for the coming year in town. ",
+        "de": "Der Rat traf sich in der Straße {w} und stimmte über den Plan {v} für das kommende Jahr ab. ",
+    }
+    records = []
+    for i in range(40):
+        language = rng.choice(["en", "de"])
+        body = texts[language].format(w=rng.choice(words), v=rng.choice(words)) * 3 + f"Item {i}."
+        record = replace(_record(body, f"file:///{i}"), site=rng.choice(sites), language=language)
+        records.append(record)
+    # Syndication: the same text captured on a second site and in a second language.
+    records.append(replace(records[0], id="copy" + records[0].id[4:], site="other.net", language="fr"))
+    catalog.add_records(records)
+
+    def expected(word: str, site: str | None, language: str | None) -> set[str]:
+        return {
+            r.id
+            for r in records
+            if word in r.text.lower().split()
+            and (site is None or r.site == site or (r.site or "").endswith("." + site))
+            and (language is None or r.language == language)
+        }
+
+    checked = 0
+    for word in words:
+        for site in [None, *sites, "example", "net"]:
+            for language in [None, "en", "de", "fr"]:
+                found = {h.record.id for h in catalog.search(word, site=site, language=language, limit=100)}
+                assert found == expected(word, site, language), (word, site, language)
+                checked += bool(found)
+    assert checked > 40  # most combinations found something: the comparison is not of empty sets
+    copy = records[-1]
+    first_word = next(w for w in words if w in copy.text.split())
+    assert copy.id in {h.record.id for h in catalog.search(first_word, site="other.net", language="fr")}
+
+
 def test_crawl_rows_record_runs(catalog: Catalog) -> None:
     crawl_id = catalog.start_crawl("replay", {"paths": ["x"]})
     catalog.finish_crawl(crawl_id, "finished", {"records_written": 3})
@@ -141,8 +184,9 @@ def test_a_catalog_made_by_the_first_release_upgrades_and_keeps_its_records(db_u
     from archive._models import CaptureRow, Document
 
     with Session(old.engine) as session, session.begin():  # rows as the first release wrote them
-        document = Document.values_from(record)
-        document_id = session.execute(Document.__table__.insert().values(**document)).inserted_primary_key[0]
+        document = {k: v for k, v in Document.values_from(record).items() if k != "facets"}  # added by 0007
+        documents = table("documents", column("id"), *(column(k) for k in document))
+        document_id = session.execute(documents.insert().values(**document).returning(documents.c.id)).scalar_one()
         row = CaptureRow.from_record(record, document_id)
         later = {"previous_id", "site_key"}  # columns later revisions added
         first_release = {c.key: getattr(row, c.key) for c in CaptureRow.__table__.columns if c.key not in later}
@@ -154,6 +198,9 @@ def test_a_catalog_made_by_the_first_release_upgrades_and_keeps_its_records(db_u
     assert old.history(record.canonical_url)[0][1] is None  # the new column reads as "replaces nothing"
     assert old.count_site_lines("a.example", "https://a.example/1", ["k1", "k2"])
     assert [h.record.id for h in old.search(site="example.org")] == [record.id]  # site keys filled in
+    # ... and facet tokens, so words and filters find it together.
+    assert [h.record.id for h in old.search("lighthouse", site="example.org", language="en")] == [record.id]
+    assert old.search("lighthouse", site="example.com") == []
     with old.engine.connect() as conn:  # the upgrade gave the old document its signatures
         assert conn.execute(text("SELECT document_id FROM document_signatures")).scalars().all() == [document_id]
     old.close()
