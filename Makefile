@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup run test lint
+.PHONY: setup run test lint bench
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -25,3 +25,7 @@ lint: setup
 
 test: lint
 	$(BIN)/pytest
+
+# The benchmark suite (offline; needs ../shared/eval beside the project): results in benchmarks/results.
+bench: setup
+	$(BIN)/python -m benchmarks

@@ -49,6 +49,7 @@ ARCHIVE_PROGRESS = False  # the CLI turns this on when stderr is a terminal
 
 # --- Replay -------------------------------------------------------------------------------
 REPLAY_MAX_CAPTURE_BYTES = 64 * 1024 * 1024  # a larger capture fails with a clear message
+ARCHIVE_JOBS = 0  # extraction processes for replay (archive.workers); 0: one per core, 1: in-process
 
 # --- Scrapy housekeeping ------------------------------------------------------------------
 LOG_LEVEL = "INFO"

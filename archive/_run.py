@@ -35,8 +35,10 @@ def run_replay(
     operator: str | None = None,
     max_capture_bytes: int | None = None,
     site_evidence: str | None = None,
+    jobs: int | None = None,
 ) -> dict[str, Any]:
-    """Replay `paths` into the archive; return the crawl's stats."""
+    """Replay `paths` into the archive with `jobs` extraction processes (None: ARCHIVE_JOBS); return the stats."""
+    from archive.workers import available_cores
     from spiders.replay import ReplaySpider
 
     settings = project_settings(
@@ -46,7 +48,11 @@ def run_replay(
         ARCHIVE_CRAWL_ARGS={"command": "replay", "paths": paths},
         REPLAY_MAX_CAPTURE_BYTES=max_capture_bytes,
         ARCHIVE_SITE_EVIDENCE=site_evidence,
+        ARCHIVE_JOBS=jobs,
     )
+    # Enough captures loaded and waiting that every worker stays busy.
+    workers = settings.getint("ARCHIVE_JOBS") or available_cores()
+    settings.set("CONCURRENT_REQUESTS", max(8, 4 * workers), priority="cmdline")
     return _run(settings, ReplaySpider, paths=paths)
 
 

@@ -77,6 +77,9 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument(
         "--max-capture-bytes", type=int, help="refuse captures larger than this (default 64 MiB, after gunzip)"
     )
+    replay.add_argument(
+        "--jobs", type=int, metavar="N", help="extraction processes (default: one per core; 1: in this process)"
+    )
     _evidence_option(replay)
 
     crawl = command(sub, "crawl", "crawl the web from seed URLs, sitemaps and feeds into the archive", _crawl)
@@ -201,6 +204,7 @@ def _replay(args: argparse.Namespace) -> int:
         operator=args.operator,
         max_capture_bytes=args.max_capture_bytes,
         site_evidence=args.site_evidence,
+        jobs=args.jobs,
     )
     _print_summary(stats, args)
     return 1 if stats.get("archive/failed", 0) else 0
@@ -375,6 +379,11 @@ def _print_summary(stats: dict[str, Any], args: argparse.Namespace, command: str
         f"{command}: {get('archive/captures_read', 0)} captures read, {get('archive/records_written', 0)} records "
         f"written, {get('archive/unchanged', 0)} unchanged, {get('archive/failed', 0)} failed"
     )
+    if command == "replay":
+        print(
+            f"extraction: {get('replay/jobs', 1)} process(es), {get('replay/extracted_in_workers', 0)} captures "
+            f"extracted in workers, {get('replay/worker_restarts', 0)} worker restarts"
+        )
     if command == "crawl":
         print(
             f"fetched: {get('downloader/response_count', 0)} responses, {get('archive/revisits', 0)} revisits, "

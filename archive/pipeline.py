@@ -19,13 +19,18 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.statscollectors import StatsCollector
 
-__all__ = ["SITE_EVIDENCE_MODES", "ArchivePipeline", "warc_directory"]
+__all__ = ["SITE_EVIDENCE_MODES", "ArchivePipeline", "catalog_url", "warc_directory"]
 
 # off: no cross-capture evidence; text: text captures lose the lines their site repeats
 # on other pages; all: HTML captures' extracted text too.
 SITE_EVIDENCE_MODES = ("off", "text", "all")
 
 logger = logging.getLogger(__name__)
+
+
+def catalog_url(settings: Any) -> str:
+    """Return the catalog's SQLAlchemy URL: ARCHIVE_DB_URL, else SQLite in ARCHIVE_DATA_DIR."""
+    return settings.get("ARCHIVE_DB_URL") or f"sqlite:///{Path(settings.get('ARCHIVE_DATA_DIR')) / 'catalog.sqlite'}"
 
 
 def warc_directory(data_dir: Path) -> Path:
@@ -65,8 +70,7 @@ class ArchivePipeline:
         data_dir = crawler.settings.get("ARCHIVE_DATA_DIR")
         if not data_dir:
             raise NotConfigured("ARCHIVE_DATA_DIR is not set: nowhere to write WARC files")
-        db_url = crawler.settings.get("ARCHIVE_DB_URL") or f"sqlite:///{Path(data_dir) / 'catalog.sqlite'}"
-        return cls(crawler, Path(data_dir), db_url)
+        return cls(crawler, Path(data_dir), catalog_url(crawler.settings))
 
     def open_spider(self) -> None:
         self.catalog.migrate()

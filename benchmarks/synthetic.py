@@ -124,14 +124,22 @@ def machine() -> dict[str, Any]:
     """Return what the figures were measured on."""
     import os
 
-    return {"python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count()}
+    found = {"python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count()}
+    try:  # Linux: the processor's name and the memory size
+        info = Path("/proc/cpuinfo").read_text()
+        found["cpu"] = next(line.split(":", 1)[1].strip() for line in info.splitlines() if "model name" in line)
+        total = next(line for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal"))
+        found["memory_gb"] = round(int(total.split()[1]) / 1024 / 1024, 1)
+    except (OSError, StopIteration):
+        pass
+    return found
 
 
-def write_results(name: str, results: dict[str, Any], table: str) -> None:
-    """Write results/NAME.json and results/NAME.md."""
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    (RESULTS / f"{name}.md").write_text(table + "\n", encoding="utf-8")
+def write_results(name: str, results: dict[str, Any], table: str, directory: Path = RESULTS) -> None:
+    """Write DIRECTORY/NAME.json and DIRECTORY/NAME.md (default benchmarks/results)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    (directory / f"{name}.md").write_text(table + "\n", encoding="utf-8")
 
 
 def percentile(values: list[float], share: float) -> float:

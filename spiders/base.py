@@ -11,7 +11,8 @@ from twisted.python.failure import Failure
 
 from archive.items import ArchiveItem, CaptureFailure
 from archive.responses import capture_from_response
-from scraper import CaptureError, SiteEvidence, build_record
+from archive.workers import build_item
+from scraper import SiteEvidence
 
 __all__ = ["ArchiveSpider"]
 
@@ -27,17 +28,7 @@ class ArchiveSpider(scrapy.Spider):
     evidence_for_html: bool = False
 
     def parse(self, response: Response, **kwargs: Any) -> Iterator[ArchiveItem | CaptureFailure]:
-        capture = capture_from_response(response)
-        try:
-            record = build_record(capture, evidence=self.site_evidence, evidence_for_html=self.evidence_for_html)
-        except CaptureError as exc:
-            yield CaptureFailure(capture.source_location, str(exc))
-            return
-        except Exception as exc:  # a bug or an extractor crash must still be counted, not lost in a log
-            self.logger.exception("extraction crashed on %s", capture.source_location)
-            yield CaptureFailure(capture.source_location, f"extraction crashed: {type(exc).__name__}: {exc}")
-            return
-        yield ArchiveItem(capture, record)
+        yield build_item(capture_from_response(response), self.site_evidence, self.evidence_for_html)
 
     def on_error(self, failure: Failure) -> Iterator[CaptureFailure]:
         """Report a capture that could not be fetched or loaded, naming it and the reason."""

@@ -1,0 +1,118 @@
+"""One measured run in a process of its own (a Twisted reactor cannot restart), reported as JSON.
+
+    python -m benchmarks._runner replay DATA_DIR JOBS PATH...
+    python -m benchmarks._runner crawl DATA_DIR URL
+    python -m benchmarks._runner bare-crawl URL
+
+Seconds are counted from just before the run (imports excluded) to its end; peak RSS is the
+process's own high-water mark, and its children's (extraction workers) separately.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+CONCURRENCY = 8
+
+
+def _measure(run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    began = time.perf_counter()
+    stats = run()
+    seconds = time.perf_counter() - began
+    return {
+        "seconds": seconds,
+        "captures": stats.get("archive/captures_read", 0),
+        "records": stats.get("archive/records_written", 0),
+        "failed": stats.get("archive/failed", 0),
+        "responses": stats.get("downloader/response_count", 0),
+        "extracted_in_workers": stats.get("replay/extracted_in_workers", 0),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "children_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+    }
+
+
+def _replay(data: Path, jobs: int, paths: list[str]) -> dict[str, Any]:
+    from archive._run import run_replay
+
+    db = f"sqlite:///{data / 'catalog.sqlite'}"
+    return _measure(lambda: run_replay(paths, data_dir=data, db_url=db, jobs=jobs))
+
+
+def _crawl(data: Path, url: str) -> dict[str, Any]:
+    from archive._run import run_crawl
+    from archive.seeds import seed_from_url
+
+    overrides = {
+        "DOWNLOAD_DELAY": 0,
+        "AUTOTHROTTLE_ENABLED": False,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": CONCURRENCY,
+    }
+    db = f"sqlite:///{data / 'catalog.sqlite'}"
+    return _measure(
+        lambda: run_crawl(
+            [seed_from_url(url, "page")],
+            data_dir=data,
+            db_url=db,
+            spider_args={"depth": 1},
+            settings_overrides=overrides,
+            crawl_args={"command": "crawl"},
+        )
+    )
+
+
+def _bare_crawl(url: str) -> dict[str, Any]:
+    """Fetch what the archiving crawl fetches with a plain Scrapy spider: robots.txt, links, nothing kept."""
+    import scrapy
+    from scrapy.crawler import CrawlerProcess
+    from scrapy.linkextractors import LinkExtractor
+
+    class Bare(scrapy.Spider):
+        name = "bare"
+        start_urls = [url]  # noqa: RUF012 - Scrapy's own attribute
+
+        def parse(self, response: Any, **kwargs: Any) -> Any:
+            if response.meta.get("depth", 0) < 1:
+                for link in LinkExtractor().extract_links(response):  # the index links only to its pages
+                    yield scrapy.Request(link.url, callback=self.parse)
+
+    process = CrawlerProcess(
+        {
+            "ROBOTSTXT_OBEY": True,
+            "DOWNLOAD_DELAY": 0,
+            "CONCURRENT_REQUESTS_PER_DOMAIN": CONCURRENCY,
+            "LOG_LEVEL": "ERROR",
+            "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",
+            "TELNETCONSOLE_ENABLED": False,
+        }
+    )
+    crawler = process.create_crawler(Bare)
+
+    def run() -> dict[str, Any]:
+        process.crawl(crawler)
+        process.start()
+        return dict(crawler.stats.get_stats()) if crawler.stats else {}
+
+    return _measure(run)
+
+
+def main() -> None:
+    kind, *args = sys.argv[1:]
+    if kind == "replay":
+        result = _replay(Path(args[0]), int(args[1]), args[2:])
+    elif kind == "crawl":
+        result = _crawl(Path(args[0]), args[1])
+    elif kind == "bare-crawl":
+        result = _bare_crawl(args[0])
+    else:
+        raise SystemExit(f"unknown run kind {kind!r}")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,35 @@
+"""The benchmark suite runs from its one command (small sizes; no timing is asserted)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import EVAL_SET, ROOT, need
+
+
+def test_the_suite_runs_and_writes_its_table(tmp_path: Path) -> None:
+    need((EVAL_SET / "html").is_dir(), f"the evaluation set is not at {EVAL_SET}")
+    args = ["--only", "warc,crawl,memory", "--pages", "12", "--memory-sizes", "15,30"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks", *args, "--results", str(tmp_path), "--name", "smoke"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = json.loads((tmp_path / "smoke.json").read_text())
+    rows = {r["measure"]: r for r in results["rows"]}
+    warc = rows["WARC write (MB/s of gzipped WARC)"]
+    crawl = rows["live crawl, loopback (pages/s)"]
+    memory = rows["peak RSS of a 30-capture text replay (MB)"]
+    for found in (warc, crawl, memory):
+        assert found["ours"] > 0 and found["baseline"] > 0, found
+        assert abs(found["ratio"] - found["ours"] / found["baseline"]) < 0.01 * found["ratio"] + 0.005
+    assert results["machine"]["cpus"] >= 1
+    table = (tmp_path / "smoke.md").read_text()
+    assert table.startswith("| measure | ours | baseline | ratio |") and "live crawl" in table
