@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from contextlib import suppress
 
+from htmldate.extractors import external_date_parser
+
 from scraper import Capture, CaptureError, build_record
 
 _PARAGRAPH = (
@@ -24,7 +26,10 @@ _TEXT = f"Home | News | Sport\nFlood barrier ahead of schedule\nBy Ada Fenwick\n
 
 
 def warm() -> None:
-    """Extract one sample page and one sample text capture, ignoring the result."""
+    """Extract one sample page and one sample text capture, ignoring the result; load every date locale."""
+    # htmldate hands undated text to dateparser, which compiles a language's patterns the first
+    # time it tries that language (about 1 s for all): a string no language claims tries them all.
+    external_date_parser("qzx 17 vrbl", "%Y-%m-%d")
     for payload, media_type in ((_PAGE, "text/html"), (_TEXT, "text/plain")):
         capture = Capture(payload.encode(), source_kind="file", source_location="warm-up", media_type=media_type)
         with suppress(CaptureError):  # nothing to keep: the caches are filled all the same

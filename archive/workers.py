@@ -22,7 +22,7 @@ import signal
 import threading
 import time
 from collections.abc import Awaitable
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
@@ -122,14 +122,17 @@ class ExtractionPool:
         self.initargs = (os.getpid(), evidence_db_url, evidence_for_html)
         self.seen = 0
         self.executor: ProcessPoolExecutor | None = None
+        self.launcher: threading.Thread | None = None
         self.ready = False
         self.replaced = 0
 
     def submit(self, capture: Capture) -> Awaitable[ArchiveItem | CaptureFailure] | None:
         """Return the item being built in a worker, or None: build it here (the pool is not ready)."""
         self.seen += 1
-        if self.executor is None and self.seen > START_AFTER:
-            self._start()
+        if self.launcher is None and self.seen > START_AFTER:
+            # Starting the forkserver and forking workers blocks for seconds: not on the reactor thread.
+            self.launcher = threading.Thread(target=self._launch, daemon=True, name="extraction-pool")
+            self.launcher.start()
         if not self.ready:
             return None
         return self._in_worker(capture)
@@ -147,16 +150,12 @@ class ExtractionPool:
             return ArchiveItem(capture, item.record) if isinstance(item, ArchiveItem) else item
         return CaptureFailure(capture.source_location, "extraction worker died on this capture twice")
 
-    def _start(self) -> None:
-        self.executor = self._executor()
-        pings = [self.executor.submit(_ready) for _ in range(self.jobs)]
-
-        def on_ping(_done: Future[bool]) -> None:
-            if all(p.done() for p in pings):
-                self.ready = True
-
-        for ping in pings:
-            ping.add_done_callback(on_ping)
+    def _launch(self) -> None:
+        executor = self._executor()
+        for ping in [executor.submit(_ready) for _ in range(self.jobs)]:  # every worker forked and started
+            ping.result()
+        self.executor = executor
+        self.ready = True
 
     def _replace(self) -> None:
         logger.warning("an extraction worker died: starting a new pool")
@@ -165,16 +164,30 @@ class ExtractionPool:
             self.executor.shutdown(wait=False, cancel_futures=True)
         self.executor = self._executor()
 
+    def prepare(self) -> None:
+        """Start loading the extractors in the forkserver now, on another core, so workers fork warm later."""
+        if _context().get_start_method() == "forkserver":
+            from multiprocessing import forkserver
+
+            forkserver.ensure_running()  # returns at once; the server loads while this process goes on
+
     def _executor(self) -> ProcessPoolExecutor:
-        methods = multiprocessing.get_all_start_methods()
-        context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-        if "forkserver" in methods:
-            # Imported once in the server; every worker forks from it with extraction loaded.
-            context.set_forkserver_preload(["archive.workers", "archive.catalog", "archive._warmup"])
-        return ProcessPoolExecutor(self.jobs, mp_context=context, initializer=_start_worker, initargs=self.initargs)
+        return ProcessPoolExecutor(self.jobs, mp_context=_context(), initializer=_start_worker, initargs=self.initargs)
 
     def close(self) -> None:
         """Stop the workers (after the captures they are on)."""
+        if self.launcher is not None:
+            self.launcher.join()
         if self.executor is not None:
             self.executor.shutdown(wait=True, cancel_futures=True)
             self.executor = None
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    """Return the forkserver context with the extractors preloaded (spawn where there is no forkserver)."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    # Imported once in the server; every worker forks from it with extraction loaded and warm.
+    context.set_forkserver_preload(["archive.workers", "archive.catalog", "archive._warmup"])
+    return context

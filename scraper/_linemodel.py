@@ -211,6 +211,57 @@ class _Tree:
     depth: int
 
 
+@dataclass(frozen=True)
+class _Forest:
+    """All trees as one padded table (trees x nodes), walked together: one numpy step per level, not per tree."""
+
+    feature: np.ndarray
+    threshold: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+    value: np.ndarray
+    leaf: np.ndarray
+    depth: int
+
+    @classmethod
+    def of(cls, trees: list[_Tree]) -> _Forest:
+        width = max((len(t.feature) for t in trees), default=1)
+
+        def table(name: str, fill: Any) -> np.ndarray:
+            columns = [getattr(t, name) for t in trees] or [np.zeros(0)]
+            return np.stack([np.pad(c, (0, width - len(c)), constant_values=fill) for c in columns])
+
+        return cls(
+            feature=table("feature", 0),
+            threshold=table("threshold", 0.0),
+            left=table("left", 0),
+            right=table("right", 0),
+            value=table("value", 0.0),
+            leaf=table("leaf", True),  # padding is never reached; a leaf there would stay put anyway
+            depth=max((t.depth for t in trees), default=0),
+        )
+
+    def leaf_values(self, features: np.ndarray) -> np.ndarray:
+        """Return the value of the leaf each row reaches in each tree, shape (trees, rows)."""
+        count, width = self.feature.shape
+        base = (np.arange(count) * width)[:, None]  # flat index of each tree's node 0
+        cells = features.ravel()
+        row_start = (np.arange(features.shape[0]) * features.shape[1])[None, :]
+        at = np.broadcast_to(base, (count, features.shape[0])).copy()  # flat node index per tree and row
+        feature, threshold, left, right, leaf = (
+            a.ravel() for a in (self.feature, self.threshold, self.left, self.right, self.leaf)
+        )
+        for _ in range(self.depth):  # a leaf keeps its node: deeper trees walk on, the rest stand still
+            moving = ~leaf.take(at)
+            if not moving.any():
+                break
+            go_left = cells.take(row_start + feature.take(at)) <= threshold.take(at)
+            step = base + np.where(go_left, left.take(at), right.take(at))
+            at = np.where(moving, step, at)
+        values: np.ndarray = self.value.ravel().take(at)
+        return values
+
+
 class LineModel:
     """Gradient-boosted trees over FEATURES; `keep` decides lines by probability and threshold."""
 
@@ -223,6 +274,7 @@ class LineModel:
         self.base: float = float(spec.get("base_score", 0.0))
         self.trees = [_tree(t) for t in spec["trees"]]
         self.spec = spec
+        self._forest = _Forest.of(self.trees)
 
     @classmethod
     def load(cls, path: Path) -> LineModel:
@@ -231,15 +283,10 @@ class LineModel:
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
         """Return, per row, the probability that the line belongs to the article."""
+        leaves = self._forest.leaf_values(features)  # (trees, rows)
         raw = np.full(features.shape[0], self.base)
-        rows = np.arange(features.shape[0])
-        for tree in self.trees:
-            node = np.zeros(features.shape[0], dtype=np.int64)
-            for _ in range(tree.depth):
-                at_leaf = tree.leaf[node]
-                go_left = features[rows, tree.feature[node]] <= tree.threshold[node]
-                node = np.where(at_leaf, node, np.where(go_left, tree.left[node], tree.right[node]))
-            raw += tree.value[node]
+        for values in leaves:  # tree by tree, in training order: the same float sums as the trainer's
+            raw += values
         probabilities: np.ndarray = 1.0 / (1.0 + np.exp(-raw))
         return probabilities
 

@@ -51,6 +51,7 @@ class ReplaySpider(ArchiveSpider):
             mode = settings.get("ARCHIVE_SITE_EVIDENCE") or "off"
             evidence_url = catalog_url(settings) if mode in SITE_EVIDENCE_MODES and mode != "off" else None
             spider.pool = ExtractionPool(jobs, evidence_url, evidence_for_html=mode == "all")
+            spider.pool.prepare()
         spider.jobs = max(1, jobs)
         crawler.signals.connect(spider.close_pool, signal=signals.spider_closed)
         return spider

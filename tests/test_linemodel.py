@@ -29,6 +29,23 @@ def test_exported_trees_predict_what_lightgbm_predicts() -> None:
     np.testing.assert_allclose(model.probabilities(probe), booster.predict(probe), rtol=1e-9, atol=1e-12)
 
 
+def test_the_shipped_forest_walked_at_once_matches_walking_each_tree_by_hand() -> None:
+    """Trees of uneven depth (the shipped ones go 1 to 19 levels) walked together, checked row by row."""
+    from scraper._linemodel import default_model
+
+    model = default_model()
+    assert model is not None
+    probe = np.random.default_rng(5).normal(scale=3.0, size=(40, len(FEATURES)))
+    for row, found in zip(probe, model.probabilities(probe), strict=True):
+        raw = model.base
+        for tree in model.trees:
+            node = 0
+            while not tree.leaf[node]:
+                node = tree.left[node] if row[tree.feature[node]] <= tree.threshold[node] else tree.right[node]
+            raw += tree.value[node]
+        assert found == 1.0 / (1.0 + np.exp(-raw))
+
+
 def test_a_model_for_other_features_is_refused() -> None:
     with pytest.raises(ValueError, match="other features"):
         LineModel({"features": ["a", "b"], "version": "x", "threshold": 0.5, "trees": []})
