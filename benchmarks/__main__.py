@@ -85,6 +85,10 @@ def bench_replay(pages: list[tuple[str, bytes]], work: Path) -> list[dict[str, A
     for _, html in pages:
         trafilatura.extract(html)
     bare = rate(len(pages), time.perf_counter() - began)
+    began = time.perf_counter()
+    for _, html in pages:  # what replay extracts: text and metadata (title, author, date, site name)
+        trafilatura.extract(html, with_metadata=True)
+    with_metadata = rate(len(pages), time.perf_counter() - began)
     folder = work / "html"
     folder.mkdir()
     for name, html in pages:
@@ -94,6 +98,14 @@ def bench_replay(pages: list[tuple[str, bytes]], work: Path) -> list[dict[str, A
     one, two = (rate(runs[j]["captures"], runs[j]["seconds"]) for j in (1, 2))
     return [
         row("HTML replay, --jobs 1 (captures/s)", one, bare, "captures/s", "bare trafilatura.extract", "≥ 0.85"),
+        row(
+            "HTML replay, --jobs 1 (captures/s)",
+            one,
+            with_metadata,
+            "captures/s",
+            "trafilatura.extract(with_metadata=True)",
+        ),
+        row("HTML replay, --jobs 2 (captures/s)", two, bare, "captures/s", "bare trafilatura.extract"),
         row("HTML replay, --jobs 2 (captures/s)", two, one, "captures/s", "--jobs 1", "≥ 1.7"),
     ]
 
@@ -272,7 +284,7 @@ def bench_catalog(sizes: list[int]) -> list[dict[str, Any]]:
 def bench_memory(pages: list[tuple[str, bytes]], work: Path, sizes: list[int]) -> list[dict[str, Any]]:
     """Peak RSS of one-process text replays of growing size: what a run keeps per record shows as growth."""
     texts = [text[:MEMORY_CAPTURE_CHARS] for text in text_captures(pages)]  # short: 20k captures in minutes
-    peaks = {}
+    peaks, ends = {}, {}
     for size in sizes:
         folder = work / f"memory-{size}"
         folder.mkdir()
@@ -280,10 +292,9 @@ def bench_memory(pages: list[tuple[str, bytes]], work: Path, sizes: list[int]) -
             body = texts[number % len(texts)] + f"\nCapture {number} of the memory benchmark.\n"
             (folder / f"{number:06d}.txt").write_text(body, encoding="utf-8")
         report = run_in_process("replay", str(work / f"memory-run-{size}"), "1", str(folder))
-        peaks[size] = report["peak_rss_mb"]
+        peaks[size], ends[size] = report["peak_rss_mb"], report["rss_at_end_mb"] or 0.0
     smallest, largest = min(sizes), max(sizes)
-    each = [row(f"peak RSS at {n:,} captures (MB)", peaks[n], peaks[smallest], "MB", f"{smallest:,}") for n in sizes]
-    return [
+    rows = [
         row(
             f"peak RSS of a {largest:,}-capture text replay (MB)",
             peaks[largest],
@@ -291,9 +302,13 @@ def bench_memory(pages: list[tuple[str, bytes]], work: Path, sizes: list[int]) -
             "MB",
             f"{smallest:,}-capture replay",
             "flat (≈ 1.0)",
-        ),
-        *each[1:-1],
+        )
     ]
+    rows += [
+        row(f"peak RSS at {n:,} captures (MB)", peaks[n], peaks[smallest], "MB", f"{smallest:,}") for n in sizes[1:-1]
+    ]
+    rows += [row(f"RSS at the end, {n:,} captures (MB)", ends[n], ends[smallest], "MB", f"{smallest:,}") for n in sizes]
+    return rows
 
 
 def table(rows: list[dict[str, Any]]) -> str:
@@ -338,12 +353,23 @@ def main() -> None:
             else:
                 found = bench_memory(pages, work, sorted(int(s) for s in args.memory_sizes.split(",")))
             for r in found:
+                r["suite"] = suite
                 print(json.dumps(r, ensure_ascii=False), flush=True)
             print(f"# {suite}: {time.perf_counter() - began:.0f} s", flush=True)
             rows += found
+    rows = _merged(args.results / f"{args.name}.json", rows, chosen)
     markdown = table(rows)
     print(markdown)
     write_results(args.name, {"machine": machine(), "pages": args.pages, "rows": rows}, markdown, args.results)
+
+
+def _merged(previous: Path, rows: list[dict[str, Any]], chosen: list[str]) -> list[dict[str, Any]]:
+    """Return the earlier results' rows of suites not run now, with this run's, in suite order."""
+    kept = []
+    if previous.is_file():
+        kept = [r for r in json.loads(previous.read_text())["rows"] if r.get("suite") not in chosen]
+    order = {suite: n for n, suite in enumerate(SUITES)}
+    return sorted(kept + rows, key=lambda r: order.get(r.get("suite", ""), len(SUITES)))
 
 
 if __name__ == "__main__":

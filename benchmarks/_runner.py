@@ -5,7 +5,7 @@
     python -m benchmarks._runner bare-crawl URL
 
 Seconds are counted from just before the run (imports excluded) to its end; peak RSS is the
-process's own high-water mark, and its children's (extraction workers) separately.
+process's own high-water mark (extraction workers, when there are any, are not counted).
 """
 
 from __future__ import annotations
@@ -32,9 +32,23 @@ def _measure(run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         "failed": stats.get("archive/failed", 0),
         "responses": stats.get("downloader/response_count", 0),
         "extracted_in_workers": stats.get("replay/extracted_in_workers", 0),
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "children_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+        "peak_rss_mb": _memory("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "rss_at_end_mb": _memory("VmRSS"),
     }
+
+
+def _memory(field: str) -> float | None:
+    """Return this process's VmHWM (peak) or VmRSS in MB from /proc (Linux), else None.
+
+    Not ru_maxrss: Linux carries the parent's peak across fork and exec into it, so a child
+    started by a big process reports the parent's size.
+    """
+    try:
+        status = Path("/proc/self/status").read_text()
+    except OSError:
+        return None
+    line = next((line for line in status.splitlines() if line.startswith(field + ":")), None)
+    return int(line.split()[1]) / 1024 if line else None
 
 
 def _replay(data: Path, jobs: int, paths: list[str]) -> dict[str, Any]:
