@@ -46,10 +46,10 @@ ARCHIVE_OPERATOR = None  # written into every warcinfo record
 ARCHIVE_WARCINFO = {}  # extra warcinfo fields, e.g. {"description": "..."}
 ARCHIVE_SITE_EVIDENCE = "text"  # off | text | all: drop lines a site repeats on 2+ other archived pages
 ARCHIVE_PROGRESS = False  # the CLI turns this on when stderr is a terminal
+ARCHIVE_JOBS = 0  # extraction processes, replay and crawl (archive.workers); 0: one per core, 1: in-process
 
 # --- Replay -------------------------------------------------------------------------------
 REPLAY_MAX_CAPTURE_BYTES = 64 * 1024 * 1024  # a larger capture fails with a clear message
-ARCHIVE_JOBS = 0  # extraction processes for replay (archive.workers); 0: one per core, 1: in-process
 
 # --- Scrapy housekeeping ------------------------------------------------------------------
 LOG_LEVEL = "INFO"

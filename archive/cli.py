@@ -104,6 +104,9 @@ def _parser() -> argparse.ArgumentParser:
     crawl.add_argument("--retries", type=int, help="retries on 5xx, 429 and timeouts (default 3)")
     crawl.add_argument("--resume", nargs="?", const="latest", metavar="CRAWL_ID", help="continue an interrupted crawl")
     crawl.add_argument("--operator", help="who runs the archive, for the warcinfo record")
+    crawl.add_argument(
+        "--jobs", type=int, metavar="N", help="extraction processes (default: one per core; 1: in this process)"
+    )
     crawl.add_argument("--job", help="the schedule job this run belongs to (recorded with the crawl)")
     crawl.add_argument(
         "-s", "--set", action="append", default=[], metavar="NAME=VALUE", help="any Scrapy or ARCHIVE_ setting"
@@ -248,6 +251,7 @@ def _crawl(args: argparse.Namespace) -> int:
         "ARCHIVE_OPERATOR": args.operator,
         "ARCHIVE_SITE_EVIDENCE": args.site_evidence,
         "ARCHIVE_RESUME_CRAWL": resume,
+        "ARCHIVE_JOBS": args.jobs,
     }
     if args.delay is not None and args.delay == 0:
         overrides["AUTOTHROTTLE_ENABLED"] = False
@@ -379,11 +383,10 @@ def _print_summary(stats: dict[str, Any], args: argparse.Namespace, command: str
         f"{command}: {get('archive/captures_read', 0)} captures read, {get('archive/records_written', 0)} records "
         f"written, {get('archive/unchanged', 0)} unchanged, {get('archive/failed', 0)} failed"
     )
-    if command == "replay":
-        print(
-            f"extraction: {get('replay/jobs', 1)} process(es), {get('replay/extracted_in_workers', 0)} captures "
-            f"extracted in workers, {get('replay/worker_restarts', 0)} worker restarts"
-        )
+    print(
+        f"extraction: {get('extraction/jobs', 1)} process(es), {get('extraction/in_workers', 0)} captures "
+        f"extracted in workers, {get('extraction/worker_restarts', 0)} worker restarts"
+    )
     if command == "crawl":
         print(
             f"fetched: {get('downloader/response_count', 0)} responses, {get('archive/revisits', 0)} revisits, "

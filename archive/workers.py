@@ -1,12 +1,12 @@
-"""Extraction in worker processes: replay builds records on every core, the pipeline archives them.
+"""Extraction in worker processes: replays and crawls build records on every core, the pipeline archives them.
 
-Scrapy runs one reactor thread, and extraction is CPU-bound, so a replay with --jobs N
+Scrapy runs one reactor thread, and extraction is CPU-bound, so with --jobs N a spider
 sends each capture to one of N worker processes and awaits its record; WARC writes and
 catalog commits stay in the main process (archive.pipeline), in one place and order.
 
 Workers fork from a forkserver that has imported the extraction code once, so a new pool
 is ready in well under a second after the first; until it is, and for the first captures
-of a run (a small replay never starts one), extraction runs in the main process as with
+of a run (a small run never starts one), extraction runs in the main process as with
 --jobs 1. A worker that dies (a crash in a C library, the OOM killer) breaks the pool: it
 is replaced and its captures are tried once more; a capture that breaks it twice fails
 with a message naming it.

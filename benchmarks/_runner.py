@@ -31,7 +31,7 @@ def _measure(run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         "records": stats.get("archive/records_written", 0),
         "failed": stats.get("archive/failed", 0),
         "responses": stats.get("downloader/response_count", 0),
-        "extracted_in_workers": stats.get("replay/extracted_in_workers", 0),
+        "extracted_in_workers": stats.get("extraction/in_workers", 0),
         "peak_rss_mb": _memory("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "rss_at_end_mb": _memory("VmRSS"),
     }

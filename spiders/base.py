@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING, Any
 
 import scrapy
+from scrapy import signals
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
 from archive.items import ArchiveItem, CaptureFailure
+from archive.pipeline import SITE_EVIDENCE_MODES, catalog_url
 from archive.responses import capture_from_response
-from archive.workers import build_item
+from archive.workers import ExtractionPool, available_cores, build_item
 from scraper import SiteEvidence
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
 
 __all__ = ["ArchiveSpider"]
 
@@ -21,14 +26,53 @@ class ArchiveSpider(scrapy.Spider):
     """Base for live and replay spiders: builds one record per response.
 
     `site_evidence` (set by the archive pipeline when ARCHIVE_SITE_EVIDENCE is on) tells
-    extraction which lines the capture's site repeats on other archived pages.
+    extraction which lines the capture's site repeats on other archived pages. With
+    ARCHIVE_JOBS above 1 (0: one per core) records are built in worker processes
+    (archive.workers); the pipeline archives them in this one.
     """
 
     site_evidence: SiteEvidence | None = None
     evidence_for_html: bool = False
+    pool: ExtractionPool | None = None
+    jobs: int = 1
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> ArchiveSpider:
+        spider: ArchiveSpider = super().from_crawler(crawler, *args, **kwargs)
+        settings = crawler.settings
+        spider.jobs = max(1, settings.getint("ARCHIVE_JOBS", 1) or available_cores())
+        if spider.jobs > 1:
+            mode = settings.get("ARCHIVE_SITE_EVIDENCE") or "off"
+            evidence_url = catalog_url(settings) if mode in SITE_EVIDENCE_MODES and mode != "off" else None
+            spider.pool = ExtractionPool(spider.jobs, evidence_url, evidence_for_html=mode == "all")
+            spider.pool.prepare()
+        crawler.signals.connect(spider.close_pool, signal=signals.spider_closed)
+        return spider
 
     def parse(self, response: Response, **kwargs: Any) -> Iterator[ArchiveItem | CaptureFailure]:
         yield build_item(capture_from_response(response), self.site_evidence, self.evidence_for_html)
+
+    async def parse_capture(self, response: Response) -> AsyncIterator[ArchiveItem | CaptureFailure]:
+        """Yield the response's archive item, built in a worker process when a pool runs, else here."""
+        yield await self.build(response)
+
+    async def build(self, response: Response) -> ArchiveItem | CaptureFailure:
+        """Return the response's archive item, built in a worker process when a pool runs, else here."""
+        capture = capture_from_response(response)
+        building = self.pool.submit(capture) if self.pool is not None else None
+        if building is None:
+            return build_item(capture, self.site_evidence, self.evidence_for_html)
+        item = await building
+        self.crawler.stats.inc_value("extraction/in_workers")  # type: ignore[union-attr]
+        return item
+
+    def close_pool(self) -> None:
+        """Stop the workers; record how many processes extracted and how often one was replaced."""
+        if self.pool is not None:
+            self.pool.close()
+        if self.crawler.stats is not None:
+            self.crawler.stats.set_value("extraction/jobs", self.jobs)
+            self.crawler.stats.set_value("extraction/worker_restarts", self.pool.replaced if self.pool else 0)
 
     def on_error(self, failure: Failure) -> Iterator[CaptureFailure]:
         """Report a capture that could not be fetched or loaded, naming it and the reason."""

@@ -33,6 +33,7 @@ _FEED_HEAD = re.compile(rb"<(?:rss|feed|rdf:RDF)\b", re.IGNORECASE)
 _SITEMAP_HEAD = re.compile(rb"<(?:urlset|sitemapindex)\b", re.IGNORECASE)
 _SITEMAP_MAX_BYTES = 64 * 1024 * 1024
 _MAX_SITEMAP_DEPTH = 5  # sitemap indexes nested deeper than this (or pointing at themselves) stop
+_BUILD_RECORD = object()  # yielded by _page where the page's record goes: route builds it (maybe in a worker)
 
 
 class SiteSpider(ArchiveSpider):
@@ -88,7 +89,7 @@ class SiteSpider(ArchiveSpider):
 
     # --- dispatch -----------------------------------------------------------------------
 
-    def route(self, response: Response) -> Iterator[Any]:
+    async def route(self, response: Response) -> AsyncIterator[Any]:
         """Handle a response by what it was fetched as, or (for `auto`) by what it turns out to be."""
         kind = response.meta["kind"]
         if kind == "auto":
@@ -96,14 +97,18 @@ class SiteSpider(ArchiveSpider):
         if kind in ("robots", "sitemap", "feed") and not response.meta.get("archive_resumed"):
             # What the crawl was steered by goes into the WARC too (as fetched, no record).
             yield ExchangeItem(capture_from_response(response), "discovery")
+        found: Iterator[Any]
         if kind == "robots":
-            yield from self._robots(response)
+            found = self._robots(response)
         elif kind == "sitemap":
-            yield from self._sitemap(response)
+            found = self._sitemap(response)
         elif kind == "feed":
-            yield from self._feed(response)
+            found = self._feed(response)
         else:
-            yield from self._page(response)
+            found = self._page(response)
+        for item in found:
+            # A page's record is built in a worker process when a pool runs (ArchiveSpider.build).
+            yield await self.build(response) if item is _BUILD_RECORD else item
 
     def _sniff(self, response: Response) -> str:
         if urlsplit(response.url).path == "/robots.txt":
@@ -191,7 +196,7 @@ class SiteSpider(ArchiveSpider):
                 yield ExchangeItem(capture_from_response(response), "other")
             return
         if not response.meta.get("archive_resumed"):
-            yield from self.parse(response)
+            yield _BUILD_RECORD
         if isinstance(response, TextResponse) and media in HTML_TYPES:
             yield from self._follow(response)
 

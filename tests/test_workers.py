@@ -142,3 +142,25 @@ def test_killing_the_replay_leaves_no_worker_behind(tmp_path: Path) -> None:
     # What the killed run archived is intact, and a second run archives the rest.
     cli("replay", str(cli.cwd / "pages"), "--jobs", "2", check=True)
     _archived_as_by_one_job(cli)
+
+
+def test_a_crawl_with_two_jobs_archives_what_one_job_archives(cli: Cli, tmp_path: Path) -> None:
+    """Live crawls build records in workers too; the pages are the dev set's, served on 127.0.0.1."""
+    import gzip
+
+    from benchmarks.__main__ import serve
+
+    pages = [(p.name, gzip.decompress(p.read_bytes())) for p in _pages(PAGES)]
+    alone = Cli(cwd=tmp_path, data=tmp_path / "alone", db=f"sqlite:///{tmp_path / 'alone.sqlite'}")
+    with serve(pages) as url:
+        options = ["--delay", "0", "--concurrency", "8", "--depth", "1"]
+        one = alone("crawl", url, *options, "--jobs", "1")
+        two = cli("crawl", url, *options, "--jobs", "2")
+    assert "extraction: 1 process(es), 0 captures extracted in workers" in one.out, one.out + one.err
+    in_workers = int(two.out.split("process(es), ")[1].split(" captures")[0])
+    assert "extraction: 2 process(es)" in two.out and in_workers >= PAGES // 3, two.out + two.err
+    expected = _digests(alone)
+    assert len(expected) >= PAGES * 3 // 4  # the index holds no article; a few dev pages may hold none either
+    assert _digests(cli) == expected
+    check = warcio_check(warc_files(cli.data))
+    assert check.returncode == 0, check.stdout[-2000:]
