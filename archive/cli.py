@@ -177,6 +177,9 @@ def _parser() -> argparse.ArgumentParser:
     index = command(sub, "index", "write a CDXJ index of the WARC files (for pywb and WACZ tools)", _index)
     index.add_argument("--out", type=Path, help="index file (default DATA/indexes/index.cdxj)")
 
+    check = command(sub, "verify", "check WARC records, digests and catalog pointers; exit 1 on a problem", _verify)
+    check.add_argument("--format", choices=("table", "json"), default="table")
+
     wacz = command(sub, "wacz", "package one run (its WARC files, index and pages) as a WACZ file", _wacz)
     wacz.add_argument("--crawl", default="latest", help="run id or prefix (default: the newest run)")
     wacz.add_argument("--out", type=Path, help="file to write (default DATA/wacz/RUN-ID.wacz)")
@@ -622,6 +625,24 @@ def _index(args: argparse.Namespace) -> int:
     lines = build_cdxj(warc_directory(args.data), out)
     print(f"indexed {lines} WARC record(s) into {out}")
     return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from archive.verify import verify
+
+    with open_catalog(args) as catalog:
+        report = verify(args.data, catalog)
+    if args.format == "json":
+        fields = {"files": report.files, "records": dict(report.records), "digests_checked": report.digests_checked}
+        print(json.dumps({**fields, "pointers": report.pointers, "problems": report.problems}, indent=2))
+    else:
+        kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(report.records.items())) or "none"
+        print(f"WARC: {report.files} file(s), {sum(report.records.values())} records ({kinds})")
+        print(f"digests: {report.digests_checked} checked; catalog: {report.pointers} pointers read back")
+        print(f"problems: {len(report.problems)}")
+        for problem in report.problems:
+            print(f"  {problem}")
+    return 0 if report.ok else 1
 
 
 def _wacz(args: argparse.Namespace) -> int:

@@ -298,19 +298,24 @@ class TornRecord(Exception):
     """A WARC record stops before its Content-Length says it ends."""
 
 
-def scan_records(handle: IO[bytes]) -> Iterator[tuple[int, int, ArcWarcRecord]]:
+def scan_records(handle: IO[bytes], *, check_digests: bool = False) -> Iterator[tuple[int, int, ArcWarcRecord]]:
     """Yield (offset, end offset, record) for each complete record, reading every payload to its end.
 
-    Raises TornRecord, or warcio's and zlib's errors, at the first damaged record.
+    With `check_digests`, each record's `digest_checker.passed` says whether its digests
+    matched (None: it carries none). Raises TornRecord, or warcio's and zlib's errors, at
+    the first damaged record.
     """
-    records = ArchiveIterator(handle, check_digests=False)
+    # Blocks unparsed: the bytes read must add up to Content-Length (a cut inside a gzip member
+    # otherwise reads as a short but complete record).
+    records = ArchiveIterator(handle, check_digests=check_digests, no_record_parse=True)
     for warc_record in records:
+        stream, read = warc_record.raw_stream, 0
+        while chunk := stream.read(1 << 16):  # before get_record_offset: asked first, it empties the stream
+            read += len(chunk)
         offset = records.get_record_offset()
-        stream = warc_record.raw_stream
-        while stream.read(1 << 16):
-            pass
-        if getattr(stream, "limit", 0) > 0:
-            raise TornRecord(f"record at offset {offset} is cut short by {stream.limit} bytes")
+        declared = int(warc_record.rec_headers.get_header("Content-Length") or 0)
+        if read < declared:
+            raise TornRecord(f"record at offset {offset} is cut short by {declared - read} bytes")
         records.read_to_end(warc_record)
         yield offset, offset + records.get_record_length(), warc_record
 

@@ -1,0 +1,106 @@
+"""Check an archive end to end: WARC records and digests, catalog pointers, orphans both ways."""
+
+from __future__ import annotations
+
+import zlib
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import select
+from warcio.exceptions import ArchiveLoadFailed
+
+from archive._models import WarcRecordRow
+from archive.catalog import Catalog
+from archive.pipeline import warc_directory
+from archive.warc import TornRecord, scan_records
+
+__all__ = ["Report", "verify"]
+
+
+@dataclass
+class Report:
+    """What `verify` found: counts, and one line per problem (empty when the archive is sound)."""
+
+    files: int = 0
+    records: Counter[str] = field(default_factory=Counter)
+    digests_checked: int = 0
+    pointers: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass(frozen=True, slots=True)
+class _Seen:
+    record_id: str
+    record_type: str
+    end: int
+
+
+def verify(data_dir: Path, catalog: Catalog) -> Report:
+    """Read every WARC file under `data_dir` and every catalog pointer; return the report.
+
+    Problems: a record that cannot be read (torn, bad gzip) or whose digest does not match;
+    a catalog row pointing at a file, offset or record id that is not there (dangling); a
+    capture's conversion record that no catalog row names (orphan: its capture is not in the
+    catalog). Requests, revisits, redirects and discovery responses have no catalog rows by
+    design and are not orphans.
+    """
+    report = Report()
+    found: dict[tuple[str, int], _Seen] = {}
+    conversions: dict[str, str] = {}  # conversion record id -> where it is
+    for path in sorted(warc_directory(data_dir).glob("*.warc*")):
+        report.files += 1
+        last_end = 0
+        with open(path, "rb") as handle:
+            try:
+                for offset, end, record in scan_records(handle, check_digests=True):
+                    last_end = end
+                    headers = record.rec_headers
+                    record_id = headers.get_header("WARC-Record-ID") or ""
+                    report.records[record.rec_type] += 1
+                    found[(path.name, offset)] = _Seen(record_id, record.rec_type, end)
+                    if record.rec_type == "conversion":
+                        conversions[record_id] = f"{path.name}@{offset}"
+                    passed = record.digest_checker.passed
+                    if passed is not None:
+                        report.digests_checked += 1
+                    if passed is False:
+                        problems = "; ".join(map(str, record.digest_checker.problems)) or "digest mismatch"
+                        report.problems.append(f"{path.name}@{offset}: {record_id}: {problems}")
+            except (TornRecord, ArchiveLoadFailed, EOFError, OSError, ValueError, zlib.error) as exc:
+                report.problems.append(f"{path.name}: unreadable after the last good record: {exc}")
+                continue
+        size = path.stat().st_size
+        if last_end < size:  # warcio stops quietly at a member cut short
+            report.problems.append(
+                f"{path.name}: unreadable after the last good record: {size - last_end} bytes from offset {last_end}"
+            )
+    named = set()
+    with catalog.engine.connect() as connection:
+        rows = connection.execute(
+            select(
+                WarcRecordRow.capture_id,
+                WarcRecordRow.role,
+                WarcRecordRow.file,
+                WarcRecordRow.offset,
+                WarcRecordRow.record_id,
+            ).order_by(WarcRecordRow.id)
+        )
+        for capture_id, role, file, offset, record_id in rows:
+            report.pointers += 1
+            named.add(record_id)
+            seen = found.get((file, offset))
+            if seen is None:
+                report.problems.append(f"dangling: capture {capture_id} {role} -> {file}@{offset}: no record there")
+            elif seen.record_id != record_id:
+                report.problems.append(
+                    f"dangling: capture {capture_id} {role} -> {file}@{offset}: found {seen.record_id}, not {record_id}"
+                )
+    for record_id, where in sorted(conversions.items(), key=lambda item: item[1]):
+        if record_id not in named:
+            report.problems.append(f"orphan: {where}: conversion {record_id} has no catalog row")
+    return report
