@@ -308,16 +308,53 @@ def scan_records(handle: IO[bytes], *, check_digests: bool = False) -> Iterator[
     # Blocks unparsed: the bytes read must add up to Content-Length (a cut inside a gzip member
     # otherwise reads as a short but complete record).
     records = ArchiveIterator(handle, check_digests=check_digests, no_record_parse=True)
-    for warc_record in records:
-        stream, read = warc_record.raw_stream, 0
-        while chunk := stream.read(1 << 16):  # before get_record_offset: asked first, it empties the stream
-            read += len(chunk)
-        offset = records.get_record_offset()
-        declared = int(warc_record.rec_headers.get_header("Content-Length") or 0)
-        if read < declared:
-            raise TornRecord(f"record at offset {offset} is cut short by {declared - read} bytes")
-        records.read_to_end(warc_record)
-        yield offset, offset + records.get_record_length(), warc_record
+    # Each record is held back until the next one reads whole: only then is its gzip member
+    # known to have ended whole. The last one's member is checked directly.
+    held: tuple[int, int, ArcWarcRecord] | None = None
+    try:
+        for warc_record in records:
+            stream, read = warc_record.raw_stream, 0
+            while chunk := stream.read(1 << 16):  # before get_record_offset: asked first, it empties the stream
+                read += len(chunk)
+            offset = records.get_record_offset()
+            length = warc_record.rec_headers.get_header("Content-Length")
+            if warc_record.rec_type is None or length is None:  # a member cut in its header reads as an empty record
+                raise TornRecord(f"record at offset {offset} has no complete header")
+            declared = int(length)
+            if read < declared:
+                raise TornRecord(f"record at offset {offset} is cut short by {declared - read} bytes")
+            records.read_to_end(warc_record)
+            if held is not None:
+                yield held
+            held = (offset, offset + records.get_record_length(), warc_record)
+    except (TornRecord, ArchiveLoadFailed, EOFError, OSError, ValueError, zlib.error):
+        if held is not None and _member_complete(handle, held[0], held[1]):
+            yield held
+        raise
+    if held is not None:
+        if not _member_complete(handle, held[0], held[1]):
+            raise TornRecord(f"record at offset {held[0]} has lost the end of its gzip member")
+        yield held
+
+
+def _member_complete(handle: IO[bytes], start: int, end: int) -> bool:
+    """Return whether bytes start..end of a gzip file are one whole member (an uncompressed file: True).
+
+    A cut in the member's last bytes (the CRC and size trailer) loses no content, so the record
+    reads whole; but a member appended after it would be read as the rest of its trailer.
+    """
+    fd = handle.fileno()
+    if os.pread(fd, 2, start) != b"\x1f\x8b":
+        return True
+    reader = zlib.decompressobj(31)
+    position = start
+    while position < end and not reader.eof:
+        chunk = os.pread(fd, min(1 << 20, end - position), position)
+        if not chunk:
+            break
+        reader.decompress(chunk)
+        position += len(chunk)
+    return reader.eof
 
 
 def cut_torn_tail(path: Path) -> int:

@@ -256,3 +256,40 @@ def test_a_file_another_writer_holds_open_is_not_touched(tmp_path: Path) -> None
     assert (tmp_path / name).stat().st_size == size and (tmp_path / f".{name}.open").exists()
     writer.close()
     assert not (tmp_path / f".{name}.open").exists()
+
+
+def _member_ends(data: bytes) -> list[int]:
+    """Return where each gzip member of a file ends (zlib's own reading of the bytes)."""
+    ends, position, rest = [], 0, data
+    while rest:
+        reader = zlib.decompressobj(31)
+        reader.decompress(rest)
+        position += len(rest) - len(reader.unused_data)
+        ends.append(position)
+        rest = reader.unused_data
+    return ends
+
+
+def test_a_tail_cut_anywhere_in_its_last_records_is_cut_back_to_a_whole_record(tmp_path: Path) -> None:
+    """Cuts one byte into a member, inside its header, in its block and just before its end: all are torn."""
+    from archive.warc import cut_torn_tail
+
+    writer = _fixed_writer(tmp_path)
+    writer.write_capture(Capture(b"First paragraph.", "file", "/a.txt", "text/plain"), _record())
+    writer.write_capture(Capture(b"Second capture." * 40, "file", "/b.txt", "text/plain"), _record(id="f" * 32))
+    writer.close()
+    [name] = writer.files
+    data = (tmp_path / name).read_bytes()
+    ends = _member_ends(data)
+    assert len(ends) == 7 and ends[-1] == len(data)  # warcinfo + 2 x (resource, conversion, metadata)
+    cuts = [start + step for start, end in itertools.pairwise(ends[-4:]) for step in (1, 30, (end - start) // 2)]
+    cuts += [end - 1 for end in ends[-3:]]
+    for cut in cuts:
+        torn = tmp_path / f"torn-{cut}.warc.gz"
+        torn.write_bytes(data[:cut])
+        removed = cut_torn_tail(torn)
+        kept = torn.stat().st_size
+        assert kept == max(e for e in ends if e <= cut), f"cut at {cut}: kept {kept} bytes"
+        assert removed == cut - kept
+        check = warcio_check([torn])
+        assert check.returncode == 0, check.stdout
