@@ -298,16 +298,17 @@ class TornRecord(Exception):
     """A WARC record stops before its Content-Length says it ends."""
 
 
-def scan_records(handle: IO[bytes], *, check_digests: bool = False) -> Iterator[tuple[int, int, ArcWarcRecord]]:
+def scan_records(
+    handle: IO[bytes], *, check_digests: bool = False, parse_http: bool = True
+) -> Iterator[tuple[int, int, ArcWarcRecord]]:
     """Yield (offset, end offset, record) for each complete record, reading every payload to its end.
 
     With `check_digests`, each record's `digest_checker.passed` says whether its digests
-    matched (None: it carries none). Raises TornRecord, or warcio's and zlib's errors, at
-    the first damaged record.
+    matched (None: it carries none). `parse_http=False` leaves blocks unparsed (no
+    `http_headers`), so their bytes can be counted against Content-Length: the full check.
+    Raises TornRecord, or warcio's and zlib's errors, at the first damaged record.
     """
-    # Blocks unparsed: the bytes read must add up to Content-Length (a cut inside a gzip member
-    # otherwise reads as a short but complete record).
-    records = ArchiveIterator(handle, check_digests=check_digests, no_record_parse=True)
+    records = ArchiveIterator(handle, check_digests=check_digests, no_record_parse=not parse_http)
     # Each record is held back until the next one reads whole: only then is its gzip member
     # known to have ended whole. The last one's member is checked directly.
     held: tuple[int, int, ArcWarcRecord] | None = None
@@ -321,7 +322,7 @@ def scan_records(handle: IO[bytes], *, check_digests: bool = False) -> Iterator[
             if warc_record.rec_type is None or length is None:  # a member cut in its header reads as an empty record
                 raise TornRecord(f"record at offset {offset} has no complete header")
             declared = int(length)
-            if read < declared:
+            if not parse_http and read < declared:  # parsed, the HTTP headers were read apart from the block
                 raise TornRecord(f"record at offset {offset} is cut short by {declared - read} bytes")
             records.read_to_end(warc_record)
             if held is not None:
@@ -365,7 +366,7 @@ def cut_torn_tail(path: Path) -> int:
     end = 0
     with open(path, "rb") as handle:
         try:
-            for _, record_end, _ in scan_records(handle):
+            for _, record_end, _ in scan_records(handle, parse_http=False):
                 end = record_end
         except (TornRecord, ArchiveLoadFailed, EOFError, OSError, ValueError, zlib.error):
             pass
