@@ -81,4 +81,5 @@ def test_queries_during_a_replay_never_find_the_database_locked(cli: Cli, tmp_pa
         catalog.close()
     _finish(writer)
     assert reads >= 30 and seen == sorted(seen)  # read the whole time; the count only ever grew
-    assert len(set(seen)) > 2  # and saw the replay's commits land while it ran
+    # ... and saw the replay's commits land while it ran (batches of 50: a count between none and all).
+    assert any(0 < n < len(pages) for n in seen), sorted(set(seen))
