@@ -13,7 +13,7 @@ from typing import Any
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 
-from archive.warc import TornRecord, scan_records
+from archive.warc import WARC_READ_ERRORS, scan_records
 from scraper import Capture, media_kind
 
 __all__ = [
@@ -129,7 +129,7 @@ def _from_file(path: Path) -> Iterator[SourceRef | CaptureFailure | SkippedRecor
         size = path.stat().st_size
         if end < size:
             yield CaptureFailure(str(path), f"corrupt or truncated WARC: {size - end} unreadable bytes at offset {end}")
-    except (ArchiveLoadFailed, OSError, EOFError, zlib.error, ValueError, SourceError, TornRecord) as exc:
+    except (*WARC_READ_ERRORS, SourceError) as exc:
         yield CaptureFailure(str(path), f"corrupt or truncated WARC at offset {end}: {_reason(exc)}")
 
 
@@ -148,7 +148,7 @@ def load_capture(ref: SourceRef, *, max_bytes: int = DEFAULT_MAX_CAPTURE_BYTES) 
         return _load_file(ref, max_bytes)
     except SourceError:
         raise
-    except (OSError, EOFError, zlib.error, ArchiveLoadFailed, ValueError) as exc:
+    except WARC_READ_ERRORS as exc:
         raise SourceError(_reason(exc)) from exc
 
 

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import select
-from warcio.exceptions import ArchiveLoadFailed
 
 from archive._models import WarcRecordRow
 from archive.catalog import Catalog
 from archive.pipeline import warc_directory
-from archive.warc import TornRecord, scan_records
+from archive.warc import WARC_READ_ERRORS, scan_records
 
 __all__ = ["Report", "verify"]
 
@@ -33,13 +31,6 @@ class Report:
         return not self.problems
 
 
-@dataclass(frozen=True, slots=True)
-class _Seen:
-    record_id: str
-    record_type: str
-    end: int
-
-
 def verify(data_dir: Path, catalog: Catalog) -> Report:
     """Read every WARC file under `data_dir` and every catalog pointer; return the report.
 
@@ -50,7 +41,7 @@ def verify(data_dir: Path, catalog: Catalog) -> Report:
     design and are not orphans.
     """
     report = Report()
-    found: dict[tuple[str, int], _Seen] = {}
+    found: dict[tuple[str, int], str] = {}  # (file, offset) -> record id
     conversions: dict[str, str] = {}  # conversion record id -> where it is
     for path in sorted(warc_directory(data_dir).glob("*.warc*")):
         report.files += 1
@@ -62,7 +53,7 @@ def verify(data_dir: Path, catalog: Catalog) -> Report:
                     headers = record.rec_headers
                     record_id = headers.get_header("WARC-Record-ID") or ""
                     report.records[record.rec_type] += 1
-                    found[(path.name, offset)] = _Seen(record_id, record.rec_type, end)
+                    found[(path.name, offset)] = record_id
                     if record.rec_type == "conversion":
                         conversions[record_id] = f"{path.name}@{offset}"
                     passed = record.digest_checker.passed
@@ -71,7 +62,7 @@ def verify(data_dir: Path, catalog: Catalog) -> Report:
                     if passed is False:
                         problems = "; ".join(map(str, record.digest_checker.problems)) or "digest mismatch"
                         report.problems.append(f"{path.name}@{offset}: {record_id}: {problems}")
-            except (TornRecord, ArchiveLoadFailed, EOFError, OSError, ValueError, zlib.error) as exc:
+            except WARC_READ_ERRORS as exc:
                 report.problems.append(f"{path.name}: unreadable after the last good record: {exc}")
                 continue
         size = path.stat().st_size
@@ -93,12 +84,12 @@ def verify(data_dir: Path, catalog: Catalog) -> Report:
         for capture_id, role, file, offset, record_id in rows:
             report.pointers += 1
             named.add(record_id)
-            seen = found.get((file, offset))
-            if seen is None:
+            there = found.get((file, offset))
+            if there is None:
                 report.problems.append(f"dangling: capture {capture_id} {role} -> {file}@{offset}: no record there")
-            elif seen.record_id != record_id:
+            elif there != record_id:
                 report.problems.append(
-                    f"dangling: capture {capture_id} {role} -> {file}@{offset}: found {seen.record_id}, not {record_id}"
+                    f"dangling: capture {capture_id} {role} -> {file}@{offset}: found {there}, not {record_id}"
                 )
     for record_id, where in sorted(conversions.items(), key=lambda item: item[1]):
         if record_id not in named:

@@ -31,6 +31,7 @@ from warcio.warcwriter import WARCWriter
 from scraper import Capture, Record, WarcLocation, __version__, iso_utc
 
 __all__ = [
+    "WARC_READ_ERRORS",
     "TornRecord",
     "WarcFileWriter",
     "WarcReadError",
@@ -298,6 +299,10 @@ class TornRecord(Exception):
     """A WARC record stops before its Content-Length says it ends."""
 
 
+# What reading a damaged WARC file raises: ours, warcio's, and the gzip and I/O layers'.
+WARC_READ_ERRORS = (TornRecord, ArchiveLoadFailed, EOFError, OSError, ValueError, zlib.error)
+
+
 def scan_records(
     handle: IO[bytes], *, check_digests: bool = False, parse_http: bool = True
 ) -> Iterator[tuple[int, int, ArcWarcRecord]]:
@@ -328,7 +333,7 @@ def scan_records(
             if held is not None:
                 yield held
             held = (offset, offset + records.get_record_length(), warc_record)
-    except (TornRecord, ArchiveLoadFailed, EOFError, OSError, ValueError, zlib.error):
+    except WARC_READ_ERRORS:
         if held is not None and _member_complete(handle, held[0], held[1]):
             yield held
         raise
@@ -368,7 +373,7 @@ def cut_torn_tail(path: Path) -> int:
         try:
             for _, record_end, _ in scan_records(handle, parse_http=False):
                 end = record_end
-        except (TornRecord, ArchiveLoadFailed, EOFError, OSError, ValueError, zlib.error):
+        except WARC_READ_ERRORS:
             pass
     size = path.stat().st_size
     if end < size:

@@ -27,7 +27,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from archive.items import ArchiveItem, CaptureFailure
-from scraper import Capture, CaptureError, SiteEvidence, build_record
+from scraper import Capture, CaptureError, Record, SiteEvidence, build_record
 
 __all__ = ["START_AFTER", "ExtractionPool", "available_cores", "build_item"]
 
@@ -101,13 +101,10 @@ def _start_worker(main_pid: int, db_url: str | None, evidence_for_html: bool) ->
     _evidence_for_html = evidence_for_html
 
 
-def _extract(capture: Capture) -> ArchiveItem | CaptureFailure:
+def _extract(capture: Capture) -> Record | CaptureFailure:
     item = build_item(capture, _evidence, _evidence_for_html)
-    # The capture goes back as it came: the main process has it, so send only the record.
-    return item if isinstance(item, CaptureFailure) else ArchiveItem(_NO_CAPTURE, item.record)
-
-
-_NO_CAPTURE = Capture(payload=b"", source_kind="file", source_location="", media_type="text/plain")
+    # Only the record goes back: the main process has the capture.
+    return item.record if isinstance(item, ArchiveItem) else item
 
 
 def _ready() -> bool:
@@ -147,7 +144,7 @@ class ExtractionPool:
                 if executor is self.executor:  # the first of its captures to hear of it replaces it
                     self._replace()
                 continue
-            return ArchiveItem(capture, item.record) if isinstance(item, ArchiveItem) else item
+            return item if isinstance(item, CaptureFailure) else ArchiveItem(capture, item)
         return CaptureFailure(capture.source_location, "extraction worker died on this capture twice")
 
     def _launch(self) -> None:

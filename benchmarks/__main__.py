@@ -93,9 +93,7 @@ def bench_replay(pages: list[tuple[str, bytes]], work: Path) -> list[dict[str, A
     folder.mkdir()
     for name, html in pages:
         (folder / name).write_bytes(html)
-    runs = {jobs: run_in_process("replay", str(work / f"replay-{jobs}"), str(jobs), str(folder)) for jobs in (1, 2)}
-    _same_work(runs, len(pages))
-    one, two = (rate(runs[j]["captures"], runs[j]["seconds"]) for j in (1, 2))
+    one, two = _replay_rates(folder, work / "replay", len(pages))
     return [
         row("HTML replay, --jobs 1 (captures/s)", one, bare, "captures/s", "bare trafilatura.extract", "≥ 0.85"),
         row(
@@ -108,6 +106,13 @@ def bench_replay(pages: list[tuple[str, bytes]], work: Path) -> list[dict[str, A
         row("HTML replay, --jobs 2 (captures/s)", two, bare, "captures/s", "bare trafilatura.extract"),
         row("HTML replay, --jobs 2 (captures/s)", two, one, "captures/s", "--jobs 1", "≥ 1.7"),
     ]
+
+
+def _replay_rates(folder: Path, data: Path, inputs: int) -> tuple[float, float]:
+    """Replay `folder` with --jobs 1 and 2 (data dirs DATA-1, DATA-2); return both captures/s."""
+    runs = {jobs: run_in_process("replay", f"{data}-{jobs}", str(jobs), str(folder)) for jobs in (1, 2)}
+    _same_work(runs, inputs)
+    return rate(runs[1]["captures"], runs[1]["seconds"]), rate(runs[2]["captures"], runs[2]["seconds"])
 
 
 def _same_work(runs: dict[int, dict[str, Any]], inputs: int) -> None:
@@ -139,9 +144,7 @@ def bench_text(pages: list[tuple[str, bytes]], work: Path) -> list[dict[str, Any
     folder.mkdir()
     for number, body in enumerate(texts):
         (folder / f"{number:05d}.txt").write_text(body, encoding="utf-8")
-    runs = {jobs: run_in_process("replay", str(work / f"text-{jobs}"), str(jobs), str(folder)) for jobs in (1, 2)}
-    _same_work(runs, len(texts))
-    one, two = (rate(runs[j]["captures"], runs[j]["seconds"]) for j in (1, 2))
+    one, two = _replay_rates(folder, work / "text", len(texts))
     return [
         row("text replay, --jobs 1 (captures/s)", one, bare, "captures/s", "bare strip_boilerplate + line model"),
         row("text replay, --jobs 2 (captures/s)", two, one, "captures/s", "--jobs 1"),

@@ -49,10 +49,7 @@ class ArchiveSpider(scrapy.Spider):
         crawler.signals.connect(spider.close_pool, signal=signals.spider_closed)
         return spider
 
-    def parse(self, response: Response, **kwargs: Any) -> Iterator[ArchiveItem | CaptureFailure]:
-        yield build_item(capture_from_response(response), self.site_evidence, self.evidence_for_html)
-
-    async def parse_capture(self, response: Response) -> AsyncIterator[ArchiveItem | CaptureFailure]:
+    async def parse(self, response: Response, **kwargs: Any) -> AsyncIterator[ArchiveItem | CaptureFailure]:
         """Yield the response's archive item, built in a worker process when a pool runs, else here."""
         yield await self.build(response)
 

@@ -36,7 +36,7 @@ class ReplaySpider(ArchiveSpider):
             if isinstance(found, SourceRef):
                 yield scrapy.Request(
                     replay_url(serial),
-                    callback=self.parse_capture,
+                    callback=self.parse,
                     errback=self.on_error,
                     meta={"replay_source": found},
                     dont_filter=True,
