@@ -36,8 +36,12 @@ def run_replay(
     max_capture_bytes: int | None = None,
     site_evidence: str | None = None,
     jobs: int | None = None,
+    overrides: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Replay `paths` into the archive with `jobs` extraction processes (None: ARCHIVE_JOBS); return the stats."""
+    """Replay `paths` into the archive with `jobs` extraction processes (None: ARCHIVE_JOBS); return the stats.
+
+    `overrides` are further settings (the CLI's --set), applied last.
+    """
     from archive.workers import available_cores
     from spiders.replay import ReplaySpider
 
@@ -49,6 +53,7 @@ def run_replay(
         REPLAY_MAX_CAPTURE_BYTES=max_capture_bytes,
         ARCHIVE_SITE_EVIDENCE=site_evidence,
         ARCHIVE_JOBS=jobs,
+        **(overrides or {}),
     )
     # Enough captures loaded and waiting that every worker stays busy.
     workers = settings.getint("ARCHIVE_JOBS") or available_cores()
@@ -86,4 +91,7 @@ def _run(settings: Any, spider: type, **kwargs: Any) -> dict[str, Any]:
     process.start()
     if failures:  # Scrapy logs these and carries on to exit; the caller must hear of them
         raise RunFailed(f"{type(failures[0]).__name__}: {failures[0]}".splitlines()[0])
-    return dict(crawler.stats.get_stats()) if crawler.stats else {}
+    stats = dict(crawler.stats.get_stats()) if crawler.stats else {}
+    if stats.get("archive/stopped"):  # the archive could not be written to (archive.pipeline)
+        raise RunFailed(f"{stats['archive/stopped']}; what was archived before it is kept")
+    return stats

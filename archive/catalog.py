@@ -120,6 +120,27 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+def _transactional_ddl(url: str) -> Engine:
+    """Return a SQLite engine whose transactions hold DDL too, so a migration cut short leaves no trace.
+
+    pysqlite's own transaction handling runs CREATE/ALTER outside any transaction (each commits
+    at once): a migration killed half-way left tables without a schema version, and the next
+    start failed on "table already exists". SQLAlchemy's documented recipe: the driver does no
+    transaction handling, and each begin() sends BEGIN itself (IMMEDIATE: the migration writes).
+    """
+    engine = make_engine(url)
+
+    @event.listens_for(engine, "connect")
+    def _no_driver_transactions(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
 def _json_dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
@@ -152,11 +173,16 @@ class Catalog:
         config.set_main_option("script_location", str(resources.files("archive") / "migrations"))
         # Several processes may open a new catalog at once: one migrates, the others wait and
         # then find it at the newest revision.
-        with self._migration_lock(), self.engine.begin() as connection:
-            if self.dialect == "postgresql":
-                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+        engine = _transactional_ddl(self.url) if self.dialect == "sqlite" else self.engine
+        try:
+            with self._migration_lock(), engine.begin() as connection:
+                if self.dialect == "postgresql":
+                    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+        finally:
+            if engine is not self.engine:
+                engine.dispose()
 
     @contextmanager
     def _migration_lock(self) -> Iterator[None]:
@@ -193,6 +219,45 @@ class Catalog:
             crawl.finished_at = datetime.now(UTC)
             crawl.status = status
             crawl.counts = counts
+
+    def ensure_crawls(self, crawl_ids: Iterable[str]) -> None:
+        """Add a row for each run id the catalog lacks (captures re-indexed from WARC files name their run)."""
+        wanted = sorted(set(crawl_ids))
+        with Session(self.engine) as session, session.begin():
+            have = set(session.scalars(select(Crawl.id).where(Crawl.id.in_(wanted))))
+            for crawl_id in wanted:
+                if crawl_id not in have:
+                    now = datetime.now(UTC)
+                    session.add(
+                        Crawl(
+                            id=crawl_id,
+                            kind="recovered",
+                            started_at=now,
+                            finished_at=now,
+                            status="recovered",
+                            args={"command": "repair"},
+                            software=f"scraper-archive/{__version__}",
+                            counts={},
+                        )
+                    )
+
+    def forget_captures(self, ids: Iterable[str]) -> int:
+        """Delete captures (and documents no other capture shares) whose WARC records are lost; return how many.
+
+        Only `repair` calls this, for rows pointing at bytes that are gone: the catalog must
+        never point at what is not there, and the capture can be archived again.
+        """
+        wanted = sorted(set(ids))
+        if not wanted:
+            return 0
+        with Session(self.engine) as session, session.begin():
+            documents = set(session.scalars(select(CaptureRow.document_id).where(CaptureRow.id.in_(wanted))))
+            session.execute(WarcRecordRow.__table__.delete().where(WarcRecordRow.capture_id.in_(wanted)))
+            gone = session.execute(CaptureRow.__table__.delete().where(CaptureRow.id.in_(wanted))).rowcount
+            shared = set(session.scalars(select(CaptureRow.document_id).where(CaptureRow.document_id.in_(documents))))
+            if documents - shared:
+                session.execute(Document.__table__.delete().where(Document.id.in_(sorted(documents - shared))))
+        return int(gone or 0)
 
     def known_captures(self, ids: Iterable[str]) -> set[str]:
         """Return which of `ids` the catalog already holds."""

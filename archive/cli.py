@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from archive._cli_common import add_filters, command, db_url, filters_of, open_catalog
+from archive._cli_integrity import add_integrity_commands
 from archive._cli_stories import add_story_commands
 from archive._run import RunFailed
 from archive.catalog import SORTS, AmbiguousId, Catalog, SearchHit
@@ -80,6 +81,7 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument(
         "--jobs", type=int, metavar="N", help="extraction processes (default: one per core; 1: in this process)"
     )
+    _set_option(replay)
     _evidence_option(replay)
 
     crawl = command(sub, "crawl", "crawl the web from seed URLs, sitemaps and feeds into the archive", _crawl)
@@ -101,6 +103,13 @@ def _parser() -> argparse.ArgumentParser:
     crawl.add_argument("--delay", type=float, help="seconds between requests to one domain (default 1)")
     crawl.add_argument("--timeout", type=float, help="seconds per request (default 30)")
     crawl.add_argument("--max-body-bytes", type=int, help="abandon larger responses (default 64 MiB)")
+    crawl.add_argument(
+        "--allow-network",
+        action="append",
+        default=[],
+        metavar="CIDR",
+        help="may reach these private/loopback/link-local addresses (e.g. 10.0.0.0/8; default: public only)",
+    )
     crawl.add_argument("--retries", type=int, help="retries on 5xx, 429 and timeouts (default 3)")
     crawl.add_argument("--resume", nargs="?", const="latest", metavar="CRAWL_ID", help="continue an interrupted crawl")
     crawl.add_argument("--operator", help="who runs the archive, for the warcinfo record")
@@ -108,9 +117,7 @@ def _parser() -> argparse.ArgumentParser:
         "--jobs", type=int, metavar="N", help="extraction processes (default: one per core; 1: in this process)"
     )
     crawl.add_argument("--job", help="the schedule job this run belongs to (recorded with the crawl)")
-    crawl.add_argument(
-        "-s", "--set", action="append", default=[], metavar="NAME=VALUE", help="any Scrapy or ARCHIVE_ setting"
-    )
+    _set_option(crawl)
     _evidence_option(crawl)
 
     schedule = command(sub, "schedule", "run recurring crawl jobs from a schedule file (TOML)", _schedule)
@@ -177,8 +184,7 @@ def _parser() -> argparse.ArgumentParser:
     index = command(sub, "index", "write a CDXJ index of the WARC files (for pywb and WACZ tools)", _index)
     index.add_argument("--out", type=Path, help="index file (default DATA/indexes/index.cdxj)")
 
-    check = command(sub, "verify", "check WARC records, digests and catalog pointers; exit 1 on a problem", _verify)
-    check.add_argument("--format", choices=("table", "json"), default="table")
+    add_integrity_commands(sub)
 
     wacz = command(sub, "wacz", "package one run (its WARC files, index and pages) as a WACZ file", _wacz)
     wacz.add_argument("--crawl", default="latest", help="run id or prefix (default: the newest run)")
@@ -189,6 +195,23 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=("jsonl", "csv", "parquet"), default="jsonl")
     export.add_argument("--out", type=Path, help="file to write (default: standard output)")
     return parser
+
+
+def _set_option(cmd: argparse.ArgumentParser) -> None:
+    cmd.add_argument(
+        "-s", "--set", action="append", default=[], metavar="NAME=VALUE", help="any Scrapy or ARCHIVE_ setting"
+    )
+
+
+def _settings_given(args: argparse.Namespace) -> dict[str, str]:
+    """Return the --set NAME=VALUE pairs; raise ValueError naming the first one that is not."""
+    given = {}
+    for item in args.set:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise ValueError(f"--set wants NAME=VALUE, not {item!r}")
+        given[name] = value
+    return given
 
 
 def _evidence_option(cmd: argparse.ArgumentParser) -> None:
@@ -203,6 +226,11 @@ def _evidence_option(cmd: argparse.ArgumentParser) -> None:
 def _replay(args: argparse.Namespace) -> int:
     from archive._run import run_replay
 
+    try:
+        overrides = _settings_given(args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     stats = run_replay(
         args.paths,
         data_dir=args.data,
@@ -211,6 +239,7 @@ def _replay(args: argparse.Namespace) -> int:
         max_capture_bytes=args.max_capture_bytes,
         site_evidence=args.site_evidence,
         jobs=args.jobs,
+        overrides=overrides,
     )
     _print_summary(stats, args)
     return 1 if stats.get("archive/failed", 0) else 0
@@ -255,15 +284,15 @@ def _crawl(args: argparse.Namespace) -> int:
         "ARCHIVE_SITE_EVIDENCE": args.site_evidence,
         "ARCHIVE_RESUME_CRAWL": resume,
         "ARCHIVE_JOBS": args.jobs,
+        "ARCHIVE_ALLOW_NETWORKS": args.allow_network or None,
     }
     if args.delay is not None and args.delay == 0:
         overrides["AUTOTHROTTLE_ENABLED"] = False
-    for item in args.set:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            print(f"error: --set wants NAME=VALUE, not {item!r}", file=sys.stderr)
-            return 2
-        overrides[name] = value
+    try:
+        overrides.update(_settings_given(args))
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     spider_args = {
         "depth": args.depth,
         "any_site": args.any_site,
@@ -281,6 +310,8 @@ def _crawl(args: argparse.Namespace) -> int:
         for key, value in spider_args.items():
             if key in stored and value in (None, False, []):
                 spider_args[key] = stored[key]
+        if not args.allow_network and stored.get("allow_networks"):  # the same boundary as the crawl continued
+            overrides["ARCHIVE_ALLOW_NETWORKS"] = stored["allow_networks"]
     if spider_args["depth"] is None:
         spider_args["depth"] = 1
     crawl_args = {
@@ -289,6 +320,8 @@ def _crawl(args: argparse.Namespace) -> int:
         "seeds": [asdict(s) for s in seeds],
         **{k: v for k, v in spider_args.items() if v not in (None, False, [])},
     }
+    if overrides["ARCHIVE_ALLOW_NETWORKS"]:
+        crawl_args["allow_networks"] = overrides["ARCHIVE_ALLOW_NETWORKS"]
     stats = run_crawl(
         seeds,
         data_dir=args.data,
@@ -625,24 +658,6 @@ def _index(args: argparse.Namespace) -> int:
     lines = build_cdxj(warc_directory(args.data), out)
     print(f"indexed {lines} WARC record(s) into {out}")
     return 0
-
-
-def _verify(args: argparse.Namespace) -> int:
-    from archive.verify import verify
-
-    with open_catalog(args) as catalog:
-        report = verify(args.data, catalog)
-    if args.format == "json":
-        fields = {"files": report.files, "records": dict(report.records), "digests_checked": report.digests_checked}
-        print(json.dumps({**fields, "pointers": report.pointers, "problems": report.problems}, indent=2))
-    else:
-        kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(report.records.items())) or "none"
-        print(f"WARC: {report.files} file(s), {sum(report.records.values())} records ({kinds})")
-        print(f"digests: {report.digests_checked} checked; catalog: {report.pointers} pointers read back")
-        print(f"problems: {len(report.problems)}")
-        for problem in report.problems:
-            print(f"  {problem}")
-    return 0 if report.ok else 1
 
 
 def _wacz(args: argparse.Namespace) -> int:

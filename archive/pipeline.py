@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
@@ -26,6 +28,9 @@ __all__ = ["SITE_EVIDENCE_MODES", "ArchivePipeline", "catalog_url", "warc_direct
 SITE_EVIDENCE_MODES = ("off", "text", "all")
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
+# Errors of the place WARC files go, not of one capture: no later write can succeed either.
+_DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG, errno.EACCES, errno.EPERM, errno.EIO}
 
 
 def catalog_url(settings: Any) -> str:
@@ -74,9 +79,19 @@ class ArchivePipeline:
 
     def open_spider(self) -> None:
         self.catalog.migrate()
-        for name, cut in recover_open_files(warc_directory(self.data_dir)):
-            self.stats.inc_value("archive/torn_tails_cut")
-            logger.warning("WARC file %s was left open by a killed run: cut %d torn bytes", name, cut)
+        from archive.repair import reindex_file
+
+        def reindex(path: Path) -> None:
+            added, problems = reindex_file(path, self.catalog)
+            self.stats.inc_value("archive/reindexed", added)
+            for problem in problems:
+                logger.warning("recovery: %s", problem)
+
+        for name, cut in recover_open_files(warc_directory(self.data_dir), reindex):
+            self.stats.inc_value("archive/recovered_files")
+            if cut:
+                self.stats.inc_value("archive/torn_tails_cut")
+                logger.warning("WARC file %s was left open by a killed run: cut %d torn bytes", name, cut)
         if self.resume_crawl:
             self.crawl_id = self.catalog.resume_crawl(self.resume_crawl)
         else:
@@ -117,15 +132,18 @@ class ArchivePipeline:
         self._exchange(ExchangeItem(capture, "redirect"))
 
     def close_spider(self) -> None:
-        self.status = "finished"
+        if self.status == "running":
+            self.status = "finished"
+        settled = False
         try:
             self._commit()
+            settled = True
         except Exception:
             self.status = "failed"
             raise
         finally:
             if self.writer is not None:
-                self.writer.close()
+                self.writer.close(settled=settled)  # unsettled: the next run re-indexes what rows are missing
                 self.stats.set_value("archive/warc_files", list(self.writer.files))
                 self.stats.set_value("archive/warc_bytes", self.writer.bytes_written)
 
@@ -148,10 +166,8 @@ class ArchivePipeline:
             if item.capture.source_kind == "live":  # fetched again, same bytes: a revisit, no new document
                 self._revisit(item.capture, "identical-payload-digest", record.id)
             return
-        try:
-            located = self.writer.write_capture(item.capture, record)
-        except OSError as exc:
-            self._fail(record.provenance.source_location, f"WARC write failed: {exc.strerror or exc}")
+        located = self._write(record.provenance.source_location, self.writer.write_capture, item.capture, record)
+        if located is None:
             return
         self.pending.append(located)
         scope = evidence_scope(item.capture.url)
@@ -164,10 +180,7 @@ class ArchivePipeline:
 
     def _exchange(self, item: ExchangeItem) -> None:
         assert self.writer is not None
-        try:
-            self.writer.write_exchange(item.capture)
-        except OSError as exc:
-            self._fail(item.capture.source_location, f"WARC write failed: {exc.strerror or exc}")
+        if self._write(item.capture.source_location, self.writer.write_exchange, item.capture) is None:
             return
         self.stats.inc_value(f"archive/exchanges/{item.why}")
 
@@ -178,17 +191,36 @@ class ArchivePipeline:
         if original is None:
             self._fail(capture.source_location, "304 Not Modified, but the archive holds no earlier capture")
             return
-        try:
-            self.writer.write_revisit(
-                capture,
-                profile=profile,
-                refers_to_uri=original.source_url,
-                refers_to_date=original.provenance.captured_at,
-            )
-        except OSError as exc:
-            self._fail(capture.source_location, f"WARC write failed: {exc.strerror or exc}")
+        written = self._write(
+            capture.source_location,
+            self.writer.write_revisit,
+            capture,
+            profile=profile,
+            refers_to_uri=original.source_url,
+            refers_to_date=original.provenance.captured_at,
+        )
+        if written is None:
             return
         self.stats.inc_value("archive/revisits")
+
+    def _write(self, source: str, write: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+        """Return what a WARC write gave back; on failure, report it (None), and stop the run if the disk is at fault.
+
+        A full disk, a read-only or over-quota directory fails every capture after this one
+        too: the run stops with that reason instead, and what it archived so far is committed.
+        """
+        try:
+            return write(*args, **kwargs)
+        except OSError as exc:
+            reason = f"WARC write failed: {exc.strerror or exc}"
+            self._fail(source, reason)
+            if exc.errno in _DISK_ERRORS and self.status == "running":
+                self.status = "failed"
+                self.stats.set_value("archive/stopped", reason)
+                spider = self.crawler.spider
+                if self.crawler.engine is not None and spider is not None:
+                    self.crawler.engine.close_spider(spider, "archive_write_failed")
+            return None
 
     def _pending_or_catalog(self, record_id: str) -> Record | None:
         return next((p for p in self.pending if p.id == record_id), None) or self.catalog.get(record_id)
@@ -211,6 +243,7 @@ class ArchivePipeline:
             return
         self.writer.flush()  # bytes durable before any row points at them
         inserted = self.catalog.add_records(self.pending)
+        self.writer.settle()
         self.stats.inc_value("archive/records_written", inserted)
         self.stats.inc_value("catalog/inserted", inserted)
         if inserted < len(self.pending):  # another writer archived the same capture meanwhile

@@ -12,8 +12,9 @@ import re
 import socket
 import uuid
 import zlib
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Collection, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from http import HTTPStatus
 from importlib.metadata import version
@@ -35,6 +36,7 @@ __all__ = [
     "TornRecord",
     "WarcFileWriter",
     "WarcReadError",
+    "WarcWriteFailed",
     "cut_torn_tail",
     "read_payload",
     "recover_open_files",
@@ -76,15 +78,24 @@ def _utcnow() -> datetime:
 @dataclass(slots=True)
 class _OpenFile:
     name: str
-    handle: IO[bytes]
+    fd: int
     marker: IO[bytes]  # `.NAME.open`, locked while this process writes the file
+    size: int = 0  # bytes on disk: every one of them belongs to a whole group of records
+    pending: bytearray = field(default_factory=bytearray)  # the group being built, not yet written
+
+
+class WarcWriteFailed(OSError):
+    """Writing to a WARC file failed (disk full, read-only, I/O error); the file still ends whole."""
 
 
 class WarcFileWriter:
     """Appends captures to `<prefix>-<UTC timestamp>-<serial>-<host>.warc.gz`, rolling by size.
 
-    Each record is serialized in memory and written with one call, so a failure
-    while building a record never leaves half of it in the file.
+    The records of one capture (request, response, conversion, metadata) are built in memory
+    and written with one call; if the write fails (disk full, I/O error) the file is cut back
+    to where the group began, so it never ends in half a capture while this process lives.
+    A file keeps its `.NAME.open` marker until `settle()` says the catalog holds its records:
+    after a kill, recovery knows which files may end torn or hold records no row points at.
     """
 
     def __init__(
@@ -109,11 +120,16 @@ class WarcFileWriter:
         self.bytes_written = 0
         self._serial = 0
         self._file: _OpenFile | None = None
+        self._unsettled: list[_OpenFile] = []  # closed, markers kept until the catalog holds their records
         self._builder = _Sha256Writer(io.BytesIO(), gzip=True, warc_version=WARC_VERSION)
 
     def write_capture(self, capture: Capture, record: Record) -> Record:
         """Write the (request,) raw, conversion and metadata records; return `record` with their locations."""
         out = self._current()
+        with self._group(out):
+            return self._capture_group(out, capture, record)
+
+    def _capture_group(self, out: _OpenFile, capture: Capture, record: Record) -> Record:
         archived_at = self.clock()
         raw_id = self.make_id()
         request = self._request(out, capture, raw_id)
@@ -153,12 +169,13 @@ class WarcFileWriter:
     def _write_http(self, capture: Capture, kind: str, payload: bytes, extra: dict[str, str]) -> WarcLocation:
         """Write a live capture's request record, then its `kind` record with `payload`; return the latter's place."""
         out = self._current()
-        raw_id = self.make_id()
-        request = self._request(out, capture, raw_id)
-        when = capture.captured_at or self.clock()
-        headers = {"WARC-Record-ID": raw_id, "WARC-Date": _warc_date(when), **extra}
-        headers.update(self._wire_headers(capture, request))
-        return self._append(out, self._http_record(capture, kind, payload, headers))
+        with self._group(out):
+            raw_id = self.make_id()
+            request = self._request(out, capture, raw_id)
+            when = capture.captured_at or self.clock()
+            headers = {"WARC-Record-ID": raw_id, "WARC-Date": _warc_date(when), **extra}
+            headers.update(self._wire_headers(capture, request))
+            return self._append(out, self._http_record(capture, kind, payload, headers))
 
     def _request(self, out: _OpenFile, capture: Capture, response_id: str) -> WarcLocation | None:
         """Write the request record of a live capture (None for captures that have none)."""
@@ -214,21 +231,71 @@ class WarcFileWriter:
     def flush(self) -> None:
         """Make everything written so far durable on disk."""
         if self._file is not None:
-            self._file.handle.flush()
-            os.fsync(self._file.handle.fileno())
+            os.fsync(self._file.fd)
 
-    def close(self) -> None:
-        """Flush and close the open file, if any."""
+    def settle(self) -> None:
+        """Drop the markers of closed files: the catalog now holds every record they carry."""
+        for done in self._unsettled:
+            _open_marker(self.directory, done.name).unlink(missing_ok=True)
+            done.marker.close()
+        self._unsettled.clear()
+
+    def close(self, *, settled: bool = True) -> None:
+        """Flush and close the open file, if any; with `settled`, drop every marker too.
+
+        `settled=False` (the catalog could not take the last records) keeps the markers, so
+        the next run re-indexes what the files hold.
+        """
         if self._file is not None:
-            self.flush()
-            self._file.handle.close()
-            _open_marker(self.directory, self._file.name).unlink(missing_ok=True)
-            self._file.marker.close()
+            done, self._file = self._file, None
+            try:
+                os.fsync(done.fd)
+            finally:
+                os.close(done.fd)
+                self._unsettled.append(done)
+        if settled:
+            self.settle()
+        else:
+            for done in self._unsettled:
+                done.marker.close()  # the lock goes; the marker stays for recovery
+            self._unsettled.clear()
+
+    @contextmanager
+    def _group(self, out: _OpenFile) -> Iterator[None]:
+        """Build a group of records in `out.pending`, then write it whole, or cut the file back."""
+        out.pending.clear()
+        try:
+            yield
+        except BaseException:
+            out.pending.clear()
+            raise
+        data, start = bytes(out.pending), out.size
+        out.pending.clear()
+        try:
+            _write_all(out.fd, data)
+        except OSError as exc:
+            self._cut_back(out, start)
+            raise WarcWriteFailed(exc.errno, f"{exc.strerror or exc} ({self.directory / out.name})") from exc
+        out.size = start + len(data)
+        self.bytes_written += len(data)
+
+    def _cut_back(self, out: _OpenFile, start: int) -> None:
+        """Cut a failed write off; if even that fails, give the file up to recovery (its marker stays)."""
+        try:
+            os.ftruncate(out.fd, start)
+            if start == 0:  # not even its warcinfo record made it: a new file is tried next time
+                raise OSError("empty file")
+        except OSError:
+            os.close(out.fd)
+            out.marker.close()
             self._file = None
 
     def _current(self) -> _OpenFile:
-        if self._file is not None and self._file.handle.tell() >= self.max_size:
-            self.close()
+        if self._file is not None and self._file.size >= self.max_size:
+            done, self._file = self._file, None
+            os.fsync(done.fd)
+            os.close(done.fd)
+            self._unsettled.append(done)
         if self._file is None:
             self._file = self._open_next()
         return self._file
@@ -239,18 +306,30 @@ class WarcFileWriter:
             self._serial += 1
             stamp = self.clock().astimezone(UTC).strftime("%Y%m%d%H%M%S%f")[:17]
             name = f"{self.prefix}-{stamp}-{self._serial:05d}-{_safe_host(self.hostname)}.warc.gz"
-            try:
-                handle = open(self.directory / name, "xb")  # noqa: SIM115 - held open across captures
-            except FileExistsError:
-                continue
             # While the file is open, a marker says so and this process holds a lock on it: after
             # a kill (the lock goes with the process), recover_open_files() cuts whatever
-            # half-written record the file ends with; while the lock is held, it leaves the file be.
-            marker = open(_open_marker(self.directory, name), "wb")  # noqa: SIM115 - held open with the file
+            # half-written record the file ends with and re-indexes what no row points at;
+            # while the lock is held, it leaves the file be. The marker comes first, so no
+            # file is ever without one while records may be written to it.
+            try:
+                marker = open(_open_marker(self.directory, name), "xb")  # noqa: SIM115 - held open with the file
+            except FileExistsError:
+                continue
             fcntl.flock(marker, fcntl.LOCK_EX)
-            opened = _OpenFile(name, handle, marker)
+            try:
+                fd = os.open(self.directory / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
+            except FileExistsError:
+                _open_marker(self.directory, name).unlink(missing_ok=True)
+                marker.close()
+                continue
+            except OSError:
+                marker.close()
+                raise
+            opened = _OpenFile(name, fd, marker)
             self.files.append(name)
-            self._append(opened, self._warcinfo(name))
+            self._file = opened
+            with self._group(opened):
+                self._append(opened, self._warcinfo(name))
             return opened
 
     def _warcinfo(self, name: str) -> ArcWarcRecord:
@@ -289,9 +368,8 @@ class WarcFileWriter:
         buffer = io.BytesIO()
         _Sha256Writer(buffer, gzip=True, warc_version=WARC_VERSION).write_record(warc_record)
         data = buffer.getvalue()
-        offset = out.handle.tell()
-        out.handle.write(data)
-        self.bytes_written += len(data)
+        offset = out.size + len(out.pending)
+        out.pending += data
         return WarcLocation(out.name, offset, len(data), warc_record.rec_headers.get_header("WARC-Record-ID"))
 
 
@@ -304,13 +382,14 @@ WARC_READ_ERRORS = (TornRecord, ArchiveLoadFailed, EOFError, OSError, ValueError
 
 
 def scan_records(
-    handle: IO[bytes], *, check_digests: bool = False, parse_http: bool = True
+    handle: IO[bytes], *, check_digests: bool = False, parse_http: bool = True, keep: Collection[str] = ()
 ) -> Iterator[tuple[int, int, ArcWarcRecord]]:
     """Yield (offset, end offset, record) for each complete record, reading every payload to its end.
 
     With `check_digests`, each record's `digest_checker.passed` says whether its digests
     matched (None: it carries none). `parse_http=False` leaves blocks unparsed (no
     `http_headers`), so their bytes can be counted against Content-Length: the full check.
+    Records whose type is in `keep` carry their block (after any HTTP headers) as `.block`.
     Raises TornRecord, or warcio's and zlib's errors, at the first damaged record.
     """
     records = ArchiveIterator(handle, check_digests=check_digests, no_record_parse=not parse_http)
@@ -319,16 +398,22 @@ def scan_records(
     held: tuple[int, int, ArcWarcRecord] | None = None
     try:
         for warc_record in records:
-            stream, read = warc_record.raw_stream, 0
+            stream, read, kept = warc_record.raw_stream, 0, []
             while chunk := stream.read(1 << 16):  # before get_record_offset: asked first, it empties the stream
                 read += len(chunk)
+                if warc_record.rec_type in keep:
+                    kept.append(chunk)
+            warc_record.block = b"".join(kept)
             offset = records.get_record_offset()
             length = warc_record.rec_headers.get_header("Content-Length")
             if warc_record.rec_type is None or length is None:  # a member cut in its header reads as an empty record
                 raise TornRecord(f"record at offset {offset} has no complete header")
             declared = int(length)
-            if not parse_http and read < declared:  # parsed, the HTTP headers were read apart from the block
-                raise TornRecord(f"record at offset {offset} is cut short by {declared - read} bytes")
+            # Unparsed, the whole block was read here; parsed, the HTTP headers were read apart
+            # from it, and the stream's own count of what it still owed tells.
+            short = declared - read if not parse_http else int(getattr(stream, "limit", 0) or 0)
+            if short > 0:
+                raise TornRecord(f"record at offset {offset} is cut short by {short} bytes")
             records.read_to_end(warc_record)
             if held is not None:
                 yield held
@@ -384,10 +469,13 @@ def cut_torn_tail(path: Path) -> int:
     return size - end
 
 
-def recover_open_files(directory: Path) -> list[tuple[str, int]]:
+def recover_open_files(directory: Path, reindex: Callable[[Path], object] | None = None) -> list[tuple[str, int]]:
     """Repair files a killed writer left open (marked `.NAME.open`): [(file name, bytes cut)].
 
-    A file another live process is writing (its marker is locked) is left alone.
+    Each file is cut back to its last complete record, then handed to `reindex` (which puts
+    what no catalog row points at into the catalog); only when that succeeds does the marker
+    go. A file another live process is writing (its marker is locked) is left alone; a file
+    that holds nothing at all (the writer died before its first record) is removed.
     """
     repaired = []
     for marker in sorted(directory.glob(".*.open")):
@@ -404,6 +492,10 @@ def recover_open_files(directory: Path) -> list[tuple[str, int]]:
             target = directory / name
             if target.exists():
                 repaired.append((name, cut_torn_tail(target)))
+                if target.stat().st_size == 0:
+                    target.unlink()
+                elif reindex is not None:
+                    reindex(target)
             marker.unlink(missing_ok=True)
     return repaired
 
@@ -422,6 +514,13 @@ def read_payload(directory: Path, location: WarcLocation) -> bytes:
     except OSError as exc:
         raise WarcReadError(f"{path}: {exc.strerror or exc}") from exc
     raise WarcReadError(f"{path}@{location.offset}: no WARC record there")
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
 
 
 def _open_marker(directory: Path, name: str) -> Path:

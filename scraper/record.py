@@ -84,6 +84,21 @@ class Record:
             del data["text"]
         return data
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, text: str | None = None) -> Record:
+        """Return the record a `to_dict()` dict describes (`text` fills in one written without it)."""
+        fields = dict(data)
+        prov = dict(fields.pop("provenance"))
+        for key in ("warc_request", "warc_raw", "warc_conversion", "warc_metadata"):
+            if prov.get(key) is not None:
+                prov[key] = WarcLocation(**prov[key])
+        prov["http_headers"] = tuple((str(k), str(v)) for k, v in prov.get("http_headers", ()))
+        fields["authors"] = tuple(fields.get("authors", ()))
+        fields["tags"] = tuple(fields.get("tags", ()))
+        if text is not None:
+            fields["text"] = text
+        return cls(**fields, provenance=Provenance(**prov))
+
     def to_json(self, *, with_text: bool = True) -> str:
         """Return the record as canonical JSON (sorted keys, UTF-8 safe)."""
         return json.dumps(self.to_dict(with_text=with_text), ensure_ascii=False, sort_keys=True)

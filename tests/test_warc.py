@@ -229,7 +229,7 @@ def test_a_killed_writers_torn_tail_is_cut_and_complete_records_stay(tmp_path: P
     grown = (tmp_path / name).stat().st_size
     os.truncate(tmp_path / name, intact + (grown - intact) // 2)  # the kill: half of the last capture on disk
     assert writer._file is not None
-    writer._file.handle.close()  # the process is gone, its descriptors (and the marker's lock) with it
+    os.close(writer._file.fd)  # the process is gone, its descriptors (and the marker's lock) with it
     writer._file.marker.close()
 
     repaired = recover_open_files(tmp_path)
