@@ -18,6 +18,13 @@ RETRY_TIMES = 3
 RETRY_BACKOFF_BASE = 1.0  # seconds; doubles per retry, jittered, capped by RETRY_BACKOFF_MAX
 RETRY_BACKOFF_MAX = 30.0
 RETRY_AFTER_MAX = 120.0  # a server asking to wait longer than this is taken as a refusal
+REDIRECT_MAX_TIMES = 10  # a longer chain (or a loop) fails with a clear reason
+
+# --- Network boundary (archive.netguard) -------------------------------------------------
+# Crawls reach public addresses only: a name resolving to a private, loopback or link-local
+# address, a redirect to one, or a URL naming one is refused unless listed here (CIDRs).
+TWISTED_DNS_RESOLVER = "archive.netguard.GuardedResolver"
+ARCHIVE_ALLOW_NETWORKS = []
 
 # --- Components, by dotted path and order -------------------------------------------------
 ITEM_PIPELINES = {
@@ -28,6 +35,7 @@ DOWNLOADER_MIDDLEWARES = {
     "archive.middlewares.ConditionalRequestMiddleware": 120,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "archive.middlewares.PoliteRetryMiddleware": 550,
+    "archive.netguard.PrivateAddressMiddleware": 560,  # after retries on the way back: a refusal is final
     "archive.middlewares.WireMiddleware": 950,
 }
 EXTENSIONS = {

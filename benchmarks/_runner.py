@@ -66,6 +66,7 @@ def _crawl(data: Path, url: str) -> dict[str, Any]:
         "DOWNLOAD_DELAY": 0,
         "AUTOTHROTTLE_ENABLED": False,
         "CONCURRENT_REQUESTS_PER_DOMAIN": CONCURRENCY,
+        "ARCHIVE_ALLOW_NETWORKS": ["127.0.0.1/32"],  # the benchmark site is on loopback
     }
     db = f"sqlite:///{data / 'catalog.sqlite'}"
     return _measure(

@@ -23,7 +23,9 @@ from tests.conftest import Cli, warc_files, warcio_check
 from tests.newsite import ARTICLES, NewsSite
 
 # Fast but still polite: no fixed delay (robots.txt's Crawl-delay 0.2 s still applies), short backoff.
-FAST = ["--delay", "0", "--timeout", "3", "-s", "RETRY_BACKOFF_BASE=0.05"]
+# The test site is on loopback, which crawls refuse unless allowed (archive.netguard).
+LOOPBACK = ["--allow-network", "127.0.0.1/32"]
+FAST = ["--delay", "0", "--timeout", "3", "-s", "RETRY_BACKOFF_BASE=0.05", *LOOPBACK]
 
 
 @pytest.fixture

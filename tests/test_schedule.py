@@ -101,7 +101,7 @@ def test_a_bad_schedule_file_is_named_with_the_reason(tmp_path: Path, body: str,
         load_schedule(_write(tmp_path, body))
 
 
-FAST = '["--delay", "0", "--timeout", "3"]'
+FAST = '["--delay", "0", "--timeout", "3", "--allow-network", "127.0.0.1/32"]'  # the site is on loopback
 
 
 def test_schedule_runs_each_job_and_records_the_runs(cli: Cli, tmp_path: Path) -> None:

@@ -153,7 +153,7 @@ def test_a_crawl_with_two_jobs_archives_what_one_job_archives(cli: Cli, tmp_path
     pages = [(p.name, gzip.decompress(p.read_bytes())) for p in _pages(PAGES)]
     alone = Cli(cwd=tmp_path, data=tmp_path / "alone", db=f"sqlite:///{tmp_path / 'alone.sqlite'}")
     with serve(pages) as url:
-        options = ["--delay", "0", "--concurrency", "8", "--depth", "1"]
+        options = ["--delay", "0", "--concurrency", "8", "--depth", "1", "--allow-network", "127.0.0.1/32"]
         one = alone("crawl", url, *options, "--jobs", "1")
         two = cli("crawl", url, *options, "--jobs", "2")
     assert "extraction: 1 process(es), 0 captures extracted in workers" in one.out, one.out + one.err

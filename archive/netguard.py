@@ -1,0 +1,158 @@
+"""Keep live crawls out of internal networks: no private, loopback or link-local address unless allowed.
+
+A hostile page can link to, or redirect to, `http://10.0.0.1/admin` or a cloud metadata
+address. The check runs where the address is known for sure: in the DNS resolver, on the
+address each connection is about to use (so a name that resolves to an internal address,
+a redirect to one, or a name whose answer changes between lookups are all caught), and,
+for URLs that name an IP address outright, before the request is sent. Users crawling their
+own intranet allow networks with ARCHIVE_ALLOW_NETWORKS (the CLI's --allow-network CIDR).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from scrapy.exceptions import CannotResolveHostError, IgnoreRequest
+from scrapy.resolver import CachingThreadedResolver
+from scrapy.utils.datatypes import LocalCache
+from twisted.internet import defer
+from twisted.internet.error import DNSLookupError
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from scrapy.crawler import Crawler
+    from scrapy.http import Request, Response
+    from twisted.internet.base import ReactorBase
+
+__all__ = ["AddressPolicy", "BlockedAddress", "GuardedResolver", "PrivateAddressMiddleware"]
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+# Names the resolver refused, and why (read back by PrivateAddressMiddleware.process_exception).
+refused: LocalCache[str, str] = LocalCache(10000)
+
+
+class BlockedAddress(IgnoreRequest):
+    """A request would have reached an address the crawl may not reach."""
+
+
+class _RefusedLookup(DNSLookupError):
+    """A name resolved to a forbidden address (a lookup error, so Twisted reports it quietly)."""
+
+
+class AddressPolicy:
+    """Which addresses a crawl may connect to: public ones, and any in the allowed networks."""
+
+    def __init__(self, allowed: Iterable[str] = ()) -> None:
+        try:
+            self.allowed = [ipaddress.ip_network(cidr.strip(), strict=False) for cidr in allowed if cidr.strip()]
+        except ValueError as exc:
+            raise ValueError(f"ARCHIVE_ALLOW_NETWORKS: {exc}") from exc
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> AddressPolicy:
+        return cls(settings.getlist("ARCHIVE_ALLOW_NETWORKS"))
+
+    def refusal(self, address: str) -> str | None:
+        """Return why `address` may not be reached (None: it may); a name that is not an address is refused."""
+        try:
+            ip: IPAddress = ipaddress.ip_address(address.strip("[]").split("%")[0])
+        except ValueError:
+            return f"{address!r} is not an IP address"
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        if any(ip in network for network in self.allowed):
+            return None
+        kind = _kind(ip)
+        return None if kind is None else f"{ip} is a {kind} address"
+
+
+def _kind(ip: IPAddress) -> str | None:
+    """Return what kind of non-public address `ip` is, or None for a public unicast one."""
+    if ip.is_loopback:
+        return "loopback"
+    if ip.is_link_local:
+        return "link-local"
+    if ip.is_unspecified:
+        return "unspecified"
+    if ip.is_multicast:
+        return "multicast"
+    if ip.is_private:
+        return "private"
+    if ip.is_reserved or not ip.is_global:
+        return "reserved"
+    return None
+
+
+def _hint(host: str, why: str) -> str:
+    return f"refused {host}: {why}; crawls reach only public addresses unless --allow-network allows it"
+
+
+class GuardedResolver(CachingThreadedResolver):
+    """Scrapy's caching resolver, refusing names that resolve to addresses the policy forbids."""
+
+    policy: AddressPolicy = AddressPolicy()
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, reactor: ReactorBase) -> Self:
+        resolver = super().from_crawler(crawler, reactor)
+        resolver.policy = AddressPolicy.from_settings(crawler.settings)
+        return resolver
+
+    def getHostByName(self, name: str, timeout: Sequence[int] = ()) -> defer.Deferred[str]:
+        resolving = super().getHostByName(name, timeout)
+        return resolving.addCallback(self._checked, name)
+
+    def _checked(self, address: str, name: str) -> str:
+        why = self.policy.refusal(address)
+        if why is not None:
+            # Twisted reports any failed lookup as "no results"; the middleware puts the reason back.
+            refused[name] = _hint(name, f"it resolves to {why.replace(' is a ', ', a ')}")
+            raise _RefusedLookup(refused[name])
+        return address
+
+
+class PrivateAddressMiddleware:
+    """Refuse requests to IP-address URLs the policy forbids, and responses that came from such an address.
+
+    Names are checked by GuardedResolver as they resolve; this catches what bypasses it
+    (an address in the URL itself, a proxy doing the lookup) before anything is sent.
+    """
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.policy = AddressPolicy.from_settings(crawler.settings)
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        return cls(crawler)
+
+    def process_request(self, request: Request, spider: Any = None) -> None:
+        host = urlsplit(request.url).hostname or ""
+        try:
+            ipaddress.ip_address(host.split("%")[0])
+        except ValueError:
+            return  # a name: the resolver checks what it resolves to
+        self._check(host, host)
+
+    def process_response(self, request: Request, response: Response, spider: Any = None) -> Response:
+        if response.ip_address is not None and not request.meta.get("archive_resumed"):
+            self._check(urlsplit(request.url).hostname or "", str(response.ip_address))
+        return response
+
+    def process_exception(self, request: Request, exception: BaseException, spider: Any = None) -> None:
+        host = urlsplit(request.url).hostname or ""
+        if isinstance(exception, (DNSLookupError, CannotResolveHostError)) and host in refused:
+            if self.crawler.stats is not None:
+                self.crawler.stats.inc_value("crawl/refused_address")
+            raise BlockedAddress(refused[host]) from exception
+
+    def _check(self, host: str, address: str) -> None:
+        why = self.policy.refusal(address)
+        if why is not None:
+            if self.crawler.stats is not None:
+                self.crawler.stats.inc_value("crawl/refused_address")
+            raise BlockedAddress(_hint(host, why))
