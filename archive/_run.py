@@ -84,6 +84,12 @@ class RunFailed(Exception):
 
 
 def _run(settings: Any, spider: type, **kwargs: Any) -> dict[str, Any]:
+    from archive.pipeline import check_writable, warc_directory
+
+    try:  # before Scrapy starts: a pipeline failing to open makes Scrapy's own stats trip over it
+        check_writable(warc_directory(Path(settings.get("ARCHIVE_DATA_DIR"))))
+    except PermissionError as exc:
+        raise RunFailed(str(exc)) from exc
     process = CrawlerProcess(settings)
     crawler = process.create_crawler(spider)
     failures: list[BaseException] = []

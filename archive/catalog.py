@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
 import os
 import re
+import time
 import uuid
 from collections import Counter
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import (
     Engine,
     Select,
@@ -37,7 +41,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from archive._models import (
@@ -73,6 +77,9 @@ _FTS_TOKEN = re.compile(r"[\w'’-]+", re.UNICODE)
 _MIN_PREFIX = 6
 _RETRIES = 3
 _RETRYABLE = {"40P01", "40001"}  # PostgreSQL deadlock_detected, serialization_failure
+_SERVER_GONE = {"57P01", "57P02", "57P03"}  # admin_shutdown, crash_shutdown, cannot_connect_now
+_RECONNECT_WAITS = (0.5, 1.0, 2.0, 4.0, 8.0)  # seconds between tries while the server is gone
+T = TypeVar("T")
 _MIGRATION_LOCK = 0x5C4A7E  # pg_advisory_xact_lock key: one migration at a time per database
 SORTS = ("relevance", "newest", "oldest", "published")
 FILTERS = ("site", "author", "language", "since", "until", "captured_since", "captured_until", "crawl")
@@ -114,10 +121,43 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() != "sqlite":
         return create_engine(parsed, json_serializer=dumps, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        where = Path(parsed.database)
+        if where.exists() and not os.access(where.parent, os.W_OK):
+            # On read-only media SQLite cannot open a WAL catalog (it needs its -shm file):
+            # opened as immutable, it can still be searched, shown and verified.
+            readonly = f"sqlite:///file:{where.resolve()}?mode=ro&immutable=1&uri=true"
+            return create_engine(readonly, json_serializer=dumps)
+        where.parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(parsed, json_serializer=dumps, connect_args={"timeout": 30})
     event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def _reconnecting(method: Callable[..., T]) -> Callable[..., T]:
+    """Retry a catalog call while its PostgreSQL server is gone (restarting, failing over): about 15 s in all."""
+
+    @functools.wraps(method)
+    def retried(self: Catalog, *args: Any, **kwargs: Any) -> T:
+        for wait in (*_RECONNECT_WAITS, None):
+            try:
+                return method(self, *args, **kwargs)
+            except (OperationalError, InterfaceError) as exc:
+                if wait is None or not _disconnected(exc):
+                    raise
+                time.sleep(wait)  # pool_pre_ping replaces the dead connections on the next try
+        raise AssertionError("unreachable")
+
+    return retried
+
+
+def _disconnected(exc: DBAPIError) -> bool:
+    """Return whether a database error means the server went away (not a problem with the statement)."""
+    if exc.connection_invalidated:
+        return True
+    if not type(exc.orig).__module__.startswith("psycopg"):
+        return False  # SQLite waits on its own (busy_timeout) and has no server to lose
+    state = getattr(exc.orig, "sqlstate", None)
+    return state is None or state.startswith("08") or state in _SERVER_GONE
 
 
 def _transactional_ddl(url: str) -> Engine:
@@ -171,6 +211,8 @@ class Catalog:
         """Bring the schema to the newest revision (creating it on an empty database)."""
         config = Config()
         config.set_main_option("script_location", str(resources.files("archive") / "migrations"))
+        if self._at_head(config):  # nothing to write: a catalog on read-only media still opens
+            return
         # Several processes may open a new catalog at once: one migrates, the others wait and
         # then find it at the newest revision.
         engine = _transactional_ddl(self.url) if self.dialect == "sqlite" else self.engine
@@ -184,6 +226,15 @@ class Catalog:
             if engine is not self.engine:
                 engine.dispose()
 
+    def _at_head(self, config: Config) -> bool:
+        """Return whether the catalog's schema is already the newest (read only, no lock taken)."""
+        head = ScriptDirectory.from_config(config).get_current_head()
+        try:
+            with self.engine.connect() as connection:
+                return bool(MigrationContext.configure(connection).get_current_revision() == head)
+        except OperationalError:
+            return False  # no database yet, or not readable: migrating says why
+
     @contextmanager
     def _migration_lock(self) -> Iterator[None]:
         """Hold an exclusive lock file beside a SQLite catalog (PostgreSQL locks in the transaction)."""
@@ -195,6 +246,7 @@ class Catalog:
             fcntl.flock(handle, fcntl.LOCK_EX)
             yield
 
+    @_reconnecting
     def start_crawl(self, kind: str, args: dict[str, Any]) -> str:
         """Return the id of a new crawl row for a run that starts now."""
         crawl_id = str(uuid.uuid4())
@@ -212,6 +264,7 @@ class Catalog:
             )
         return crawl_id
 
+    @_reconnecting
     def finish_crawl(self, crawl_id: str, status: str, counts: dict[str, Any]) -> None:
         """Record how a run ended and what it counted."""
         with Session(self.engine) as session, session.begin():
@@ -220,6 +273,7 @@ class Catalog:
             crawl.status = status
             crawl.counts = counts
 
+    @_reconnecting
     def ensure_crawls(self, crawl_ids: Iterable[str]) -> None:
         """Add a row for each run id the catalog lacks (captures re-indexed from WARC files name their run)."""
         wanted = sorted(set(crawl_ids))
@@ -259,12 +313,14 @@ class Catalog:
                 session.execute(Document.__table__.delete().where(Document.id.in_(sorted(documents - shared))))
         return int(gone or 0)
 
+    @_reconnecting
     def known_captures(self, ids: Iterable[str]) -> set[str]:
         """Return which of `ids` the catalog already holds."""
         wanted = list(ids)
         with Session(self.engine) as session:
             return set(session.scalars(select(CaptureRow.id).where(CaptureRow.id.in_(wanted))))
 
+    @_reconnecting
     def add_records(self, records: Sequence[Record]) -> int:
         """Insert records (their WARC records already durable); return how many were new.
 
@@ -330,6 +386,7 @@ class Catalog:
             crawl = session.scalars(query).first()
             return _crawl_dict(crawl) if crawl is not None else None
 
+    @_reconnecting
     def resume_crawl(self, crawl_id: str) -> str:
         """Reopen the crawl with this id to continue it; return the id."""
         with Session(self.engine) as session, session.begin():
@@ -372,6 +429,7 @@ class Catalog:
             rows = session.scalars(select(Crawl).order_by(Crawl.started_at.desc()).limit(limit))
             return [_crawl_dict(c) for c in rows]
 
+    @_reconnecting
     def latest_capture(self, url: str) -> Record | None:
         """Return the newest capture fetched from `url` (or, failing that, of its canonical form)."""
         with Session(self.engine) as session:
@@ -381,6 +439,7 @@ class Catalog:
             )
             return row.to_record() if row is not None else None
 
+    @_reconnecting
     def validators(self, url: str) -> tuple[str | None, str | None] | None:
         """Return (ETag, Last-Modified) the latest live capture of `url` was served with, if any.
 
@@ -398,6 +457,7 @@ class Catalog:
         found = headers.get("etag"), headers.get("last-modified")
         return found if any(found) else None
 
+    @_reconnecting
     def captured_in_crawl(self, crawl_id: str, url: str) -> Record | None:
         """Return the capture of `url` this crawl archived, if it did."""
         return self._first_record(CaptureRow.crawl_id == crawl_id, CaptureRow.source_url == url)
@@ -444,6 +504,7 @@ class Catalog:
     def _insert_ignore(self, model: Any, values: dict[str, Any], keys: list[str]) -> Any:
         return self._insert(model).values(**values).on_conflict_do_nothing(index_elements=keys)
 
+    @_reconnecting
     def count_site_lines(self, site: str, url: str, keys: Collection[str]) -> bool:
         """Count the line keys of one page of `site` as cross-capture evidence; False if `url` was counted before.
 
@@ -462,6 +523,7 @@ class Catalog:
                 session.connection().execute(upsert, rows)
         return True
 
+    @_reconnecting
     def recurring(self, site: str, url: str, keys: Collection[str]) -> set[str]:
         """Return the keys among `keys` seen on at least MIN_OTHER_URLS pages of `site` other than `url`."""
         with Session(self.engine) as session:
@@ -475,6 +537,7 @@ class Catalog:
                 found.update(session.scalars(query))
             return found
 
+    @_reconnecting
     def get(self, record_id: str) -> Record | None:
         """Return the record with this id (or unique id prefix of 6+ characters), or None."""
         with Session(self.engine) as session:

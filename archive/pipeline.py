@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.statscollectors import StatsCollector
 
-__all__ = ["SITE_EVIDENCE_MODES", "ArchivePipeline", "catalog_url", "warc_directory"]
+__all__ = ["SITE_EVIDENCE_MODES", "ArchivePipeline", "catalog_url", "check_writable", "warc_directory"]
 
 # off: no cross-capture evidence; text: text captures lose the lines their site repeats
 # on other pages; all: HTML captures' extracted text too.
@@ -41,6 +42,20 @@ def catalog_url(settings: Any) -> str:
 def warc_directory(data_dir: Path) -> Path:
     """Return where WARC files live under a data directory."""
     return data_dir / "warc"
+
+
+def check_writable(directory: Path) -> None:
+    """Raise PermissionError naming `directory` (or the first parent that exists) when nothing can be written there."""
+    place = directory
+    while not place.exists() and place != place.parent:
+        place = place.parent
+    if not os.access(place, os.W_OK):
+        reason = "read-only file system" if _read_only_mount(place) else "no write permission"
+        raise PermissionError(f"cannot archive into {directory}: {place} is not writable ({reason})")
+
+
+def _read_only_mount(place: Path) -> bool:
+    return bool(os.statvfs(place).f_flag & os.ST_RDONLY)
 
 
 class ArchivePipeline:
@@ -78,6 +93,7 @@ class ArchivePipeline:
         return cls(crawler, Path(data_dir), catalog_url(crawler.settings))
 
     def open_spider(self) -> None:
+        check_writable(warc_directory(self.data_dir))
         self.catalog.migrate()
         from archive.repair import reindex_file
 

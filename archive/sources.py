@@ -10,10 +10,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import brotli
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 
-from archive.warc import WARC_READ_ERRORS, scan_records
+from archive.warc import WARC_READ_ERRORS, scan_records, warc_records
 from scraper import Capture, media_kind
 
 __all__ = [
@@ -173,7 +174,7 @@ def _load_file(ref: SourceRef, max_bytes: int) -> Capture:
 def _load_warc_record(ref: SourceRef, max_bytes: int) -> Capture:
     with open(ref.path, "rb") as handle:
         handle.seek(ref.offset or 0)
-        record = next(iter(ArchiveIterator(handle, check_digests=False)), None)
+        record = next(iter(warc_records(ArchiveIterator(handle, check_digests=False))), None)
         if record is None:
             raise SourceError("no WARC record at this offset")
         payload = record.raw_stream.read(max_bytes + 1)
@@ -216,21 +217,48 @@ def _decoded(payload: bytes, encoding: str | None, max_bytes: int) -> bytes | No
         return None
     if encoding.strip().lower() in ("gzip", "x-gzip", "deflate"):
         return _gunzip(payload, max_bytes, wbits=47)
+    if encoding.strip().lower() == "br":
+        return _unbrotli(payload, max_bytes)
     raise SourceError(f"unsupported Content-Encoding {encoding!r}")
+
+
+def _unbrotli(data: bytes, max_bytes: int) -> bytes:
+    """Return brotli `data` decompressed, a piece at a time, refusing output over `max_bytes`."""
+    decompressor = brotli.Decompressor()
+    pieces, size = [], 0
+    try:
+        piece = decompressor.process(data, output_buffer_limit=1 << 20)
+        while piece:
+            size += len(piece)
+            if size > max_bytes:
+                raise SourceError(f"too large: decompresses to over the {max_bytes}-byte limit")
+            pieces.append(piece)
+            piece = decompressor.process(b"", output_buffer_limit=1 << 20) if not decompressor.is_finished() else b""
+    except brotli.error as exc:
+        raise SourceError(f"corrupt brotli data: {exc}") from exc
+    if not decompressor.is_finished():
+        raise SourceError("corrupt brotli data: truncated stream")
+    return b"".join(pieces)
 
 
 def _gunzip(data: bytes, max_bytes: int, wbits: int = 31) -> bytes:
     """Return `data` decompressed, refusing output over `max_bytes` (a decompression bomb)."""
-    decompressor = zlib.decompressobj(wbits)
-    try:
-        out = decompressor.decompress(data, max_bytes + 1)
-    except zlib.error as exc:
-        raise SourceError(f"corrupt gzip data: {exc}") from exc
-    if len(out) > max_bytes:
-        raise SourceError(f"too large: decompresses to over the {max_bytes}-byte limit")
-    if not decompressor.eof:
-        raise SourceError("corrupt gzip data: truncated stream")
-    return out
+    pieces, size, rest = [], 0, data
+    while True:  # a gzip stream may hold several members, one after another
+        decompressor = zlib.decompressobj(wbits)
+        try:
+            piece = decompressor.decompress(rest, max_bytes + 1 - size)
+        except zlib.error as exc:
+            raise SourceError(f"corrupt gzip data: {exc}") from exc
+        size += len(piece)
+        if size > max_bytes:
+            raise SourceError(f"too large: decompresses to over the {max_bytes}-byte limit")
+        if not decompressor.eof:
+            raise SourceError("corrupt gzip data: truncated stream")
+        pieces.append(piece)
+        rest = decompressor.unused_data
+        if rest[:2] != b"\x1f\x8b":  # no further member (trailing padding is ignored, as gzip does)
+            return b"".join(pieces)
 
 
 def _kind(path: Path) -> str | None:

@@ -33,6 +33,7 @@ from scraper import Capture, Record, WarcLocation, __version__, iso_utc
 
 __all__ = [
     "WARC_READ_ERRORS",
+    "MalformedRecord",
     "TornRecord",
     "WarcFileWriter",
     "WarcReadError",
@@ -42,6 +43,7 @@ __all__ = [
     "recover_open_files",
     "scan_records",
     "warc_record_id",
+    "warc_records",
 ]
 
 WARC_VERSION = "WARC/1.1"
@@ -377,8 +379,26 @@ class TornRecord(Exception):
     """A WARC record stops before its Content-Length says it ends."""
 
 
+class MalformedRecord(Exception):
+    """warcio failed on a record in a way of its own (a missing header it assumes, say): the record is unreadable."""
+
+
 # What reading a damaged WARC file raises: ours, warcio's, and the gzip and I/O layers'.
-WARC_READ_ERRORS = (TornRecord, ArchiveLoadFailed, EOFError, OSError, ValueError, zlib.error)
+WARC_READ_ERRORS = (TornRecord, MalformedRecord, ArchiveLoadFailed, EOFError, OSError, ValueError, zlib.error)
+
+
+def warc_records(iterator: ArchiveIterator) -> Iterator[ArcWarcRecord]:
+    """Yield warcio's records; any error of warcio's own on a malformed record becomes a WARC read error."""
+    while True:
+        try:
+            record = next(iterator)
+        except StopIteration:
+            return
+        except WARC_READ_ERRORS:
+            raise
+        except Exception as exc:  # warcio trips over headers it takes for granted (AttributeError, TypeError...)
+            raise MalformedRecord(f"malformed record: {type(exc).__name__}: {exc}") from exc
+        yield record
 
 
 def scan_records(
@@ -397,7 +417,7 @@ def scan_records(
     # known to have ended whole. The last one's member is checked directly.
     held: tuple[int, int, ArcWarcRecord] | None = None
     try:
-        for warc_record in records:
+        for warc_record in warc_records(records):
             stream, read, kept = warc_record.raw_stream, 0, []
             while chunk := stream.read(1 << 16):  # before get_record_offset: asked first, it empties the stream
                 read += len(chunk)
@@ -506,13 +526,15 @@ def read_payload(directory: Path, location: WarcLocation) -> bytes:
     try:
         with open(path, "rb") as handle:
             handle.seek(location.offset)
-            for warc_record in ArchiveIterator(handle):
+            for warc_record in warc_records(ArchiveIterator(handle)):
                 found = warc_record.rec_headers.get_header("WARC-Record-ID")
                 if found != location.record_id:
                     raise WarcReadError(f"{path}@{location.offset}: found record {found}, not {location.record_id}")
                 return warc_record.raw_stream.read()
     except OSError as exc:
         raise WarcReadError(f"{path}: {exc.strerror or exc}") from exc
+    except WARC_READ_ERRORS as exc:
+        raise WarcReadError(f"{path}@{location.offset}: {exc}") from exc
     raise WarcReadError(f"{path}@{location.offset}: no WARC record there")
 
 

@@ -32,6 +32,8 @@ _DATE_LINE = re.compile(r"^\s*date\s+(\d{4}-\d{2}-\d{2})(?:[ \t]+(.*?))?\s*$", r
 _HTML_SNIFF = re.compile(rb"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body)\b", re.IGNORECASE | re.DOTALL)
 _LANGID_MIN_CHARS = 40
 _NO_CAPTURE_DATE = "2099-12-31"
+# A text capture longer than this (in characters) is archived whole, not stripped (_kept_whole).
+MAX_STRIP_CHARS = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +169,8 @@ def _extract_text(capture: Capture, recurring: Lookup | None) -> tuple[Extractio
     check_text(raw)
     body, captured_at, author = _split_date_line(raw)
     limit = captured_at or capture.captured_at
+    if len(body) > MAX_STRIP_CHARS:
+        return _kept_whole(body, author, encoding, captured_at)
     model = default_model()
     found = strip_boilerplate(
         body,
@@ -188,6 +192,21 @@ def _extract_text(capture: Capture, recurring: Lookup | None) -> tuple[Extractio
     version = f"{STRIPPER_VERSION}+model.{model.version}"
     options = {"model": model.version, "threshold": model.threshold}
     return extraction, _Method(encoding, "scraper.strip", version, options, captured_at)
+
+
+def _kept_whole(
+    body: str, author: str | None, encoding: str, captured_at: datetime | None
+) -> tuple[Extraction, _Method]:
+    """Return a text capture too long to strip in bounded time and memory: all of it, said so in provenance.
+
+    Stripping weighs every line (about 25 s and 100 bytes of memory per character of text
+    per megabyte); past MAX_STRIP_CHARS a text is a dump, a log or a book rather than a
+    page, and losing none of it is the safe choice.
+    """
+    words = word_count(body)
+    extraction = Extraction(text=body, authors=(author,) if author else (), input_words=words)
+    options = {"stripped": False, "reason": f"over {MAX_STRIP_CHARS:,} characters: kept whole"}
+    return extraction, _Method(encoding, "scraper.strip", STRIPPER_VERSION, options, captured_at)
 
 
 def _split_date_line(raw: str) -> tuple[str, datetime | None, str | None]:

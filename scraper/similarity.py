@@ -47,6 +47,9 @@ __all__ = [
 ]
 
 SHINGLE = 5
+# Signatures, key terms and term vectors read this much of a text: enough to tell what a page
+# is and which pages repeat it, in bounded time and memory however long the text.
+SIMILARITY_CHARS = 500_000
 DUPLICATE_PERMUTATIONS, DUPLICATE_ROWS = 60, 3  # 20 bands: P(candidate) 0.93 at Jaccard 0.5, 0.42 at 0.3
 # One key term per band: P(candidate) 0.93 at key-term Jaccard 0.15 (outlets' rewrites of one
 # story measure 0.15-0.45), 0.42 for two texts that share a single key term.
@@ -86,6 +89,7 @@ def signatures(
 
     `idf` weighs key terms; `vector` is the text's term_vector when the caller has it already.
     """
+    text = text[:SIMILARITY_CHARS]
     words = list(_terms(text))
     keys = key_terms(text if not title else f"{title}\n{text}", idf=idf)
     return Signatures(
@@ -108,8 +112,8 @@ def estimated_jaccard(a: bytes, b: bytes) -> float:
 
 
 def term_vector(text: str) -> Counter[str]:
-    """Return how often each term occurs: casefolded words, CJK as character bigrams."""
-    return Counter(_terms(text))
+    """Return how often each term occurs (in the first SIMILARITY_CHARS): casefolded words, CJK as bigrams."""
+    return Counter(_terms(text[:SIMILARITY_CHARS]))
 
 
 def cosine(a: Mapping[str, int], b: Mapping[str, int], idf: Callable[[str], float]) -> float:
@@ -171,6 +175,7 @@ def key_terms(text: str, limit: int = KEY_TERMS, idf: Callable[[str], float] | N
     commonest words look rare.
     """
     rarity = idf or idf_from(0, {})
+    text = text[:SIMILARITY_CHARS]
     counts: Counter[str] = Counter()
     named: Counter[str] = Counter()
     for line in text.split("\n"):

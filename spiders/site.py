@@ -79,6 +79,7 @@ class SiteSpider(ArchiveSpider):
         self.per_site: Counter[str] = Counter()
         self.per_seed: Counter[int] = Counter()
         self.seen_pages: set[str] = set()
+        self.seen_discovery: set[str] = set()  # sitemaps, feeds and robots.txt asked for so far
 
     async def start(self) -> AsyncIterator[Request]:
         for index, seed in enumerate(self.seeds):
@@ -235,6 +236,11 @@ class SiteSpider(ArchiveSpider):
         if not url.startswith(("http://", "https://")) or not self._in_scope(url, seed):
             return None
         page = kind in ("page", "auto")
+        if not page:  # a sitemap index listing itself (or a cycle of them) is read once
+            key = normalize_url(url)
+            if key in self.seen_discovery or key in self.seen_pages:  # a seed of kind auto is a page so far
+                return None
+            self.seen_discovery.add(key)
         if page:
             key = normalize_url(url)
             if key in self.seen_pages and not from_seed:
