@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
+from scrapy.utils.defer import deferred_from_coro
+from sqlalchemy.exc import SQLAlchemyError
 
 from archive.catalog import Catalog
 from archive.items import ArchiveItem, CaptureFailure, ExchangeItem, RevisitItem, SkippedRecord
@@ -42,6 +44,15 @@ def catalog_url(settings: Any) -> str:
 def warc_directory(data_dir: Path) -> Path:
     """Return where WARC files live under a data directory."""
     return data_dir / "warc"
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+
+
+def _source_of(item: Any) -> str:
+    capture = getattr(item, "capture", None)
+    return str(getattr(capture, "source_location", None) or getattr(item, "source", "?"))
 
 
 def check_writable(directory: Path) -> None:
@@ -132,6 +143,15 @@ class ArchivePipeline:
             spider.evidence_for_html = self.site_evidence == "all"  # type: ignore[attr-defined]
 
     def process_item(self, item: Any) -> Any:
+        try:
+            self._dispatch(item)
+        except SQLAlchemyError as exc:  # the catalog is gone or full: this capture and every later one
+            reason = f"catalog error: {_first_line(exc)}"
+            self._fail(_source_of(item), reason)
+            self._stop(reason)
+        return item
+
+    def _dispatch(self, item: Any) -> None:
         if isinstance(item, CaptureFailure):
             self._fail(item.source, item.reason)
         elif isinstance(item, SkippedRecord):
@@ -142,7 +162,15 @@ class ArchivePipeline:
             self._exchange(item)
         elif isinstance(item, RevisitItem):
             self._revisit(item.capture, "server-not-modified")
-        return item
+
+    def _stop(self, reason: str) -> None:
+        """Stop the run: what it archived so far stays (committed, or re-indexed by the next run)."""
+        if self.status != "running":
+            return
+        self.status = "failed"
+        self.stats.set_value("archive/stopped", reason)
+        if self.crawler.engine is not None and self.crawler.spider is not None:
+            deferred_from_coro(self.crawler.engine.close_spider_async(reason="archive_write_failed"))
 
     def _redirect(self, capture: Capture) -> None:
         self._exchange(ExchangeItem(capture, "redirect"))
@@ -154,6 +182,9 @@ class ArchivePipeline:
         try:
             self._commit()
             settled = True
+        except SQLAlchemyError as exc:
+            self.status = "failed"
+            self.stats.set_value("archive/stopped", f"catalog error: {_first_line(exc)}")
         except Exception:
             self.status = "failed"
             raise
@@ -170,6 +201,9 @@ class ArchivePipeline:
             status = "interrupted"  # Ctrl-C or a close-spider limit: --resume continues it
         try:
             self.catalog.finish_crawl(self.crawl_id, status, self._counts())
+        except SQLAlchemyError as exc:  # the run's row says "running": resumable, as it should be
+            if not self.stats.get_value("archive/stopped"):
+                self.stats.set_value("archive/stopped", f"catalog error: {_first_line(exc)}")
         finally:
             self.catalog.close()
 
@@ -230,12 +264,8 @@ class ArchivePipeline:
         except OSError as exc:
             reason = f"WARC write failed: {exc.strerror or exc}"
             self._fail(source, reason)
-            if exc.errno in _DISK_ERRORS and self.status == "running":
-                self.status = "failed"
-                self.stats.set_value("archive/stopped", reason)
-                spider = self.crawler.spider
-                if self.crawler.engine is not None and spider is not None:
-                    self.crawler.engine.close_spider(spider, "archive_write_failed")
+            if exc.errno in _DISK_ERRORS:
+                self._stop(reason)
             return None
 
     def _pending_or_catalog(self, record_id: str) -> Record | None:
