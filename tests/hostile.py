@@ -13,7 +13,7 @@ from typing import Any
 
 import brotli
 
-__all__ = ["BOMB_BYTES", "HostileSite", "billion_laughs", "hostile_site", "nested_html"]
+__all__ = ["BOMB_BYTES", "INJECTION_TITLE", "HostileSite", "billion_laughs", "hostile_site", "nested_html"]
 
 BOMB_BYTES = 1 << 30  # what each bomb inflates to: 1 GiB
 
@@ -57,6 +57,15 @@ def nested_html(depth: int) -> bytes:
     )
 
 
+# A page whose every part a hostile author controls, aimed at SQL text, shells and file paths.
+INJECTION_TITLE = 'Robert\'); DROP TABLE captures; -- "$(touch /tmp/pwned)" `rm -rf ~` ../../evil'
+INJECTION_PAGE = (
+    f"<html><head><title>{INJECTION_TITLE}</title></head><body><article><h1>{INJECTION_TITLE}</h1>"
+    + '<p>The council met on Monday; \' OR 1=1 -- and "NEAR(a b)" * were all it said about the budget.</p>' * 4
+    + "</article></body></html>"
+).encode()
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: HostileSite
 
@@ -75,6 +84,14 @@ class _Handler(BaseHTTPRequestHandler):
             "/sitemap-bomb.xml": (200, {"Content-Type": "application/xml"}, billion_laughs("urlset")),
             "/deep": (200, {"Content-Type": "text/html; charset=utf-8"}, nested_html(100_000)),
             "/fine": (200, {"Content-Type": "text/html; charset=utf-8"}, nested_html(3)),
+            "/..%2F..%2Fevil.html": (
+                200,
+                {
+                    "Content-Type": "text/html; charset=utf-8",
+                    "Content-Disposition": 'attachment; filename="../../evil.sh"',
+                },
+                INJECTION_PAGE,
+            ),
         }
         status, headers, body = routes.get(self.path, (404, {"Content-Type": "text/plain"}, b"not here"))
         self.send_response(status)

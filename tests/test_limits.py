@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import json
+import re
 import resource
 import socket
 import threading
@@ -16,7 +18,7 @@ from warcio.warcwriter import WARCWriter
 
 from archive.netguard import AddressPolicy
 from tests.conftest import PROJECT_SEEDS, Cli, warc_files, warcio_check
-from tests.hostile import BOMB_BYTES, HostileSite, hostile_site
+from tests.hostile import BOMB_BYTES, INJECTION_TITLE, HostileSite, hostile_site
 
 LOOPBACK = ["--allow-network", "127.0.0.1/32"]
 CRAWL = ["--depth", "0", "--delay", "0", "--timeout", "20", "--retries", "0", "--jobs", "1"]
@@ -210,6 +212,22 @@ def test_crawls_refuse_internal_addresses_unless_allowed(cli: Cli, site: Hostile
     assert _export(cli) == []
 
 
+def test_what_a_page_controls_reaches_no_sql_text_shell_or_file_path(cli: Cli, site: HostileSite) -> None:
+    url = f"{site.base}/..%2F..%2Fevil.html"
+    done = cli("crawl", url, *CRAWL, *LOOPBACK)
+    assert done.code == 0, done.out + done.err
+    [record] = _export(cli)
+    assert record["title"] == INJECTION_TITLE  # stored as given, by bound parameters
+    hits = json.loads(cli("query", "DROP TABLE captures", "--format", "json", check=True).out)
+    assert [h["id"] for h in hits] == [record["id"]]  # the catalog is whole and finds it
+    for words in ("' OR 1=1 --", '"NEAR(a b)" *', "$(touch", ") OR (", "title:x"):
+        found = cli("query", words)  # search syntax in a query is words, never an error
+        assert found.code in (0, 1) and found.err.strip() == "", found.err  # 1: nothing matched, as grep says
+    names = sorted(p.name for p in (cli.data / "warc").iterdir())
+    assert all(re.fullmatch(r"scraper-\d{17}-\d{5}-[\w.-]+\.warc\.gz", n) for n in names), names
+    assert not list(cli.cwd.parent.rglob("evil*")) and not Path("/tmp/pwned").exists()
+
+
 @pytest.mark.parametrize(
     ("address", "kind"),
     [
@@ -263,6 +281,4 @@ def _resource(uri: str, text: str) -> bytes:
 
 
 def _export(cli: Cli) -> list[dict]:  # type: ignore[type-arg]
-    import json
-
     return [json.loads(line) for line in cli("export", "--format", "jsonl", check=True).out.splitlines()]
