@@ -79,8 +79,12 @@ def _strip_comment(raw: str) -> str:
 
 
 def _seed(url: str, options: list[str], where: str) -> Seed:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError as exc:  # an unbalanced "[" of an IPv6 host, found by fuzzing
+        raise SeedError(f"{where}: not a URL: {url!r} ({exc})") from exc
+    if parts.scheme not in ("http", "https") or not host:
         raise SeedError(f"{where}: not an http(s) URL: {url!r}")
     kind, depth, max_pages = "auto", None, None
     for option in options:
