@@ -249,18 +249,23 @@ class WarcFileWriter:
         the next run re-indexes what the files hold.
         """
         if self._file is not None:
-            done, self._file = self._file, None
-            try:
-                os.fsync(done.fd)
-            finally:
-                os.close(done.fd)
-                self._unsettled.append(done)
+            self._retire()
         if settled:
             self.settle()
         else:
             for done in self._unsettled:
                 done.marker.close()  # the lock goes; the marker stays for recovery
             self._unsettled.clear()
+
+    def _retire(self) -> None:
+        """Make the open file durable and close it; its marker stays (locked) until `settle()`."""
+        assert self._file is not None
+        done, self._file = self._file, None
+        try:
+            os.fsync(done.fd)
+        finally:
+            os.close(done.fd)
+            self._unsettled.append(done)
 
     @contextmanager
     def _group(self, out: _OpenFile) -> Iterator[None]:
@@ -294,10 +299,7 @@ class WarcFileWriter:
 
     def _current(self) -> _OpenFile:
         if self._file is not None and self._file.size >= self.max_size:
-            done, self._file = self._file, None
-            os.fsync(done.fd)
-            os.close(done.fd)
-            self._unsettled.append(done)
+            self._retire()
         if self._file is None:
             self._file = self._open_next()
         return self._file
