@@ -31,15 +31,19 @@ ITEM_PIPELINES = {
     "archive.pipeline.ArchivePipeline": 500,
 }
 DOWNLOADER_MIDDLEWARES = {
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "archive.politeness.SharedRobotsTxtMiddleware": 100,  # Scrapy's, shared by a frontier's workers
     "archive.middlewares.ResumeMiddleware": 60,
     "archive.middlewares.ConditionalRequestMiddleware": 120,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "archive.middlewares.PoliteRetryMiddleware": 550,
     "archive.netguard.PrivateAddressMiddleware": 560,  # after retries on the way back: a refusal is final
+    "archive.politeness.PolitenessGateMiddleware": 590,  # a frontier's per-host timetable (off otherwise)
     "archive.middlewares.WireMiddleware": 950,
 }
 EXTENSIONS = {
     "archive.middlewares.CrawlDelayExtension": 10,
+    "archive.distributed.FrontierExtension": 20,  # a frontier worker's heartbeat and acknowledgements (off otherwise)
     "archive.progress.ProgressExtension": 500,
     "scrapy.extensions.telnet.TelnetConsole": None,
 }
@@ -55,6 +59,21 @@ ARCHIVE_WARCINFO = {}  # extra warcinfo fields, e.g. {"description": "..."}
 ARCHIVE_SITE_EVIDENCE = "text"  # off | text | all: drop lines a site repeats on 2+ other archived pages
 ARCHIVE_PROGRESS = False  # the CLI turns this on when stderr is a terminal
 ARCHIVE_JOBS = 0  # extraction processes, replay and crawl (archive.workers); 0: one per core, 1: in-process
+
+# --- Shared frontier: many workers, one crawl (archive.frontier, archive.distributed) -------
+# `scraper crawl --frontier redis://HOST:PORT/DB` sets ARCHIVE_FRONTIER_URL and the scheduler
+# (archive.distributed.FrontierScheduler); the components above switch themselves on.
+ARCHIVE_FRONTIER_URL = None  # Redis URL of the shared frontier; None: this process crawls alone
+ARCHIVE_FRONTIER_NAME = "scraper"  # prefix of its keys: several frontiers can share one database
+ARCHIVE_WORKER_ID = None  # beside the host in WARC file names and the frontier; None: the pid
+ARCHIVE_FRONTIER_HEARTBEAT = 5.0  # seconds between a worker's beats (and commits)
+ARCHIVE_FRONTIER_WORKER_TTL = 30.0  # a worker silent this long is dead: what it held goes back
+ARCHIVE_FRONTIER_UNTIL_IDLE = False  # stop once no run is queued or leased (else wait for work)
+ARCHIVE_FRONTIER_POLL = 0.25  # seconds between looks for work while idle
+ARCHIVE_FRONTIER_ROBOTS_TTL = 3600.0  # a robots.txt one worker fetched serves all this long
+ARCHIVE_FRONTIER_DELAY = None  # a worker's floor for the per-host delay across workers (its --delay)
+# Between requests to one host, across workers: the crawl's --delay, else DOWNLOAD_DELAY; set by the CLI.
+ARCHIVE_FRONTIER_DEFAULT_DELAY = 1.0
 
 # --- Replay -------------------------------------------------------------------------------
 REPLAY_MAX_CAPTURE_BYTES = 64 * 1024 * 1024  # a larger capture fails with a clear message

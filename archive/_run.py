@@ -10,7 +10,7 @@ from typing import Any
 from scrapy.crawler import CrawlerProcess
 from scrapy.utils.project import get_project_settings
 
-__all__ = ["RunFailed", "run_crawl", "run_replay"]
+__all__ = ["RunFailed", "frontier_settings", "run_crawl", "run_reextract", "run_replay"]
 
 
 def project_settings(data_dir: Path, db_url: str, **overrides: Any) -> Any:
@@ -42,7 +42,6 @@ def run_replay(
 
     `overrides` are further settings (the CLI's --set), applied last.
     """
-    from archive.workers import available_cores
     from spiders.replay import ReplaySpider
 
     settings = project_settings(
@@ -55,10 +54,16 @@ def run_replay(
         ARCHIVE_JOBS=jobs,
         **(overrides or {}),
     )
-    # Enough captures loaded and waiting that every worker stays busy.
+    return _run(_busy(settings), ReplaySpider, paths=paths)
+
+
+def _busy(settings: Any) -> Any:
+    """Return replay settings with enough captures loaded and waiting that every extraction worker stays busy."""
+    from archive.workers import available_cores
+
     workers = settings.getint("ARCHIVE_JOBS") or available_cores()
     settings.set("CONCURRENT_REQUESTS", max(8, 4 * workers), priority="cmdline")
-    return _run(settings, ReplaySpider, paths=paths)
+    return settings
 
 
 def run_crawl(
@@ -69,14 +74,68 @@ def run_crawl(
     spider_args: dict[str, Any],
     settings_overrides: dict[str, Any],
     crawl_args: dict[str, Any],
+    frontier: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Crawl from `seeds` into the archive; return the crawl's stats."""
+    """Crawl from `seeds` into the archive; return the crawl's stats.
+
+    With `frontier` (frontier_settings()) this process is a worker of a shared frontier: it
+    crawls whatever runs the frontier holds (seeds reach it through `scraper enqueue`).
+    """
     from spiders.site import SiteSpider
 
     settings = project_settings(
         data_dir, db_url, ARCHIVE_CRAWL_KIND="crawl", ARCHIVE_CRAWL_ARGS=crawl_args, **settings_overrides
     )
+    if frontier:
+        for key, value in frontier.items():
+            settings.set(key, value, priority="cmdline")
+        settings.set("SCHEDULER", "archive.distributed.FrontierScheduler", priority="cmdline")
+        # The per-host delay holds across workers (archive.politeness), not per download slot:
+        # this worker's --delay is a floor, a crawl's own --delay applies above it, else the default.
+        floor = settings_overrides.get("DOWNLOAD_DELAY")
+        settings.set("ARCHIVE_FRONTIER_DELAY", floor, priority="cmdline")
+        settings.set("ARCHIVE_FRONTIER_DEFAULT_DELAY", settings.getfloat("DOWNLOAD_DELAY"), priority="cmdline")
+        settings.set("DOWNLOAD_DELAY", 0, priority="cmdline")
+        settings.set("AUTOTHROTTLE_ENABLED", False, priority="cmdline")  # it tunes one process's slots only
+        return _run(settings, SiteSpider)
     return _run(settings, SiteSpider, seeds=seeds, **spider_args)
+
+
+def frontier_settings(
+    url: str, name: str | None = None, *, worker_id: str | None = None, until_idle: bool = False
+) -> dict[str, Any]:
+    """Return the settings that make a run one worker of the frontier at `url`."""
+    found: dict[str, Any] = {"ARCHIVE_FRONTIER_URL": url, "ARCHIVE_FRONTIER_UNTIL_IDLE": until_idle}
+    if name:
+        found["ARCHIVE_FRONTIER_NAME"] = name
+    if worker_id:
+        found["ARCHIVE_WORKER_ID"] = worker_id
+    return found
+
+
+def run_reextract(
+    paths: list[str],
+    *,
+    data_dir: Path,
+    db_url: str,
+    jobs: int | None = None,
+    crawl_args: dict[str, Any] | None = None,
+    frontier: dict[str, Any] | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Re-extract the captures the catalog holds in WARC files `paths` (or in files leased from `frontier`)."""
+    from spiders.reextract import ReextractSpider
+
+    settings = project_settings(
+        data_dir,
+        db_url,
+        ARCHIVE_CRAWL_KIND="reextract",
+        ARCHIVE_CRAWL_ARGS=crawl_args or {"command": "reextract", "paths": paths},
+        ARCHIVE_JOBS=jobs,
+        **(frontier or {}),
+        **(overrides or {}),
+    )
+    return _run(_busy(settings), ReextractSpider, paths=paths)
 
 
 class RunFailed(Exception):
@@ -84,6 +143,7 @@ class RunFailed(Exception):
 
 
 def _run(settings: Any, spider: type, **kwargs: Any) -> dict[str, Any]:
+    from archive.frontier import FrontierError
     from archive.pipeline import check_writable, warc_directory
 
     try:  # before Scrapy starts: a pipeline failing to open makes Scrapy's own stats trip over it
@@ -91,7 +151,10 @@ def _run(settings: Any, spider: type, **kwargs: Any) -> dict[str, Any]:
     except PermissionError as exc:
         raise RunFailed(str(exc)) from exc
     process = CrawlerProcess(settings)
-    crawler = process.create_crawler(spider)
+    try:
+        crawler = process.create_crawler(spider)
+    except FrontierError as exc:  # the frontier is reached while the crawler is made
+        raise RunFailed(str(exc)) from exc
     failures: list[BaseException] = []
     process.crawl(crawler, **kwargs).addErrback(lambda failure: failures.append(failure.value))
     process.start()

@@ -308,9 +308,7 @@ class Catalog:
             documents = set(session.scalars(select(CaptureRow.document_id).where(CaptureRow.id.in_(wanted))))
             session.execute(WarcRecordRow.__table__.delete().where(WarcRecordRow.capture_id.in_(wanted)))
             gone = session.execute(CaptureRow.__table__.delete().where(CaptureRow.id.in_(wanted))).rowcount
-            shared = set(session.scalars(select(CaptureRow.document_id).where(CaptureRow.document_id.in_(documents))))
-            if documents - shared:
-                session.execute(Document.__table__.delete().where(Document.id.in_(sorted(documents - shared))))
+            _drop_unheld_documents(session, documents)
         return int(gone or 0)
 
     @_reconnecting
@@ -328,26 +326,24 @@ class Catalog:
         writers sharing rows take their locks in one order; a PostgreSQL deadlock or
         serialization failure that happens anyway is retried (the inserts are idempotent).
         """
-        for attempt in range(_RETRIES):
-            try:
-                return self._add_records(records)
-            except OperationalError as exc:
-                if attempt == _RETRIES - 1 or getattr(exc.orig, "sqlstate", None) not in _RETRYABLE:
-                    raise
-        raise AssertionError("unreachable")
+        return _retrying_deadlocks(lambda: self._add_records(records))
+
+    def _documents_of(self, session: Session, records: Sequence[Record], terms: Counter[int]) -> dict[str, int]:
+        """Return the document id of each record's text (text digest -> id), creating and indexing new ones."""
+        documents: dict[str, int] = {}
+        facets: dict[str, set[str]] = {}
+        for record in records:
+            facets.setdefault(record.text_sha256, set()).update(capture_facets(record.site, record.language))
+        for record in sorted(records, key=lambda r: r.text_sha256):
+            if record.text_sha256 not in documents:
+                documents[record.text_sha256] = self._document_id(session, record, facets[record.text_sha256], terms)
+        return documents
 
     def _add_records(self, records: Sequence[Record]) -> int:
         inserted = 0
         with Session(self.engine) as session, session.begin():
-            documents: dict[str, int] = {}
             terms: Counter[int] = Counter()
-            facets: dict[str, set[str]] = {}
-            for record in records:
-                facets.setdefault(record.text_sha256, set()).update(capture_facets(record.site, record.language))
-            for record in sorted(records, key=lambda r: r.text_sha256):
-                if record.text_sha256 not in documents:
-                    found = self._document_id(session, record, facets[record.text_sha256], terms)
-                    documents[record.text_sha256] = found
+            documents = self._documents_of(session, records, terms)
             for record in sorted(records, key=lambda r: r.id):
                 row = CaptureRow.from_record(record, documents[record.text_sha256])
                 values = {c.key: getattr(row, c.key) for c in CaptureRow.__table__.columns}
@@ -355,13 +351,57 @@ class Catalog:
                 insert = self._insert_ignore(CaptureRow, values, ["id"]).returning(CaptureRow.id)
                 if session.execute(insert).first() is not None:
                     inserted += 1
-                    for warc in row.warc_records:
-                        warc_values = {c.key: getattr(warc, c.key) for c in WarcRecordRow.__table__.columns}
-                        warc_values.update(capture_id=record.id)
-                        warc_values.pop("id")
-                        session.execute(WarcRecordRow.__table__.insert().values(**warc_values))
+                    _insert_locations(session, record.id, row.warc_records)
             count_terms(session.connection(), terms)
         return inserted
+
+    @_reconnecting
+    def replace_extractions(self, records: Sequence[Record]) -> int:
+        """Give captures the catalog holds their new extraction; return how many it held.
+
+        Each record is a capture already in the catalog with a new text and metadata, whose
+        conversion and metadata WARC records are written and durable. The capture's row takes the
+        new values and points at the new records (its raw and request records stay); it moves to
+        the document holding its new text, and a document no capture holds any more is dropped.
+        """
+        return _retrying_deadlocks(lambda: self._replace_extractions(records))
+
+    def _replace_extractions(self, records: Sequence[Record]) -> int:
+        replaced = 0
+        kept = {"id", "previous_id"}
+        with Session(self.engine) as session, session.begin():
+            terms: Counter[int] = Counter()
+            documents = self._documents_of(session, records, terms)
+            before: set[int] = set()
+            for record in sorted(records, key=lambda r: r.id):
+                old = session.scalar(select(CaptureRow.document_id).where(CaptureRow.id == record.id))
+                if old is None:
+                    continue
+                before.add(old)
+                row = CaptureRow.from_record(record, documents[record.text_sha256])
+                values = {c.key: getattr(row, c.key) for c in CaptureRow.__table__.columns if c.key not in kept}
+                session.execute(update(CaptureRow).where(CaptureRow.id == record.id).values(**values))
+                roles = ("conversion", "metadata")
+                session.execute(
+                    WarcRecordRow.__table__.delete().where(
+                        WarcRecordRow.capture_id == record.id, WarcRecordRow.role.in_(roles)
+                    )
+                )
+                _insert_locations(session, record.id, [w for w in row.warc_records if w.role in roles])
+                replaced += 1
+            count_terms(session.connection(), terms)
+            _drop_unheld_documents(session, before)
+        return replaced
+
+    def raw_files(self, crawl_id: str | None = None) -> list[str]:
+        """Return the WARC files holding captures' raw records (of one run, if given), by name."""
+        query = select(distinct(WarcRecordRow.file)).where(WarcRecordRow.role == "raw")
+        if crawl_id is not None:
+            query = query.join(CaptureRow, CaptureRow.id == WarcRecordRow.capture_id).where(
+                CaptureRow.crawl_id == crawl_id
+            )
+        with Session(self.engine) as session:
+            return sorted(session.scalars(query))
 
     @staticmethod
     def _replaced(session: Session, record: Record) -> str | None:
@@ -757,6 +797,33 @@ def _latest(query: Select[Any], url: str, *, canonical: bool = False) -> Select[
     """Narrow `query` to the newest capture fetched from `url` (or of its canonical form)."""
     where = CaptureRow.canonical_url == normalize_url(url) if canonical else CaptureRow.source_url == url
     return query.where(where).order_by(CaptureRow.captured_at.desc()).limit(1)
+
+
+def _retrying_deadlocks(write: Callable[[], T]) -> T:
+    """Return what an idempotent write gives back, retried on a PostgreSQL deadlock or serialization failure."""
+    for attempt in range(_RETRIES):
+        try:
+            return write()
+        except OperationalError as exc:
+            if attempt == _RETRIES - 1 or getattr(exc.orig, "sqlstate", None) not in _RETRYABLE:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _insert_locations(session: Session, capture_id: str, rows: Iterable[WarcRecordRow]) -> None:
+    """Insert a capture's WARC record locations."""
+    for warc in rows:
+        values = {c.key: getattr(warc, c.key) for c in WarcRecordRow.__table__.columns if c.key != "id"}
+        session.execute(WarcRecordRow.__table__.insert().values({**values, "capture_id": capture_id}))
+
+
+def _drop_unheld_documents(session: Session, documents: Collection[int]) -> None:
+    """Delete those of `documents` no capture holds any more (their index rows go with them)."""
+    if not documents:
+        return
+    held = set(session.scalars(select(CaptureRow.document_id).where(CaptureRow.document_id.in_(documents))))
+    if set(documents) - held:
+        session.execute(Document.__table__.delete().where(Document.id.in_(sorted(set(documents) - held))))
 
 
 def _crawl_dict(crawl: Crawl) -> dict[str, Any]:

@@ -9,17 +9,27 @@ import json
 import os
 import sys
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import IO, Any
 
-from archive._cli_common import add_filters, command, db_url, filters_of, open_catalog
+from archive._cli_common import (
+    add_filters,
+    command,
+    db_url,
+    evidence_option,
+    filters_of,
+    open_catalog,
+    print_summary,
+    set_option,
+    settings_given,
+)
+from archive._cli_crawl import add_crawl_commands
+from archive._cli_frontier import add_frontier_commands
 from archive._cli_integrity import add_integrity_commands
 from archive._cli_stories import add_story_commands
 from archive._run import RunFailed
-from archive.catalog import SORTS, AmbiguousId, Catalog, SearchHit
+from archive.catalog import SORTS, AmbiguousId, SearchHit
 from archive.pipeline import warc_directory
-from archive.seeds import KINDS
 from archive.sources import CaptureFailure, SourceError, SourceRef, find_sources, load_capture
 from archive.warc import WarcReadError, read_payload
 from scraper import CaptureError, LineCounts, Record, __version__, build_record, evidence_scope
@@ -81,49 +91,11 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument(
         "--jobs", type=int, metavar="N", help="extraction processes (default: one per core; 1: in this process)"
     )
-    _set_option(replay)
-    _evidence_option(replay)
+    set_option(replay)
+    evidence_option(replay)
 
-    crawl = command(sub, "crawl", "crawl the web from seed URLs, sitemaps and feeds into the archive", _crawl)
-    crawl.add_argument("urls", nargs="*", metavar="URL", help="seed URLs (kind decided by the response)")
-    crawl.add_argument("--seeds", type=Path, action="append", default=[], help="seed file (see README)")
-    crawl.add_argument("--kind", choices=KINDS, default="auto", help="what the URL seeds are (default: sniff)")
-    crawl.add_argument("--depth", type=int, help="link hops from page seeds (default 1)")
-    crawl.add_argument("--any-site", action="store_true", help="follow links to other sites too")
-    crawl.add_argument("--allow-domain", action="append", default=[], help="only these domains (and subdomains)")
-    crawl.add_argument("--deny-domain", action="append", default=[], help="never these domains")
-    crawl.add_argument("--allow", action="append", default=[], metavar="REGEX", help="only URLs matching")
-    crawl.add_argument("--deny", action="append", default=[], metavar="REGEX", help="never URLs matching")
-    crawl.add_argument("--max-pages", type=int, help="pages per crawl")
-    crawl.add_argument("--max-per-site", type=int, help="pages per site")
-    crawl.add_argument("--feeds", action="store_true", help="also crawl the RSS/Atom feeds seed pages advertise")
-    crawl.add_argument("--archive-other", action="store_true", help="archive non-HTML responses raw (no record)")
-    crawl.add_argument("--contact", help="contact URL for the User-Agent (default $ARCHIVE_CONTACT_URL)")
-    crawl.add_argument("--concurrency", type=int, help="requests at once per domain (default 2)")
-    crawl.add_argument("--delay", type=float, help="seconds between requests to one domain (default 1)")
-    crawl.add_argument("--timeout", type=float, help="seconds per request (default 30)")
-    crawl.add_argument("--max-body-bytes", type=int, help="abandon larger responses (default 64 MiB)")
-    crawl.add_argument(
-        "--allow-network",
-        action="append",
-        default=[],
-        metavar="CIDR",
-        help="may reach these private/loopback/link-local addresses (e.g. 10.0.0.0/8; default: public only)",
-    )
-    crawl.add_argument("--retries", type=int, help="retries on 5xx, 429 and timeouts (default 3)")
-    crawl.add_argument("--resume", nargs="?", const="latest", metavar="CRAWL_ID", help="continue an interrupted crawl")
-    crawl.add_argument("--operator", help="who runs the archive, for the warcinfo record")
-    crawl.add_argument(
-        "--jobs", type=int, metavar="N", help="extraction processes (default: one per core; 1: in this process)"
-    )
-    crawl.add_argument("--job", help="the schedule job this run belongs to (recorded with the crawl)")
-    _set_option(crawl)
-    _evidence_option(crawl)
-
-    schedule = command(sub, "schedule", "run recurring crawl jobs from a schedule file (TOML)", _schedule)
-    schedule.add_argument("file", type=Path)
-    schedule.add_argument("--once", action="store_true", help="run every job once now, then exit")
-    schedule.add_argument("--max-runs", type=int, help="exit after this many runs")
+    add_crawl_commands(sub)
+    add_frontier_commands(sub)
 
     crawls = command(sub, "crawls", "list runs (crawls and replays) with their counts and outcome", _crawls)
     crawls.add_argument("--limit", type=int, default=20)
@@ -137,7 +109,7 @@ def _parser() -> argparse.ArgumentParser:
     extract = sub.add_parser("extract", help="extract text and metadata only; archive nothing")
     extract.add_argument("paths", nargs="+", metavar="FILE")
     extract.add_argument("--format", choices=("text", "json", "jsonl"), default="text")
-    _evidence_option(extract)
+    evidence_option(extract)
     extract.set_defaults(func=_extract)
 
     query = command(sub, "query", "full-text and filtered search of the catalog", _query)
@@ -197,37 +169,11 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _set_option(cmd: argparse.ArgumentParser) -> None:
-    cmd.add_argument(
-        "-s", "--set", action="append", default=[], metavar="NAME=VALUE", help="any Scrapy or ARCHIVE_ setting"
-    )
-
-
-def _settings_given(args: argparse.Namespace) -> dict[str, str]:
-    """Return the --set NAME=VALUE pairs; raise ValueError naming the first one that is not."""
-    given = {}
-    for item in args.set:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise ValueError(f"--set wants NAME=VALUE, not {item!r}")
-        given[name] = value
-    return given
-
-
-def _evidence_option(cmd: argparse.ArgumentParser) -> None:
-    cmd.add_argument(
-        "--site-evidence",
-        choices=("off", "text", "all"),
-        default="text",
-        help="drop lines a site repeats on 2+ other pages: in text captures (default), also HTML (all), or never",
-    )
-
-
 def _replay(args: argparse.Namespace) -> int:
     from archive._run import run_replay
 
     try:
-        overrides = _settings_given(args)
+        overrides = settings_given(args)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -241,115 +187,8 @@ def _replay(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         overrides=overrides,
     )
-    _print_summary(stats, args)
+    print_summary(stats, args)
     return 1 if stats.get("archive/failed", 0) else 0
-
-
-def _crawl(args: argparse.Namespace) -> int:
-    from archive._run import run_crawl
-    from archive.seeds import SeedError, read_seed_file, seed_from_url
-
-    try:
-        seeds = [seed_from_url(url, args.kind) for url in args.urls]
-        for path in args.seeds:
-            seeds.extend(read_seed_file(path))
-    except SeedError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    if not seeds and not args.resume:
-        print("error: no seeds: give URLs or --seeds FILE", file=sys.stderr)
-        return 2
-    resume = args.resume
-    previous: dict[str, Any] | None = None
-    if resume:
-        with open_catalog(args) as catalog:
-            previous = catalog.resumable(resume)
-        if previous is None:
-            print(f"error: no unfinished crawl to resume ({resume})", file=sys.stderr)
-            return 2
-        resume = previous["id"]
-        if not seeds:
-            from archive.seeds import Seed
-
-            seeds = [Seed(**s) for s in previous["args"].get("seeds", [])]
-    contact = args.contact or os.environ.get("ARCHIVE_CONTACT_URL")
-    overrides = {
-        "USER_AGENT": f"scraper-archive/{__version__} (+{contact})" if contact else None,
-        "CONCURRENT_REQUESTS_PER_DOMAIN": args.concurrency,
-        "DOWNLOAD_DELAY": args.delay,
-        "DOWNLOAD_TIMEOUT": args.timeout,
-        "DOWNLOAD_MAXSIZE": args.max_body_bytes,
-        "RETRY_TIMES": args.retries,
-        "ARCHIVE_OPERATOR": args.operator,
-        "ARCHIVE_SITE_EVIDENCE": args.site_evidence,
-        "ARCHIVE_RESUME_CRAWL": resume,
-        "ARCHIVE_JOBS": args.jobs,
-        "ARCHIVE_ALLOW_NETWORKS": args.allow_network or None,
-    }
-    if args.delay is not None and args.delay == 0:
-        overrides["AUTOTHROTTLE_ENABLED"] = False
-    try:
-        overrides.update(_settings_given(args))
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    spider_args = {
-        "depth": args.depth,
-        "any_site": args.any_site,
-        "allow_domains": args.allow_domain,
-        "deny_domains": args.deny_domain,
-        "allow": args.allow,
-        "deny": args.deny,
-        "max_pages": args.max_pages,
-        "max_per_site": args.max_per_site,
-        "archive_other": args.archive_other,
-        "discover_feeds": args.feeds,
-    }
-    if resume:  # options not given again come from the crawl being continued
-        stored = previous["args"] if previous is not None else {}
-        for key, value in spider_args.items():
-            if key in stored and value in (None, False, []):
-                spider_args[key] = stored[key]
-        if not args.allow_network and stored.get("allow_networks"):  # the same boundary as the crawl continued
-            overrides["ARCHIVE_ALLOW_NETWORKS"] = stored["allow_networks"]
-    if spider_args["depth"] is None:
-        spider_args["depth"] = 1
-    crawl_args = {
-        "command": "crawl",
-        "job": args.job,
-        "seeds": [asdict(s) for s in seeds],
-        **{k: v for k, v in spider_args.items() if v not in (None, False, [])},
-    }
-    if overrides["ARCHIVE_ALLOW_NETWORKS"]:
-        crawl_args["allow_networks"] = overrides["ARCHIVE_ALLOW_NETWORKS"]
-    stats = run_crawl(
-        seeds,
-        data_dir=args.data,
-        db_url=db_url(args),
-        spider_args=spider_args,
-        settings_overrides=overrides,
-        crawl_args=crawl_args,
-    )
-    _print_summary(stats, args, "crawl")
-    return 1 if stats.get("archive/failed", 0) else 0
-
-
-def _schedule(args: argparse.Namespace) -> int:
-    from archive.schedule import ScheduleError, Scheduler, load_schedule
-
-    try:
-        jobs = load_schedule(args.file)
-    except ScheduleError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    with open_catalog(args):  # create or upgrade it once, before any job runs
-        pass
-    scheduler = Scheduler(jobs, data_dir=args.data, db_url=db_url(args), say=lambda m: print(m, flush=True))
-    try:
-        scheduler.run(max_runs=args.max_runs, once=args.once)
-    except KeyboardInterrupt:
-        print("schedule: stopped")
-    return 0
 
 
 def _crawls(args: argparse.Namespace) -> int:
@@ -411,53 +250,6 @@ def _history(args: argparse.Namespace) -> int:
     for row in rows:
         print(f"v{row['version']}  {row['captured_at']}  {row['id']}  {row['words']} words")
     return 0
-
-
-def _print_summary(stats: dict[str, Any], args: argparse.Namespace, command: str = "replay") -> None:
-    get = stats.get
-    print(
-        f"{command}: {get('archive/captures_read', 0)} captures read, {get('archive/records_written', 0)} records "
-        f"written, {get('archive/unchanged', 0)} unchanged, {get('archive/failed', 0)} failed"
-    )
-    print(
-        f"extraction: {get('extraction/jobs', 1)} process(es), {get('extraction/in_workers', 0)} captures "
-        f"extracted in workers, {get('extraction/worker_restarts', 0)} worker restarts"
-    )
-    if command == "crawl":
-        print(
-            f"fetched: {get('downloader/response_count', 0)} responses, {get('archive/revisits', 0)} revisits, "
-            f"{sum(v for k, v in stats.items() if k.startswith('archive/exchanges/'))} redirects/raw, "
-            f"{get('crawl/skipped_not_html', 0)} not HTML, {get('crawl/robots_forbidden', 0)} forbidden by robots.txt, "
-            f"{get('archive/resumed_from_warc', 0)} resumed from the archive"
-        )
-    for source, reason in get("archive/failures", []):
-        print(f"  failed: {source}: {reason}", file=sys.stderr)
-    skipped = {
-        k.removeprefix("replay/warc_skipped/"): v for k, v in stats.items() if k.startswith("replay/warc_skipped/")
-    }
-    if skipped:
-        print("skipped WARC records: " + ", ".join(f"{n} {kind}" for kind, n in sorted(skipped.items())))
-    print(
-        f"words: {get('archive/words_kept', 0):,} kept, "
-        f"{get('archive/boilerplate_words_dropped', 0):,} boilerplate dropped"
-    )
-    files = get("archive/warc_files", [])
-    print(f"warc: {len(files)} file(s), {get('archive/warc_bytes', 0):,} bytes in {warc_directory(args.data)}")
-    for name in files:
-        print(f"  {warc_directory(args.data) / name}")
-    catalog = Catalog(db_url(args))
-    counts = catalog.count()
-    catalog.close()
-    print(
-        f"catalog: {_redacted(db_url(args))} ({counts['documents']} documents, "
-        f"{counts['captures']} captures, crawl {get('archive/crawl_id', '-')})"
-    )
-
-
-def _redacted(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
 
 
 def _extract(args: argparse.Namespace) -> int:

@@ -16,6 +16,7 @@ class ArchiveItem:
 
     capture: Capture
     record: Record
+    crawl_id: str | None = None  # the shared-frontier run it belongs to (None: the pipeline's own run)
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +25,7 @@ class ExchangeItem:
 
     capture: Capture
     why: str  # "redirect" | "other"
+    crawl_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,3 +33,4 @@ class RevisitItem:
     """A 304 Not Modified answer to a conditional request: archived as a revisit of the latest capture."""
 
     capture: Capture
+    crawl_id: str | None = None

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
@@ -32,13 +33,14 @@ if TYPE_CHECKING:
 
     from scrapy.crawler import Crawler
 
-# Sent with `capture` (the 3xx exchange) when a redirect arrives.
+# Sent with `capture` (the 3xx exchange) and `crawl_id` (a frontier's run, or None) when a redirect arrives.
 REDIRECT_RECEIVED = object()
 
 __all__ = [
     "REDIRECT_RECEIVED",
     "ConditionalRequestMiddleware",
     "CrawlDelayExtension",
+    "CrawlDelays",
     "PoliteRetryMiddleware",
     "ResumeMiddleware",
     "WireMiddleware",
@@ -83,7 +85,9 @@ class WireMiddleware:
         )
         request.meta["wire"] = wire
         if 300 <= response.status < 400 and response.status != 304 and b"Location" in response.headers:
-            self.crawler.signals.send_catch_log(signal=REDIRECT_RECEIVED, capture=capture_from_wire(wire))
+            self.crawler.signals.send_catch_log(
+                signal=REDIRECT_RECEIVED, capture=capture_from_wire(wire), crawl_id=request.meta.get("crawl")
+            )
         return response
 
 
@@ -131,6 +135,37 @@ class PoliteRetryMiddleware(RetryMiddleware):
         return retry
 
 
+def _crawl_delay_of(robotparser: Any, user_agent: str) -> float | None:
+    """Return the Crawl-delay a parsed robots.txt asks of `user_agent`, if any."""
+    inner = getattr(robotparser, "rp", None)  # protego.Protego inside Scrapy's ProtegoRobotParser
+    delay = inner.crawl_delay(user_agent) if inner is not None and hasattr(inner, "crawl_delay") else None
+    return float(delay) if delay else None
+
+
+class CrawlDelays:
+    """The Crawl-delay each host's robots.txt asks of this crawler, learned as robots.txt files are parsed.
+
+    `learned(request, delay)` is called for each one found.
+    """
+
+    def __init__(self, crawler: Crawler, learned: Callable[[Request, float], None] | None = None) -> None:
+        self.user_agent = crawler.settings.get("USER_AGENT") or "*"
+        self.delays: dict[str, float] = {}
+        self.learned = learned
+        crawler.signals.connect(self.robots_parsed, signal=signals.robots_parsed)
+
+    def robots_parsed(self, robotparser: Any, request: Request) -> None:
+        delay = _crawl_delay_of(robotparser, self.user_agent)
+        if delay:
+            self.delays[urlsplit(request.url).hostname or ""] = delay
+            if self.learned is not None:
+                self.learned(request, delay)
+
+    def of(self, url: str) -> float:
+        """Return the Crawl-delay of a URL's host (0 when it asks none)."""
+        return self.delays.get(urlsplit(url).hostname or "", 0.0)
+
+
 class CrawlDelayExtension:
     """Honour robots.txt Crawl-delay: a site's download slot never runs faster than it asks.
 
@@ -141,9 +176,7 @@ class CrawlDelayExtension:
         if not crawler.settings.getbool("ROBOTSTXT_OBEY"):
             raise NotConfigured
         self.crawler = crawler
-        self.delays: dict[str, float] = {}
-        self.user_agent = crawler.settings.get("USER_AGENT") or "*"
-        crawler.signals.connect(self.robots_parsed, signal=signals.robots_parsed)
+        self.crawl_delays = CrawlDelays(crawler, self.learned)
         crawler.signals.connect(self.response_downloaded, signal=signals.response_downloaded)
         crawler.signals.connect(self.request_reached, signal=signals.request_reached_downloader)
 
@@ -151,13 +184,9 @@ class CrawlDelayExtension:
     def from_crawler(cls, crawler: Crawler) -> Self:
         return cls(crawler)
 
-    def robots_parsed(self, robotparser: Any, request: Request) -> None:
-        inner = getattr(robotparser, "rp", None)  # protego.Protego inside Scrapy's ProtegoRobotParser
-        delay = inner.crawl_delay(self.user_agent) if inner is not None and hasattr(inner, "crawl_delay") else None
-        if delay:
-            self.delays[urlsplit(request.url).hostname or ""] = float(delay)
-            self.crawler.stats.set_value("robotstxt/crawl_delay", float(delay))  # type: ignore[union-attr]
-            self._clamp(request)
+    def learned(self, request: Request, delay: float) -> None:
+        self.crawler.stats.set_value("robotstxt/crawl_delay", delay)  # type: ignore[union-attr]
+        self._clamp(request)
 
     def response_downloaded(self, response: Response, request: Request, spider: Any = None) -> None:
         self._clamp(request)
@@ -166,7 +195,7 @@ class CrawlDelayExtension:
         self._clamp(request)
 
     def _clamp(self, request: Request) -> None:
-        delay = self.delays.get(urlsplit(request.url).hostname or "")
+        delay = self.crawl_delays.of(request.url)
         engine = self.crawler.engine
         if not delay or engine is None:
             return

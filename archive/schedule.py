@@ -14,9 +14,10 @@
     cron = "0 3 * * *"              # five-field cron, UTC
 
 Each run is a `scraper crawl` subprocess (recorded in the catalog's crawls table with its
-job name). A lock per job (a file lock in the data directory, and on PostgreSQL also an
-advisory lock) makes sure two schedulers never run the same job at once: the second one
-skips that run and says so.
+job name); with a shared frontier (`scraper schedule FILE --frontier URL`) it is a `scraper
+enqueue` into that frontier, and its workers crawl it. A lock per job (a file lock in the data
+directory, and on PostgreSQL also an advisory lock) makes sure two schedulers never run the
+same job at once: the second one skips that run and says so.
 """
 
 from __future__ import annotations
@@ -167,12 +168,14 @@ class Scheduler:
         db_url: str,
         say: Callable[[str], None] = print,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        frontier: tuple[str, str] | None = None,
     ) -> None:
         self.jobs = jobs
         self.data_dir = data_dir
         self.db_url = db_url
         self.say = say
         self.clock = clock
+        self.frontier = frontier  # (Redis URL, name): runs are enqueued there for its workers
 
     def run(self, *, max_runs: int | None = None, once: bool = False) -> int:
         """Run jobs as they fall due; `once`: each job one time now. Return the number of runs started."""
@@ -194,13 +197,37 @@ class Scheduler:
         return runs
 
     def run_job(self, job: Job) -> int | None:
-        """Run one job now under its lock; return the crawl's exit status (None: skipped, locked)."""
+        """Run one job now under its lock; return the crawl's exit status (None: skipped, locked).
+
+        With a frontier, the run is enqueued there for its workers instead (`scraper enqueue`),
+        unless the job's previous run is still running in it.
+        """
         with job_lock(self.data_dir, job.name, self.db_url) as held:
             if not held:
                 self.say(f"{job.name}: skipped, another scheduler is running it")
                 return None
-            self.say(f"{job.name}: crawl started")
+            command = ["crawl", *job.crawl_args]
+            if self.frontier is not None:
+                running = self._running_in_frontier(job)
+                if running:
+                    self.say(f"{job.name}: skipped, its crawl {running} is still running in the frontier")
+                    return None
+                url, name = self.frontier
+                command = ["enqueue", *job.crawl_args, "--frontier", url, "--frontier-name", name]
+            self.say(f"{job.name}: {command[0]} started")
             env = {**os.environ, "SCRAPER_DATA": str(self.data_dir), "SCRAPER_DB": self.db_url}
-            done = subprocess.run([sys.executable, "-m", "archive.cli", "crawl", *job.crawl_args], env=env, check=False)
-            self.say(f"{job.name}: crawl ended with status {done.returncode}")
+            done = subprocess.run([sys.executable, "-m", "archive.cli", *command], env=env, check=False)
+            self.say(f"{job.name}: {command[0]} ended with status {done.returncode}")
             return done.returncode
+
+    def _running_in_frontier(self, job: Job) -> str | None:
+        """Return the job's previous run if the frontier still works on it."""
+        from archive.frontier import Frontier
+
+        assert self.frontier is not None
+        frontier = Frontier.connect(*self.frontier)
+        try:
+            previous = frontier.job_run(job.name)
+            return previous if previous and frontier.state(previous).get("status") == "running" else None
+        finally:
+            frontier.close()

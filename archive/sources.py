@@ -62,6 +62,7 @@ class CaptureFailure:
 
     source: str
     reason: str
+    crawl_id: str | None = None  # the shared-frontier run it belongs to, if any
 
 
 @dataclass(frozen=True, slots=True)

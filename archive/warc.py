@@ -91,7 +91,7 @@ class WarcWriteFailed(OSError):
 
 
 class WarcFileWriter:
-    """Appends captures to `<prefix>-<UTC timestamp>-<serial>-<host>.warc.gz`, rolling by size.
+    """Appends captures to `<prefix>-<UTC timestamp>-<serial>-<host>[-<worker>].warc.gz`, rolling by size.
 
     The records of one capture (request, response, conversion, metadata) are built in memory
     and written with one call; if the write fails (disk full, I/O error) the file is cut back
@@ -108,6 +108,7 @@ class WarcFileWriter:
         max_size: int = DEFAULT_MAX_SIZE,
         info: Mapping[str, Any] | None = None,
         hostname: str | None = None,
+        worker: str | None = None,
         clock: Callable[[], datetime] = _utcnow,
         make_id: Callable[[], str] = warc_record_id,
     ) -> None:
@@ -116,6 +117,7 @@ class WarcFileWriter:
         self.max_size = max_size
         self.info = dict(info or {})
         self.hostname = hostname or socket.gethostname()
+        self.worker = worker  # a frontier worker's id: in file names and warcinfo beside the host
         self.clock = clock
         self.make_id = make_id
         self.files: list[str] = []
@@ -137,15 +139,29 @@ class WarcFileWriter:
         request = self._request(out, capture, raw_id)
         raw = self._append(out, self._raw_record(capture, record, raw_id, request))
         target = record.source_url if capture.http_status is None else (capture.url or record.source_url)
-        refers = {"WARC-Refers-To": raw_id, "WARC-Date": _warc_date(archived_at)}
+        located = record.with_provenance(archived_at=iso_utc(archived_at), warc_request=request, warc_raw=raw)
+        return self._extraction_records(out, located, target, archived_at)
+
+    def write_extraction(self, record: Record) -> Record:
+        """Write a new extraction of a capture archived before: conversion and metadata records only.
+
+        They refer to the capture's raw record where it already is (`record.provenance.warc_raw`);
+        return `record` with the new records' locations.
+        """
+        raw = record.provenance.warc_raw
+        if raw is None:
+            raise ValueError(f"record {record.id} names no raw WARC record to refer to")
+        out = self._current()
+        with self._group(out):
+            return self._extraction_records(out, record, record.source_url, self.clock())
+
+    def _extraction_records(self, out: _OpenFile, record: Record, target: str, moment: datetime) -> Record:
+        """Append the conversion (text) and metadata (the record as JSON) records referring to its raw record."""
+        assert record.provenance.warc_raw is not None
+        refers = {"WARC-Refers-To": record.provenance.warc_raw.record_id, "WARC-Date": _warc_date(moment)}
         text = record.text.encode("utf-8")
-        conversion = self._append(
-            out,
-            self._record(target, "conversion", text, "text/plain; charset=utf-8", refers),
-        )
-        located = record.with_provenance(
-            archived_at=iso_utc(archived_at), warc_request=request, warc_raw=raw, warc_conversion=conversion
-        )
+        conversion = self._append(out, self._record(target, "conversion", text, "text/plain; charset=utf-8", refers))
+        located = record.with_provenance(warc_conversion=conversion)
         meta = json.dumps(located.to_dict(with_text=False), ensure_ascii=False, sort_keys=True).encode("utf-8")
         metadata = self._append(out, self._record(target, "metadata", meta, "application/json", refers))
         return located.with_provenance(warc_metadata=metadata)
@@ -309,7 +325,8 @@ class WarcFileWriter:
         while True:
             self._serial += 1
             stamp = self.clock().astimezone(UTC).strftime("%Y%m%d%H%M%S%f")[:17]
-            name = f"{self.prefix}-{stamp}-{self._serial:05d}-{_safe_host(self.hostname)}.warc.gz"
+            worker = f"-{_safe_host(self.worker)}" if self.worker else ""
+            name = f"{self.prefix}-{stamp}-{self._serial:05d}-{_safe_host(self.hostname)}{worker}.warc.gz"
             # While the file is open, a marker says so and this process holds a lock on it: after
             # a kill (the lock goes with the process), recover_open_files() cuts whatever
             # half-written record the file ends with and re-indexes what no row points at;
@@ -342,6 +359,7 @@ class WarcFileWriter:
             "format": "WARC File Format 1.1",
             "conformsTo": "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/",
             "hostname": self.hostname,
+            **({"worker": self.worker} if self.worker else {}),
             **{k: v for k, v in self.info.items() if v not in (None, "")},
         }
         body = "".join(f"{key}: {value}\r\n" for key, value in fields.items()).encode("utf-8")

@@ -6,7 +6,21 @@ import json
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-__all__ = ["Provenance", "Record", "WarcLocation"]
+__all__ = ["EXTRACTED_FIELDS", "Provenance", "Record", "WarcLocation"]
+
+# What extraction makes of a capture (the rest of a record says what the capture is).
+EXTRACTED_FIELDS = (
+    "site_name",
+    "title",
+    "authors",
+    "published",
+    "language",
+    "tags",
+    "description",
+    "text",
+    "word_count",
+    "text_sha256",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +89,30 @@ class Record:
     def with_provenance(self, **changes: Any) -> Record:
         """Return a copy whose provenance has `changes` applied."""
         return replace(self, provenance=replace(self.provenance, **changes))
+
+    def with_extraction(self, other: Record, **note: Any) -> Record:
+        """Return this capture's record with `other`'s extraction: text, metadata and the extractor that made them.
+
+        What the capture is (URL, payload, capture time, crawl, raw WARC record) stays; the text
+        and metadata records are to be written anew. `note` goes into `extractor_options`.
+        """
+        theirs = other.provenance
+        provenance = replace(
+            self.provenance,
+            extractor=theirs.extractor,
+            extractor_version=theirs.extractor_version,
+            extractor_options={**theirs.extractor_options, **note},
+            project_version=theirs.project_version,
+            input_word_count=theirs.input_word_count,
+            warc_conversion=None,
+            warc_metadata=None,
+        )
+        extracted = {name: getattr(other, name) for name in EXTRACTED_FIELDS}
+        return replace(self, **extracted, provenance=provenance, line_keys=other.line_keys)
+
+    def same_extraction(self, other: Record) -> bool:
+        """Return whether `other` extracted the same text and metadata from its capture as this record holds."""
+        return all(getattr(self, name) == getattr(other, name) for name in EXTRACTED_FIELDS)
 
     def to_dict(self, *, with_text: bool = True) -> dict[str, Any]:
         """Return a JSON-ready dict; `with_text=False` leaves the main text out."""

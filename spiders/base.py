@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import scrapy
@@ -10,7 +11,8 @@ from scrapy import signals
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
-from archive.items import ArchiveItem, CaptureFailure
+from archive.distributed import FrontierWorker, frontier_worker
+from archive.items import ArchiveItem, CaptureFailure, ExchangeItem, RevisitItem
 from archive.pipeline import SITE_EVIDENCE_MODES, catalog_url
 from archive.responses import capture_from_response
 from archive.workers import ExtractionPool, available_cores, build_item
@@ -20,6 +22,8 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
 __all__ = ["ArchiveSpider"]
+
+_RUN_ITEMS = (ArchiveItem, CaptureFailure, ExchangeItem, RevisitItem)  # what the pipeline files under a run
 
 
 class ArchiveSpider(scrapy.Spider):
@@ -35,6 +39,7 @@ class ArchiveSpider(scrapy.Spider):
     evidence_for_html: bool = False
     pool: ExtractionPool | None = None
     jobs: int = 1
+    frontier_worker: FrontierWorker | None = None  # set when this process is one worker of a shared frontier
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> ArchiveSpider:
@@ -47,11 +52,27 @@ class ArchiveSpider(scrapy.Spider):
             spider.pool = ExtractionPool(spider.jobs, evidence_url, evidence_for_html=mode == "all")
             spider.pool.prepare()
         crawler.signals.connect(spider.close_pool, signal=signals.spider_closed)
+        spider.frontier_worker = frontier_worker(crawler)
         return spider
+
+    def tagged(self, item: Any, meta: Mapping[str, Any]) -> Any:
+        """Return `item` marked with the run its request belongs to, when it came from a shared frontier."""
+        run = meta.get("crawl")
+        if run is None or not isinstance(item, _RUN_ITEMS):
+            return item
+        return replace(item, crawl_id=run)
+
+    def request_done(self, meta: Mapping[str, Any]) -> None:
+        """Tell the frontier a request's callback or errback has handed on everything it produced."""
+        if self.frontier_worker is not None:
+            self.frontier_worker.finished(meta)
 
     async def parse(self, response: Response, **kwargs: Any) -> AsyncIterator[ArchiveItem | CaptureFailure]:
         """Yield the response's archive item, built in a worker process when a pool runs, else here."""
-        yield await self.build(response)
+        try:
+            yield self.tagged(await self.build(response), response.meta)
+        finally:
+            self.request_done(response.meta)
 
     async def build(self, response: Response) -> ArchiveItem | CaptureFailure:
         """Return the response's archive item, built in a worker process when a pool runs, else here."""
@@ -73,6 +94,15 @@ class ArchiveSpider(scrapy.Spider):
 
     def on_error(self, failure: Failure) -> Iterator[CaptureFailure]:
         """Report a capture that could not be fetched or loaded, naming it and the reason."""
+        request = getattr(failure, "request", None)
+        meta = request.meta if request is not None else {}
+        try:
+            for item in self._failed(failure):
+                yield self.tagged(item, meta)
+        finally:
+            self.request_done(meta)
+
+    def _failed(self, failure: Failure) -> Iterator[CaptureFailure]:
         request = getattr(failure, "request", None)
         source = request.meta.get("replay_source") if request is not None else None
         where = source.location if source is not None else getattr(request, "url", "?")

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections import Counter
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -19,9 +18,10 @@ from twisted.python.failure import Failure
 
 from archive.items import CaptureFailure, ExchangeItem, RevisitItem
 from archive.responses import archived_response, capture_from_response
+from archive.scope import CAPPED, FETCH, CrawlScope, LocalLedger, ScopeOptions
 from archive.seeds import Seed
 from archive.sources import SourceError, decode_content
-from scraper import media_kind, normalize_url, site_of
+from scraper import media_kind
 from scraper.capture import HTML_TYPES
 from spiders.base import ArchiveSpider
 
@@ -49,7 +49,7 @@ class SiteSpider(ArchiveSpider):
 
     def __init__(
         self,
-        seeds: Sequence[Seed],
+        seeds: Sequence[Seed] = (),
         *,
         depth: int = 1,
         any_site: bool = False,
@@ -61,37 +61,61 @@ class SiteSpider(ArchiveSpider):
         max_per_site: int | None = None,
         archive_other: bool = False,
         discover_feeds: bool = False,
+        scope: CrawlScope | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        options = ScopeOptions(
+            depth=depth,
+            any_site=any_site,
+            allow_domains=tuple(allow_domains),
+            deny_domains=tuple(deny_domains),
+            allow=tuple(allow),
+            deny=tuple(deny),
+            max_pages=max_pages,
+            max_per_site=max_per_site,
+            archive_other=archive_other,
+            discover_feeds=discover_feeds,
+        )
+        # A crawl in this process has one scope; a frontier worker asks its worker for each crawl's.
+        self.scope = scope or CrawlScope(options, LocalLedger(seeds))
         self.seeds = list(seeds)
-        self.depth = depth
-        self.any_site = any_site
-        self.allow_domains = [d.lower() for d in allow_domains]
-        self.deny_domains = [d.lower() for d in deny_domains]
-        self.max_pages = max_pages
-        self.max_per_site = max_per_site
-        self.archive_other = archive_other
-        self.discover_feeds = discover_feeds
-        self.links = LinkExtractor(unique=True)  # every link; _in_scope is the one rule for what is followed
-        self.allow_patterns = [re.compile(p) for p in allow]
-        self.deny_patterns = [re.compile(p) for p in deny]
-        self.per_site: Counter[str] = Counter()
-        self.per_seed: Counter[int] = Counter()
-        self.seen_pages: set[str] = set()
-        self.seen_discovery: set[str] = set()  # sitemaps, feeds and robots.txt asked for so far
+        self.links = LinkExtractor(unique=True)  # every link; CrawlScope.in_scope is the one rule for what is followed
 
     async def start(self) -> AsyncIterator[Request]:
-        for index, seed in enumerate(self.seeds):
-            depth = seed.depth if seed.depth is not None else (self.depth if seed.kind in ("auto", "page") else 0)
-            request = self._request(seed.url, seed.kind, depth, index, sitemap_depth=0, from_seed=True)
+        if self.frontier_worker is not None:  # seeds reach a shared frontier through `scraper enqueue`
+            return
+        for request in self.seed_requests(self.scope, range(len(self.seeds))):
+            yield request
+
+    def seed_requests(self, scope: CrawlScope, indexes: Iterable[int]) -> Iterator[Request]:
+        """Yield the requests of a crawl's seeds (those its scope takes: new, in scope, under its caps)."""
+        for index in indexes:
+            seed = scope.seed(index)
+            request = self._request(
+                scope, seed.url, seed.kind, scope.seed_depth(seed), index, sitemap_depth=0, from_seed=True
+            )
             if request is not None:
                 yield request
+
+    def scope_of(self, meta: dict[str, Any]) -> CrawlScope:
+        """Return the scope of the crawl a request belongs to."""
+        run = meta.get("crawl")
+        if run is None or self.frontier_worker is None:
+            return self.scope
+        return self.frontier_worker.scope(run)
 
     # --- dispatch -----------------------------------------------------------------------
 
     async def route(self, response: Response) -> AsyncIterator[Any]:
         """Handle a response by what it was fetched as, or (for `auto`) by what it turns out to be."""
+        try:
+            async for item in self._route(response):
+                yield self.tagged(item, response.meta)
+        finally:  # everything it gave is with the pipeline or the scheduler now
+            self.request_done(response.meta)
+
+    async def _route(self, response: Response) -> AsyncIterator[Any]:
         kind = response.meta["kind"]
         if kind == "auto":
             kind = self._sniff(response)
@@ -126,8 +150,9 @@ class SiteSpider(ArchiveSpider):
 
     def _robots(self, response: Response) -> Iterator[Request]:
         meta = response.meta
+        scope = self.scope_of(meta)
         for url in sitemap_urls_from_robots(response.body, base_url=response.url):
-            request = self._request(url, "sitemap", meta["hops_left"], meta["seed"], sitemap_depth=1)
+            request = self._request(scope, url, "sitemap", meta["hops_left"], meta["seed"], sitemap_depth=1)
             if request is not None:
                 yield request
 
@@ -145,19 +170,26 @@ class SiteSpider(ArchiveSpider):
         except Exception as exc:  # lxml refuses malformed XML
             yield CaptureFailure(response.url, f"unreadable sitemap: {exc}")
             return
+        scope = self.scope_of(meta)
         if sitemap.type == "sitemapindex":
             if meta["sitemap_depth"] >= _MAX_SITEMAP_DEPTH:
                 yield CaptureFailure(response.url, f"sitemap index nested deeper than {_MAX_SITEMAP_DEPTH} levels")
                 return
             for entry in sitemap:
                 request = self._request(
-                    entry["loc"], "sitemap", meta["hops_left"], meta["seed"], sitemap_depth=meta["sitemap_depth"] + 1
+                    scope,
+                    entry["loc"],
+                    "sitemap",
+                    meta["hops_left"],
+                    meta["seed"],
+                    sitemap_depth=meta["sitemap_depth"] + 1,
                 )
                 if request is not None:
                     yield request
         elif sitemap.type == "urlset":
             for entry in sitemap:
-                request = self._request(entry["loc"], "page", self._entry_depth(meta), meta["seed"], sitemap_depth=0)
+                depth = scope.entry_depth(meta["seed"])
+                request = self._request(scope, entry["loc"], "page", depth, meta["seed"], sitemap_depth=0)
                 if request is not None:
                     yield request
 
@@ -170,17 +202,13 @@ class SiteSpider(ArchiveSpider):
         if not entries and parsed.get("bozo"):
             yield CaptureFailure(response.url, f"unreadable feed: {parsed.get('bozo_exception')}")
             return
+        scope = self.scope_of(meta)
+        depth = scope.entry_depth(meta["seed"])
         for entry in entries:
             for url in _entry_links(entry):
-                request = self._request(
-                    urljoin(response.url, url), "page", self._entry_depth(meta), meta["seed"], sitemap_depth=0
-                )
+                request = self._request(scope, urljoin(response.url, url), "page", depth, meta["seed"], sitemap_depth=0)
                 if request is not None:
                     yield request
-
-    def _entry_depth(self, meta: dict[str, Any]) -> int:
-        """Pages listed by a sitemap or feed are archived, their links followed only if the seed says."""
-        return self.seeds[meta["seed"]].depth or 0
 
     def _page(self, response: Response) -> Iterator[Any]:
         if response.status == 304:
@@ -193,7 +221,7 @@ class SiteSpider(ArchiveSpider):
         html_like = media in _HTML_LIKE or (media is None and isinstance(response, TextResponse))
         if not html_like:
             self._count("crawl/skipped_not_html")
-            if self.archive_other and not response.meta.get("archive_resumed"):
+            if self.scope_of(response.meta).options.archive_other and not response.meta.get("archive_resumed"):
                 yield ExchangeItem(capture_from_response(response), "other")
             return
         if not response.meta.get("archive_resumed"):
@@ -215,74 +243,64 @@ class SiteSpider(ArchiveSpider):
 
     def _follow(self, response: Response) -> Iterator[Request]:
         meta = response.meta
-        if meta.get("from_seed") and self.discover_feeds:
+        scope = self.scope_of(meta)
+        if meta.get("from_seed") and scope.options.discover_feeds:
             # A seed page's own feeds: <link rel="alternate" type="application/rss+xml" href="...">.
             for href in response.xpath("//link[@rel='alternate']").xpath(_FEED_LINK_XPATH).getall():
-                request = self._request(response.urljoin(href), "feed", 0, meta["seed"], sitemap_depth=0)
+                request = self._request(scope, response.urljoin(href), "feed", 0, meta["seed"], sitemap_depth=0)
                 if request is not None:
                     yield request
         if meta["hops_left"] <= 0:
             return
         for link in self.links.extract_links(response):
-            request = self._request(link.url, "page", meta["hops_left"] - 1, meta["seed"], sitemap_depth=0)
+            request = self._request(scope, link.url, "page", meta["hops_left"] - 1, meta["seed"], sitemap_depth=0)
             if request is not None:
                 yield request
 
     # --- requests and limits --------------------------------------------------------------
 
     def _request(
-        self, url: str, kind: str, depth: int, seed: int, *, sitemap_depth: int, from_seed: bool = False
+        self,
+        scope: CrawlScope,
+        url: str,
+        kind: str,
+        depth: int,
+        seed: int,
+        *,
+        sitemap_depth: int,
+        from_seed: bool = False,
     ) -> Request | None:
-        if not url.startswith(("http://", "https://")) or not self._in_scope(url, seed):
+        """Return the request for a URL the crawl's scope takes (new, in scope, under its caps), else None.
+
+        In one process a seed's own page is fetched even when seen; a shared crawl fetches a URL once,
+        however often it is enqueued. Seeds count against the caps too: they come first, so they are kept.
+        """
+        verdict, claim = scope.admit(url, kind, seed, again=from_seed and scope.run is None)
+        if verdict == CAPPED:
+            self._count("crawl/capped")
+        if verdict != FETCH:
             return None
-        page = kind in ("page", "auto")
-        if not page:  # a sitemap index listing itself (or a cycle of them) is read once
-            key = normalize_url(url)
-            if key in self.seen_discovery or key in self.seen_pages:  # a seed of kind auto is a page so far
-                return None
-            self.seen_discovery.add(key)
-        if page:
-            key = normalize_url(url)
-            if key in self.seen_pages and not from_seed:
-                return None
-            if not self._room_for(url, seed):  # seeds count too: they come first, so they are kept
-                self._count("crawl/capped")
-                return None
-            self.seen_pages.add(key)
-            self.per_site[site_of(url) or ""] += 1
-            self.per_seed[seed] += 1
-        meta = {"kind": kind, "hops_left": depth, "seed": seed, "sitemap_depth": sitemap_depth, "from_seed": from_seed}
-        if page:
+        meta: dict[str, Any] = {
+            "kind": kind,
+            "hops_left": depth,
+            "seed": seed,
+            "sitemap_depth": sitemap_depth,
+            "from_seed": from_seed,
+        }
+        if kind in ("page", "auto"):
             meta["archive_page"] = True
+        if scope.run is not None:
+            meta["crawl"] = scope.run
+            meta["claim"] = claim  # taken when the frontier queues the request (archive.frontier)
         # Sitemaps and feeds are visited once per crawl, however many indexes point at them.
         return Request(url, callback=self.route, errback=self.on_error, meta=meta, dont_filter=from_seed)
 
-    def _in_scope(self, url: str, seed: int) -> bool:
-        host = (urlsplit(url).hostname or "").lower()
-        if any(host == d or host.endswith("." + d) for d in self.deny_domains):
-            return False
-        if self.allow_domains:
-            if not any(host == d or host.endswith("." + d) for d in self.allow_domains):
-                return False
-        elif not self.any_site and site_of(url) != site_of(self.seeds[seed].url):
-            return False
-        if any(p.search(url) for p in self.deny_patterns):
-            return False
-        return not self.allow_patterns or any(p.search(url) for p in self.allow_patterns) or url == self.seeds[seed].url
-
-    def _room_for(self, url: str, seed: int) -> bool:
-        if self.max_pages is not None and len(self.seen_pages) >= self.max_pages:
-            return False
-        if self.max_per_site is not None and self.per_site[site_of(url) or ""] >= self.max_per_site:
-            return False
-        cap = self.seeds[seed].max_pages
-        return cap is None or self.per_seed[seed] < cap
-
     def _count(self, key: str) -> None:
-        if self.crawler.stats is not None:
-            self.crawler.stats.inc_value(key)
+        crawler = getattr(self, "crawler", None)  # `scraper enqueue` builds seed requests with no crawler
+        if crawler is not None and crawler.stats is not None:
+            crawler.stats.inc_value(key)
 
-    def on_error(self, failure: Failure) -> Iterator[Any]:
+    def _failed(self, failure: Failure) -> Iterator[Any]:
         """Name the URL and the reason; robots.txt refusals are policy, counted but not failures."""
         if failure.check(IgnoreRequest) and "robots.txt" in str(failure.value):
             self._count("crawl/robots_forbidden")
@@ -291,7 +309,7 @@ class SiteSpider(ArchiveSpider):
             response = failure.value.response
             yield CaptureFailure(response.url, f"HTTP {response.status}")
             return
-        yield from super().on_error(failure)
+        yield from super()._failed(failure)
 
 
 _FEED_LINK_XPATH = "@href[" + " or ".join(f"../@type='{t}'" for t in _FEED_TYPES) + "]"

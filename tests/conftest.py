@@ -9,8 +9,12 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from archive.frontier import Frontier
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT_SEEDS = ROOT / "seeds"
@@ -19,6 +23,7 @@ EVAL_SET = ROOT.parent / "shared" / "eval" / "trafilatura-eval"
 DATA = Path(__file__).resolve().parent / "data"
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PG_URL = os.environ.get("SCRAPER_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("SCRAPER_TEST_REDIS", "redis://127.0.0.1:6379/0")
 
 
 def need(condition: bool, reason: str) -> None:
@@ -70,6 +75,31 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'catalog.sqlite'}"
     return str(request.getfixturevalue("postgres_url"))
+
+
+def _redis_reachable() -> str | None:
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
+        return None
+    except redis.RedisError as exc:
+        return str(exc).strip().splitlines()[0]
+
+
+@pytest.fixture
+def frontier() -> Iterator[Frontier]:
+    """Return a frontier of its own (a fresh key prefix) on the Redis server; its keys are deleted afterwards."""
+    from archive.frontier import Frontier
+
+    problem = _redis_reachable()
+    need(problem is None, f"Redis not reachable at {REDIS_URL}: {problem}")
+    found = Frontier(REDIS_URL, f"test-{uuid.uuid4().hex[:12]}")
+    try:
+        yield found
+    finally:
+        found.purge()
+        found.close()
 
 
 @dataclass

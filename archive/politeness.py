@@ -1,0 +1,131 @@
+"""Politeness across a frontier's workers: one robots.txt fetch per host, one timetable per host.
+
+Each worker of a shared frontier is a Scrapy process with its own download slots, so on its own
+each would fetch every host's robots.txt and keep its own delay: N workers, N times the load.
+In a frontier, the first worker to need a host's robots.txt fetches it and shares it (the others
+wait for it), and every request to a host takes the next turn on that host's timetable in
+Redis, after the one before by the crawl's --delay (else DOWNLOAD_DELAY), never less than the
+worker's own --delay (ARCHIVE_FRONTIER_DELAY) or the host's Crawl-delay, whichever worker sends it. Without a frontier,
+SharedRobotsTxtMiddleware is Scrapy's RobotsTxtMiddleware and the gate switches itself off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from scrapy import Request
+from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
+from scrapy.exceptions import IgnoreRequest, NotConfigured
+from scrapy.http import Response
+from scrapy.http.request import NO_CALLBACK
+from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.httpobj import urlparse_cached
+from twisted.internet.defer import Deferred
+
+from archive.distributed import frontier_worker
+from archive.middlewares import CrawlDelays
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from scrapy.crawler import Crawler
+    from scrapy.robotstxt import RobotParser
+
+__all__ = ["PolitenessGateMiddleware", "SharedRobotsTxtMiddleware"]
+
+logger = logging.getLogger(__name__)
+_ROBOTS_WAIT = 60.0  # seconds a worker waits for another to fetch a host's robots.txt before fetching it itself
+
+
+class SharedRobotsTxtMiddleware(RobotsTxtMiddleware):
+    """Scrapy's robots.txt middleware; in a frontier, a host's robots.txt is fetched by one worker for all.
+
+    A worker keeps what it learned for ARCHIVE_FRONTIER_ROBOTS_TTL seconds (workers run for days,
+    and sites change their robots.txt), then asks the frontier again.
+    """
+
+    def __init__(self, crawler: Crawler) -> None:
+        super().__init__(crawler)
+        self.worker = frontier_worker(crawler)
+        self.ttl = crawler.settings.getfloat("ARCHIVE_FRONTIER_ROBOTS_TTL", 3600.0)
+        self.learned: dict[str, float] = {}  # netloc -> when this worker learned its robots.txt
+
+    async def robot_parser(self, request: Request) -> RobotParser | None:
+        if self.worker is None:
+            return await super().robot_parser(request)
+        url = urlparse_cached(request)
+        netloc = url.netloc
+        if netloc in self._parsers and time.monotonic() - self.learned.get(netloc, 0.0) < self.ttl:
+            parser = self._parsers[netloc]
+            return await maybe_deferred_to_future(parser) if isinstance(parser, Deferred) else parser
+        self._parsers[netloc] = Deferred()
+        self.learned[netloc] = time.monotonic()
+        robots_url = f"{url.scheme}://{netloc}/robots.txt"
+        try:
+            response = await self._robots_response(netloc, robots_url, request.meta.get("crawl"))
+            await self._parse_robots(response, netloc, request)
+        except Exception as exc:
+            self.worker.frontier.unlock_robots(netloc)
+            if not isinstance(exc, IgnoreRequest):
+                logger.error("Error downloading %s: %s", robots_url, exc)
+            self._robots_error(exc, netloc)
+        parser = self._parsers[netloc]
+        assert not isinstance(parser, Deferred)
+        return parser
+
+    async def _robots_response(self, netloc: str, robots_url: str, run: str | None) -> Response:
+        """Return the host's robots.txt as another worker shared it, or fetch it here and share it."""
+        assert self.worker is not None
+        frontier = self.worker.frontier
+        deadline = time.monotonic() + _ROBOTS_WAIT
+        while (shared := frontier.robots(netloc)) is None:
+            if frontier.lock_robots(netloc, self.worker.name, _ROBOTS_WAIT) or time.monotonic() > deadline:
+                meta = {"dont_obey_robotstxt": True, "crawl": run}  # the crawl's politeness applies to it too
+                fetch = Request(robots_url, priority=self.DOWNLOAD_PRIORITY, meta=meta, callback=NO_CALLBACK)
+                response = await self.crawler.engine.download_async(fetch)
+                self._stats.inc_value("robotstxt/request_count")
+                frontier.store_robots(netloc, response.status, response.body, self.ttl)
+                return response
+            await asyncio.sleep(0.1)
+        self._stats.inc_value("robotstxt/shared")
+        status, body = shared
+        return Response(robots_url, status=status, body=body)
+
+
+class PolitenessGateMiddleware:
+    """In a frontier, space the requests to one host on one timetable, whichever worker sends them."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        worker = frontier_worker(crawler)
+        if worker is None or worker.kind != "crawl":
+            raise NotConfigured("no shared frontier: each download slot keeps its own delay")
+        self.crawler = crawler
+        self.worker = worker
+        floor = crawler.settings.get("ARCHIVE_FRONTIER_DELAY")
+        self.floor = float(floor) if floor not in (None, "") else 0.0
+        self.default = crawler.settings.getfloat("ARCHIVE_FRONTIER_DEFAULT_DELAY", 1.0)
+        self.crawl_delays = CrawlDelays(crawler)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        return cls(crawler)
+
+    async def process_request(self, request: Request, spider: Any = None) -> None:
+        if not request.url.startswith(("http://", "https://")):
+            return
+        host = urlsplit(request.url).hostname or ""
+        run = request.meta.get("crawl")
+        asked = self.worker.run_options(run).get("delay") if run else None
+        own = float(asked) if asked is not None else self.default
+        interval = max(self.floor, own, self.crawl_delays.of(request.url))
+        if interval <= 0:
+            return
+        wait = self.worker.frontier.reserve(host, interval)
+        if wait > 0:
+            if self.crawler.stats is not None:
+                self.crawler.stats.inc_value("frontier/politeness_waits")
+            await asyncio.sleep(wait)

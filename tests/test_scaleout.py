@@ -1,0 +1,232 @@
+"""Many workers, one frontier (Redis) and one catalog: real worker processes crawl a site on 127.0.0.1.
+
+The workers are `scraper crawl --frontier ...` subprocesses sharing one data directory and one
+catalog (PostgreSQL where the issue asks for it, a SQLite file elsewhere). One is killed mid-crawl
+in the first test; every page must still be archived exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from warcio.archiveiterator import ArchiveIterator
+
+from archive.frontier import Frontier
+from tests.conftest import ROOT, warc_files, warcio_check
+from tests.courier import MIRRORED, Courier, pages
+
+# Fast beats so a dead worker is noticed in seconds; a worker silent for 2 s is dead.
+BEAT = [
+    "-s",
+    "ARCHIVE_FRONTIER_HEARTBEAT=0.5",
+    "-s",
+    "ARCHIVE_FRONTIER_WORKER_TTL=2",
+    "-s",
+    "AUTOTHROTTLE_ENABLED=False",
+]
+WORKER_NAME = re.compile(r"^scraper-\d{17}-\d{5}-[A-Za-z0-9._-]+-(w\d)\.warc\.gz$")
+
+
+def _env(data: Path, db: str) -> dict[str, str]:
+    return {**os.environ, "SCRAPER_DATA": str(data), "SCRAPER_DB": db, "PYTHONWARNINGS": "error"}
+
+
+def _cli(data: Path, db: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "archive.cli", *args],
+        cwd=ROOT,
+        env=_env(data, db),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def _where(frontier: Frontier) -> list[str]:
+    return ["--frontier", frontier.url, "--frontier-name", frontier.name]
+
+
+@contextmanager
+def workers(
+    data: Path, db: str, frontier: Frontier, ids: list[str], *extra: str
+) -> Iterator[list[subprocess.Popen[str]]]:
+    """Start one `scraper crawl --frontier ... --until-idle` process per id; kill what is left at the end."""
+    procs = []
+    for worker_id in ids:
+        command = [sys.executable, "-m", "archive.cli", "crawl", *_where(frontier), "--worker-id", worker_id]
+        command += ["--until-idle", "--allow-network", "127.0.0.1/32", "--jobs", "1", *BEAT, *extra]
+        procs.append(
+            subprocess.Popen(
+                command, cwd=ROOT, env=_env(data, db), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            )
+        )
+    try:
+        yield procs
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+            proc.communicate()
+
+
+def _finish(procs: list[subprocess.Popen[str]]) -> list[tuple[int, str, str]]:
+    return [(proc.wait(timeout=600), *proc.communicate()) for proc in procs]
+
+
+def _rows(db: str, sql: str) -> list[tuple[object, ...]]:
+    engine = create_engine(db)
+    try:
+        with engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(text(sql))]
+    finally:
+        engine.dispose()
+
+
+def _enqueue(data: Path, db: str, frontier: Frontier, url: str, *args: str) -> str:
+    done = _cli(data, db, "enqueue", url, *_where(frontier), *args)
+    assert done.returncode == 0, done.stderr
+    found = re.search(r"new crawl ([0-9a-f-]{36}): (\d+) seed", done.stdout)
+    assert found is not None, done.stdout
+    return found.group(1)
+
+
+def _archive_checks(data: Path, db: str, crawl: str, ids: set[str]) -> None:
+    """Every WARC file names its worker, belongs to the crawl, reads back whole; verify finds nothing wrong."""
+    files = warc_files(data)
+    assert files
+    for path in files:
+        named = WORKER_NAME.match(path.name)
+        assert named is not None and named.group(1) in ids, path.name
+        with open(path, "rb") as handle:
+            info = next(iter(ArchiveIterator(handle)))
+            fields = info.content_stream().read().decode()
+        assert f"isPartOf: {crawl}" in fields and f"worker: {named.group(1)}" in fields
+    check = warcio_check(files)
+    assert check.returncode == 0, check.stdout + check.stderr
+    verified = _cli(data, db, "verify")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+@pytest.mark.postgres
+def test_workers_share_one_crawl_and_a_killed_workers_pages_are_archived_once(
+    tmp_path: Path, postgres_url: str, frontier: Frontier
+) -> None:
+    data = tmp_path / "data"
+    with Courier(latency=0.15) as site:
+        crawl = _enqueue(data, postgres_url, frontier, f"{site.base}/", "--depth", "3", "--delay", "0")
+        with workers(data, postgres_url, frontier, ["w1", "w2", "w3"], "--concurrency", "2") as procs:
+            victim, held = _stop_a_worker_holding_pages(site, frontier, procs)
+            victim.send_signal(signal.SIGKILL)
+            victim.wait()
+            results = _finish([p for p in procs if p is not victim])
+        assert [code for code, _, _ in results] == [0, 0], [err[-2000:] for _, _, err in results]
+        expected = {site.base + path for path in pages()}
+        rows = _rows(postgres_url, "SELECT source_url FROM captures")
+        archived = [str(url) for (url,) in rows]
+        assert sorted(archived) == sorted(expected)  # every page, each once
+        assert held <= {u.removeprefix(site.base) for u in archived}  # what the dead worker held was done by others
+        # Mirrors are byte-identical copies: two captures, one document.
+        assert _rows(postgres_url, "SELECT count(*) FROM documents") == [(len(expected) - len(MIRRORED),)]
+        # No URL fetched twice, but for what the killed worker held when it died.
+        twice = {path for path, hits in site.hits.items() if hits > 1}
+        assert twice <= held, twice - held
+        assert site.hits["/robots.txt"] == 1 and not [p for p in site.hits if p.startswith("/private/")]
+        status = _rows(postgres_url, f"SELECT status FROM crawls WHERE id = '{crawl}'")
+        assert status == [("finished",)]
+        reaped = sum(int(re.search(r"(\d+) dead worker", out).group(1)) for _, out, _ in results)  # type: ignore[union-attr]
+        assert reaped == 1
+    _archive_checks(data, postgres_url, crawl, {"w1", "w2", "w3"})
+    assert frontier.workers() == [] and not frontier.busy("crawl")
+
+
+def _stop_a_worker_holding_pages(
+    site: Courier, frontier: Frontier, procs: list[subprocess.Popen[str]]
+) -> tuple[subprocess.Popen[str], set[str]]:
+    """Freeze a worker that holds requests once the crawl is under way; return it and the paths it holds."""
+    by_id = dict(zip(("w1", "w2", "w3"), procs, strict=True))
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if sum(h for p, h in site.hits.items() if p.startswith("/news/")) >= 6:
+            for info in frontier.workers():
+                worker_id = info["worker"].rsplit("/", 1)[1]
+                if info["in_flight"] == 0 or worker_id not in by_id:
+                    continue
+                proc = by_id[worker_id]
+                proc.send_signal(signal.SIGSTOP)  # frozen: what it holds cannot change now
+                held = {json.loads(data)["url"] for data in frontier.in_flight(info["worker"])}
+                if held:
+                    return proc, {re.sub(r"^https?://[^/]+", "", url) for url in held}
+                proc.send_signal(signal.SIGCONT)
+        assert all(p.poll() is None for p in procs), "a worker ended before the crawl was under way"
+        time.sleep(0.02)
+    raise AssertionError("no worker held a request while the crawl ran")
+
+
+def test_two_workers_fetch_each_url_once_and_keep_one_timetable_per_host(tmp_path: Path, frontier: Frontier) -> None:
+    data, db = tmp_path / "data", f"sqlite:///{tmp_path / 'catalog.sqlite'}"
+    with Courier() as site:
+        crawl = _enqueue(data, db, frontier, f"{site.base}/", "--depth", "3", "--delay", "0.05")
+        with workers(data, db, frontier, ["w1", "w2"], "--concurrency", "4") as procs:
+            results = _finish(procs)
+    assert [code for code, _, _ in results] == [0, 0], [err[-2000:] for _, _, err in results]
+    assert {path: site.hits[path] for path in pages()} == dict.fromkeys(pages(), 1)
+    assert site.hits["/robots.txt"] == 1 and sum(site.hits.values()) == len(pages()) + 1
+    # Both workers fetched, yet the host saw one request per 0.05 s at most, robots.txt included.
+    spans = [out for _, out, _ in results]
+    assert all(re.search(r"(\d+) item\(s\) done", out).group(1) != "0" for out in spans)  # type: ignore[union-attr]
+    times = sorted(t for _, t in site.times)
+    assert times[-1] - times[0] >= 0.05 * (len(times) - 1) - 0.1
+    counts = _rows(db, f"SELECT counts FROM crawls WHERE id = '{crawl}'")[0][0]
+    totals = json.loads(counts) if isinstance(counts, str) else counts
+    assert totals["records_written"] == len(pages()) == _rows(db, "SELECT count(*) FROM captures")[0][0]
+    listed = _cli(data, db, "crawls")
+    assert f"{crawl[:8]}  crawl" in listed.stdout and "finished" in listed.stdout
+    _archive_checks(data, db, crawl, {"w1", "w2"})
+
+
+def test_a_crawls_caps_hold_across_workers_and_scheduled_runs_wait_for_the_last(
+    tmp_path: Path, frontier: Frontier
+) -> None:
+    data, db = tmp_path / "data", f"sqlite:///{tmp_path / 'catalog.sqlite'}"
+    with Courier() as site:
+        schedule = tmp_path / "schedule.toml"
+        schedule.write_text(
+            f'[jobs.courier]\nseeds = ["{site.base}/"]\nevery = "1h"\n'
+            'args = ["--depth", "3", "--max-pages", "12", "--delay", "0"]\n'
+        )
+        first = _cli(data, db, "schedule", str(schedule), "--once", *_where(frontier))
+        again = _cli(data, db, "schedule", str(schedule), "--once", *_where(frontier))
+        assert "courier: enqueue ended with status 0" in first.stdout, first.stdout + first.stderr
+        assert re.search(r"courier: skipped, its crawl \S+ is still running in the frontier", again.stdout)
+        with workers(data, db, frontier, ["w1", "w2"], "--concurrency", "4") as procs:
+            results = _finish(procs)
+    assert [code for code, _, _ in results] == [0, 0], [err[-2000:] for _, _, err in results]
+    runs = _rows(db, "SELECT status, args FROM crawls")
+    assert len(runs) == 1 and runs[0][0] == "finished" and '"job": "courier"' in str(runs[0][1]).replace("'", '"')
+    assert _rows(db, "SELECT count(*) FROM captures") == [(12,)]
+    assert sum(h for p, h in site.hits.items() if p != "/robots.txt") == 12  # the 13th page was never asked for
+
+
+def test_a_frontier_that_cannot_be_reached_or_used_is_refused_with_its_reason(tmp_path: Path) -> None:
+    data, db = tmp_path / "data", f"sqlite:///{tmp_path / 'catalog.sqlite'}"
+    gone = ["--frontier", "redis://:secret@127.0.0.1:1/0"]
+    crawled = _cli(data, db, "crawl", *gone, "--until-idle")
+    assert crawled.returncode == 1 and "127.0.0.1:1" in crawled.stderr and "secret" not in crawled.stderr
+    enqueued = _cli(data, db, "enqueue", "https://news.example/", *gone)
+    assert enqueued.returncode == 2 and "error: frontier redis://:***@127.0.0.1:1/0" in enqueued.stderr
+    assert _cli(data, db, "enqueue", "https://news.example/").returncode == 2  # no frontier given
+    resumed = _cli(data, db, "crawl", "--resume", "--frontier", "redis://127.0.0.1:6379/0")
+    assert resumed.returncode == 2 and "a frontier keeps its crawls itself" in resumed.stderr
+    assert not warc_files(data)
