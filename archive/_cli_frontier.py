@@ -66,8 +66,9 @@ def _frontier(args: argparse.Namespace) -> int:
     print(f"frontier {redacted(args.frontier)} ({frontier.name}): {len(runs)} run(s), {len(workers)} worker(s)")
     for run in runs:
         counts = run["counts"]
+        status = _STATUS.get(run["status"], run["status"])
         print(
-            f"  {run['id'][:8]}  {run['kind']:<9} {(run.get('job') or '-')[:12]:<12} {run['status']:<17} "
+            f"  {run['id'][:8]}  {run['kind']:<9} {(run.get('job') or '-')[:12]:<12} {status:<9} "
             f"{run['queued']} queued, {run['leased']} in flight, {run['pages_seen']} pages seen, "
             f"{counts.get('records_written', 0)} written, {counts.get('reextracted', 0)} re-extracted, "
             f"{counts.get('failed', 0)} failed"
@@ -81,6 +82,10 @@ def _frontier(args: argparse.Namespace) -> int:
             f"up {age:.0f} s  data {worker.get('data', '-')}"
         )
     return 0
+
+
+# How the frontier's statuses read: a drained run has ended (the catalog says "finished").
+_STATUS = {"drained": "finished", "cancelled-drained": "cancelled", "cancelled": "ending"}
 
 
 def _reextract(args: argparse.Namespace) -> int:

@@ -395,7 +395,7 @@ class Catalog:
 
     def raw_files(self, crawl_id: str | None = None) -> list[str]:
         """Return the WARC files holding captures' raw records (of one run, if given), by name."""
-        query = select(distinct(WarcRecordRow.file)).where(WarcRecordRow.role == "raw")
+        query = select(WarcRecordRow.file).distinct().where(WarcRecordRow.role == "raw")
         if crawl_id is not None:
             query = query.join(CaptureRow, CaptureRow.id == WarcRecordRow.capture_id).where(
                 CaptureRow.crawl_id == crawl_id

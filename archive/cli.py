@@ -200,9 +200,14 @@ def _crawls(args: argparse.Namespace) -> int:
     for run in runs:
         counts = run["counts"] or {}
         job = (run["args"] or {}).get("job")
+        done = (
+            f"{counts.get('reextracted', 0)} re-extracted"
+            if run["kind"] == "reextract"
+            else f"{counts.get('records_written', 0)} written"
+        )
         print(
-            f"{run['id'][:8]}  {run['kind']:<7} {(job or '-')[:12]:<12} {run['status']:<11} {run['started_at'][:19]}  "
-            f"{counts.get('records_written', 0)} written, {counts.get('unchanged', 0)} unchanged, "
+            f"{run['id'][:8]}  {run['kind']:<9} {(job or '-')[:12]:<12} {run['status']:<11} {run['started_at'][:19]}  "
+            f"{done}, {counts.get('unchanged', 0)} unchanged, "
             f"{counts.get('revisits', 0)} revisits, {counts.get('failed', 0)} failed"
         )
     return 0

@@ -195,7 +195,8 @@ class ArchivePipeline:
     def _dispatch(self, item: Any) -> None:
         run = self._run_of(item)
         if isinstance(item, CaptureFailure):
-            self._fail(item.source, item.reason, run)
+            kept = " (the capture keeps its earlier extraction)" if self.crawl_kind == "reextract" else ""
+            self._fail(item.source, item.reason + kept, run)
         elif isinstance(item, SkippedRecord):
             self.stats.inc_value(f"replay/warc_skipped/{item.record_type}")
         elif isinstance(item, ArchiveItem):
