@@ -15,7 +15,7 @@ import logging
 import os
 import weakref
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from scrapy import Request, signals
@@ -95,6 +95,8 @@ class FrontierWorker:
         self.parts: dict[str, int] = {}  # lease -> parts not yet handed on
         self.listed: set[str] = set()  # leases all of whose parts exist
         self.done: list[str] = []  # leases handed on, acknowledged at the next commit
+        self.failed: str | None = None  # why the frontier stopped answering; nothing is acknowledged after
+        self.on_failure: Callable[[str], None] | None = None
         self._scopes: dict[str, CrawlScope] = {}
         self._options: dict[str, dict[str, Any]] = {}
 
@@ -141,8 +143,18 @@ class FrontierWorker:
             self.done.append(lease_id)
 
     def take_done(self) -> list[str]:
+        """Return the leases to acknowledge now (none once the frontier failed: what they made may be lost)."""
         done, self.done = self.done, []
-        return done
+        return [] if self.failed else done
+
+    def fail(self, error: Exception) -> None:
+        """The frontier failed this worker: acknowledge nothing more (held leases go back), and stop."""
+        if self.failed is None:
+            self.failed = str(error)
+            self.frontier.broken = self.failed  # no more waiting on it: each later call fails at once
+            logger.error("%s", error)
+            if self.on_failure is not None:
+                self.on_failure(self.failed)
 
     @property
     def holding(self) -> int:
@@ -252,7 +264,11 @@ class FrontierScheduler(BaseScheduler):
             return True
         came_under = request.meta.pop(LEASE, None)
         fingerprint = None if request.dont_filter else self.df.request_fingerprint(request)
-        queued = self.queue.push(request, fingerprint)
+        try:
+            queued = self.queue.push(request, fingerprint)
+        except FrontierError as exc:  # the page that found it is not acknowledged: it is done again later
+            self.worker.fail(exc)
+            return False
         if queued == 0 and fingerprint is not None:
             self.df.log(request, self.spider)
         if self.stats is not None:
@@ -264,10 +280,15 @@ class FrontierScheduler(BaseScheduler):
     def next_request(self) -> Request | None:
         if self.local:
             return self.local.popleft()
-        while (lease := self.worker.take()) is not None:
-            request = self._leased(lease)
-            if request is not None:
-                return request
+        if self.worker.failed:
+            return None
+        try:
+            while (lease := self.worker.take()) is not None:
+                request = self._leased(lease)
+                if request is not None:
+                    return request
+        except FrontierError as exc:
+            self.worker.fail(exc)
         return None
 
     def take_to_wake(self) -> Request | None:
@@ -297,7 +318,13 @@ class FrontierScheduler(BaseScheduler):
     def has_pending_requests(self) -> bool:
         if self.local:
             return True
-        return self.worker.frontier.queued(self.worker.kind) > 0
+        if self.worker.failed:
+            return False
+        try:
+            return self.worker.frontier.queued(self.worker.kind) > 0
+        except FrontierError as exc:
+            self.worker.fail(exc)
+            return False
 
 
 class FrontierExtension:
@@ -322,6 +349,8 @@ class FrontierExtension:
         crawler.signals.connect(self.idle, signal=signals.spider_idle)
         crawler.signals.connect(self.closed, signal=signals.spider_closed)
         crawler.signals.connect(self.committed, signal=ARCHIVE_COMMITTED)
+        crawler.signals.connect(self.spider_error, signal=signals.spider_error)
+        worker.on_failure = self._failed
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -329,6 +358,17 @@ class FrontierExtension:
         if worker is None:
             raise NotConfigured("no shared frontier (ARCHIVE_FRONTIER_URL)")
         return cls(crawler, worker)
+
+    def spider_error(self, failure: Any, response: Any = None, spider: Any = None) -> None:
+        """A callback that could not reach the frontier (a crawl's seeds) fails the worker, not just its page."""
+        if isinstance(failure.value, FrontierError):
+            self.worker.fail(failure.value)
+
+    def _failed(self, reason: str) -> None:
+        """Stop the run: the frontier failed (what was archived is committed; unacknowledged leases go back)."""
+        if self.crawler.stats is not None and not self.crawler.stats.get_value("archive/stopped"):
+            self.crawler.stats.set_value("archive/stopped", reason)
+        self._stop("frontier_unreachable")
 
     def opened(self, spider: Any) -> None:
         from archive.catalog import Catalog
@@ -346,12 +386,12 @@ class FrontierExtension:
 
     def _guarded(self, step: Any) -> None:
         """Run a periodic step; a frontier that stays unreachable stops the run with its reason."""
+        if self.worker.failed:
+            return
         try:
             step()
         except FrontierError as exc:
-            logger.error("%s", exc)
-            self._stat("archive/stopped", str(exc))
-            self._stop("frontier_unreachable")
+            self.worker.fail(exc)
 
     def beat(self) -> None:
         if not self.frontier.heartbeat(self.worker.name, self.worker.ttl):
@@ -386,20 +426,27 @@ class FrontierExtension:
 
     def committed(self, counts: Mapping[str, Mapping[str, int]]) -> None:
         """Leases handed on before a commit are durable now: add their runs' counts, then acknowledge them."""
-        for run, values in counts.items():
-            self.frontier.add_counts(run, values)
-        done = self.worker.take_done()
-        if done:
-            self._inc("frontier/acknowledged", len(done))
-            self._finish(self.frontier.ack(self.worker.name, done))
+        if self.worker.failed:
+            return
+        try:
+            for run, values in counts.items():
+                self.frontier.add_counts(run, values)
+            done = self.worker.take_done()
+            if done:
+                self._inc("frontier/acknowledged", len(done))
+                self._finish(self.frontier.ack(self.worker.name, done))
+        except FrontierError as exc:
+            self.worker.fail(exc)
 
     def idle(self, spider: Any) -> None:
+        if self.worker.failed:
+            return  # the run is stopping
         try:
             self.checkpoint()
             if self.worker.until_idle and not self.worker.holding and not self.frontier.busy(self.worker.kind):
                 return  # nothing queued or leased anywhere: the spider may close
         except FrontierError as exc:
-            self._stat("archive/stopped", str(exc))
+            self.worker.fail(exc)
             return
         raise DontCloseSpider
 
@@ -407,6 +454,9 @@ class FrontierExtension:
         for loop in (self.beats, self.waker):
             if loop is not None and loop.running:
                 loop.stop()
+        if self.worker.failed:  # what it holds stays leased: other workers put it back once its heartbeat is gone
+            self._close_catalog()
+            return
         try:
             released, drained = self.frontier.release(self.worker.name)
             if released:
@@ -417,8 +467,11 @@ class FrontierExtension:
         except FrontierError as exc:  # the items stay leased; the others put them back when the TTL runs out
             logger.error("%s", exc)
         finally:
-            if self.catalog is not None:
-                self.catalog.close()
+            self._close_catalog()
+
+    def _close_catalog(self) -> None:
+        if self.catalog is not None:
+            self.catalog.close()
 
     def _finish(self, runs: list[str]) -> None:
         """Record runs this worker drained as ended in the catalog, with every worker's counts."""

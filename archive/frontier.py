@@ -237,6 +237,7 @@ class Frontier:
             raise FrontierError(f"frontier name {name!r}: use letters, digits, '.', '_' or '-'")
         self.url = url
         self.name = name
+        self.broken: str | None = None
         try:
             # Retried with backoff for about `retry_seconds` when the server goes away (a restart).
             retries = max(1, int(retry_seconds / 2))
@@ -271,7 +272,12 @@ class Frontier:
         return frontier
 
     def call(self, method: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Return what a Redis call gives back; a failure after the client's retries becomes FrontierError."""
+        """Return what a Redis call gives back; a failure after the client's retries becomes FrontierError.
+
+        Once `broken` says why the frontier failed this process, every call fails at once with it.
+        """
+        if self.broken is not None:
+            raise FrontierError(self.broken)
         try:
             return method(*args, **kwargs)
         except redis.RedisError as exc:

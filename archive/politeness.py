@@ -27,6 +27,7 @@ from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.defer import Deferred
 
 from archive.distributed import frontier_worker
+from archive.frontier import FrontierError
 from archive.middlewares import CrawlDelays
 
 if TYPE_CHECKING:
@@ -68,6 +69,13 @@ class SharedRobotsTxtMiddleware(RobotsTxtMiddleware):
         try:
             response = await self._robots_response(netloc, robots_url, request.meta.get("crawl"))
             await self._parse_robots(response, netloc, request)
+        except FrontierError as exc:  # not "no robots.txt": nothing may be fetched from the host on that
+            waiting = self._parsers.pop(netloc)
+            assert isinstance(waiting, Deferred)
+            self.worker.fail(exc)
+            waiting.errback(exc)  # requests waiting for this host's robots.txt fail with the reason too
+            waiting.addErrback(lambda _: None)
+            raise
         except Exception as exc:
             self.worker.frontier.unlock_robots(netloc)
             if not isinstance(exc, IgnoreRequest):

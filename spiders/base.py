@@ -12,6 +12,7 @@ from scrapy.http import Response
 from twisted.python.failure import Failure
 
 from archive.distributed import FrontierWorker, frontier_worker
+from archive.frontier import FrontierError
 from archive.items import ArchiveItem, CaptureFailure, ExchangeItem, RevisitItem
 from archive.pipeline import SITE_EVIDENCE_MODES, catalog_url
 from archive.responses import capture_from_response
@@ -96,6 +97,8 @@ class ArchiveSpider(scrapy.Spider):
         """Report a capture that could not be fetched or loaded, naming it and the reason."""
         request = getattr(failure, "request", None)
         meta = request.meta if request is not None else {}
+        if self.frontier_worker is not None and failure.check(FrontierError):
+            self.frontier_worker.fail(failure.value)  # a politeness or robots.txt step could not ask the frontier
         try:
             for item in self._failed(failure):
                 yield self.tagged(item, meta)

@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -19,11 +21,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import redis
 from sqlalchemy import create_engine, text
 from warcio.archiveiterator import ArchiveIterator
 
 from archive.frontier import Frontier
-from tests.conftest import ROOT, warc_files, warcio_check
+from tests.conftest import ROOT, need, warc_files, warcio_check
 from tests.courier import MIRRORED, Courier, pages
 
 # Fast beats so a dead worker is noticed in seconds; a worker silent for 2 s is dead.
@@ -230,3 +233,52 @@ def test_a_frontier_that_cannot_be_reached_or_used_is_refused_with_its_reason(tm
     resumed = _cli(data, db, "crawl", "--resume", "--frontier", "redis://127.0.0.1:6379/0")
     assert resumed.returncode == 2 and "a frontier keeps its crawls itself" in resumed.stderr
     assert not warc_files(data)
+
+
+@contextmanager
+def private_redis() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Start a Redis server of this test's own on a free loopback port (the shared one must not be stopped)."""
+    binary = shutil.which("redis-server")
+    need(binary is not None, "redis-server is not installed (a test stops a frontier of its own mid-crawl)")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [str(binary), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"redis://127.0.0.1:{port}/0"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+                break
+            except redis.RedisError:
+                assert time.monotonic() < deadline, "the private Redis server did not start"
+                time.sleep(0.05)
+        yield url, server
+    finally:
+        server.kill()
+        server.wait()
+
+
+def test_a_frontier_lost_mid_crawl_stops_the_worker_with_its_reason_and_a_sound_archive(tmp_path: Path) -> None:
+    data, db = tmp_path / "data", f"sqlite:///{tmp_path / 'catalog.sqlite'}"
+    with private_redis() as (url, server), Courier(latency=0.2) as site:
+        frontier = Frontier(url, "lost")
+        _enqueue(data, db, frontier, f"{site.base}/", "--depth", "3", "--delay", "0")
+        with workers(data, db, frontier, ["w1"], "--concurrency", "2") as procs:
+            deadline = time.monotonic() + 300
+            while sum(h for p, h in site.hits.items() if p.startswith("/news/")) < 4:
+                assert time.monotonic() < deadline and procs[0].poll() is None, "the crawl did not get under way"
+                time.sleep(0.02)
+            server.kill()  # the frontier is gone, and with it every queue (this server keeps nothing on disk)
+            server.wait()
+            [(code, out, err)] = _finish(procs)
+    assert code == 1, out + err
+    assert f"error: the run stopped: frontier {url} (lost):" in err, err[-2000:]
+    archived = _rows(db, "SELECT count(*) FROM captures")[0][0]
+    assert isinstance(archived, int) and 0 < archived < len(pages())
+    check = warcio_check(warc_files(data))
+    assert check.returncode == 0, check.stdout
+    verified = _cli(data, db, "verify")
+    assert verified.returncode == 0, verified.stdout  # the catalog points at nothing that is not there
