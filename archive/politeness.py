@@ -12,6 +12,7 @@ SharedRobotsTxtMiddleware is Scrapy's RobotsTxtMiddleware and the gate switches 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from typing import TYPE_CHECKING, Any
@@ -43,9 +44,15 @@ _ROBOTS_WAIT = 60.0  # seconds a worker waits for another to fetch a host's robo
 
 
 class SharedRobotsTxtMiddleware(RobotsTxtMiddleware):
-    """Scrapy's robots.txt middleware; in a frontier, a host's robots.txt is fetched by one worker for all.
+    """Scrapy's robots.txt middleware, every waiting request given the parser; in a frontier, one fetch for all.
 
-    A worker keeps what it learned for ARCHIVE_FRONTIER_ROBOTS_TTL seconds (workers run for days,
+    Scrapy 2.19's own awaits one Deferred from every request waiting for a host's robots.txt,
+    and Twisted's `asFuture` hands its result to the first only: the rest get None and are let
+    through, so the third request to a host, sent while its robots.txt is being fetched, ignores
+    it (tests/test_crawl.py shows it). Here each waiter gets a Deferred of its own.
+
+    In a frontier, the first worker to need a host's robots.txt fetches it and shares it; a
+    worker keeps what it learned for ARCHIVE_FRONTIER_ROBOTS_TTL seconds (workers run for days,
     and sites change their robots.txt), then asks the frontier again.
     """
 
@@ -56,13 +63,10 @@ class SharedRobotsTxtMiddleware(RobotsTxtMiddleware):
         self.learned: dict[str, float] = {}  # netloc -> when this worker learned its robots.txt
 
     async def robot_parser(self, request: Request) -> RobotParser | None:
-        if self.worker is None:
-            return await super().robot_parser(request)
         url = urlparse_cached(request)
         netloc = url.netloc
-        if netloc in self._parsers and time.monotonic() - self.learned.get(netloc, 0.0) < self.ttl:
-            parser = self._parsers[netloc]
-            return await maybe_deferred_to_future(parser) if isinstance(parser, Deferred) else parser
+        if netloc in self._parsers and self._fresh(netloc):
+            return await _result_of(self._parsers[netloc])
         self._parsers[netloc] = Deferred()
         self.learned[netloc] = time.monotonic()
         robots_url = f"{url.scheme}://{netloc}/robots.txt"
@@ -71,13 +75,15 @@ class SharedRobotsTxtMiddleware(RobotsTxtMiddleware):
             await self._parse_robots(response, netloc, request)
         except FrontierError as exc:  # not "no robots.txt": nothing may be fetched from the host on that
             waiting = self._parsers.pop(netloc)
-            assert isinstance(waiting, Deferred)
+            assert isinstance(waiting, Deferred) and self.worker is not None
             self.worker.fail(exc)
             waiting.errback(exc)  # requests waiting for this host's robots.txt fail with the reason too
             waiting.addErrback(lambda _: None)
             raise
         except Exception as exc:
-            self.worker.frontier.unlock_robots(netloc)
+            if self.worker is not None:
+                with contextlib.suppress(FrontierError):  # the others fetch it themselves after a while
+                    self.worker.frontier.unlock_robots(netloc)
             if not isinstance(exc, IgnoreRequest):
                 logger.error("Error downloading %s: %s", robots_url, exc)
             self._robots_error(exc, netloc)
@@ -85,23 +91,51 @@ class SharedRobotsTxtMiddleware(RobotsTxtMiddleware):
         assert not isinstance(parser, Deferred)
         return parser
 
+    def _fresh(self, netloc: str) -> bool:
+        """Return whether what this process knows of a host's robots.txt still stands (always, for one crawl)."""
+        return self.worker is None or time.monotonic() - self.learned.get(netloc, 0.0) < self.ttl
+
     async def _robots_response(self, netloc: str, robots_url: str, run: str | None) -> Response:
-        """Return the host's robots.txt as another worker shared it, or fetch it here and share it."""
-        assert self.worker is not None
+        """Return the host's robots.txt: fetched here, or as another worker of the frontier shared it."""
+        if self.worker is None:
+            return await self._fetch_robots(robots_url, run)
         frontier = self.worker.frontier
         deadline = time.monotonic() + _ROBOTS_WAIT
         while (shared := frontier.robots(netloc)) is None:
             if frontier.lock_robots(netloc, self.worker.name, _ROBOTS_WAIT) or time.monotonic() > deadline:
-                meta = {"dont_obey_robotstxt": True, "crawl": run}  # the crawl's politeness applies to it too
-                fetch = Request(robots_url, priority=self.DOWNLOAD_PRIORITY, meta=meta, callback=NO_CALLBACK)
-                response = await self.crawler.engine.download_async(fetch)
-                self._stats.inc_value("robotstxt/request_count")
+                response = await self._fetch_robots(robots_url, run)
                 frontier.store_robots(netloc, response.status, response.body, self.ttl)
                 return response
             await asyncio.sleep(0.1)
         self._stats.inc_value("robotstxt/shared")
         status, body = shared
         return Response(robots_url, status=status, body=body)
+
+    async def _fetch_robots(self, robots_url: str, run: str | None) -> Response:
+        meta = {"dont_obey_robotstxt": True, "crawl": run}  # the crawl's politeness applies to it too
+        fetch = Request(robots_url, priority=self.DOWNLOAD_PRIORITY, meta=meta, callback=NO_CALLBACK)
+        try:
+            return await self.crawler.engine.download_async(fetch)
+        finally:
+            self._stats.inc_value("robotstxt/request_count")
+
+
+async def _result_of(parser: RobotParser | Deferred[RobotParser | None] | None) -> RobotParser | None:
+    """Return a host's parser, waiting on a Deferred of this request's own while it is being fetched."""
+    if not isinstance(parser, Deferred):
+        return parser
+    mine: Deferred[RobotParser | None] = Deferred()
+
+    def passed(result: Any) -> Any:
+        mine.callback(result)
+        return result  # the next waiter gets it too
+
+    def failed(failure: Any) -> Any:
+        mine.errback(failure)
+        return failure
+
+    parser.addCallbacks(passed, failed)
+    return await maybe_deferred_to_future(mine)
 
 
 class PolitenessGateMiddleware:

@@ -96,6 +96,17 @@ def test_crawl_from_the_home_page_archives_the_site_faithfully(cli: Cli, site: N
     assert hops == {"old-home": "301 Moved Permanently", "moved-once": "302 Found"}
 
 
+def test_every_request_waiting_for_robots_txt_obeys_it(cli: Cli, site: NewsSite) -> None:
+    # Three seeds of one host reach the robots.txt check at once: the first fetches robots.txt, the
+    # others wait for it. Scrapy 2.19's middleware hands the parser to the first waiter only, so the
+    # third request (here the disallowed one) went out; archive.politeness gives each its own.
+    seeds = [f"{site.base}/harbour/fish-market", f"{site.base}/council/cycle-routes", f"{site.base}/private/admin"]
+    done = cli("crawl", *seeds, "--kind", "page", "--depth", "0", "--concurrency", "4", *FAST)
+    assert done.code == 0, done.out + done.err
+    assert "1 forbidden by robots.txt" in done.out
+    assert site.state.hits["/private/admin"] == 0 and site.state.hits["/robots.txt"] == 1
+
+
 def test_replaying_a_crawls_warc_reproduces_its_documents(cli: Cli, site: NewsSite, tmp_path: Path) -> None:
     cli("crawl", f"{site.base}/", f"{site.base}/sitemap.xml", "--depth", "2", *FAST)
     crawled = {r["source_url"]: r["text_sha256"] for r in _export(cli)}
