@@ -43,7 +43,7 @@ DOWNLOADER_MIDDLEWARES = {
 }
 EXTENSIONS = {
     "archive.middlewares.CrawlDelayExtension": 10,
-    "archive.distributed.FrontierExtension": 20,  # a frontier worker's heartbeat and acknowledgements (off otherwise)
+    "archive.heartbeat.FrontierExtension": 20,  # a frontier worker's heartbeat and acknowledgements (off otherwise)
     "archive.progress.ProgressExtension": 500,
     "scrapy.extensions.telnet.TelnetConsole": None,
 }

@@ -152,13 +152,29 @@ def bench_text(pages: list[tuple[str, bytes]], work: Path) -> list[dict[str, Any
 
 
 @contextmanager
-def serve(pages: list[tuple[str, bytes]]) -> Iterator[str]:
-    """Serve an index linking every page, and the pages, on 127.0.0.1; yield the index URL."""
+def serve(
+    pages: list[tuple[str, bytes]], *, latency: float = 0.0, log: list[tuple[str, float, float]] | None = None
+) -> Iterator[str]:
+    """Serve an index linking every page, and the pages, on 127.0.0.1; yield the index URL.
+
+    `latency`: seconds each response waits, as a distant server's would. `log` gets
+    (path, when the request came, when its answer was sent) for every request (time.monotonic).
+    """
     index = "".join(f'<li><a href="/page/{n}">page {n}</a></li>' for n in range(len(pages)))
     home = f"<html><head><title>Index</title></head><body><ul>{index}</ul></body></html>".encode()
+    lock = threading.Lock()
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            came = time.monotonic()
+            if latency:
+                time.sleep(latency)
+            self._answer()
+            if log is not None:
+                with lock:
+                    log.append((self.path, came, time.monotonic()))
+
+        def _answer(self) -> None:
             if self.path == "/":
                 body, status = home, 200
             elif self.path.startswith("/page/") and self.path[6:].isdigit() and int(self.path[6:]) < len(pages):

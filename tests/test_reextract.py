@@ -22,6 +22,7 @@ from warcio.archiveiterator import ArchiveIterator
 from archive.frontier import Frontier
 from tests.conftest import ROOT, Cli, warc_files, warcio_check
 from tests.courier import FUNDING_NOTE, MIRRORED, Courier, articles
+from tests.frontier_faults import freeze_one_holding
 
 
 @pytest.fixture(scope="module")
@@ -165,13 +166,9 @@ def _freeze_a_worker_holding_a_file(
 ) -> subprocess.Popen[str]:
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
-        for info in frontier.workers():
-            proc = procs.get(info["worker"].rsplit("/", 1)[1])
-            if proc is not None and info["in_flight"]:
-                proc.send_signal(signal.SIGSTOP)
-                if frontier.in_flight(info["worker"]):
-                    return proc
-                proc.send_signal(signal.SIGCONT)
+        frozen = freeze_one_holding(frontier, procs)
+        if frozen is not None:
+            return procs[frozen[0]]
         assert all(p.poll() is None for p in procs.values()), "a worker ended before it took a file"
         time.sleep(0.02)
     raise AssertionError("no worker took a file")

@@ -8,13 +8,11 @@ in the first test; every page must still be archived exactly once.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,35 +24,15 @@ from sqlalchemy import create_engine, text
 from warcio.archiveiterator import ArchiveIterator
 
 from archive.frontier import Frontier
-from tests.conftest import ROOT, need, warc_files, warcio_check
+from tests.conftest import need, warc_files, warcio_check
 from tests.courier import MIRRORED, Courier, pages
+from tests.frontier_faults import cli, freeze_one_holding, paths_of, reaped, start_workers
 
-# Fast beats so a dead worker is noticed in seconds; a worker silent for 2 s is dead.
-BEAT = [
-    "-s",
-    "ARCHIVE_FRONTIER_HEARTBEAT=0.5",
-    "-s",
-    "ARCHIVE_FRONTIER_WORKER_TTL=2",
-    "-s",
-    "AUTOTHROTTLE_ENABLED=False",
-]
 WORKER_NAME = re.compile(r"^scraper-\d{17}-\d{5}-[A-Za-z0-9._-]+-(w\d)\.warc\.gz$")
 
 
-def _env(data: Path, db: str) -> dict[str, str]:
-    return {**os.environ, "SCRAPER_DATA": str(data), "SCRAPER_DB": db, "PYTHONWARNINGS": "error"}
-
-
 def _cli(data: Path, db: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "archive.cli", *args],
-        cwd=ROOT,
-        env=_env(data, db),
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    return cli(data, db, *args)
 
 
 def _where(frontier: Frontier) -> list[str]:
@@ -66,22 +44,8 @@ def workers(
     data: Path, db: str, frontier: Frontier, ids: list[str], *extra: str
 ) -> Iterator[list[subprocess.Popen[str]]]:
     """Start one `scraper crawl --frontier ... --until-idle` process per id; kill what is left at the end."""
-    procs = []
-    for worker_id in ids:
-        command = [sys.executable, "-m", "archive.cli", "crawl", *_where(frontier), "--worker-id", worker_id]
-        command += ["--until-idle", "--allow-network", "127.0.0.1/32", "--jobs", "1", *BEAT, *extra]
-        procs.append(
-            subprocess.Popen(
-                command, cwd=ROOT, env=_env(data, db), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-            )
-        )
-    try:
+    with reaped(start_workers(data, db, frontier, ids, *extra)) as procs:
         yield procs
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-            proc.communicate()
 
 
 def _finish(procs: list[subprocess.Popen[str]]) -> list[tuple[int, str, str]]:
@@ -162,16 +126,9 @@ def _stop_a_worker_holding_pages(
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         if sum(h for p, h in site.hits.items() if p.startswith("/news/")) >= 6:
-            for info in frontier.workers():
-                worker_id = info["worker"].rsplit("/", 1)[1]
-                if info["in_flight"] == 0 or worker_id not in by_id:
-                    continue
-                proc = by_id[worker_id]
-                proc.send_signal(signal.SIGSTOP)  # frozen: what it holds cannot change now
-                held = {json.loads(data)["url"] for data in frontier.in_flight(info["worker"])}
-                if held:
-                    return proc, {re.sub(r"^https?://[^/]+", "", url) for url in held}
-                proc.send_signal(signal.SIGCONT)
+            frozen = freeze_one_holding(frontier, by_id)
+            if frozen is not None:
+                return by_id[frozen[0]], paths_of(frozen[1])
         assert all(p.poll() is None for p in procs), "a worker ended before the crawl was under way"
         time.sleep(0.02)
     raise AssertionError("no worker held a request while the crawl ran")
