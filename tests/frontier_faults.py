@@ -189,11 +189,12 @@ def _kill_one(
     if frozen is None:  # the crawl ended before this kill
         return
     worker_id, requests = frozen
-    procs[worker_id].send_signal(signal.SIGKILL)
-    procs[worker_id].wait()
+    killed = procs.pop(worker_id)
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
     held.update(paths_of(requests))
     report.kills += 1
-    replacement = f"w{len(procs)}"
+    replacement = f"w{len(started)}"
     [proc] = start_workers(data, db, frontier, [replacement])
     procs[replacement] = proc
     started.append(proc)
