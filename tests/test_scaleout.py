@@ -239,3 +239,46 @@ def test_a_frontier_lost_mid_crawl_stops_the_worker_with_its_reason_and_a_sound_
     assert check.returncode == 0, check.stdout
     verified = _cli(data, db, "verify")
     assert verified.returncode == 0, verified.stdout  # the catalog points at nothing that is not there
+
+
+def test_seeds_join_a_running_crawl_and_a_cancelled_crawl_ends_cancelled(tmp_path: Path, frontier: Frontier) -> None:
+    data, db = tmp_path / "data", f"sqlite:///{tmp_path / 'catalog.sqlite'}"
+    crawl = _enqueue(data, db, frontier, "https://news.example/a", "--depth", "0")
+    joined = _cli(
+        data, db, "enqueue", "https://news.example/a", "https://news.example/b", "--crawl", crawl[:8], *_where(frontier)
+    )
+    assert joined.returncode == 0, joined.stderr
+    assert f"crawl {crawl}: 1 seed(s) queued, 1 skipped" in joined.stdout  # /a is in the crawl already
+    status = _cli(data, db, "frontier", *_where(frontier))
+    assert f"{crawl[:8]}  crawl" in status.stdout and "2 queued, 0 in flight" in status.stdout
+    cancelled = _cli(data, db, "frontier", *_where(frontier), "--cancel", crawl[:8])
+    assert cancelled.returncode == 0 and "2 queued item(s) dropped; ended" in cancelled.stdout
+    assert _rows(db, f"SELECT status FROM crawls WHERE id = '{crawl}'") == [("cancelled",)]
+    assert "cancelled" in _cli(data, db, "frontier", *_where(frontier)).stdout
+    again = _cli(data, db, "enqueue", "https://news.example/c", "--crawl", crawl, *_where(frontier))
+    assert again.returncode == 2 and "is not running in the frontier" in again.stderr
+
+
+def test_a_worker_stopped_with_ctrl_c_puts_back_what_it_had_not_done(tmp_path: Path, frontier: Frontier) -> None:
+    data, db = tmp_path / "data", f"sqlite:///{tmp_path / 'catalog.sqlite'}"
+    with Courier(latency=0.3) as site:
+        crawl = _enqueue(data, db, frontier, f"{site.base}/", "--depth", "3", "--delay", "0")
+        procs = start_workers(data, db, frontier, ["w1"], "--concurrency", "2")
+        with reaped(procs):
+            deadline = time.monotonic() + 300
+            while sum(h for p, h in site.hits.items() if p.startswith("/news/")) < 3:
+                assert time.monotonic() < deadline and procs[0].poll() is None
+                time.sleep(0.02)
+            procs[0].send_signal(signal.SIGINT)  # Scrapy finishes what it downloads, then closes
+            procs[0].wait(timeout=300)
+        assert frontier.workers() == []  # it left the frontier
+        left = frontier.queued("crawl")
+        assert left > 0  # what it had not done is back in the queue, none of it still held
+        archived = _rows(db, "SELECT count(*) FROM captures")[0][0]
+        assert isinstance(archived, int) and archived + left <= len(pages())
+        with workers(data, db, frontier, ["w2"], "--concurrency", "4") as more:
+            [(code, _, err)] = _finish(more)
+        assert code == 0, err[-2000:]
+    expected = {site.base + path for path in pages()}
+    assert sorted(str(u) for (u,) in _rows(db, "SELECT source_url FROM captures")) == sorted(expected)
+    assert _rows(db, f"SELECT status FROM crawls WHERE id = '{crawl}'") == [("finished",)]
