@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 from scrapy import Request
 from scrapy.core.scheduler import BaseScheduler
 from scrapy.exceptions import NotConfigured
-from scrapy.utils.request import request_from_dict
 from scrapy_redis.dupefilter import RFPDupeFilter
 from scrapy_redis.queue import Base as RedisQueue
 
@@ -173,9 +172,14 @@ class FrontierWorker:
         return self._scopes[run]
 
     def forget(self, runs: Iterable[str]) -> None:
-        for run in runs:
+        """Drop what this worker keeps of runs that ended."""
+        for run in list(runs):
             self._scopes.pop(run, None)
             self._options.pop(run, None)
+
+    def keep(self, active: Iterable[str]) -> None:
+        """Drop what this worker keeps of runs no longer active (another worker ended them)."""
+        self.forget(set(self._scopes) - set(active))
 
 
 class FrontierQueue(RedisQueue):
@@ -300,7 +304,7 @@ class FrontierScheduler(BaseScheduler):
         self.worker.expect(lease.id)
         self.worker.all_listed(lease.id)  # one request: done when its callback or errback is
         try:
-            request = request_from_dict(RequestCodec.loads(lease.data), spider=self.spider)
+            request = self.queue.decode(lease.data)
         except Exception as exc:  # a request no worker can read: drop it with its reason, once
             logger.error("frontier: dropping a request that cannot be read (%s): %.200r", exc, lease.data)
             if self.stats is not None:

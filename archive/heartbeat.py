@@ -78,8 +78,7 @@ class FrontierExtension:
         from archive.pipeline import catalog_url
 
         self.catalog = Catalog(catalog_url(self.crawler.settings))
-        info = {"host": host_name(), "pid": os.getpid(), "kind": self.worker.kind, "data": str(self.data_dir)}
-        self.frontier.register(self.worker.name, info, self.worker.ttl)
+        self.frontier.register(self.worker.name, self._info(), self.worker.ttl)
         self._stat("frontier/worker", self.worker.name)
         self.beats = task.LoopingCall(self._guarded, self.beat)
         self.beats.start(self.worker.heartbeat, now=False)
@@ -96,17 +95,23 @@ class FrontierExtension:
         except FrontierError as exc:
             self.worker.fail(exc)
 
+    def _info(self) -> dict[str, Any]:
+        return {"host": host_name(), "pid": os.getpid(), "kind": self.worker.kind, "data": str(self.data_dir)}
+
     def beat(self) -> None:
         if not self.frontier.heartbeat(self.worker.name, self.worker.ttl):
-            # Given up for dead while alive (a pause longer than the TTL): what it held went back.
+            # Given up for dead while alive (the reactor blocked longer than the TTL): what it held went
+            # back to the queues and may be fetched again by others; its acknowledgements find nothing.
             logger.warning("frontier: %s was given up for dead; registering again", self.worker.name)
             self._inc("frontier/reaped_while_alive")
-            self.frontier.register(self.worker.name, {"host": host_name(), "pid": os.getpid()}, self.worker.ttl)
-        for dead, items, drained in self.frontier.reap():
+            self.frontier.register(self.worker.name, self._info(), self.worker.ttl)
+        reaped = self.frontier.reap()
+        for dead, items, drained in reaped:
             logger.warning("frontier: worker %s stopped beating: %d item(s) put back", dead, items)
             self._inc("frontier/workers_reaped")
             self._inc("frontier/items_put_back", items)
             self._finish(drained)
+        if reaped:
             self._recover_open_files()
         self.checkpoint()
 
@@ -114,6 +119,7 @@ class FrontierExtension:
         """Ask the pipeline to commit now (it answers with ARCHIVE_COMMITTED)."""
         active = set(self.frontier.active(self.worker.kind))
         self.crawler.signals.send_catch_log(signal=ARCHIVE_CHECKPOINT, active=active)
+        self.worker.keep(active)
 
     def wake(self) -> None:
         """Hand an idle engine a request when the frontier has some (the engine only looks every 5 s by itself)."""

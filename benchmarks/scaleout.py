@@ -1,6 +1,6 @@
 """Crawl throughput with 1, 2 and 4 frontier workers, against the same crawl in one process, on 127.0.0.1.
 
-    python -m benchmarks.scaleout [--workers 1,2,4] [--pages 200] [--latency-ms 0,200] [--concurrency 2]
+    python -m benchmarks.scaleout [--workers 1,2,4] [--pages 200] [--latency-ms 0,200] [--concurrency 2] [--repeat 3]
                                   [--db postgresql|sqlite] [--redis URL] [--eval DIR] [--results DIR]
 
 The site is the evaluation set's pages behind an index (benchmarks.serve), optionally answering
@@ -11,8 +11,9 @@ one extraction process like each worker, and again with one per core), then as N
 fresh frontier (`scraper enqueue`, then N `scraper crawl --frontier ... --until-idle --jobs 1`).
 
 Pages/s is pages archived over the crawl's span as the site saw it, from the first request to
-the last answer: process start-up (imports, forking) and the idle wait before workers exit are
-not in it, the same for every row. A ratio is refused unless both crawls archived every page.
+the last answer (the median of `--repeat` runs, taken in turns): process start-up (imports,
+forking) and the idle wait before workers exit are not in it, the same for every row. A ratio
+is refused unless both crawls archived every page.
 Writes benchmarks/results/scaleout.json and .md.
 """
 
@@ -32,6 +33,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
+from archive.frontier import Frontier
 from benchmarks.__main__ import EVAL_SET, ROOT, load_pages, serve
 from benchmarks.synthetic import RESULTS, machine, write_results
 
@@ -46,6 +48,7 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=200)
     parser.add_argument("--latency-ms", default="0,200", help="each answer's delay, one run per value")
     parser.add_argument("--concurrency", type=int, default=2, help="requests at once per process (default 2)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each configuration; the median is shown")
     parser.add_argument("--db", choices=("postgresql", "sqlite"), default="postgresql")
     parser.add_argument("--redis", default=REDIS_URL)
     parser.add_argument("--eval", type=Path, default=EVAL_SET)
@@ -61,14 +64,26 @@ def main() -> None:
 
 
 def _scenario(pages: list[tuple[str, bytes]], latency: float, counts: list[int], args: Any) -> list[dict[str, Any]]:
-    alone = _measure(pages, latency, args, workers=0, jobs=1)
-    alone_cores = _measure(pages, latency, args, workers=0, jobs=os.cpu_count() or 1)
-    shared = {n: _measure(pages, latency, args, workers=n, jobs=1) for n in counts}
+    """Measure every configuration `args.repeat` times, in turns (so drift in the machine hits each alike)."""
+    configs = [(0, 1), (0, os.cpu_count() or 1), *((n, 1) for n in counts)]
+    runs: dict[tuple[int, int], list[dict[str, Any]]] = {config: [] for config in configs}
+    for _ in range(args.repeat):
+        for workers, jobs in configs:
+            runs[(workers, jobs)].append(_measure(pages, latency, args, workers=workers, jobs=jobs))
+    median = {config: _median(found) for config, found in runs.items()}
+    alone, alone_cores = median[configs[0]], median[configs[1]]
+    shared = {n: median[(n, 1)] for n in counts}
     one = shared.get(1, alone)
     rows = [_row(latency, "one process, --jobs 1 (baseline)", alone, alone, one)]
     rows.append(_row(latency, f"one process, --jobs {os.cpu_count()}", alone_cores, alone, one))
     rows += [_row(latency, f"{n} worker(s), --jobs 1 each", shared[n], alone, one) for n in counts]
     return rows
+
+
+def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Return the run of median rate (its own seconds with it), and every rate measured."""
+    ordered = sorted(runs, key=lambda r: r["rate"])
+    return {**ordered[len(ordered) // 2], "rates": [round(r["rate"], 2) for r in runs]}
 
 
 def _row(latency: float, what: str, run: dict[str, Any], alone: dict[str, Any], one: dict[str, Any]) -> dict[str, Any]:
@@ -78,6 +93,7 @@ def _row(latency: float, what: str, run: dict[str, Any], alone: dict[str, Any], 
         "pages": run["pages"],
         "seconds": round(run["seconds"], 2),
         "pages_per_s": round(run["rate"], 2),
+        "all_runs_pages_per_s": run["rates"],
         "vs_one_process": round(run["rate"] / alone["rate"], 2),
         "vs_one_worker": round(run["rate"] / one["rate"], 2),
     }
@@ -97,7 +113,8 @@ def _measure(pages: list[tuple[str, bytes]], latency: float, args: Any, *, worke
         if workers == 0:
             _run(["crawl", url, "--depth", "1", "--jobs", str(jobs), *polite], env)
         else:
-            where = ["--frontier", args.redis, "--frontier-name", f"bench-{uuid.uuid4().hex[:8]}"]
+            name = f"bench-{uuid.uuid4().hex[:8]}"
+            where = ["--frontier", args.redis, "--frontier-name", name]
             _run(["enqueue", url, "--depth", "1", "--delay", "0", *where], env)
             procs = [
                 _start(["crawl", *where, "--until-idle", "--jobs", str(jobs), "--worker-id", f"w{n}", *polite], env)
@@ -107,6 +124,7 @@ def _measure(pages: list[tuple[str, bytes]], latency: float, args: Any, *, worke
                 _, err = proc.communicate(timeout=3600)
                 if proc.returncode != 0:
                     raise SystemExit(f"a worker failed ({proc.returncode}):\n{err[-3000:]}")
+            Frontier(args.redis, name).purge()
         archived = _count(db)
         if archived != len(pages) + 1:  # the pages and the index: anything else compares unlike work
             raise SystemExit(f"{archived} pages archived of {len(pages) + 1} ({workers} workers)")
@@ -161,12 +179,13 @@ def _count(db: str) -> int:
 
 def _table(rows: list[dict[str, Any]]) -> str:
     lines = [
-        "| answer delay | crawl | pages | seconds | pages/s | vs one process | vs one worker |",
-        "|---|---|---|---|---|---|---|",
+        "| answer delay | crawl | pages | seconds | pages/s (median) | every run | vs one process | vs one worker |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
+        every = ", ".join(str(rate) for rate in r["all_runs_pages_per_s"])
         lines.append(
-            f"| {r['latency_ms']} ms | {r['crawl']} | {r['pages']} | {r['seconds']} | {r['pages_per_s']} | "
+            f"| {r['latency_ms']} ms | {r['crawl']} | {r['pages']} | {r['seconds']} | {r['pages_per_s']} | {every} | "
             f"{r['vs_one_process']}x | {r['vs_one_worker']}x |"
         )
     return "\n".join(lines)

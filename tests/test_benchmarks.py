@@ -33,3 +33,23 @@ def test_the_suite_runs_and_writes_its_table(tmp_path: Path) -> None:
     assert results["machine"]["cpus"] >= 1
     table = (tmp_path / "smoke.md").read_text()
     assert table.startswith("| measure | ours | baseline | ratio |") and "live crawl" in table
+
+
+def test_the_scale_out_benchmark_runs_and_writes_its_table(tmp_path: Path, frontier: object) -> None:
+    need((EVAL_SET / "html").is_dir(), f"the evaluation set is not at {EVAL_SET}")
+    args = ["--pages", "8", "--workers", "1,2", "--latency-ms", "0", "--repeat", "1", "--db", "sqlite"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.scaleout", *args, "--results", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = json.loads((tmp_path / "scaleout.json").read_text())["rows"]
+    assert [r["crawl"] for r in rows][2:] == ["1 worker(s), --jobs 1 each", "2 worker(s), --jobs 1 each"]
+    for row in rows:  # every configuration archived every page, and its ratios are its own rates
+        assert row["pages"] == 9 and row["pages_per_s"] > 0
+        assert abs(row["vs_one_process"] - row["pages_per_s"] / rows[0]["pages_per_s"]) < 0.02
+    assert (tmp_path / "scaleout.md").read_text().startswith("| answer delay | crawl |")
