@@ -25,7 +25,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from archive.frontier import Frontier
 from tests.conftest import need, warc_files, warcio_check
-from tests.courier import MIRRORED, Courier, pages
+from tests.courier import MIRRORED, Courier, articles, pages
 from tests.frontier_faults import cli, freeze_one_holding, paths_of, reaped, start_workers
 
 WORKER_NAME = re.compile(r"^scraper-\d{17}-\d{5}-[A-Za-z0-9._-]+-(w\d)\.warc\.gz$")
@@ -282,3 +282,23 @@ def test_a_worker_stopped_with_ctrl_c_puts_back_what_it_had_not_done(tmp_path: P
     expected = {site.base + path for path in pages()}
     assert sorted(str(u) for (u,) in _rows(db, "SELECT source_url FROM captures")) == sorted(expected)
     assert _rows(db, f"SELECT status FROM crawls WHERE id = '{crawl}'") == [("finished",)]
+
+
+def test_sitemaps_and_robots_txt_enqueued_as_seeds_are_read_once_by_the_workers(
+    tmp_path: Path, frontier: Frontier
+) -> None:
+    data, db = tmp_path / "data", f"sqlite:///{tmp_path / 'catalog.sqlite'}"
+    with Courier() as site:
+        seeds = tmp_path / "seeds.txt"
+        seeds.write_text(f"{site.base}/robots.txt robots\n{site.base}/sitemap.xml sitemap\n", encoding="utf-8")
+        done = _cli(data, db, "enqueue", "--seeds", str(seeds), "--delay", "0", *_where(frontier))
+        assert done.returncode == 0 and "2 seed(s) queued" in done.stdout, done.stdout + done.stderr
+        with workers(data, db, frontier, ["w1", "w2"], "--concurrency", "4") as procs:
+            results = _finish(procs)
+    assert [code for code, _, _ in results] == [0, 0], [err[-2000:] for _, _, err in results]
+    # robots.txt names the sitemap the seed list names too: it is read once, and lists every article.
+    assert site.hits["/sitemap.xml"] == 1
+    archived = sorted(str(u) for (u,) in _rows(db, "SELECT source_url FROM captures"))
+    assert archived == sorted(f"{site.base}/news/{a}" for a in articles())
+    # robots.txt twice: once as the seed it is, once for permission (shared by both workers).
+    assert site.hits["/robots.txt"] == 2
