@@ -17,18 +17,19 @@ __all__ = ["add_crawl_commands", "frontier_options", "frontier_url"]
 
 # Options of the crawl itself (in a frontier, stored with the crawl for every worker) and of one
 # process's politeness and limits (in a frontier, each worker's own).
-SCOPE_KEYS = (
-    "depth",
-    "any_site",
-    "allow_domains",
-    "deny_domains",
-    "allow",
-    "deny",
-    "max_pages",
-    "max_per_site",
-    "archive_other",
-    "discover_feeds",
-)
+SCOPE_FLAGS = {
+    "depth": "--depth",
+    "any_site": "--any-site",
+    "allow_domains": "--allow-domain",
+    "deny_domains": "--deny-domain",
+    "allow": "--allow",
+    "deny": "--deny",
+    "max_pages": "--max-pages",
+    "max_per_site": "--max-per-site",
+    "archive_other": "--archive-other",
+    "discover_feeds": "--feeds",
+}
+SCOPE_KEYS = tuple(SCOPE_FLAGS)
 WORKER_OPTIONS = ("contact", "concurrency", "timeout", "max_body_bytes", "retries", "allow_network", "operator", "jobs")
 
 
@@ -208,6 +209,10 @@ def _crawl(args: argparse.Namespace) -> int:
     if frontier_url(args):
         if plan.seeds and _enqueue_plan(args, plan) != 0:
             return 2
+        given = {**plan.spider_args, "depth": args.depth}
+        scoped = [flag for key, flag in SCOPE_FLAGS.items() if given[key] not in (None, False, [])]
+        if scoped and not plan.seeds:
+            print(f"note: {', '.join(scoped)} apply to a crawl you enqueue; each crawl keeps its own", file=sys.stderr)
         frontier = frontier_settings(
             args.frontier, args.frontier_name, worker_id=args.worker_id, until_idle=args.until_idle
         )
