@@ -8,6 +8,7 @@ load without Scrapy.
 from __future__ import annotations
 
 from archive.catalog import AmbiguousId, Catalog, SearchHit, default_db_url
+from archive.frontier import Frontier, FrontierError
 from archive.sources import CaptureFailure, SkippedRecord, SourceError, SourceRef, find_sources, load_capture
 from archive.warc import WarcFileWriter, WarcReadError, read_payload
 
@@ -15,6 +16,8 @@ __all__ = [
     "AmbiguousId",
     "CaptureFailure",
     "Catalog",
+    "Frontier",
+    "FrontierError",
     "SearchHit",
     "SkippedRecord",
     "SourceError",

@@ -15,10 +15,11 @@ EXPECTED = {
         "normalize_url", "record_id", "site_of", "strip_boilerplate",
     },
     "archive": {
-        "AmbiguousId", "Catalog", "CaptureFailure", "SearchHit", "SkippedRecord", "SourceError", "SourceRef",
+        "AmbiguousId", "Catalog", "CaptureFailure", "Frontier", "FrontierError", "SearchHit", "SkippedRecord",
+        "SourceError", "SourceRef",
         "WarcFileWriter", "WarcReadError", "default_db_url", "find_sources", "load_capture", "read_payload",
     },
-    "spiders": {"ArchiveSpider", "ReplaySpider", "SiteSpider"},
+    "spiders": {"ArchiveSpider", "ReextractSpider", "ReplaySpider", "SiteSpider"},
 }  # fmt: skip
 
 
