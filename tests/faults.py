@@ -113,6 +113,8 @@ class Harness:
                 break
             self.report.kills += 1
             held = self._after_kill(data, db, held, rng, where)
+            if self.mode == "crawl" and self._crawl_finished(db):
+                break  # the kill came after the crawl had ended (its row says so) but before the process exited
         self._finished(data, db, expected, name)
 
     def _after_kill(self, data: Path, db: str, held: set[str], rng: random.Random, where: str) -> set[str]:
@@ -247,6 +249,9 @@ class Harness:
 
     def _has_crawl(self, db: str) -> bool:
         return bool(self._query(db, "SELECT id FROM crawls WHERE kind = 'crawl'"))
+
+    def _crawl_finished(self, db: str) -> bool:
+        return self._query(db, "SELECT status FROM crawls WHERE kind = 'crawl'") == ["finished"]
 
     # --- checks -------------------------------------------------------------------------
 
