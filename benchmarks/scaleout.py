@@ -104,7 +104,7 @@ def _measure(pages: list[tuple[str, bytes]], latency: float, args: Any, *, worke
     log: list[tuple[str, float, float]] = []
     with (
         tempfile.TemporaryDirectory(prefix="scaleout-") as tmp,
-        _catalog(args.db, Path(tmp)) as db,
+        fresh_catalog(PG_URL if args.db == "postgresql" else None, Path(tmp)) as db,
         serve(pages, latency=latency, log=log) as url,
     ):
         data = Path(tmp) / "data"
@@ -148,24 +148,21 @@ def _start(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
 
 
 @contextmanager
-def _catalog(kind: str, work: Path) -> Iterator[str]:
-    """Yield a fresh catalog: a schema of its own on the PostgreSQL server (dropped after), or a SQLite file."""
-    if kind == "sqlite":
+def fresh_catalog(server: str | None, work: Path) -> Iterator[str]:
+    """Yield a fresh catalog: a SQLite file in `work`, else a schema of its own on PostgreSQL `server`."""
+    if server is None:
         yield f"sqlite:///{work / 'catalog.sqlite'}"
         return
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    _sql(f"CREATE SCHEMA {schema}")
-    try:
-        yield f"{PG_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        _sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-
-
-def _sql(statement: str) -> None:
-    engine = create_engine(PG_URL)
+    schema = f"fresh_{uuid.uuid4().hex[:12]}"
+    engine = create_engine(server)
     with engine.begin() as conn:
-        conn.execute(text(statement))
-    engine.dispose()
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    try:
+        yield f"{server}?options=-csearch_path%3D{schema}"
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        engine.dispose()
 
 
 def _count(db: str) -> int:

@@ -34,6 +34,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 
 from archive.frontier import Frontier
+from benchmarks.scaleout import fresh_catalog
 from tests.courier import MIRRORED, Courier, pages
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,7 +42,7 @@ REDIS_URL = os.environ.get("SCRAPER_TEST_REDIS", "redis://127.0.0.1:6379/0")
 # Fast beats so a dead worker is noticed in seconds; a worker silent for 2 s is dead.
 BEAT = ["-s", "ARCHIVE_FRONTIER_HEARTBEAT=0.5", "-s", "ARCHIVE_FRONTIER_WORKER_TTL=2"]
 
-__all__ = ["FaultReport", "cli", "freeze_one_holding", "paths_of", "reaped", "start_workers"]
+__all__ = ["FaultReport", "cli", "freeze_one_holding", "paths_of", "reaped", "rows", "start_workers"]
 
 
 def env_for(data: Path, db: str) -> dict[str, str]:
@@ -137,7 +138,7 @@ def run(rounds: int, kills: int, seed: int, db_server: str | None, workers: int)
     report = FaultReport()
     started = time.monotonic()
     for number in range(1, rounds + 1):
-        with tempfile.TemporaryDirectory(prefix="frontier-faults-") as tmp, _catalog(db_server, Path(tmp)) as db:
+        with tempfile.TemporaryDirectory(prefix="frontier-faults-") as tmp, fresh_catalog(db_server, Path(tmp)) as db:
             _round(Path(tmp) / "data", db, rng, kills, workers, report, f"round {number}")
         report.rounds += 1
     report.seconds = time.monotonic() - started
@@ -202,14 +203,14 @@ def _kill_one(
 
 def _check(site: Courier, db: str, data: Path, held: set[str], report: FaultReport, name: str) -> None:
     expected = {site.base + path for path in pages()}
-    archived = [str(url) for (url,) in _rows(db, "SELECT source_url FROM captures")]
+    archived = [str(url) for (url,) in rows(db, "SELECT source_url FROM captures")]
     report.pages_checked += len(archived)
     lost, extra = expected - set(archived), len(archived) - len(set(archived))
     report.lost += len(lost)
     report.duplicated += extra
     if lost or extra or set(archived) != expected:
         report.failures.append(f"{name}: {len(lost)} pages lost ({sorted(lost)[:3]}), {extra} archived twice")
-    documents = _rows(db, "SELECT count(*) FROM documents")[0][0]
+    documents = rows(db, "SELECT count(*) FROM documents")[0][0]
     if documents != len(expected) - len(MIRRORED):
         report.failures.append(f"{name}: {documents} documents for {len(expected) - len(MIRRORED)} distinct texts")
     twice = {path for path, hits in site.hits.items() if hits > 1 and path != "/robots.txt"}
@@ -218,7 +219,7 @@ def _check(site: Courier, db: str, data: Path, held: set[str], report: FaultRepo
         report.failures.append(f"{name}: requested twice though no killed worker held them: {sorted(twice - held)}")
     if [p for p in site.hits if p.startswith("/private/")]:
         report.failures.append(f"{name}: a page robots.txt forbids was requested")
-    status = {s for (s,) in _rows(db, "SELECT status FROM crawls")}
+    status = {s for (s,) in rows(db, "SELECT status FROM crawls")}
     if status != {"finished"}:
         report.failures.append(f"{name}: crawl status {status}")
     verified = cli(data, db, "verify")
@@ -231,30 +232,13 @@ def _check(site: Courier, db: str, data: Path, held: set[str], report: FaultRepo
         report.failures.append(f"{name}: warcio check: {check.stdout[-800:]}")
 
 
-def _rows(db: str, sql: str) -> list[tuple[object, ...]]:
+def rows(db: str, sql: str) -> list[tuple[object, ...]]:
+    """Return the rows a query gives on catalog `db`."""
     engine = create_engine(db)
     try:
         with engine.connect() as conn:
             return [tuple(row) for row in conn.execute(text(sql))]
     finally:
-        engine.dispose()
-
-
-@contextmanager
-def _catalog(server: str | None, work: Path) -> Iterator[str]:
-    """Yield a fresh catalog: a SQLite file in `work`, or a schema of its own on the PostgreSQL `server`."""
-    if server is None:
-        yield f"sqlite:///{work / 'catalog.sqlite'}"
-        return
-    schema = f"faults_{uuid.uuid4().hex[:12]}"
-    engine = create_engine(server)
-    with engine.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    try:
-        yield f"{server}?options=-csearch_path%3D{schema}"
-    finally:
-        with engine.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
         engine.dispose()
 
 

@@ -12,16 +12,8 @@ from tests.conftest import EVAL_SET, ROOT, need
 
 def test_the_suite_runs_and_writes_its_table(tmp_path: Path) -> None:
     need((EVAL_SET / "html").is_dir(), f"the evaluation set is not at {EVAL_SET}")
-    args = ["--only", "warc,crawl,memory", "--pages", "12", "--memory-sizes", "15,30"]
-    proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks", *args, "--results", str(tmp_path), "--name", "smoke"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=900,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    args = ["--only", "warc,crawl,memory", "--pages", "12", "--memory-sizes", "15,30", "--name", "smoke"]
+    _benchmark("benchmarks", *args, "--results", str(tmp_path))
     results = json.loads((tmp_path / "smoke.json").read_text())
     rows = {r["measure"]: r for r in results["rows"]}
     warc = rows["WARC write (MB/s of gzipped WARC)"]
@@ -38,18 +30,18 @@ def test_the_suite_runs_and_writes_its_table(tmp_path: Path) -> None:
 def test_the_scale_out_benchmark_runs_and_writes_its_table(tmp_path: Path, frontier: object) -> None:
     need((EVAL_SET / "html").is_dir(), f"the evaluation set is not at {EVAL_SET}")
     args = ["--pages", "8", "--workers", "1,2", "--latency-ms", "0", "--repeat", "1", "--db", "sqlite"]
-    proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks.scaleout", *args, "--results", str(tmp_path)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=900,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    _benchmark("benchmarks.scaleout", *args, "--results", str(tmp_path))
     rows = json.loads((tmp_path / "scaleout.json").read_text())["rows"]
     assert [r["crawl"] for r in rows][2:] == ["1 worker(s), --jobs 1 each", "2 worker(s), --jobs 1 each"]
     for row in rows:  # every configuration archived every page, and its ratios are its own rates
         assert row["pages"] == 9 and row["pages_per_s"] > 0
         assert abs(row["vs_one_process"] - row["pages_per_s"] / rows[0]["pages_per_s"]) < 0.02
     assert (tmp_path / "scaleout.md").read_text().startswith("| answer delay | crawl |")
+
+
+def _benchmark(module: str, *args: str) -> None:
+    """Run a benchmark module to its end; it must succeed."""
+    proc = subprocess.run(
+        [sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True, text=True, check=False, timeout=900
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]

@@ -20,13 +20,12 @@ from pathlib import Path
 
 import pytest
 import redis
-from sqlalchemy import create_engine, text
 from warcio.archiveiterator import ArchiveIterator
 
 from archive.frontier import Frontier
 from tests.conftest import need, warc_files, warcio_check
 from tests.courier import MIRRORED, Courier, articles, pages
-from tests.frontier_faults import cli, freeze_one_holding, paths_of, reaped, start_workers
+from tests.frontier_faults import cli, freeze_one_holding, paths_of, reaped, rows, start_workers
 
 WORKER_NAME = re.compile(r"^scraper-\d{17}-\d{5}-[A-Za-z0-9._-]+-(w\d)\.warc\.gz$")
 
@@ -50,15 +49,6 @@ def workers(
 
 def _finish(procs: list[subprocess.Popen[str]]) -> list[tuple[int, str, str]]:
     return [(proc.wait(timeout=600), *proc.communicate()) for proc in procs]
-
-
-def _rows(db: str, sql: str) -> list[tuple[object, ...]]:
-    engine = create_engine(db)
-    try:
-        with engine.connect() as conn:
-            return [tuple(row) for row in conn.execute(text(sql))]
-    finally:
-        engine.dispose()
 
 
 def _enqueue(data: Path, db: str, frontier: Frontier, url: str, *args: str) -> str:
@@ -100,17 +90,16 @@ def test_workers_share_one_crawl_and_a_killed_workers_pages_are_archived_once(
             results = _finish([p for p in procs if p is not victim])
         assert [code for code, _, _ in results] == [0, 0], [err[-2000:] for _, _, err in results]
         expected = {site.base + path for path in pages()}
-        rows = _rows(postgres_url, "SELECT source_url FROM captures")
-        archived = [str(url) for (url,) in rows]
+        archived = [str(url) for (url,) in rows(postgres_url, "SELECT source_url FROM captures")]
         assert sorted(archived) == sorted(expected)  # every page, each once
         assert held <= {u.removeprefix(site.base) for u in archived}  # what the dead worker held was done by others
         # Mirrors are byte-identical copies: two captures, one document.
-        assert _rows(postgres_url, "SELECT count(*) FROM documents") == [(len(expected) - len(MIRRORED),)]
+        assert rows(postgres_url, "SELECT count(*) FROM documents") == [(len(expected) - len(MIRRORED),)]
         # No URL fetched twice, but for what the killed worker held when it died.
         twice = {path for path, hits in site.hits.items() if hits > 1}
         assert twice <= held, twice - held
         assert site.hits["/robots.txt"] == 1 and not [p for p in site.hits if p.startswith("/private/")]
-        status = _rows(postgres_url, f"SELECT status FROM crawls WHERE id = '{crawl}'")
+        status = rows(postgres_url, f"SELECT status FROM crawls WHERE id = '{crawl}'")
         assert status == [("finished",)]
         reaped = sum(int(re.search(r"(\d+) dead worker", out).group(1)) for _, out, _ in results)  # type: ignore[union-attr]
         assert reaped == 1
@@ -148,9 +137,9 @@ def test_two_workers_fetch_each_url_once_and_keep_one_timetable_per_host(tmp_pat
     assert all(re.search(r"(\d+) item\(s\) done", out).group(1) != "0" for out in spans)  # type: ignore[union-attr]
     times = sorted(t for _, t in site.times)
     assert times[-1] - times[0] >= 0.05 * (len(times) - 1) - 0.1
-    counts = _rows(db, f"SELECT counts FROM crawls WHERE id = '{crawl}'")[0][0]
+    counts = rows(db, f"SELECT counts FROM crawls WHERE id = '{crawl}'")[0][0]
     totals = json.loads(counts) if isinstance(counts, str) else counts
-    assert totals["records_written"] == len(pages()) == _rows(db, "SELECT count(*) FROM captures")[0][0]
+    assert totals["records_written"] == len(pages()) == rows(db, "SELECT count(*) FROM captures")[0][0]
     listed = _cli(data, db, "crawls")
     assert f"{crawl[:8]}  crawl" in listed.stdout and "finished" in listed.stdout
     _archive_checks(data, db, crawl, {"w1", "w2"})
@@ -173,9 +162,9 @@ def test_a_crawls_caps_hold_across_workers_and_scheduled_runs_wait_for_the_last(
         with workers(data, db, frontier, ["w1", "w2"], "--concurrency", "4") as procs:
             results = _finish(procs)
     assert [code for code, _, _ in results] == [0, 0], [err[-2000:] for _, _, err in results]
-    runs = _rows(db, "SELECT status, args FROM crawls")
+    runs = rows(db, "SELECT status, args FROM crawls")
     assert len(runs) == 1 and runs[0][0] == "finished" and '"job": "courier"' in str(runs[0][1]).replace("'", '"')
-    assert _rows(db, "SELECT count(*) FROM captures") == [(12,)]
+    assert rows(db, "SELECT count(*) FROM captures") == [(12,)]
     assert sum(h for p, h in site.hits.items() if p != "/robots.txt") == 12  # the 13th page was never asked for
 
 
@@ -233,7 +222,7 @@ def test_a_frontier_lost_mid_crawl_stops_the_worker_with_its_reason_and_a_sound_
             [(code, out, err)] = _finish(procs)
     assert code == 1, out + err
     assert f"error: the run stopped: frontier {url} (lost):" in err, err[-2000:]
-    archived = _rows(db, "SELECT count(*) FROM captures")[0][0]
+    archived = rows(db, "SELECT count(*) FROM captures")[0][0]
     assert isinstance(archived, int) and 0 < archived < len(pages())
     check = warcio_check(warc_files(data))
     assert check.returncode == 0, check.stdout
@@ -253,7 +242,7 @@ def test_seeds_join_a_running_crawl_and_a_cancelled_crawl_ends_cancelled(tmp_pat
     assert f"{crawl[:8]}  crawl" in status.stdout and "2 queued, 0 in flight" in status.stdout
     cancelled = _cli(data, db, "frontier", *_where(frontier), "--cancel", crawl[:8])
     assert cancelled.returncode == 0 and "2 queued item(s) dropped; ended" in cancelled.stdout
-    assert _rows(db, f"SELECT status FROM crawls WHERE id = '{crawl}'") == [("cancelled",)]
+    assert rows(db, f"SELECT status FROM crawls WHERE id = '{crawl}'") == [("cancelled",)]
     assert "cancelled" in _cli(data, db, "frontier", *_where(frontier)).stdout
     again = _cli(data, db, "enqueue", "https://news.example/c", "--crawl", crawl, *_where(frontier))
     assert again.returncode == 2 and "is not running in the frontier" in again.stderr
@@ -274,14 +263,14 @@ def test_a_worker_stopped_with_ctrl_c_puts_back_what_it_had_not_done(tmp_path: P
         assert frontier.workers() == []  # it left the frontier
         left = frontier.queued("crawl")
         assert left > 0  # what it had not done is back in the queue, none of it still held
-        archived = _rows(db, "SELECT count(*) FROM captures")[0][0]
+        archived = rows(db, "SELECT count(*) FROM captures")[0][0]
         assert isinstance(archived, int) and archived + left <= len(pages())
         with workers(data, db, frontier, ["w2"], "--concurrency", "4") as more:
             [(code, _, err)] = _finish(more)
         assert code == 0, err[-2000:]
     expected = {site.base + path for path in pages()}
-    assert sorted(str(u) for (u,) in _rows(db, "SELECT source_url FROM captures")) == sorted(expected)
-    assert _rows(db, f"SELECT status FROM crawls WHERE id = '{crawl}'") == [("finished",)]
+    assert sorted(str(u) for (u,) in rows(db, "SELECT source_url FROM captures")) == sorted(expected)
+    assert rows(db, f"SELECT status FROM crawls WHERE id = '{crawl}'") == [("finished",)]
 
 
 def test_sitemaps_and_robots_txt_enqueued_as_seeds_are_read_once_by_the_workers(
@@ -298,7 +287,7 @@ def test_sitemaps_and_robots_txt_enqueued_as_seeds_are_read_once_by_the_workers(
     assert [code for code, _, _ in results] == [0, 0], [err[-2000:] for _, _, err in results]
     # robots.txt names the sitemap the seed list names too: it is read once, and lists every article.
     assert site.hits["/sitemap.xml"] == 1
-    archived = sorted(str(u) for (u,) in _rows(db, "SELECT source_url FROM captures"))
+    archived = sorted(str(u) for (u,) in rows(db, "SELECT source_url FROM captures"))
     assert archived == sorted(f"{site.base}/news/{a}" for a in articles())
     # robots.txt twice: once as the seed it is, once for permission (shared by both workers).
     assert site.hits["/robots.txt"] == 2
