@@ -27,6 +27,7 @@ from sqlalchemy import (
     Select,
     String,
     Text,
+    bindparam,
     cast,
     create_engine,
     distinct,
@@ -347,12 +348,12 @@ class Catalog:
             for record in sorted(records, key=lambda r: r.id):
                 row = CaptureRow.from_record(record, documents[record.text_sha256])
                 values = {c.key: getattr(row, c.key) for c in CaptureRow.__table__.columns}
-                values["previous_id"] = self._replaced(session, record)
                 insert = self._insert_ignore(CaptureRow, values, ["id"]).returning(CaptureRow.id)
                 if session.execute(insert).first() is not None:
                     inserted += 1
                     _insert_locations(session, record.id, row.warc_records)
             count_terms(session.connection(), terms)
+            _relink(session, {r.canonical_url for r in records})
         return inserted
 
     @_reconnecting
@@ -362,7 +363,8 @@ class Catalog:
         Each record is a capture already in the catalog with a new text and metadata, whose
         conversion and metadata WARC records are written and durable. The capture's row takes the
         new values and points at the new records (its raw and request records stay); it moves to
-        the document holding its new text, and a document no capture holds any more is dropped.
+        the document holding its new text, and a document no capture holds any more is dropped. The
+        URL's versions are linked again: a new text can start a version or end one.
         """
         return _retrying_deadlocks(lambda: self._replace_extractions(records))
 
@@ -391,6 +393,7 @@ class Catalog:
                 replaced += 1
             count_terms(session.connection(), terms)
             _drop_unheld_documents(session, before)
+            _relink(session, {r.canonical_url for r in records})  # a new text can make or end a version
         return replaced
 
     def raw_files(self, crawl_id: str | None = None) -> list[str]:
@@ -402,21 +405,6 @@ class Catalog:
             )
         with Session(self.engine) as session:
             return sorted(session.scalars(query))
-
-    @staticmethod
-    def _replaced(session: Session, record: Record) -> str | None:
-        """Return the id of the URL's latest earlier capture when its text differs from `record`'s."""
-        latest = session.execute(
-            select(CaptureRow.id, CaptureRow.text_sha256)
-            .where(
-                CaptureRow.canonical_url == record.canonical_url,
-                CaptureRow.captured_at <= record.provenance.captured_at,
-                CaptureRow.id != record.id,
-            )
-            .order_by(CaptureRow.captured_at.desc(), CaptureRow.id.desc())
-            .limit(1)
-        ).first()
-        return latest.id if latest is not None and latest.text_sha256 != record.text_sha256 else None
 
     def resumable(self, crawl_id: str) -> dict[str, Any] | None:
         """Return the crawl `crawl_id` (an id or its prefix; "latest": the newest unfinished crawl)."""
@@ -815,6 +803,36 @@ def _insert_locations(session: Session, capture_id: str, rows: Iterable[WarcReco
     for warc in rows:
         values = {c.key: getattr(warc, c.key) for c in WarcRecordRow.__table__.columns if c.key != "id"}
         session.execute(WarcRecordRow.__table__.insert().values({**values, "capture_id": capture_id}))
+
+
+def _relink(session: Session, urls: Collection[str]) -> None:
+    """Point each capture of these canonical URLs at the capture it replaced, if any.
+
+    A capture replaces the URL's capture just before it (by capture time, then id: the order of
+    `history`) when their texts differ; the same text again is no new version. Every capture of
+    the URL is looked at, so a capture archived late (an old WARC file replayed after newer
+    crawls) or given a new text (`reextract`) links its neighbours right too. The rows are read
+    FOR UPDATE: on PostgreSQL a concurrent writer of the same URL waits, then is read as committed.
+    """
+    captures = CaptureRow.__table__
+    for chunk in chunks(sorted(urls)):
+        rows = session.execute(
+            select(captures.c.id, captures.c.canonical_url, captures.c.text_sha256, captures.c.previous_id)
+            .where(captures.c.canonical_url.in_(chunk))
+            .order_by(captures.c.canonical_url, captures.c.captured_at, captures.c.id)
+            .with_for_update()
+        ).all()
+        changed = []
+        for before, row in zip([None, *rows], rows, strict=False):
+            same_url = before is not None and before.canonical_url == row.canonical_url
+            replaced = before.id if same_url and before.text_sha256 != row.text_sha256 else None
+            if row.previous_id != replaced:
+                changed.append({"capture": row.id, "replaced": replaced})
+        if changed:
+            session.execute(
+                update(captures).where(captures.c.id == bindparam("capture")).values(previous_id=bindparam("replaced")),
+                changed,
+            )
 
 
 def _drop_unheld_documents(session: Session, documents: Collection[int]) -> None:

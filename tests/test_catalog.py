@@ -241,6 +241,42 @@ def test_history_links_each_changed_text_to_the_capture_it_replaced(catalog: Cat
     assert latest is not None and latest.id == changed.id
 
 
+def _version(body: str, day: int, url: str = "https://news.example/story") -> Record:
+    """A live capture of `url` on March `day` whose page text is `body`."""
+    record = _record(body=body, url=url)
+    return record.with_provenance(captured_at=f"2026-03-0{day}T00:00:00Z", source_kind="live")
+
+
+def test_a_capture_archived_late_takes_its_place_in_the_urls_history(catalog: Catalog) -> None:
+    url = "https://news.example/story"
+    first, second = _version(ARTICLE, 1), _version(ARTICLE + " Repairs begin in May.", 2)
+    third = _version(ARTICLE + " Repairs begin in June.", 3)
+    assert catalog.add_records([third]) == 1
+    assert catalog.add_records([first]) == 1  # an older WARC file replayed after the newer crawl
+    assert [previous for _, previous in catalog.history(url)] == [None, first.id]
+    assert catalog.add_records([second]) == 1  # lands between them: the third now replaces it, not the first
+    assert [previous for _, previous in catalog.history(url)] == [None, first.id, second.id]
+
+
+def test_a_new_extraction_links_the_urls_versions_again(catalog: Catalog) -> None:
+    url = "https://news.example/story"
+    updated = ARTICLE + " The council has now published the timetable."
+    first, second = _version(ARTICLE, 1), _version(updated, 2)
+    third = replace(_version(updated, 3), id="c" * 32)  # the same bytes again: an id of its own
+    assert catalog.add_records([first, second, third]) == 3
+    assert [previous for _, previous in catalog.history(url)] == [None, first.id, None]
+
+    # Re-extracted, the second capture's text is the first's (say a footer line had made the
+    # difference): it is no new version any more, and the third, whose text differs from it now, is.
+    stored = catalog.get(second.id)
+    assert stored is not None
+    again = stored.with_extraction(_version(ARTICLE, 2), reextraction={"at": "2026-03-04T00:00:00Z"})
+    loc = WarcLocation("y.warc.gz", 0, 10, "<urn:uuid:2>")
+    assert catalog.replace_extractions([again.with_provenance(warc_conversion=loc, warc_metadata=loc)]) == 1
+    assert [previous for _, previous in catalog.history(url)] == [None, None, second.id]
+    assert catalog.count()["documents"] == 2  # the texts are still ARTICLE and `updated`
+
+
 def test_sorting_paging_crawl_capture_dates_and_changed_urls(catalog: Catalog) -> None:
     crawl = catalog.start_crawl("crawl", {})
     records = []
