@@ -49,9 +49,10 @@ def _frontier(args: argparse.Namespace) -> int:
                 return 1
             dropped, ended = cancelled
             if ended:  # nothing in flight: it ends now
+                from archive._enqueue import record_ended
+
                 with open_catalog(args) as catalog:
-                    catalog.finish_crawl(run, "cancelled", frontier.counts(run))
-                    frontier.retire(run)
+                    record_ended(frontier, catalog, run)
             print(
                 f"run {run}: {dropped} queued item(s) dropped; {'ended' if ended else 'ends when in-flight items are'}"
             )
@@ -66,7 +67,7 @@ def _frontier(args: argparse.Namespace) -> int:
     print(f"frontier {redacted(args.frontier)} ({frontier.name}): {len(runs)} run(s), {len(workers)} worker(s)")
     for run in runs:
         counts = run["counts"]
-        status = _STATUS.get(run["status"], run["status"])
+        status = _STATUS.get(run["status"], run["status"]) if run["recorded"] else "drained (not yet in the catalog)"
         print(
             f"  {run['id'][:8]}  {run['kind']:<9} {(run.get('job') or '-')[:12]:<12} {status:<9} "
             f"{run['queued']} queued, {run['leased']} in flight, {run['pages_seen']} pages seen, "

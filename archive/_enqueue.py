@@ -11,7 +11,7 @@ from archive.frontier import Frontier, FrontierError, RequestCodec
 from archive.scope import CrawlScope, ScopeOptions, SharedLedger
 from archive.seeds import Seed
 
-__all__ = ["Enqueued", "enqueue_files", "enqueue_seeds", "finish_if_empty"]
+__all__ = ["Enqueued", "enqueue_files", "enqueue_seeds", "finish_if_empty", "record_ended"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +75,16 @@ def finish_if_empty(frontier: Frontier, catalog: Catalog, run: str) -> bool:
     """End a run that holds nothing (nothing queued, nothing leased): in the frontier, then in the catalog."""
     if not frontier.settle(run):
         return False
-    catalog.finish_crawl(run, "finished", frontier.counts(run))
-    frontier.retire(run)
+    record_ended(frontier, catalog, run)
     return True
+
+
+def record_ended(frontier: Frontier, catalog: Catalog, run: str) -> str:
+    """Record a drained run as ended in the catalog, with every worker's counts, then retire it; return its status.
+
+    Recording twice (two workers that both saw the run drained) writes the same row again.
+    """
+    status = "cancelled" if frontier.state(run).get("status", "").startswith("cancelled") else "finished"
+    catalog.finish_crawl(run, status, frontier.counts(run))
+    frontier.retire(run)
+    return status

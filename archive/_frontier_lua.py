@@ -8,8 +8,9 @@ from __future__ import annotations
 
 __all__ = ["SCRIPTS"]
 
-# A run is finished when nothing is queued and nothing leased: then it leaves its active set
-# and its status says so. Shared by the scripts that can be the last to touch a run.
+# A run is finished when nothing is queued and nothing leased: then it leaves its active set,
+# its status says so, and it waits in NAME:drained until a worker has recorded it in the
+# catalog (archive.frontier.Frontier.retire). Shared by the scripts that can be the last to touch a run.
 _DRAINED = """
 local function drained(p, run)
   local base = p .. ':run:' .. run
@@ -19,6 +20,7 @@ local function drained(p, run)
   if status ~= 'running' and status ~= 'cancelled' then return false end
   redis.call('ZREM', p .. ':active:' .. (redis.call('HGET', base .. ':state', 'kind') or ''), run)
   redis.call('HSET', base .. ':state', 'status', status == 'cancelled' and 'cancelled-drained' or 'drained')
+  redis.call('SADD', p .. ':drained', run)
   return true
 end
 local function parse(entry)

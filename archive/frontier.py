@@ -11,6 +11,7 @@ re-extraction batch (its queue holds WARC file names); both work the same way:
     NAME:run:ID:options, :seeds the crawl's scope options (JSON) and seeds (a list of JSON)
     NAME:run:ID:pages, :discovery, :per_site, :per_seed, :dupefilter   the crawl's seen-sets and counts
     NAME:run:ID:counts          hash: what workers archived for the run (records_written, failed, ...)
+    NAME:drained                set of the runs that drained but are not yet recorded as ended in the catalog
     NAME:workers                hash: worker -> JSON (host, pid, data directory, started)
     NAME:alive:WORKER           set while the worker's heartbeat lasts (expires after its TTL)
     NAME:inflight:WORKER        hash: lease id -> the item it holds (run, score, data)
@@ -20,7 +21,8 @@ script, so an item is always in exactly one place. A worker acknowledges an item
 produced is durable (new requests pushed, records committed to the catalog); a worker whose
 heartbeat expired has its in-flight items put back into their queues by whichever worker
 notices first. A run is drained when its queue is empty and nothing of it is leased: the
-worker whose acknowledgement drains it finishes it in the catalog.
+worker whose acknowledgement drains it finishes it in the catalog, and should that worker die
+or its catalog call fail first, the next worker that starts or beats does.
 """
 
 from __future__ import annotations
@@ -252,11 +254,16 @@ class Frontier:
         raw = self.call(self.client.hgetall, self.key(run, "counts"))
         return {k.decode(): int(v) for k, v in raw.items()}
 
+    def drained(self) -> list[str]:
+        """Return the runs that drained and are not yet recorded as ended in the catalog (retired)."""
+        return sorted(r.decode() for r in self.call(self.client.smembers, f"{self.name}:drained"))
+
     def retire(self, run: str) -> None:
         """Drop a finished run's queue and seen-sets; keep its state and counts a week (for `scraper frontier`)."""
         parts = ("queue", "leased", "options", "seeds", "pages", "discovery", "per_site", "per_seed", "dupefilter")
         with self.client.pipeline(transaction=False) as pipe:
             pipe.delete(*(self.key(run, part) for part in parts))
+            pipe.srem(f"{self.name}:drained", run)
             pipe.expire(self.key(run, "state"), _FINISHED_TTL)
             pipe.expire(self.key(run, "counts"), _FINISHED_TTL)
             pipe.zadd(f"{self.name}:finished", {run: time.time()})
@@ -264,8 +271,13 @@ class Frontier:
             self.call(pipe.execute)
 
     def runs(self) -> list[dict[str, Any]]:
-        """Return every run the frontier knows (active, and finished this week), newest first."""
+        """Return every run the frontier knows (active, and ended this week), newest first.
+
+        `recorded` is False for a drained run no worker has yet recorded as ended in the catalog.
+        """
         names = {r.decode() for r in self.call(self.client.zrange, f"{self.name}:finished", 0, -1)}
+        unrecorded = set(self.drained())
+        names |= unrecorded
         for kind in ("crawl", "reextract"):
             names.update(self.active(kind))
         found = []
@@ -280,7 +292,7 @@ class Frontier:
                 queued, leased, pages = self.call(pipe.execute)
             found.append(
                 {"id": run, **state, "queued": queued, "leased": int(leased or 0), "pages_seen": pages}
-                | {"counts": self.counts(run)}
+                | {"counts": self.counts(run), "recorded": run not in unrecorded}
             )
         return sorted(found, key=lambda r: float(r.get("started") or 0), reverse=True)
 

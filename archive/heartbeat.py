@@ -46,6 +46,7 @@ class FrontierExtension:
         self.poll = crawler.settings.getfloat("ARCHIVE_FRONTIER_POLL", 0.25)
         self.data_dir = crawler.settings.get("ARCHIVE_DATA_DIR")
         self.catalog: Any = None
+        self.unrecorded: set[str] = set()  # drained runs the catalog could not record yet (said once each)
         self.beats: task.LoopingCall | None = None
         self.waker: task.LoopingCall | None = None
         crawler.signals.connect(self.opened, signal=signals.spider_opened)
@@ -80,6 +81,7 @@ class FrontierExtension:
         self.catalog = Catalog(catalog_url(self.crawler.settings))
         self.frontier.register(self.worker.name, self._info(), self.worker.ttl)
         self._stat("frontier/worker", self.worker.name)
+        self._finish(self.frontier.drained())
         self.beats = task.LoopingCall(self._guarded, self.beat)
         self.beats.start(self.worker.heartbeat, now=False)
         if self.worker.kind == "crawl":
@@ -113,6 +115,7 @@ class FrontierExtension:
             self._finish(drained)
         if reaped:
             self._recover_open_files()
+        self._finish(self.frontier.drained())  # those whose drainer could not record them
         self.checkpoint()
 
     def checkpoint(self) -> None:
@@ -183,12 +186,25 @@ class FrontierExtension:
             self.catalog.close()
 
     def _finish(self, runs: list[str]) -> None:
-        """Record runs this worker drained as ended in the catalog, with every worker's counts."""
+        """Record drained runs as ended in the catalog, with every worker's counts.
+
+        A run the catalog cannot record now stays in the frontier's drained set: this worker or
+        another tries again at its next beat (so does one whose drained run was left unrecorded
+        by a worker that died between its last acknowledgement and the catalog).
+        """
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from archive._enqueue import record_ended
+
         for run in runs:
-            state = self.frontier.state(run)
-            status = "cancelled" if state.get("status", "").startswith("cancelled") else "finished"
-            self.catalog.finish_crawl(run, status, self.frontier.counts(run))
-            self.frontier.retire(run)
+            try:
+                status = record_ended(self.frontier, self.catalog, run)
+            except SQLAlchemyError as exc:
+                if run not in self.unrecorded:
+                    logger.error("frontier: run %s drained; the catalog could not record it (%s): retrying", run, exc)
+                self.unrecorded.add(run)
+                continue
+            self.unrecorded.discard(run)
             self.worker.forget([run])
             self._inc("frontier/runs_finished")
             logger.info("frontier: run %s %s", run, status)

@@ -291,3 +291,28 @@ def test_sitemaps_and_robots_txt_enqueued_as_seeds_are_read_once_by_the_workers(
     assert archived == sorted(f"{site.base}/news/{a}" for a in articles())
     # robots.txt twice: once as the seed it is, once for permission (shared by both workers).
     assert site.hits["/robots.txt"] == 2
+
+
+def test_a_run_whose_last_worker_died_before_the_catalog_heard_of_it_is_ended_by_the_next_worker(
+    tmp_path: Path, frontier: Frontier
+) -> None:
+    data, db = tmp_path / "data", f"sqlite:///{tmp_path / 'catalog.sqlite'}"
+    crawl = _enqueue(data, db, frontier, "https://news.example/a", "--depth", "0")
+    # The worker that took the crawl's one request acknowledged it (its capture committed), which
+    # drained the crawl, and died before it could record that in the catalog.
+    lease = frontier.lease("host-gone", "crawl")
+    assert lease is not None and lease.run == crawl
+    assert frontier.ack("host-gone", [lease.id]) == [crawl]
+    assert rows(db, f"SELECT status FROM crawls WHERE id = '{crawl}'") == [("running",)]
+    assert f"{crawl[:8]}  crawl" in (shown := _cli(data, db, "frontier", *_where(frontier)).stdout)
+    assert "drained (not yet in the catalog)" in shown
+    # The next worker to start (it has nothing to fetch) records it, with the counts the frontier holds.
+    frontier.add_counts(crawl, {"records_written": 1})
+    with workers(data, db, frontier, ["w1"]) as procs:
+        [(code, _, err)] = _finish(procs)
+    assert code == 0, err[-2000:]
+    [(status, counts)] = rows(db, f"SELECT status, counts FROM crawls WHERE id = '{crawl}'")
+    assert status == "finished" and json.loads(counts)["records_written"] == 1
+    assert frontier.drained() == []
+    shown = _cli(data, db, "frontier", *_where(frontier)).stdout
+    assert "finished" in shown and "not yet in the catalog" not in shown
