@@ -12,6 +12,7 @@ from typing import Any
 
 from archive.catalog import FILTERS, Catalog, default_db_url
 from archive.pipeline import warc_directory
+from scraper.urls import redacted
 
 __all__ = [
     "FILTERS",
@@ -22,7 +23,6 @@ __all__ = [
     "filters_of",
     "open_catalog",
     "print_summary",
-    "redacted",
     "set_option",
     "settings_given",
 ]
@@ -144,9 +144,3 @@ def print_summary(stats: dict[str, Any], args: argparse.Namespace, command: str 
         f"catalog: {redacted(db_url(args))} ({counts['documents']} documents, "
         f"{counts['captures']} captures, crawl {get('archive/crawl_id') or ', '.join(get('archive/runs', [])) or '-'})"
     )
-
-
-def redacted(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)

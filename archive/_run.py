@@ -84,11 +84,14 @@ def run_crawl(
     from spiders.site import SiteSpider
 
     settings = project_settings(
-        data_dir, db_url, ARCHIVE_CRAWL_KIND="crawl", ARCHIVE_CRAWL_ARGS=crawl_args, **settings_overrides
+        data_dir,
+        db_url,
+        ARCHIVE_CRAWL_KIND="crawl",
+        ARCHIVE_CRAWL_ARGS=crawl_args,
+        **settings_overrides,
+        **(frontier or {}),
     )
     if frontier:
-        for key, value in frontier.items():
-            settings.set(key, value, priority="cmdline")
         settings.set("SCHEDULER", "archive.distributed.FrontierScheduler", priority="cmdline")
         # The per-host delay holds across workers (archive.politeness), not per download slot:
         # this worker's --delay is a floor, a crawl's own --delay applies above it, else the default.

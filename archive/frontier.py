@@ -42,6 +42,7 @@ from redis.retry import Retry
 
 from archive._codec import RequestCodec
 from archive._frontier_lua import SCRIPTS
+from scraper.urls import redacted
 
 __all__ = [
     "DEFAULT_NAME",
@@ -76,15 +77,6 @@ class Lease:
 def worker_name(host: str, worker_id: str) -> str:
     """Return a worker's name in the frontier: its host and its id there."""
     return f"{host}/{worker_id}"
-
-
-def redacted(url: str) -> str:
-    """Return a Redis URL with its password hidden."""
-    parts = redis.connection.urlparse(url)
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-        return parts._replace(netloc=netloc).geturl()
-    return url
 
 
 class Frontier:

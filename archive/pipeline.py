@@ -6,7 +6,7 @@ import errno
 import logging
 import os
 from collections import Counter, defaultdict
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -390,19 +390,13 @@ class ArchivePipeline:
         writers = [*self.retired, *self.writers.values()]
         for writer in writers:
             writer.flush()  # bytes durable before any row points at them
-        by_run: defaultdict[str, list[Record]] = defaultdict(list)
-        for record in self.pending:
-            by_run[record.provenance.crawl_id or ""].append(record)
-        for run, records in by_run.items():
+        for run, records in _by_run((r.provenance.crawl_id or "", r) for r in self.pending).items():
             inserted = self.catalog.add_records(records)
             self._count(run, "records_written", inserted)
             self.stats.inc_value("catalog/inserted", inserted)
             if inserted < len(records):  # another writer archived the same capture meanwhile
                 self._count(run, "unchanged", len(records) - inserted)
-        by_run.clear()
-        for run, record in self.extractions:
-            by_run[run].append(record)
-        for run, records in by_run.items():
+        for run, records in _by_run(self.extractions).items():
             self._count(run, "reextracted", self.catalog.replace_extractions(records))
         for writer in writers:
             writer.settle()
@@ -437,6 +431,14 @@ class ArchivePipeline:
             "reextracted",
         )
         return {key: self.stats.get_value(f"archive/{key}", 0) for key in keys}
+
+
+def _by_run(pairs: Iterable[tuple[str, Record]]) -> dict[str, list[Record]]:
+    """Group (run, record) pairs by run, each run's records in their order (per-run counts need them apart)."""
+    grouped: defaultdict[str, list[Record]] = defaultdict(list)
+    for run, record in pairs:
+        grouped[run].append(record)
+    return grouped
 
 
 def _same_record(raw: WarcLocation | None, source: str) -> bool:

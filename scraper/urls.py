@@ -6,7 +6,7 @@ import contextlib
 import re
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
-__all__ = ["normalize_url", "site_of"]
+__all__ = ["normalize_url", "redacted", "site_of"]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ftp": 21}
 _TRACKING = re.compile(
@@ -31,6 +31,14 @@ def normalize_url(url: str) -> str:
     path = quote(unquote(parts.path), safe=_SAFE_PATH) or "/"
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING.match(k)]
     return urlunsplit((scheme, netloc, path, urlencode(query, quote_via=quote, safe="/:@!$'()*,;~"), ""))
+
+
+def redacted(url: str) -> str:
+    """Return a URL (a database's, a Redis server's) with its password, if any, shown as `***`."""
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")))
 
 
 def site_of(url: str) -> str | None:

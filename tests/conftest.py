@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -41,14 +41,21 @@ def shared_seeds() -> Path:
     return SHARED_SEEDS
 
 
+def _unreachable(connect: Callable[[], object], errors: type[Exception]) -> str | None:
+    """Return why a server cannot be reached (the first line of the error `connect` raised), or None."""
+    try:
+        connect()
+    except errors as exc:
+        return str(exc).strip().splitlines()[0]
+    return None
+
+
 def _postgres_reachable() -> str | None:
     import psycopg
 
-    try:
-        with psycopg.connect(PG_URL.replace("+psycopg", ""), connect_timeout=3):
-            return None
-    except psycopg.Error as exc:
-        return str(exc).strip().splitlines()[0]
+    return _unreachable(
+        lambda: psycopg.connect(PG_URL.replace("+psycopg", ""), connect_timeout=3).close(), psycopg.Error
+    )
 
 
 @pytest.fixture
@@ -80,11 +87,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def _redis_reachable() -> str | None:
     import redis
 
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
-        return None
-    except redis.RedisError as exc:
-        return str(exc).strip().splitlines()[0]
+    return _unreachable(lambda: redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping(), redis.RedisError)
 
 
 @pytest.fixture

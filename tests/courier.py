@@ -12,8 +12,10 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
+
+from tests.loopback import LoopbackSite
 
 SECTIONS = ("harbour", "council", "schools", "weather")
 PER_SECTION = 10
@@ -131,19 +133,15 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
-class Courier(ThreadingHTTPServer):
+class Courier(LoopbackSite):
     """The site on an ephemeral port of 127.0.0.1; `hits` counts requests per path, `times` when each came."""
 
-    daemon_threads = True
-
     def __init__(self, latency: float = 0.0) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(_Handler)
         self.latency = latency
         self.hits: Counter[str] = Counter()
         self.times: list[tuple[str, float]] = []
         self.lock = threading.Lock()
-        self.base = f"http://127.0.0.1:{self.server_address[1]}"
-        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
 
     def handle_error(self, request: object, client_address: object) -> None:
         """Say nothing of a worker killed mid-request (the tests kill them); anything else as usual."""
@@ -151,14 +149,6 @@ class Courier(ThreadingHTTPServer):
 
         if not isinstance(sys.exc_info()[1], ConnectionError):
             super().handle_error(request, client_address)  # type: ignore[arg-type]
-
-    def __enter__(self) -> Courier:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.shutdown()
-        self.server_close()
 
 
 if __name__ == "__main__":  # serve it by hand: python -m tests.courier

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import threading
 import zlib
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from functools import cache
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import brotli
+
+from tests.loopback import LoopbackSite
 
 __all__ = ["BOMB_BYTES", "INJECTION_TITLE", "HostileSite", "billion_laughs", "hostile_site", "nested_html"]
 
@@ -109,26 +108,15 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-class HostileSite(ThreadingHTTPServer):
+class HostileSite(LoopbackSite):
     """The hostile site on an ephemeral port; `hits` counts requests per path."""
 
-    daemon_threads = True
-
     def __init__(self, internal: str) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.base = f"http://127.0.0.1:{self.server_address[1]}"
+        super().__init__(_Handler)
         self.internal = internal
         self.hits: Counter[str] = Counter()
 
 
-@contextmanager
-def hostile_site(internal: str = "http://127.0.0.2/") -> Iterator[HostileSite]:
-    """Serve the hostile site; `internal` is where /to-internal redirects (an address the crawl must refuse)."""
-    site = HostileSite(internal)
-    thread = threading.Thread(target=site.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield site
-    finally:
-        site.shutdown()
-        site.server_close()
+def hostile_site(internal: str = "http://127.0.0.2/") -> HostileSite:
+    """The hostile site, served inside `with`; `internal` is where /to-internal redirects (the crawl must refuse it)."""
+    return HostileSite(internal)

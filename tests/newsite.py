@@ -17,8 +17,10 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from email.utils import formatdate
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
+
+from tests.loopback import LoopbackSite
 
 ARTICLES = {
     "harbour/ferry-timetable": (
@@ -259,24 +261,12 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
 
-class NewsSite(ThreadingHTTPServer):
+class NewsSite(LoopbackSite):
     """The site on an ephemeral port of 127.0.0.1; `base` is its URL."""
 
-    daemon_threads = True
-
     def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), Handler)
+        super().__init__(Handler)
         self.state = SiteState()
-        self.base = f"http://127.0.0.1:{self.server_address[1]}"
-        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
-
-    def __enter__(self) -> NewsSite:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.shutdown()
-        self.server_close()
 
 
 if __name__ == "__main__":  # serve it by hand: python -m tests.newsite

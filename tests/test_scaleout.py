@@ -34,6 +34,11 @@ def _cli(data: Path, db: str, *args: str) -> subprocess.CompletedProcess[str]:
     return cli(data, db, *args)
 
 
+def _on_sqlite(tmp_path: Path) -> tuple[Path, str]:
+    """Return a data directory and a SQLite catalog URL under `tmp_path` (workers on one machine share them)."""
+    return tmp_path / "data", f"sqlite:///{tmp_path / 'catalog.sqlite'}"
+
+
 def _where(frontier: Frontier) -> list[str]:
     return ["--frontier", frontier.url, "--frontier-name", frontier.name]
 
@@ -124,7 +129,7 @@ def _stop_a_worker_holding_pages(
 
 
 def test_two_workers_fetch_each_url_once_and_keep_one_timetable_per_host(tmp_path: Path, frontier: Frontier) -> None:
-    data, db = tmp_path / "data", f"sqlite:///{tmp_path / 'catalog.sqlite'}"
+    data, db = _on_sqlite(tmp_path)
     with Courier() as site:
         crawl = _enqueue(data, db, frontier, f"{site.base}/", "--depth", "3", "--delay", "0.05")
         with workers(data, db, frontier, ["w1", "w2"], "--concurrency", "4") as procs:
@@ -148,7 +153,7 @@ def test_two_workers_fetch_each_url_once_and_keep_one_timetable_per_host(tmp_pat
 def test_a_crawls_caps_hold_across_workers_and_scheduled_runs_wait_for_the_last(
     tmp_path: Path, frontier: Frontier
 ) -> None:
-    data, db = tmp_path / "data", f"sqlite:///{tmp_path / 'catalog.sqlite'}"
+    data, db = _on_sqlite(tmp_path)
     with Courier() as site:
         schedule = tmp_path / "schedule.toml"
         schedule.write_text(
@@ -169,7 +174,7 @@ def test_a_crawls_caps_hold_across_workers_and_scheduled_runs_wait_for_the_last(
 
 
 def test_a_frontier_that_cannot_be_reached_or_used_is_refused_with_its_reason(tmp_path: Path) -> None:
-    data, db = tmp_path / "data", f"sqlite:///{tmp_path / 'catalog.sqlite'}"
+    data, db = _on_sqlite(tmp_path)
     gone = ["--frontier", "redis://:secret@127.0.0.1:1/0"]
     crawled = _cli(data, db, "crawl", *gone, "--until-idle")
     assert crawled.returncode == 1 and "127.0.0.1:1" in crawled.stderr and "secret" not in crawled.stderr
@@ -208,7 +213,7 @@ def private_redis() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
 
 
 def test_a_frontier_lost_mid_crawl_stops_the_worker_with_its_reason_and_a_sound_archive(tmp_path: Path) -> None:
-    data, db = tmp_path / "data", f"sqlite:///{tmp_path / 'catalog.sqlite'}"
+    data, db = _on_sqlite(tmp_path)
     with private_redis() as (url, server), Courier(latency=0.2) as site:
         frontier = Frontier(url, "lost")
         _enqueue(data, db, frontier, f"{site.base}/", "--depth", "3", "--delay", "0")
@@ -231,7 +236,7 @@ def test_a_frontier_lost_mid_crawl_stops_the_worker_with_its_reason_and_a_sound_
 
 
 def test_seeds_join_a_running_crawl_and_a_cancelled_crawl_ends_cancelled(tmp_path: Path, frontier: Frontier) -> None:
-    data, db = tmp_path / "data", f"sqlite:///{tmp_path / 'catalog.sqlite'}"
+    data, db = _on_sqlite(tmp_path)
     crawl = _enqueue(data, db, frontier, "https://news.example/a", "--depth", "0")
     joined = _cli(
         data, db, "enqueue", "https://news.example/a", "https://news.example/b", "--crawl", crawl[:8], *_where(frontier)
@@ -249,7 +254,7 @@ def test_seeds_join_a_running_crawl_and_a_cancelled_crawl_ends_cancelled(tmp_pat
 
 
 def test_a_worker_stopped_with_ctrl_c_puts_back_what_it_had_not_done(tmp_path: Path, frontier: Frontier) -> None:
-    data, db = tmp_path / "data", f"sqlite:///{tmp_path / 'catalog.sqlite'}"
+    data, db = _on_sqlite(tmp_path)
     with Courier(latency=0.3) as site:
         crawl = _enqueue(data, db, frontier, f"{site.base}/", "--depth", "3", "--delay", "0")
         procs = start_workers(data, db, frontier, ["w1"], "--concurrency", "2")
@@ -276,7 +281,7 @@ def test_a_worker_stopped_with_ctrl_c_puts_back_what_it_had_not_done(tmp_path: P
 def test_sitemaps_and_robots_txt_enqueued_as_seeds_are_read_once_by_the_workers(
     tmp_path: Path, frontier: Frontier
 ) -> None:
-    data, db = tmp_path / "data", f"sqlite:///{tmp_path / 'catalog.sqlite'}"
+    data, db = _on_sqlite(tmp_path)
     with Courier() as site:
         seeds = tmp_path / "seeds.txt"
         seeds.write_text(f"{site.base}/robots.txt robots\n{site.base}/sitemap.xml sitemap\n", encoding="utf-8")
@@ -296,7 +301,7 @@ def test_sitemaps_and_robots_txt_enqueued_as_seeds_are_read_once_by_the_workers(
 def test_a_run_whose_last_worker_died_before_the_catalog_heard_of_it_is_ended_by_the_next_worker(
     tmp_path: Path, frontier: Frontier
 ) -> None:
-    data, db = tmp_path / "data", f"sqlite:///{tmp_path / 'catalog.sqlite'}"
+    data, db = _on_sqlite(tmp_path)
     crawl = _enqueue(data, db, frontier, "https://news.example/a", "--depth", "0")
     # The worker that took the crawl's one request acknowledged it (its capture committed), which
     # drained the crawl, and died before it could record that in the catalog.
