@@ -95,12 +95,16 @@ return finished
 )
 
 # Put a worker's in-flight items back (dead, or stopping); `only_if_dead` re-checks its heartbeat
-# inside the script, so a worker that came back just in time keeps what it holds.
+# inside the script, so a worker that came back just in time keeps what it holds, and answers
+# -1 unless this call is the one that gives the worker up (two reapers at once: one of them).
 _RELEASE = (
     _DRAINED
     + """
 local p, worker, only_if_dead = ARGV[1], ARGV[2], ARGV[3]
-if only_if_dead == '1' and redis.call('EXISTS', p .. ':alive:' .. worker) == 1 then return {0, {}} end
+if only_if_dead == '1' then
+  if redis.call('EXISTS', p .. ':alive:' .. worker) == 1 then return {-1, {}} end
+  if redis.call('HEXISTS', p .. ':workers', worker) == 0 then return {-1, {}} end
+end
 local entries = redis.call('HGETALL', p .. ':inflight:' .. worker)
 local touched, finished = {}, {}
 for i = 1, #entries, 2 do

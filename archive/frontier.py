@@ -306,7 +306,10 @@ class Frontier:
         return [r.decode() for r in self._run("ack", worker, *ids)]
 
     def release(self, worker: str, *, only_if_dead: bool = False) -> tuple[int, list[str]]:
-        """Put a worker's in-flight items back in their queues; return (how many, runs this drained)."""
+        """Put a worker's in-flight items back in their queues; return (how many, runs this drained).
+
+        With `only_if_dead`, (-1, []) when the worker is alive again or already given up by another.
+        """
         count, finished = self._run("release", worker, "1" if only_if_dead else "0")
         return int(count), [r.decode() for r in finished]
 
@@ -360,7 +363,8 @@ class Frontier:
             if self.call(self.client.exists, f"{self.name}:alive:{worker}"):
                 continue
             count, finished = self.release(worker, only_if_dead=True)
-            reaped.append((worker, count, finished))
+            if count >= 0:  # -1: it came back, or another worker reaped it first
+                reaped.append((worker, count, finished))
         return reaped
 
     # --- politeness and robots.txt, shared by every worker --------------------------------

@@ -61,6 +61,21 @@ def test_a_dead_workers_items_go_back_to_their_queues_and_a_live_worker_keeps_it
     assert frontier.reap() == []  # nothing more to put back
 
 
+def test_a_dead_worker_is_given_up_once_when_two_workers_reap_at_the_same_moment(frontier: Frontier) -> None:
+    frontier.open_run("r1", "crawl")
+    frontier.push("r1", b"page")
+    frontier.register("dead", {"host": "a"}, ttl=0.2)
+    assert frontier.lease("dead", "crawl") is not None
+    time.sleep(0.4)
+    # Both reapers listed it as silent; the first to get there puts its item back, the other finds it gone.
+    assert frontier.release("dead", only_if_dead=True) == (1, [])
+    assert frontier.release("dead", only_if_dead=True) == (-1, [])
+    # One that beats again in time is not given up at all.
+    frontier.register("late", {"host": "b"}, ttl=30)
+    assert frontier.release("late", only_if_dead=True) == (-1, [])
+    assert [w["worker"] for w in frontier.workers()] == ["late"]
+
+
 def test_a_worker_that_stops_puts_back_what_it_holds(frontier: Frontier) -> None:
     frontier.open_run("r1", "crawl")
     frontier.push("r1", b"only")
