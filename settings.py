@@ -8,7 +8,7 @@ NEWSPIDER_MODULE = "spiders"
 # The CLI builds USER_AGENT from --contact / ARCHIVE_CONTACT_URL: "scraper-archive/VERSION (+URL)".
 USER_AGENT = "scraper-archive (+https://example.invalid/contact; set ARCHIVE_CONTACT_URL)"
 ARCHIVE_CONTACT_URL = None
-ROBOTSTXT_OBEY = True  # Crawl-delay too (archive.middlewares.CrawlDelayExtension)
+ROBOTSTXT_OBEY = True  # Crawl-delay too (archive.crawl.middlewares.CrawlDelayExtension)
 CONCURRENT_REQUESTS_PER_DOMAIN = 2
 DOWNLOAD_DELAY = 1
 AUTOTHROTTLE_ENABLED = True
@@ -20,31 +20,31 @@ RETRY_BACKOFF_MAX = 30.0
 RETRY_AFTER_MAX = 120.0  # a server asking to wait longer than this is taken as a refusal
 REDIRECT_MAX_TIMES = 10  # a longer chain (or a loop) fails with a clear reason
 
-# --- Network boundary (archive.netguard) -------------------------------------------------
+# --- Network boundary (archive.crawl.netguard) -------------------------------------------
 # Crawls reach public addresses only: a name resolving to a private, loopback or link-local
 # address, a redirect to one, or a URL naming one is refused unless listed here (CIDRs).
-TWISTED_DNS_RESOLVER = "archive.netguard.GuardedResolver"
+TWISTED_DNS_RESOLVER = "archive.crawl.netguard.GuardedResolver"
 ARCHIVE_ALLOW_NETWORKS = []
 
 # --- Components, by dotted path and order -------------------------------------------------
 ITEM_PIPELINES = {
-    "archive.pipeline.ArchivePipeline": 500,
+    "archive.crawl.pipeline.ArchivePipeline": 500,
 }
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
-    "archive.politeness.SharedRobotsTxtMiddleware": 100,  # Scrapy's, shared by a frontier's workers
-    "archive.middlewares.ResumeMiddleware": 60,
-    "archive.middlewares.ConditionalRequestMiddleware": 120,
+    "archive.crawl.politeness.SharedRobotsTxtMiddleware": 100,  # Scrapy's, shared by a frontier's workers
+    "archive.crawl.middlewares.ResumeMiddleware": 60,
+    "archive.crawl.middlewares.ConditionalRequestMiddleware": 120,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
-    "archive.middlewares.PoliteRetryMiddleware": 550,
-    "archive.netguard.PrivateAddressMiddleware": 560,  # after retries on the way back: a refusal is final
-    "archive.politeness.PolitenessGateMiddleware": 590,  # a frontier's per-host timetable (off otherwise)
-    "archive.middlewares.WireMiddleware": 950,
+    "archive.crawl.middlewares.PoliteRetryMiddleware": 550,
+    "archive.crawl.netguard.PrivateAddressMiddleware": 560,  # after retries on the way back: a refusal is final
+    "archive.crawl.politeness.PolitenessGateMiddleware": 590,  # a frontier's per-host timetable (off otherwise)
+    "archive.crawl.middlewares.WireMiddleware": 950,
 }
 EXTENSIONS = {
-    "archive.middlewares.CrawlDelayExtension": 10,
-    "archive.heartbeat.FrontierExtension": 20,  # a frontier worker's heartbeat and acknowledgements (off otherwise)
-    "archive.progress.ProgressExtension": 500,
+    "archive.crawl.middlewares.CrawlDelayExtension": 10,
+    "archive.crawl.heartbeat.FrontierExtension": 20,  # a frontier worker's heartbeat and acks (off otherwise)
+    "archive.crawl.progress.ProgressExtension": 500,
     "scrapy.extensions.telnet.TelnetConsole": None,
 }
 
@@ -58,11 +58,11 @@ ARCHIVE_OPERATOR = None  # written into every warcinfo record
 ARCHIVE_WARCINFO = {}  # extra warcinfo fields, e.g. {"description": "..."}
 ARCHIVE_SITE_EVIDENCE = "text"  # off | text | all: drop lines a site repeats on 2+ other archived pages
 ARCHIVE_PROGRESS = False  # the CLI turns this on when stderr is a terminal
-ARCHIVE_JOBS = 0  # extraction processes, replay and crawl (archive.workers); 0: one per core, 1: in-process
+ARCHIVE_JOBS = 0  # extraction processes, replay and crawl (archive.crawl.workers); 0: one per core, 1: in-process
 
-# --- Shared frontier: many workers, one crawl (archive.frontier, archive.distributed) -------
+# --- Shared frontier: many workers, one crawl (archive.frontier, archive.crawl.scheduler) ---
 # `scraper crawl --frontier redis://HOST:PORT/DB` sets ARCHIVE_FRONTIER_URL and the scheduler
-# (archive.distributed.FrontierScheduler); the components above switch themselves on.
+# (archive.crawl.scheduler.FrontierScheduler); the components above switch themselves on.
 ARCHIVE_FRONTIER_URL = None  # Redis URL of the shared frontier; None: this process crawls alone
 ARCHIVE_FRONTIER_NAME = "scraper"  # prefix of its keys: several frontiers can share one database
 ARCHIVE_WORKER_ID = None  # beside the host in WARC file names and the frontier; None: the pid

@@ -1,16 +1,16 @@
 """The archive: WARC files, the SQL catalog, and the thin Scrapy adapters that feed them.
 
-The Scrapy adapters (archive.pipeline, archive.replay, archive.progress) are named by
+The Scrapy adapters (archive.crawl.pipeline, archive.crawl.replay, archive.crawl.progress) are named by
 dotted path in settings.py and are not imported here, so the catalog and WARC tools
 load without Scrapy.
 """
 
 from __future__ import annotations
 
-from archive.catalog import AmbiguousId, Catalog, SearchHit, default_db_url
-from archive.frontier import Frontier, FrontierError
-from archive.sources import CaptureFailure, SkippedRecord, SourceError, SourceRef, find_sources, load_capture
-from archive.warc import WarcFileWriter, WarcReadError, read_payload
+from archive.catalog.facade import AmbiguousId, Catalog, SearchHit, default_db_url
+from archive.frontier.store import Frontier, FrontierError
+from archive.warc.sources import CaptureFailure, SkippedRecord, SourceError, SourceRef, find_sources, load_capture
+from archive.warc.writer import WarcFileWriter, WarcReadError, read_payload
 
 __all__ = [
     "AmbiguousId",

@@ -139,7 +139,7 @@ def _advisory_lock(db_url: str, name: str) -> Iterator[bool]:
     if not db_url.startswith("postgresql"):
         yield True
         return
-    from archive.catalog import make_engine
+    from archive.catalog.facade import make_engine
 
     key = int.from_bytes(hashlib.blake2b(f"scraper-job:{name}".encode(), digest_size=8).digest(), "big", signed=True)
     engine = make_engine(db_url)
@@ -222,7 +222,7 @@ class Scheduler:
 
     def _running_in_frontier(self, job: Job) -> str | None:
         """Return the job's previous run if the frontier still works on it."""
-        from archive.frontier import Frontier
+        from archive.frontier.store import Frontier
 
         assert self.frontier is not None
         frontier = Frontier.connect(*self.frontier)

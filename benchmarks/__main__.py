@@ -220,7 +220,7 @@ def bench_crawl(pages: list[tuple[str, bytes]], work: Path) -> list[dict[str, An
 def bench_warc(pages: list[tuple[str, bytes]], work: Path) -> list[dict[str, Any]]:
     from warcio.warcwriter import WARCWriter
 
-    from archive.warc import WarcFileWriter
+    from archive.warc.writer import WarcFileWriter
     from scraper import Capture, CaptureError, build_record
 
     captures = [

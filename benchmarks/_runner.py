@@ -52,15 +52,15 @@ def _memory(field: str) -> float | None:
 
 
 def _replay(data: Path, jobs: int, paths: list[str]) -> dict[str, Any]:
-    from archive._run import run_replay
+    from archive.runner import run_replay
 
     db = f"sqlite:///{data / 'catalog.sqlite'}"
     return _measure(lambda: run_replay(paths, data_dir=data, db_url=db, jobs=jobs))
 
 
 def _crawl(data: Path, url: str) -> dict[str, Any]:
-    from archive._run import run_crawl
-    from archive.seeds import seed_from_url
+    from archive.crawl.seeds import seed_from_url
+    from archive.runner import run_crawl
 
     overrides = {
         "DOWNLOAD_DELAY": 0,

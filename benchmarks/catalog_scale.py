@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 from sqlalchemy import insert
 
-from archive._models import CaptureRow, Document, WarcRecordRow
-from archive.catalog import Catalog
+from archive.catalog.facade import Catalog
+from archive.catalog.models import CaptureRow, Document, WarcRecordRow
 from benchmarks.synthetic import Corpus, machine, percentile, word, write_results
 from scraper import Record
 

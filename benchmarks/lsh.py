@@ -23,9 +23,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from archive._models import Document
-from archive.catalog import Catalog
-from archive.stories import _candidate_pairs, _Verifier, related
+from archive.catalog.facade import Catalog
+from archive.catalog.models import Document
+from archive.catalog.similarity import _candidate_pairs, _Verifier, related
 from benchmarks.synthetic import Corpus, machine, percentile, word, write_results
 from scraper import Record
 from scraper._text import sha256_hex

@@ -33,7 +33,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
-from archive.frontier import Frontier
+from archive.frontier.store import Frontier
 from benchmarks.__main__ import EVAL_SET, ROOT, load_pages, serve
 from benchmarks.synthetic import RESULTS, machine, write_results
 

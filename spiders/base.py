@@ -11,12 +11,12 @@ from scrapy import signals
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
-from archive.distributed import FrontierWorker, frontier_worker
-from archive.frontier import FrontierError
-from archive.items import ArchiveItem, CaptureFailure, ExchangeItem, RevisitItem
-from archive.pipeline import SITE_EVIDENCE_MODES, catalog_url
-from archive.responses import capture_from_response
-from archive.workers import ExtractionPool, available_cores, build_item
+from archive.crawl.items import ArchiveItem, CaptureFailure, ExchangeItem, RevisitItem
+from archive.crawl.pipeline import SITE_EVIDENCE_MODES, catalog_url
+from archive.crawl.responses import capture_from_response
+from archive.crawl.scheduler import FrontierWorker, frontier_worker
+from archive.crawl.workers import ExtractionPool, available_cores, build_item
+from archive.frontier.store import FrontierError
 from scraper import SiteEvidence
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ class ArchiveSpider(scrapy.Spider):
     `site_evidence` (set by the archive pipeline when ARCHIVE_SITE_EVIDENCE is on) tells
     extraction which lines the capture's site repeats on other archived pages. With
     ARCHIVE_JOBS above 1 (0: one per core) records are built in worker processes
-    (archive.workers); the pipeline archives them in this one.
+    (archive.crawl.workers); the pipeline archives them in this one.
     """
 
     site_evidence: SiteEvidence | None = None

@@ -10,11 +10,11 @@ from typing import Any, ClassVar
 
 import scrapy
 
-from archive.distributed import LEASE
-from archive.frontier import Lease
-from archive.pipeline import warc_directory
-from archive.replay import replay_url
-from archive.sources import SourceRef, find_sources
+from archive.crawl.pipeline import warc_directory
+from archive.crawl.replay import replay_url
+from archive.crawl.scheduler import LEASE
+from archive.frontier.store import Lease
+from archive.warc.sources import SourceRef, find_sources
 from spiders.replay import ReplaySpider
 
 __all__ = ["ReextractSpider"]
@@ -77,6 +77,6 @@ class ReextractSpider(ReplaySpider):
 
     @staticmethod
     def _refused(name: str, reason: str) -> Any:
-        from archive.items import CaptureFailure
+        from archive.crawl.items import CaptureFailure
 
         return CaptureFailure(name, reason)

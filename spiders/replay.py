@@ -7,8 +7,8 @@ from typing import Any, ClassVar
 
 import scrapy
 
-from archive.replay import REPLAY_SCHEME, replay_url
-from archive.sources import SourceRef, find_sources
+from archive.crawl.replay import REPLAY_SCHEME, replay_url
+from archive.warc.sources import SourceRef, find_sources
 from spiders.base import ArchiveSpider
 
 __all__ = ["ReplaySpider"]
@@ -23,7 +23,7 @@ class ReplaySpider(ArchiveSpider):
         "DOWNLOAD_DELAY": 0,
         "AUTOTHROTTLE_ENABLED": False,
         "CONCURRENT_REQUESTS": 8,
-        "DOWNLOAD_HANDLERS": {REPLAY_SCHEME: "archive.replay.ReplayDownloadHandler"},
+        "DOWNLOAD_HANDLERS": {REPLAY_SCHEME: "archive.crawl.replay.ReplayDownloadHandler"},
         "ARCHIVE_CRAWL_KIND": "replay",
     }
 

@@ -16,11 +16,11 @@ from scrapy.utils.gz import gunzip
 from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
 from twisted.python.failure import Failure
 
-from archive.items import CaptureFailure, ExchangeItem, RevisitItem
-from archive.responses import archived_response, capture_from_response
-from archive.scope import CAPPED, FETCH, CrawlScope, LocalLedger, ScopeOptions
-from archive.seeds import Seed
-from archive.sources import SourceError, decode_content
+from archive.crawl.items import CaptureFailure, ExchangeItem, RevisitItem
+from archive.crawl.responses import archived_response, capture_from_response
+from archive.crawl.scope import CAPPED, FETCH, CrawlScope, LocalLedger, ScopeOptions
+from archive.crawl.seeds import Seed
+from archive.warc.sources import SourceError, decode_content
 from scraper import media_kind
 from scraper.capture import HTML_TYPES
 from spiders.base import ArchiveSpider
@@ -291,7 +291,7 @@ class SiteSpider(ArchiveSpider):
             meta["archive_page"] = True
         if scope.run is not None:
             meta["crawl"] = scope.run
-            meta["claim"] = claim  # taken when the frontier queues the request (archive.frontier)
+            meta["claim"] = claim  # taken when the frontier queues the request (archive.frontier.store)
         # Sitemaps and feeds are visited once per crawl, however many indexes point at them.
         return Request(url, callback=self.route, errback=self.on_error, meta=meta, dont_filter=from_seed)
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from archive.frontier import Frontier
+    from archive.frontier.store import Frontier
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT_SEEDS = ROOT / "seeds"
@@ -93,7 +93,7 @@ def _redis_reachable() -> str | None:
 @pytest.fixture
 def frontier() -> Iterator[Frontier]:
     """Return a frontier of its own (a fresh key prefix) on the Redis server; its keys are deleted afterwards."""
-    from archive.frontier import Frontier
+    from archive.frontier.store import Frontier
 
     problem = _redis_reachable()
     need(problem is None, f"Redis not reachable at {REDIS_URL}: {problem}")

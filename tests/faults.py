@@ -32,9 +32,9 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from archive.catalog import Catalog
-from archive.repair import repair
-from archive.verify import verify
+from archive.catalog.facade import Catalog
+from archive.integrity.repair import repair
+from archive.integrity.verify import verify
 
 __all__ = ["Harness", "KillReport"]
 

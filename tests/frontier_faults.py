@@ -33,7 +33,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from archive.frontier import Frontier
+from archive.frontier.store import Frontier
 from benchmarks.scaleout import fresh_catalog
 from tests.courier import MIRRORED, Courier, pages
 

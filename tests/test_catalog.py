@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 from sqlalchemy import column, inspect, table, text
 
-from archive.catalog import AmbiguousId, Catalog
+from archive.catalog.facade import AmbiguousId, Catalog
 from scraper import Capture, Record, WarcLocation, build_record
 from scraper._text import sha256_hex
 
@@ -174,14 +174,14 @@ def test_a_catalog_made_by_the_first_release_upgrades_and_keeps_its_records(db_u
 
     old = Catalog(db_url)
     config = Config()
-    config.set_main_option("script_location", str(resources.files("archive") / "migrations"))
+    config.set_main_option("script_location", str(resources.files("archive.catalog") / "migrations"))
     with old.engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "0001")
     record = _record(url="https://news.example.org/harbor")
     from sqlalchemy.orm import Session
 
-    from archive._models import CaptureRow, Document
+    from archive.catalog.models import CaptureRow, Document
 
     with Session(old.engine) as session, session.begin():  # rows as the first release wrote them
         document = {k: v for k, v in Document.values_from(record).items() if k != "facets"}  # added by 0007
@@ -330,7 +330,7 @@ def test_search_stems_words_in_each_documents_language_on_postgresql(postgres_ur
 
 
 def test_documents_are_indexed_once_and_an_upgrade_indexes_old_ones(catalog: Catalog) -> None:
-    from archive.stories import index_missing
+    from archive.catalog.similarity import index_missing
     from scraper.similarity import term_hash
 
     first = _record()

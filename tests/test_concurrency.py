@@ -9,8 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-from archive.catalog import Catalog
-from archive.warc import read_payload
+from archive.catalog.facade import Catalog
+from archive.warc.writer import read_payload
 from tests.conftest import DATA, EVAL_SET, PROJECT_SEEDS, Cli, need, warc_files, warcio_check
 
 

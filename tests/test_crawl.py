@@ -23,7 +23,7 @@ from tests.conftest import Cli, warc_files, warcio_check
 from tests.newsite import ARTICLES, NewsSite
 
 # Fast but still polite: no fixed delay (robots.txt's Crawl-delay 0.2 s still applies), short backoff.
-# The test site is on loopback, which crawls refuse unless allowed (archive.netguard).
+# The test site is on loopback, which crawls refuse unless allowed (archive.crawl.netguard).
 LOOPBACK = ["--allow-network", "127.0.0.1/32"]
 FAST = ["--delay", "0", "--timeout", "3", "-s", "RETRY_BACKOFF_BASE=0.05", *LOOPBACK]
 
@@ -99,7 +99,7 @@ def test_crawl_from_the_home_page_archives_the_site_faithfully(cli: Cli, site: N
 def test_every_request_waiting_for_robots_txt_obeys_it(cli: Cli, site: NewsSite) -> None:
     # Three seeds of one host reach the robots.txt check at once: the first fetches robots.txt, the
     # others wait for it. Scrapy 2.19's middleware hands the parser to the first waiter only, so the
-    # third request (here the disallowed one) went out; archive.politeness gives each its own.
+    # third request (here the disallowed one) went out; archive.crawl.politeness gives each its own.
     seeds = [f"{site.base}/harbour/fish-market", f"{site.base}/council/cycle-routes", f"{site.base}/private/admin"]
     done = cli("crawl", *seeds, "--kind", "page", "--depth", "0", "--concurrency", "4", *FAST)
     assert done.code == 0, done.out + done.err

@@ -9,7 +9,7 @@ from pathlib import Path
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from archive.catalog import Catalog
+from archive.catalog.facade import Catalog
 from scraper import Capture, LineCounts, build_record
 from scraper.evidence import line_key, line_keys
 from tests.conftest import Cli, warc_files, warcio_check

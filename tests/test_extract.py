@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from archive.sources import SourceRef, load_capture
+from archive.warc.sources import SourceRef, load_capture
 from scraper import Capture, CaptureError, build_record
 from scraper._text import sha256_hex
 from tests.conftest import PROJECT_SEEDS

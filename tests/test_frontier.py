@@ -12,9 +12,9 @@ import pytest
 from scrapy import Request
 from scrapy.utils.request import request_from_dict
 
-from archive.frontier import Frontier, FrontierError, RequestCodec, redacted
-from archive.scope import CAPPED, FETCH, OUT, SEEN, CrawlScope, LocalLedger, ScopeOptions, SharedLedger
-from archive.seeds import Seed
+from archive.crawl.scope import CAPPED, FETCH, OUT, SEEN, CrawlScope, LocalLedger, ScopeOptions, SharedLedger
+from archive.crawl.seeds import Seed
+from archive.frontier.store import Frontier, FrontierError, RequestCodec, redacted
 from spiders.site import SiteSpider
 
 

@@ -18,11 +18,11 @@ from hypothesis import strategies as st
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
+from archive.crawl.seeds import SeedError, read_seed_file
 from archive.schedule import ScheduleError, load_schedule
-from archive.seeds import SeedError, read_seed_file
-from archive.sources import CaptureFailure as SourceFailure
-from archive.sources import SourceError, SourceRef, find_sources, load_capture
-from archive.warc import WARC_READ_ERRORS, scan_records
+from archive.warc.sources import CaptureFailure as SourceFailure
+from archive.warc.sources import SourceError, SourceRef, find_sources, load_capture
+from archive.warc.writer import WARC_READ_ERRORS, scan_records
 from scraper import Capture, CaptureError, build_record, strip_boilerplate
 
 T = TypeVar("T")

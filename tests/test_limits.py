@@ -16,7 +16,7 @@ import pytest
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from archive.netguard import AddressPolicy
+from archive.crawl.netguard import AddressPolicy
 from tests.conftest import PROJECT_SEEDS, Cli, warc_files, warcio_check
 from tests.hostile import BOMB_BYTES, INJECTION_TITLE, HostileSite, hostile_site
 

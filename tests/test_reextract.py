@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from archive.frontier import Frontier
+from archive.frontier.store import Frontier
 from tests.conftest import ROOT, Cli, warc_files, warcio_check
 from tests.courier import FUNDING_NOTE, MIRRORED, Courier, articles
 from tests.frontier_faults import freeze_one_holding

@@ -22,7 +22,7 @@ import pytest
 import redis
 from warcio.archiveiterator import ArchiveIterator
 
-from archive.frontier import Frontier
+from archive.frontier.store import Frontier
 from tests.conftest import need, warc_files, warcio_check
 from tests.courier import MIRRORED, Courier, articles, pages
 from tests.frontier_faults import cli, freeze_one_holding, paths_of, reaped, rows, start_workers

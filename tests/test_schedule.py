@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from archive.crawl.seeds import Seed, SeedError, parse_seed_lines
 from archive.schedule import ScheduleError, job_lock, load_schedule
-from archive.seeds import Seed, SeedError, parse_seed_lines
 from tests.conftest import Cli
 from tests.newsite import ARTICLES, NewsSite
 

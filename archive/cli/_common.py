@@ -1,0 +1,146 @@
+"""What every catalog command shares: its data/db options and opening the catalog."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from archive.catalog.facade import FILTERS, Catalog, default_db_url
+from archive.crawl.pipeline import warc_directory
+from scraper.urls import redacted
+
+__all__ = [
+    "FILTERS",
+    "add_filters",
+    "command",
+    "db_url",
+    "evidence_option",
+    "filters_of",
+    "open_catalog",
+    "print_summary",
+    "set_option",
+    "settings_given",
+]
+
+
+def command(sub: Any, name: str, help_text: str, func: Any) -> argparse.ArgumentParser:
+    cmd: argparse.ArgumentParser = sub.add_parser(name, help=help_text)
+    cmd.add_argument("--data", type=Path, default=Path(os.environ.get("SCRAPER_DATA", "data")), help="data directory")
+    cmd.add_argument("--db", help="catalog SQLAlchemy URL (default: $SCRAPER_DB, else SQLite in --data)")
+    cmd.set_defaults(func=func)
+    return cmd
+
+
+def add_filters(cmd: argparse.ArgumentParser) -> None:
+    """Add the record filters `query` and `stories` share (dest names as in FILTERS)."""
+    cmd.add_argument("--site")
+    cmd.add_argument("--author")
+    cmd.add_argument("--lang", dest="language")
+    cmd.add_argument("--since", help="YYYY-MM-DD, publication date (capture date when none)")
+    cmd.add_argument("--until", help="YYYY-MM-DD, inclusive")
+    cmd.add_argument("--captured-since", help="YYYY-MM-DD, capture date")
+    cmd.add_argument("--captured-until", help="YYYY-MM-DD, capture date, inclusive")
+    cmd.add_argument("--crawl", help="only captures of this run (id or prefix; see `scraper crawls`)")
+
+
+def filters_of(args: argparse.Namespace) -> dict[str, str | None]:
+    """Return the filter values a command was given."""
+    return {name: getattr(args, name) for name in FILTERS}
+
+
+@contextmanager
+def open_catalog(args: argparse.Namespace) -> Iterator[Catalog]:
+    """Yield the catalog the command names, brought to the newest schema; close it after."""
+    catalog = Catalog(db_url(args))
+    try:
+        catalog.migrate()
+        yield catalog
+    finally:
+        catalog.close()
+
+
+def db_url(args: argparse.Namespace) -> str:
+    return str(args.db or default_db_url(args.data))
+
+
+def set_option(cmd: argparse.ArgumentParser) -> None:
+    cmd.add_argument(
+        "-s", "--set", action="append", default=[], metavar="NAME=VALUE", help="any Scrapy or ARCHIVE_ setting"
+    )
+
+
+def settings_given(args: argparse.Namespace) -> dict[str, str]:
+    """Return the --set NAME=VALUE pairs; raise ValueError naming the first one that is not."""
+    given = {}
+    for item in args.set:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise ValueError(f"--set wants NAME=VALUE, not {item!r}")
+        given[name] = value
+    return given
+
+
+def evidence_option(cmd: argparse.ArgumentParser) -> None:
+    cmd.add_argument(
+        "--site-evidence",
+        choices=("off", "text", "all"),
+        default="text",
+        help="drop lines a site repeats on 2+ other pages: in text captures (default), also HTML (all), or never",
+    )
+
+
+def print_summary(stats: dict[str, Any], args: argparse.Namespace, command: str = "replay") -> None:
+    get = stats.get
+    print(
+        f"{command}: {get('archive/captures_read', 0)} captures read, {get('archive/records_written', 0)} records "
+        f"written, {get('archive/unchanged', 0)} unchanged, {get('archive/failed', 0)} failed"
+    )
+    print(
+        f"extraction: {get('extraction/jobs', 1)} process(es), {get('extraction/in_workers', 0)} captures "
+        f"extracted in workers, {get('extraction/worker_restarts', 0)} worker restarts"
+    )
+    if command == "crawl":
+        print(
+            f"fetched: {get('downloader/response_count', 0)} responses, {get('archive/revisits', 0)} revisits, "
+            f"{sum(v for k, v in stats.items() if k.startswith('archive/exchanges/'))} redirects/raw, "
+            f"{get('crawl/skipped_not_html', 0)} not HTML, {get('crawl/robots_forbidden', 0)} forbidden by robots.txt, "
+            f"{get('archive/resumed_from_warc', 0)} resumed from the archive"
+        )
+    if command == "reextract":
+        print(
+            f"re-extracted: {get('archive/reextracted', 0)} captures given a new extraction, "
+            f"{get('archive/not_in_catalog', 0)} raw records the catalog does not point at (left alone)"
+        )
+    if get("frontier/worker"):
+        print(
+            f"frontier: worker {get('frontier/worker')}, {get('frontier/acknowledged', 0)} item(s) done, "
+            f"{get('frontier/items_put_back', 0)} put back, {get('frontier/workers_reaped', 0)} dead worker(s) "
+            f"reaped, {get('frontier/runs_finished', 0)} run(s) finished here"
+        )
+    for source, reason in get("archive/failures", []):
+        print(f"  failed: {source}: {reason}", file=sys.stderr)
+    skipped = {
+        k.removeprefix("replay/warc_skipped/"): v for k, v in stats.items() if k.startswith("replay/warc_skipped/")
+    }
+    if skipped:
+        print("skipped WARC records: " + ", ".join(f"{n} {kind}" for kind, n in sorted(skipped.items())))
+    print(
+        f"words: {get('archive/words_kept', 0):,} kept, "
+        f"{get('archive/boilerplate_words_dropped', 0):,} boilerplate dropped"
+    )
+    files = get("archive/warc_files", [])
+    print(f"warc: {len(files)} file(s), {get('archive/warc_bytes', 0):,} bytes in {warc_directory(args.data)}")
+    for name in files:
+        print(f"  {warc_directory(args.data) / name}")
+    catalog = Catalog(db_url(args))
+    counts = catalog.count()
+    catalog.close()
+    print(
+        f"catalog: {redacted(db_url(args))} ({counts['documents']} documents, "
+        f"{counts['captures']} captures, crawl {get('archive/crawl_id') or ', '.join(get('archive/runs', [])) or '-'})"
+    )

@@ -1,0 +1,310 @@
+"""`scraper crawl`, `enqueue`, `schedule`: live crawls in one process, or as workers of a shared frontier."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from archive.cli._common import command, db_url, evidence_option, open_catalog, print_summary, set_option
+from archive.cli._common import settings_given as _settings_given
+from archive.crawl.seeds import KINDS, Seed, SeedError
+
+__all__ = ["add_crawl_commands", "frontier_options", "frontier_url"]
+
+# Options of the crawl itself (in a frontier, stored with the crawl for every worker) and of one
+# process's politeness and limits (in a frontier, each worker's own).
+SCOPE_FLAGS = {
+    "depth": "--depth",
+    "any_site": "--any-site",
+    "allow_domains": "--allow-domain",
+    "deny_domains": "--deny-domain",
+    "allow": "--allow",
+    "deny": "--deny",
+    "max_pages": "--max-pages",
+    "max_per_site": "--max-per-site",
+    "archive_other": "--archive-other",
+    "discover_feeds": "--feeds",
+}
+SCOPE_KEYS = tuple(SCOPE_FLAGS)
+WORKER_OPTIONS = ("contact", "concurrency", "timeout", "max_body_bytes", "retries", "allow_network", "operator", "jobs")
+
+
+def add_crawl_commands(sub: Any) -> None:
+    """Register `crawl`, `enqueue` and `schedule` on the CLI's subcommand parser."""
+    crawl = command(sub, "crawl", "crawl the web from seed URLs, sitemaps and feeds into the archive", _crawl)
+    _scope_options(crawl)
+    _worker_options(crawl)
+    crawl.add_argument("--resume", nargs="?", const="latest", metavar="CRAWL_ID", help="continue an interrupted crawl")
+    frontier_options(crawl, worker=True)
+
+    enqueue = command(sub, "enqueue", "queue seeds, sitemaps or feeds as a crawl in a shared frontier", _enqueue)
+    _scope_options(enqueue)
+    _worker_options(enqueue)  # accepted so a job's options serve both; only --delay is the crawl's own
+    enqueue.add_argument("--crawl", metavar="CRAWL_ID", help="add the seeds to this running crawl (default: a new one)")
+    frontier_options(enqueue, worker=False)
+
+    schedule = command(sub, "schedule", "run recurring crawl jobs from a schedule file (TOML)", _schedule)
+    schedule.add_argument("file", type=Path)
+    schedule.add_argument("--once", action="store_true", help="run every job once now, then exit")
+    schedule.add_argument("--max-runs", type=int, help="exit after this many runs")
+    frontier_options(schedule, worker=False, help_text="enqueue each run in this frontier for its workers")
+
+
+def frontier_options(cmd: argparse.ArgumentParser, *, worker: bool, help_text: str | None = None) -> None:
+    """Add --frontier and --frontier-name (and, for a worker, --worker-id and --until-idle)."""
+    cmd.add_argument(
+        "--frontier",
+        metavar="URL",
+        default=os.environ.get("SCRAPER_FRONTIER"),
+        help=help_text or "Redis URL of a shared frontier, redis://HOST:PORT/DB (default $SCRAPER_FRONTIER)",
+    )
+    cmd.add_argument(
+        "--frontier-name",
+        default=os.environ.get("SCRAPER_FRONTIER_NAME"),
+        help="prefix of the frontier's keys (default scraper)",
+    )
+    if worker:
+        cmd.add_argument("--worker-id", help="this worker's id, beside the host in WARC file names (default: the pid)")
+        cmd.add_argument(
+            "--until-idle", action="store_true", help="stop once the frontier has nothing queued or in flight"
+        )
+
+
+def frontier_url(args: argparse.Namespace) -> str | None:
+    return getattr(args, "frontier", None) or None
+
+
+def _scope_options(cmd: argparse.ArgumentParser) -> None:
+    cmd.add_argument("urls", nargs="*", metavar="URL", help="seed URLs (kind decided by the response)")
+    cmd.add_argument("--seeds", type=Path, action="append", default=[], help="seed file (see README)")
+    cmd.add_argument("--kind", choices=KINDS, default="auto", help="what the URL seeds are (default: sniff)")
+    cmd.add_argument("--depth", type=int, help="link hops from page seeds (default 1)")
+    cmd.add_argument("--any-site", action="store_true", help="follow links to other sites too")
+    cmd.add_argument("--allow-domain", action="append", default=[], help="only these domains (and subdomains)")
+    cmd.add_argument("--deny-domain", action="append", default=[], help="never these domains")
+    cmd.add_argument("--allow", action="append", default=[], metavar="REGEX", help="only URLs matching")
+    cmd.add_argument("--deny", action="append", default=[], metavar="REGEX", help="never URLs matching")
+    cmd.add_argument("--max-pages", type=int, help="pages per crawl")
+    cmd.add_argument("--max-per-site", type=int, help="pages per site")
+    cmd.add_argument("--feeds", action="store_true", help="also crawl the RSS/Atom feeds seed pages advertise")
+    cmd.add_argument("--archive-other", action="store_true", help="archive non-HTML responses raw (no record)")
+    cmd.add_argument("--delay", type=float, help="seconds between requests to one domain (default 1)")
+    cmd.add_argument("--job", help="the schedule job this run belongs to (recorded with the crawl)")
+
+
+def _worker_options(cmd: argparse.ArgumentParser) -> None:
+    cmd.add_argument("--contact", help="contact URL for the User-Agent (default $ARCHIVE_CONTACT_URL)")
+    cmd.add_argument("--concurrency", type=int, help="requests at once per domain (default 2)")
+    cmd.add_argument("--timeout", type=float, help="seconds per request (default 30)")
+    cmd.add_argument("--max-body-bytes", type=int, help="abandon larger responses (default 64 MiB)")
+    cmd.add_argument(
+        "--allow-network",
+        action="append",
+        default=[],
+        metavar="CIDR",
+        help="may reach these private/loopback/link-local addresses (e.g. 10.0.0.0/8; default: public only)",
+    )
+    cmd.add_argument("--retries", type=int, help="retries on 5xx, 429 and timeouts (default 3)")
+    cmd.add_argument("--operator", help="who runs the archive, for the warcinfo record")
+    cmd.add_argument(
+        "--jobs", type=int, metavar="N", help="extraction processes (default: one per core; 1: in this process)"
+    )
+    set_option(cmd)
+    evidence_option(cmd)
+
+
+@dataclass
+class CrawlPlan:
+    """What the command line asks of a crawl: seeds, scope (spider arguments), settings, and what to record."""
+
+    seeds: list[Seed]
+    spider_args: dict[str, Any]
+    overrides: dict[str, Any]
+    crawl_args: dict[str, Any]
+
+
+def _plan(args: argparse.Namespace, previous: dict[str, Any] | None = None) -> CrawlPlan:
+    """Return the crawl the arguments describe (ValueError/SeedError say what is wrong with them)."""
+    from archive.crawl.seeds import read_seed_file, seed_from_url
+    from scraper import __version__
+
+    seeds = [seed_from_url(url, args.kind) for url in args.urls]
+    for path in args.seeds:
+        seeds.extend(read_seed_file(path))
+    contact = args.contact or os.environ.get("ARCHIVE_CONTACT_URL")
+    overrides = {
+        "USER_AGENT": f"scraper-archive/{__version__} (+{contact})" if contact else None,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": args.concurrency,
+        "DOWNLOAD_DELAY": args.delay,
+        "DOWNLOAD_TIMEOUT": args.timeout,
+        "DOWNLOAD_MAXSIZE": args.max_body_bytes,
+        "RETRY_TIMES": args.retries,
+        "ARCHIVE_OPERATOR": args.operator,
+        "ARCHIVE_SITE_EVIDENCE": args.site_evidence,
+        "ARCHIVE_JOBS": args.jobs,
+        "ARCHIVE_ALLOW_NETWORKS": args.allow_network or None,
+    }
+    if args.delay is not None and args.delay == 0:
+        overrides["AUTOTHROTTLE_ENABLED"] = False
+    overrides.update(_settings_given(args))
+    spider_args = {
+        "depth": args.depth,
+        "any_site": args.any_site,
+        "allow_domains": args.allow_domain,
+        "deny_domains": args.deny_domain,
+        "allow": args.allow,
+        "deny": args.deny,
+        "max_pages": args.max_pages,
+        "max_per_site": args.max_per_site,
+        "archive_other": args.archive_other,
+        "discover_feeds": args.feeds,
+    }
+    if previous is not None:  # options not given again come from the crawl being continued
+        stored = previous["args"]
+        for key, value in spider_args.items():
+            if key in stored and value in (None, False, []):
+                spider_args[key] = stored[key]
+        if not args.allow_network and stored.get("allow_networks"):  # the same boundary as the crawl continued
+            overrides["ARCHIVE_ALLOW_NETWORKS"] = stored["allow_networks"]
+        if not seeds:
+            seeds = [Seed(**s) for s in stored.get("seeds", [])]
+    if spider_args["depth"] is None:
+        spider_args["depth"] = 1
+    crawl_args = {
+        "command": "crawl",
+        "job": args.job,
+        "seeds": [asdict(s) for s in seeds],
+        **{k: v for k, v in spider_args.items() if v not in (None, False, [])},
+    }
+    if overrides["ARCHIVE_ALLOW_NETWORKS"]:
+        crawl_args["allow_networks"] = overrides["ARCHIVE_ALLOW_NETWORKS"]
+    return CrawlPlan(seeds, spider_args, overrides, crawl_args)
+
+
+def _crawl(args: argparse.Namespace) -> int:
+    from archive.runner import frontier_settings, run_crawl
+
+    if frontier_url(args) and args.resume:
+        print("error: --resume is for a crawl in one process: a frontier keeps its crawls itself", file=sys.stderr)
+        return 2
+    previous: dict[str, Any] | None = None
+    if args.resume:
+        with open_catalog(args) as catalog:
+            previous = catalog.resumable(args.resume)
+        if previous is None:
+            print(f"error: no unfinished crawl to resume ({args.resume})", file=sys.stderr)
+            return 2
+    try:
+        plan = _plan(args, previous)
+    except (SeedError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if previous is not None:
+        plan.overrides["ARCHIVE_RESUME_CRAWL"] = previous["id"]
+    frontier: dict[str, Any] | None = None
+    if frontier_url(args):
+        if plan.seeds and _enqueue_plan(args, plan) != 0:
+            return 2
+        given = {**plan.spider_args, "depth": args.depth}
+        scoped = [flag for key, flag in SCOPE_FLAGS.items() if given[key] not in (None, False, [])]
+        if scoped and not plan.seeds:
+            print(f"note: {', '.join(scoped)} apply to a crawl you enqueue; each crawl keeps its own", file=sys.stderr)
+        frontier = frontier_settings(
+            args.frontier, args.frontier_name, worker_id=args.worker_id, until_idle=args.until_idle
+        )
+    elif not plan.seeds:
+        print("error: no seeds: give URLs or --seeds FILE", file=sys.stderr)
+        return 2
+    stats = run_crawl(
+        plan.seeds,
+        data_dir=args.data,
+        db_url=db_url(args),
+        spider_args=plan.spider_args,
+        settings_overrides=plan.overrides,
+        crawl_args=plan.crawl_args,
+        frontier=frontier,
+    )
+    print_summary(stats, args, "crawl")
+    return 1 if stats.get("archive/failed", 0) else 0
+
+
+def _enqueue(args: argparse.Namespace) -> int:
+    if not frontier_url(args):
+        print("error: enqueue needs --frontier redis://HOST:PORT/DB (or $SCRAPER_FRONTIER)", file=sys.stderr)
+        return 2
+    try:
+        plan = _plan(args)
+    except (SeedError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if not plan.seeds:
+        print("error: no seeds: give URLs or --seeds FILE", file=sys.stderr)
+        return 2
+    ignored = [f"--{name.replace('_', '-')}" for name in WORKER_OPTIONS if getattr(args, name, None) not in (None, [])]
+    if ignored:
+        print(f"note: {', '.join(ignored)} apply per worker: give them to `scraper crawl --frontier`", file=sys.stderr)
+    return _enqueue_plan(args, plan, run=args.crawl)
+
+
+def _enqueue_plan(args: argparse.Namespace, plan: CrawlPlan, run: str | None = None) -> int:
+    """Queue the plan's seeds in the frontier (a new crawl unless `run`); print what was queued."""
+    from archive.frontier.store import Frontier, FrontierError, redacted
+    from archive.runner import enqueue_seeds
+
+    options = {key: plan.spider_args[key] for key in SCOPE_KEYS}
+    if args.delay is not None:
+        options["delay"] = args.delay  # a floor for every worker's per-host delay in this crawl
+    try:
+        frontier = Frontier.connect(args.frontier, args.frontier_name or "scraper")
+        with open_catalog(args) as catalog:
+            if run is not None:
+                run = _frontier_run(frontier, run)
+            crawl_args = {**plan.crawl_args, "frontier": redacted(args.frontier), "frontier_name": frontier.name}
+            done = enqueue_seeds(
+                frontier, catalog, plan.seeds, options=options, crawl_args=crawl_args, job=args.job, run=run
+            )
+    except FrontierError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    what = "new crawl" if done.new else "crawl"
+    print(
+        f"{what} {done.run}: {done.queued} seed(s) queued, {done.skipped} skipped (already in this crawl, "
+        f"out of scope or over its caps), frontier {redacted(args.frontier)} ({frontier.name})"
+    )
+    return 0
+
+
+def _frontier_run(frontier: Any, given: str) -> str:
+    """Return the frontier run whose id is `given` or starts with it; FrontierError when none or several."""
+    from archive.frontier.store import FrontierError
+
+    matches = [r["id"] for r in frontier.runs() if r["id"].startswith(given)]
+    if len(matches) != 1:
+        found = "no run" if not matches else f"{len(matches)} runs"
+        raise FrontierError(f"{found} in frontier {frontier.name} match {given!r}")
+    return str(matches[0])
+
+
+def _schedule(args: argparse.Namespace) -> int:
+    from archive.schedule import ScheduleError, Scheduler, load_schedule
+
+    try:
+        jobs = load_schedule(args.file)
+    except ScheduleError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    with open_catalog(args):  # create or upgrade it once, before any job runs
+        pass
+    frontier = (args.frontier, args.frontier_name or "scraper") if frontier_url(args) else None
+    scheduler = Scheduler(
+        jobs, data_dir=args.data, db_url=db_url(args), say=lambda m: print(m, flush=True), frontier=frontier
+    )
+    try:
+        scheduler.run(max_runs=args.max_runs, once=args.once)
+    except KeyboardInterrupt:
+        print("schedule: stopped")
+    return 0

@@ -1,0 +1,87 @@
+"""`scraper similar` and `scraper stories`: near-duplicates and same-story groups from the catalog."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+from typing import Any
+
+from archive.catalog.facade import AmbiguousId, Similar, Story
+from archive.cli._common import add_filters, command, filters_of, open_catalog
+
+__all__ = ["add_story_commands"]
+
+
+def add_story_commands(sub: Any) -> None:
+    """Register `similar` and `stories` on the CLI's subcommand parser."""
+    similar = command(
+        sub, "similar", "list captures of the same text, near-duplicates and same-story documents", _similar
+    )
+    similar.add_argument("id", help="record id, or a unique prefix of 6+ characters")
+    similar.add_argument("--format", choices=("table", "json"), default="table")
+
+    stories = command(sub, "stories", "group documents that tell one story (across sites)", _stories)
+    add_filters(stories)
+    stories.add_argument("--min-size", type=int, default=2, help="smallest group to list (documents)")
+    stories.add_argument("--limit", type=int, default=50, help="groups to list (largest first)")
+    stories.add_argument("--format", choices=("table", "json"), default="table")
+
+
+def _similar(args: argparse.Namespace) -> int:
+    try:
+        with open_catalog(args) as catalog:
+            found = catalog.similar(args.id)
+    except AmbiguousId as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if found is None:
+        print(f"error: no record with id {args.id!r}", file=sys.stderr)
+        return 1
+    if args.format == "json":
+        print(json.dumps([_similar_dict(s) for s in found], ensure_ascii=False, indent=2))
+    else:
+        _print_similar(found)
+    return 0
+
+
+def _stories(args: argparse.Namespace) -> int:
+    with open_catalog(args) as catalog:
+        found = catalog.stories(min_size=max(2, args.min_size), limit=args.limit, **filters_of(args))
+    if args.format == "json":
+        print(json.dumps([_story_dict(s) for s in found], ensure_ascii=False, indent=2))
+    else:
+        _print_stories(found)
+    return 0
+
+
+def _similar_dict(similar: Similar) -> dict[str, Any]:
+    return {"relation": similar.relation, "score": round(similar.score, 4), **asdict(similar.document)}
+
+
+def _story_dict(story: Story) -> dict[str, Any]:
+    return {
+        "size": len(story.documents),
+        "sites": story.sites,
+        "first": story.first,
+        "last": story.last,
+        "documents": [asdict(d) for d in story.documents],
+    }
+
+
+def _print_similar(found: list[Similar]) -> None:
+    for item in found:
+        doc = item.document
+        print(f"{item.relation:15} {item.score:5.2f}  {doc.record_id}  {doc.day}  {', '.join(doc.sites) or '-'}")
+        print(f"{'':23}{doc.title or doc.url}")
+    print(f"{len(found)} related")
+
+
+def _print_stories(found: list[Story]) -> None:
+    for number, story in enumerate(found, 1):
+        span = story.first if story.first == story.last else f"{story.first} .. {story.last}"
+        print(f"story {number}: {len(story.documents)} documents, {len(story.sites)} sites, {span}")
+        for doc in story.documents:
+            print(f"  {doc.record_id}  {doc.day}  {', '.join(doc.sites) or '-':24}  {doc.title or doc.url}")
+    print(f"{len(found)} stories")

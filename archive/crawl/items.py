@@ -1,0 +1,36 @@
+"""What spiders hand to the archive pipeline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from archive.warc.sources import CaptureFailure, SkippedRecord
+from scraper import Capture, Record
+
+__all__ = ["ArchiveItem", "CaptureFailure", "ExchangeItem", "RevisitItem", "SkippedRecord"]
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveItem:
+    """A capture and the record built from it, ready to archive."""
+
+    capture: Capture
+    record: Record
+    crawl_id: str | None = None  # the shared-frontier run it belongs to (None: the pipeline's own run)
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeItem:
+    """A live exchange archived as it went over the wire with no record: a redirect, a raw non-HTML body."""
+
+    capture: Capture
+    why: str  # "redirect" | "other"
+    crawl_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RevisitItem:
+    """A 304 Not Modified answer to a conditional request: archived as a revisit of the latest capture."""
+
+    capture: Capture
+    crawl_id: str | None = None

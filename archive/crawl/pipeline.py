@@ -1,0 +1,447 @@
+"""The archive pipeline: WARC first, then the catalog, so the catalog never points at missing bytes."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+from collections import Counter, defaultdict
+from collections.abc import Callable, Collection, Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from scrapy import signals
+from scrapy.exceptions import NotConfigured
+from scrapy.utils.defer import deferred_from_coro
+from sqlalchemy.exc import SQLAlchemyError
+
+from archive.catalog.facade import Catalog
+from archive.crawl.items import ArchiveItem, CaptureFailure, ExchangeItem, RevisitItem, SkippedRecord
+from archive.crawl.middlewares import REDIRECT_RECEIVED
+from archive.crawl.scheduler import ARCHIVE_CHECKPOINT, ARCHIVE_COMMITTED
+from archive.warc.writer import DEFAULT_MAX_SIZE, WarcFileWriter, WarcReadError, read_payload, recover_open_files
+from scraper import Capture, Record, WarcLocation, evidence_scope
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+    from scrapy.statscollectors import StatsCollector
+
+__all__ = [
+    "SITE_EVIDENCE_MODES",
+    "ArchivePipeline",
+    "catalog_url",
+    "check_writable",
+    "recover_into",
+    "warc_directory",
+]
+
+# off: no cross-capture evidence; text: text captures lose the lines their site repeats
+# on other pages; all: HTML captures' extracted text too.
+SITE_EVIDENCE_MODES = ("off", "text", "all")
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+# Errors of the place WARC files go, not of one capture: no later write can succeed either.
+_DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG, errno.EACCES, errno.EPERM, errno.EIO}
+
+
+def catalog_url(settings: Any) -> str:
+    """Return the catalog's SQLAlchemy URL: ARCHIVE_DB_URL, else SQLite in ARCHIVE_DATA_DIR."""
+    return settings.get("ARCHIVE_DB_URL") or f"sqlite:///{Path(settings.get('ARCHIVE_DATA_DIR')) / 'catalog.sqlite'}"
+
+
+def warc_directory(data_dir: Path) -> Path:
+    """Return where WARC files live under a data directory."""
+    return data_dir / "warc"
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+
+
+def _source_of(item: Any) -> str:
+    capture = getattr(item, "capture", None)
+    return str(getattr(capture, "source_location", None) or getattr(item, "source", "?"))
+
+
+def check_writable(directory: Path) -> None:
+    """Raise PermissionError naming `directory` (or the first parent that exists) when nothing can be written there."""
+    place = directory
+    while not place.exists() and place != place.parent:
+        place = place.parent
+    if not os.access(place, os.W_OK):
+        reason = "read-only file system" if _read_only_mount(place) else "no write permission"
+        raise PermissionError(f"cannot archive into {directory}: {place} is not writable ({reason})")
+
+
+def _read_only_mount(place: Path) -> bool:
+    return bool(os.statvfs(place).f_flag & os.ST_RDONLY)
+
+
+def recover_into(data_dir: Path, catalog: Catalog, stats: StatsCollector | None = None) -> int:
+    """Mend the WARC files killed writers left open under `data_dir` (cut torn tails, re-index); return how many.
+
+    Files a live process holds are left alone.
+    """
+    from archive.integrity.repair import reindex_file
+
+    def reindex(path: Path) -> None:
+        added, problems = reindex_file(path, catalog)
+        if stats is not None:
+            stats.inc_value("archive/reindexed", added)
+        for problem in problems:
+            logger.warning("recovery: %s", problem)
+
+    recovered = recover_open_files(warc_directory(data_dir), reindex)
+    for name, cut in recovered:
+        if stats is not None:
+            stats.inc_value("archive/recovered_files")
+        if cut:
+            if stats is not None:
+                stats.inc_value("archive/torn_tails_cut")
+            logger.warning("WARC file %s was left open by a killed run: cut %d torn bytes", name, cut)
+    return len(recovered)
+
+
+class ArchivePipeline:
+    """Writes each record's WARC records, then commits catalog rows in batches after an fsync.
+
+    A run in one process archives into its own crawl (a row it starts, or resumes). A worker of
+    a shared frontier (ARCHIVE_FRONTIER_URL) archives each item into the run its request came
+    from, with one WARC file per run, and its frontier worker ends the runs. With
+    ARCHIVE_CRAWL_KIND "reextract", captures the catalog holds get their extraction replaced.
+    """
+
+    def __init__(self, crawler: Crawler, data_dir: Path, db_url: str) -> None:
+        settings = crawler.settings
+        self.stats: StatsCollector = crawler.stats  # type: ignore[assignment]
+        self.data_dir = data_dir
+        self.catalog = Catalog(db_url)
+        self.commit_every = max(1, settings.getint("ARCHIVE_COMMIT_EVERY", 50))
+        self.crawl_kind = settings.get("ARCHIVE_CRAWL_KIND") or "crawl"
+        self.crawl_args: dict[str, Any] = dict(settings.getdict("ARCHIVE_CRAWL_ARGS"))
+        self.shared = bool(settings.get("ARCHIVE_FRONTIER_URL"))
+        worker_id = settings.get("ARCHIVE_WORKER_ID") or (str(os.getpid()) if self.shared else None)
+        self.writer_options: dict[str, Any] = {
+            "prefix": settings.get("ARCHIVE_WARC_PREFIX", "scraper"),
+            "max_size": settings.getint("ARCHIVE_WARC_MAX_SIZE", DEFAULT_MAX_SIZE),
+            "info": {"operator": settings.get("ARCHIVE_OPERATOR"), **settings.getdict("ARCHIVE_WARCINFO")},
+            "worker": worker_id,
+        }
+        self.site_evidence = settings.get("ARCHIVE_SITE_EVIDENCE") or "off"
+        if self.site_evidence not in SITE_EVIDENCE_MODES:
+            raise ValueError(f"ARCHIVE_SITE_EVIDENCE must be one of {SITE_EVIDENCE_MODES}, not {self.site_evidence!r}")
+        self.crawler = crawler
+        self.resume_crawl: str | None = settings.get("ARCHIVE_RESUME_CRAWL") or None
+        self.status = "running"
+        self.crawl_id = ""  # this process's own run ("" for a frontier worker: items name theirs)
+        self.writers: dict[str, WarcFileWriter] = {}  # one per run, opened at its first record
+        self.retired: list[WarcFileWriter] = []  # their run ended: closed and settled at the next commit
+        self.done_writers: list[WarcFileWriter] = []  # closed and settled (kept for the run's summary)
+        self.runs: set[str] = set()  # every run this process archived into
+        self.pending: list[Record] = []
+        self.extractions: list[tuple[str, Record]] = []  # (run, re-extracted record), committed with the rest
+        self.run_counts: defaultdict[str, Counter[str]] = defaultdict(Counter)  # per run, since the last commit
+        self.failures: list[list[str]] = []
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ArchivePipeline:
+        data_dir = crawler.settings.get("ARCHIVE_DATA_DIR")
+        if not data_dir:
+            raise NotConfigured("ARCHIVE_DATA_DIR is not set: nowhere to write WARC files")
+        return cls(crawler, Path(data_dir), catalog_url(crawler.settings))
+
+    def open_spider(self) -> None:
+        check_writable(warc_directory(self.data_dir))
+        self.catalog.migrate()
+        recover_into(self.data_dir, self.catalog, self.stats)
+        if self.shared:
+            pass  # runs are started by `scraper enqueue` and ended by whichever worker drains them
+        elif self.resume_crawl:
+            self.crawl_id = self.catalog.resume_crawl(self.resume_crawl)
+        else:
+            self.crawl_id = self.catalog.start_crawl(self.crawl_kind, self.crawl_args)
+        self.stats.set_value("archive/crawl_id", self.crawl_id or None)
+        self.stats.set_value("archive/failures", self.failures)
+        spider = self.crawler.spider
+        if spider is not None:
+            # Live spiders read validators (conditional requests) and, on --resume, what this
+            # crawl already archived, from the catalog (archive.crawl.middlewares).
+            spider.catalog = self.catalog  # type: ignore[attr-defined]
+            spider.archived = self._archived_response  # type: ignore[attr-defined]
+            if self.resume_crawl:
+                spider.resume_from = lambda url: self._archived_response(url, crawl_id=self.crawl_id)  # type: ignore[attr-defined]
+        self.crawler.signals.connect(self._spider_closed, signal=signals.spider_closed)
+        self.crawler.signals.connect(self._redirect, signal=REDIRECT_RECEIVED)
+        self.crawler.signals.connect(self._checkpoint, signal=ARCHIVE_CHECKPOINT)
+        if self.site_evidence != "off" and spider is not None:
+            # The spider's parse consults the catalog through these (spiders.base.ArchiveSpider).
+            spider.site_evidence = self.catalog  # type: ignore[attr-defined]
+            spider.evidence_for_html = self.site_evidence == "all"  # type: ignore[attr-defined]
+
+    def process_item(self, item: Any) -> Any:
+        try:
+            self._dispatch(item)
+        except SQLAlchemyError as exc:  # the catalog is gone or full: this capture and every later one
+            reason = f"catalog error: {_first_line(exc)}"
+            self._fail(_source_of(item), reason, self._run_of(item))
+            self._stop(reason)
+        return item
+
+    def _run_of(self, item: Any) -> str:
+        return getattr(item, "crawl_id", None) or self.crawl_id
+
+    def _dispatch(self, item: Any) -> None:
+        run = self._run_of(item)
+        if isinstance(item, CaptureFailure):
+            kept = " (the capture keeps its earlier extraction)" if self.crawl_kind == "reextract" else ""
+            self._fail(item.source, item.reason + kept, run)
+        elif isinstance(item, SkippedRecord):
+            self.stats.inc_value(f"replay/warc_skipped/{item.record_type}")
+        elif isinstance(item, ArchiveItem):
+            if self.crawl_kind == "reextract":
+                self._reextract(item, run)
+            else:
+                self._archive(item, run)
+        elif isinstance(item, ExchangeItem):
+            self._exchange(item, run)
+        elif isinstance(item, RevisitItem):
+            self._revisit(item.capture, "server-not-modified", run)
+
+    def _stop(self, reason: str) -> None:
+        """Stop the run: what it archived so far stays (committed, or re-indexed by the next run)."""
+        if self.status != "running":
+            return
+        self.status = "failed"
+        self.stats.set_value("archive/stopped", reason)
+        if self.crawler.engine is not None and self.crawler.spider is not None:
+            deferred_from_coro(self.crawler.engine.close_spider_async(reason="archive_write_failed"))
+
+    def _redirect(self, capture: Capture, crawl_id: str | None = None) -> None:
+        self._exchange(ExchangeItem(capture, "redirect"), crawl_id or self.crawl_id)
+
+    def _writer(self, run: str) -> WarcFileWriter:
+        """Return the run's WARC writer; its files say `isPartOf: RUN` (and name this worker in a frontier)."""
+        if run not in self.writers:
+            self.runs.add(run)
+            info = {**self.writer_options["info"], "isPartOf": run}
+            self.writers[run] = WarcFileWriter(warc_directory(self.data_dir), **{**self.writer_options, "info": info})
+        return self.writers[run]
+
+    def close_spider(self) -> None:
+        if self.status == "running":
+            self.status = "finished"
+        settled = False
+        try:
+            self._commit()
+            settled = True
+        except SQLAlchemyError as exc:
+            self.status = "failed"
+            self.stats.set_value("archive/stopped", f"catalog error: {_first_line(exc)}")
+        except Exception:
+            self.status = "failed"
+            raise
+        finally:
+            for writer in [*self.retired, *self.writers.values()]:
+                writer.close(settled=settled)  # unsettled: the next run re-indexes what rows are missing
+            writers = [*self.done_writers, *self.retired, *self.writers.values()]
+            self.stats.set_value("archive/warc_files", [name for w in writers for name in w.files])
+            self.stats.set_value("archive/warc_bytes", sum(w.bytes_written for w in writers))
+            if self.shared:
+                self.stats.set_value("archive/runs", sorted(self.runs))
+
+    def _spider_closed(self, spider: Any, reason: str) -> None:
+        """Record how the run ended (Scrapy names the reason only after the pipelines closed)."""
+        try:
+            if self.shared:
+                return  # a frontier's runs end when drained (archive.crawl.scheduler)
+            status = self.status
+            if status == "finished" and reason != "finished":
+                status = "interrupted"  # Ctrl-C or a close-spider limit: --resume continues it
+            self.catalog.finish_crawl(self.crawl_id, status, self._counts())
+        except SQLAlchemyError as exc:  # the run's row says "running": resumable, as it should be
+            if not self.stats.get_value("archive/stopped"):
+                self.stats.set_value("archive/stopped", f"catalog error: {_first_line(exc)}")
+        finally:
+            self.catalog.close()
+
+    def _checkpoint(self, active: Collection[str]) -> None:
+        """Commit now (a frontier worker's beat); close the files of runs that ended, settled with this commit."""
+        for run in [r for r in self.writers if r not in active]:
+            writer = self.writers.pop(run)
+            writer.flush()
+            self.retired.append(writer)
+        try:
+            self._commit(always=True)
+        except SQLAlchemyError as exc:
+            reason = f"catalog error: {_first_line(exc)}"
+            self.stats.set_value("archive/stopped", reason)
+            self._stop(reason)
+
+    def _archive(self, item: ArchiveItem, run: str) -> None:
+        self._count(run, "captures_read")
+        record = item.record.with_provenance(crawl_id=run)
+        if any(p.id == record.id for p in self.pending) or self.catalog.known_captures([record.id]):
+            self._count(run, "unchanged")
+            if item.capture.source_kind == "live":  # fetched again, same bytes: a revisit, no new document
+                self._revisit(item.capture, "identical-payload-digest", run, record.id)
+            return
+        located = self._write(
+            record.provenance.source_location, run, self._writer(run).write_capture, item.capture, record
+        )
+        if located is None:
+            return
+        self.pending.append(located)
+        scope = evidence_scope(item.capture.url)
+        if self.site_evidence != "off" and scope is not None and record.line_keys:
+            self.catalog.count_site_lines(*scope, record.line_keys)
+        self._count(run, "words_kept", record.word_count)
+        self._count(run, "boilerplate_words_dropped", record.boilerplate_word_count)
+        if len(self.pending) >= self.commit_every:
+            self._commit()
+
+    def _reextract(self, item: ArchiveItem, run: str) -> None:
+        """Give the catalog's capture at this raw record the new extraction, if it differs; the raw record stays."""
+        self._count(run, "captures_read")
+        held = self.catalog.get(item.record.id)
+        source = item.capture.source_location
+        if held is None or not _same_record(held.provenance.warc_raw, source):
+            self._count(run, "not_in_catalog")  # a copy the catalog holds elsewhere, or not at all: `repair`'s
+            return
+        if held.same_extraction(item.record):
+            self._count(run, "unchanged")
+            return
+        note = {
+            "at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "previous_extractor_version": held.provenance.extractor_version,
+            "previous_conversion": held.provenance.warc_conversion.record_id
+            if held.provenance.warc_conversion
+            else None,
+        }
+        updated = held.with_extraction(item.record, reextraction=note)
+        located = self._write(source, run, self._writer(run).write_extraction, updated)
+        if located is None:
+            return
+        self.extractions.append((run, located))
+        self._count(run, "words_kept", located.word_count)
+        if len(self.extractions) + len(self.pending) >= self.commit_every:
+            self._commit()
+
+    def _exchange(self, item: ExchangeItem, run: str) -> None:
+        if self._write(item.capture.source_location, run, self._writer(run).write_exchange, item.capture) is None:
+            return
+        self.stats.inc_value(f"archive/exchanges/{item.why}")
+
+    def _revisit(self, capture: Capture, profile: str, run: str, record_id: str | None = None) -> None:
+        """Archive a revisit of the capture it repeats (by record id, else the URL's latest capture)."""
+        original = self._pending_or_catalog(record_id) if record_id else self.catalog.latest_capture(capture.url or "")
+        if original is None:
+            self._fail(capture.source_location, "304 Not Modified, but the archive holds no earlier capture", run)
+            return
+        written = self._write(
+            capture.source_location,
+            run,
+            self._writer(run).write_revisit,
+            capture,
+            profile=profile,
+            refers_to_uri=original.source_url,
+            refers_to_date=original.provenance.captured_at,
+        )
+        if written is None:
+            return
+        self._count(run, "revisits")
+
+    def _write(self, source: str, run: str, write: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+        """Return what a WARC write gave back; on failure, report it (None), and stop the run if the disk is at fault.
+
+        A full disk, a read-only or over-quota directory fails every capture after this one
+        too: the run stops with that reason instead, and what it archived so far is committed.
+        """
+        try:
+            return write(*args, **kwargs)
+        except OSError as exc:
+            reason = f"WARC write failed: {exc.strerror or exc}"
+            self._fail(source, reason, run)
+            if exc.errno in _DISK_ERRORS:
+                self._stop(reason)
+            return None
+
+    def _pending_or_catalog(self, record_id: str) -> Record | None:
+        return next((p for p in self.pending if p.id == record_id), None) or self.catalog.get(record_id)
+
+    def _archived_response(
+        self, url: str, *, crawl_id: str | None = None
+    ) -> tuple[int, list[tuple[str, str]], bytes] | None:
+        """Return (status, headers, body as transferred) of `url`'s latest capture (in `crawl_id`, if given)."""
+        record = self.catalog.captured_in_crawl(crawl_id, url) if crawl_id else self.catalog.latest_capture(url)
+        if record is None or record.provenance.warc_raw is None:
+            return None
+        try:
+            body = read_payload(warc_directory(self.data_dir), record.provenance.warc_raw)
+        except WarcReadError:
+            return None  # the pointer is bad: fetch it again rather than trust it
+        return record.provenance.http_status or 200, list(record.provenance.http_headers), body
+
+    def _commit(self, *, always: bool = False) -> None:
+        """Make the WARC bytes durable, then commit the pending rows; then say so (ARCHIVE_COMMITTED)."""
+        if not (self.pending or self.extractions or always):
+            return
+        writers = [*self.retired, *self.writers.values()]
+        for writer in writers:
+            writer.flush()  # bytes durable before any row points at them
+        for run, records in _by_run((r.provenance.crawl_id or "", r) for r in self.pending).items():
+            inserted = self.catalog.add_records(records)
+            self._count(run, "records_written", inserted)
+            self.stats.inc_value("catalog/inserted", inserted)
+            if inserted < len(records):  # another writer archived the same capture meanwhile
+                self._count(run, "unchanged", len(records) - inserted)
+        for run, records in _by_run(self.extractions).items():
+            self._count(run, "reextracted", self.catalog.replace_extractions(records))
+        for writer in writers:
+            writer.settle()
+        for writer in self.retired:
+            writer.close()
+            self.done_writers.append(writer)
+        self.retired.clear()
+        self.pending.clear()
+        self.extractions.clear()
+        counts, self.run_counts = self.run_counts, defaultdict(Counter)
+        self.crawler.signals.send_catch_log(signal=ARCHIVE_COMMITTED, counts={r: dict(c) for r, c in counts.items()})
+
+    def _count(self, run: str, key: str, amount: int = 1) -> None:
+        self.stats.inc_value(f"archive/{key}", amount)
+        if run:
+            self.run_counts[run][key] += amount
+
+    def _fail(self, source: str, reason: str, run: str = "") -> None:
+        self._count(run, "failed")
+        self.failures.append([source, reason])
+        logger.debug("capture failed: %s: %s", source, reason)
+
+    def _counts(self) -> dict[str, Any]:
+        keys = (
+            "captures_read",
+            "records_written",
+            "unchanged",
+            "revisits",
+            "failed",
+            "words_kept",
+            "boilerplate_words_dropped",
+            "reextracted",
+        )
+        return {key: self.stats.get_value(f"archive/{key}", 0) for key in keys}
+
+
+def _by_run(pairs: Iterable[tuple[str, Record]]) -> dict[str, list[Record]]:
+    """Group (run, record) pairs by run, each run's records in their order (per-run counts need them apart)."""
+    grouped: defaultdict[str, list[Record]] = defaultdict(list)
+    for run, record in pairs:
+        grouped[run].append(record)
+    return grouped
+
+
+def _same_record(raw: WarcLocation | None, source: str) -> bool:
+    """Return whether a catalog raw-record pointer names the WARC record at `source` (`path#offset`)."""
+    path, _, offset = source.rpartition("#")
+    return raw is not None and offset.isdigit() and raw.file == Path(path).name and raw.offset == int(offset)

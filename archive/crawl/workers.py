@@ -1,0 +1,190 @@
+"""Extraction in worker processes: replays and crawls build records on every core, the pipeline archives them.
+
+Scrapy runs one reactor thread, and extraction is CPU-bound, so with --jobs N a spider
+sends each capture to one of N worker processes and awaits its record; WARC writes and
+catalog commits stay in the main process (archive.crawl.pipeline), in one place and order.
+
+Workers fork from a forkserver that has imported the extraction code once, so a new pool
+is ready in well under a second after the first; until it is, and for the first captures
+of a run (a small run never starts one), extraction runs in the main process as with
+--jobs 1. A worker that dies (a crash in a C library, the OOM killer) breaks the pool: it
+is replaced and its captures are tried once more; a capture that breaks it twice fails
+with a message naming it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections.abc import Awaitable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+
+from archive.crawl.items import ArchiveItem, CaptureFailure
+from scraper import Capture, CaptureError, Record, SiteEvidence, build_record
+
+__all__ = ["START_AFTER", "ExtractionPool", "available_cores", "build_item"]
+
+# Captures extracted in the main process before a pool starts: below this a replay ends
+# sooner than a pool gets going, and starting one only costs.
+START_AFTER = 16
+_WATCH_SECONDS = 0.5  # how often a worker checks that the main process still runs
+
+logger = logging.getLogger(__name__)
+
+
+def available_cores() -> int:
+    """Return how many cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def build_item(
+    capture: Capture, evidence: SiteEvidence | None = None, evidence_for_html: bool = False
+) -> ArchiveItem | CaptureFailure:
+    """Return the archive item of `capture`, or the failure that names it and why it has no record."""
+    try:
+        return ArchiveItem(capture, build_record(capture, evidence=evidence, evidence_for_html=evidence_for_html))
+    except CaptureError as exc:
+        return CaptureFailure(capture.source_location, str(exc))
+    except Exception as exc:  # a bug or an extractor crash must still be counted, not lost in a log
+        logger.exception("extraction crashed on %s", capture.source_location)
+        return CaptureFailure(capture.source_location, f"extraction crashed: {type(exc).__name__}: {exc}")
+
+
+# In a worker: the catalog it reads site evidence from (its own connection), and the mode.
+_evidence: SiteEvidence | None = None
+_evidence_for_html = False
+
+
+def _alive(pid: int) -> bool:
+    """Return whether process `pid` runs (a zombie, killed but not yet reaped, does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True  # no /proc: os.kill said it exists
+
+
+def _exit_with(main_pid: int) -> None:
+    """Exit this worker once the main process is gone.
+
+    Workers hold both ends of their task pipes (and the forkserver's), so the main process
+    dying (SIGKILL, the OOM killer) would leave them and the forkserver waiting forever.
+    """
+    while _alive(main_pid):
+        time.sleep(_WATCH_SECONDS)
+    os._exit(1)
+
+
+def _start_worker(main_pid: int, db_url: str | None, evidence_for_html: bool) -> None:
+    global _evidence, _evidence_for_html
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
+    threading.Thread(target=_exit_with, args=(main_pid,), daemon=True, name="watch-main").start()
+    if db_url is not None:
+        from archive.catalog.facade import Catalog
+
+        _evidence = Catalog(db_url)
+    _evidence_for_html = evidence_for_html
+
+
+def _extract(capture: Capture) -> Record | CaptureFailure:
+    item = build_item(capture, _evidence, _evidence_for_html)
+    # Only the record goes back: the main process has the capture.
+    return item.record if isinstance(item, ArchiveItem) else item
+
+
+def _ready() -> bool:
+    return True
+
+
+class ExtractionPool:
+    """`jobs` worker processes building records; `evidence_db_url` names the catalog for site evidence."""
+
+    def __init__(self, jobs: int, evidence_db_url: str | None, evidence_for_html: bool = False) -> None:
+        self.jobs = jobs
+        self.initargs = (os.getpid(), evidence_db_url, evidence_for_html)
+        self.seen = 0
+        self.executor: ProcessPoolExecutor | None = None
+        self.launcher: threading.Thread | None = None
+        self.ready = False
+        self.replaced = 0
+
+    def submit(self, capture: Capture) -> Awaitable[ArchiveItem | CaptureFailure] | None:
+        """Return the item being built in a worker, or None: build it here (the pool is not ready)."""
+        self.seen += 1
+        if self.launcher is None and self.seen > START_AFTER:
+            # Starting the forkserver and forking workers blocks for seconds: not on the reactor thread.
+            self.launcher = threading.Thread(target=self._launch, daemon=True, name="extraction-pool")
+            self.launcher.start()
+        if not self.ready:
+            return None
+        return self._in_worker(capture)
+
+    async def _in_worker(self, capture: Capture) -> ArchiveItem | CaptureFailure:
+        for _attempt in range(2):
+            executor = self.executor
+            assert executor is not None
+            try:
+                item = await asyncio.wrap_future(executor.submit(_extract, capture))
+            except BrokenProcessPool:
+                if executor is self.executor:  # the first of its captures to hear of it replaces it
+                    self._replace()
+                continue
+            return item if isinstance(item, CaptureFailure) else ArchiveItem(capture, item)
+        return CaptureFailure(capture.source_location, "extraction worker died on this capture twice")
+
+    def _launch(self) -> None:
+        executor = self._executor()
+        for ping in [executor.submit(_ready) for _ in range(self.jobs)]:  # every worker forked and started
+            ping.result()
+        self.executor = executor
+        self.ready = True
+
+    def _replace(self) -> None:
+        logger.warning("an extraction worker died: starting a new pool")
+        self.replaced += 1
+        if self.executor is not None:
+            self.executor.shutdown(wait=False, cancel_futures=True)
+        self.executor = self._executor()
+
+    def prepare(self) -> None:
+        """Start loading the extractors in the forkserver now, on another core, so workers fork warm later."""
+        if _context().get_start_method() == "forkserver":
+            from multiprocessing import forkserver
+
+            forkserver.ensure_running()  # returns at once; the server loads while this process goes on
+
+    def _executor(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(self.jobs, mp_context=_context(), initializer=_start_worker, initargs=self.initargs)
+
+    def close(self) -> None:
+        """Stop the workers (after the captures they are on)."""
+        if self.launcher is not None:
+            self.launcher.join()
+        if self.executor is not None:
+            self.executor.shutdown(wait=True, cancel_futures=True)
+            self.executor = None
+
+
+def _context() -> multiprocessing.context.BaseContext:
+    """Return the forkserver context with the extractors preloaded (spawn where there is no forkserver)."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    # Imported once in the server; every worker forks from it with extraction loaded and warm.
+    context.set_forkserver_preload(["archive.crawl.workers", "archive.catalog.facade", "archive.crawl._warmup"])
+    return context

@@ -1,0 +1,248 @@
+"""Start runs: a spider in this process (replay, crawl, re-extract), or a run queued in a shared frontier."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from scrapy.crawler import CrawlerProcess
+from scrapy.utils.project import get_project_settings
+
+from archive.crawl.runs import finish_if_empty
+
+if TYPE_CHECKING:
+    from archive.catalog.facade import Catalog
+    from archive.crawl.seeds import Seed
+    from archive.frontier.store import Frontier
+
+__all__ = [
+    "Enqueued",
+    "RunFailed",
+    "enqueue_files",
+    "enqueue_seeds",
+    "frontier_settings",
+    "run_crawl",
+    "run_reextract",
+    "run_replay",
+]
+
+
+def project_settings(data_dir: Path, db_url: str, **overrides: Any) -> Any:
+    """Return the project's Scrapy settings pointed at one data directory and catalog."""
+    os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "settings")
+    settings = get_project_settings()
+    settings.set("ARCHIVE_DATA_DIR", str(data_dir), priority="cmdline")
+    settings.set("ARCHIVE_DB_URL", db_url, priority="cmdline")
+    settings.set("ARCHIVE_PROGRESS", sys.stderr.isatty(), priority="cmdline")
+    settings.set("LOG_LEVEL", os.environ.get("SCRAPER_LOG_LEVEL", "ERROR"), priority="cmdline")
+    for key, value in overrides.items():
+        if value is not None:
+            settings.set(key, value, priority="cmdline")
+    return settings
+
+
+def run_replay(
+    paths: list[str],
+    *,
+    data_dir: Path,
+    db_url: str,
+    operator: str | None = None,
+    max_capture_bytes: int | None = None,
+    site_evidence: str | None = None,
+    jobs: int | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Replay `paths` into the archive with `jobs` extraction processes (None: ARCHIVE_JOBS); return the stats.
+
+    `overrides` are further settings (the CLI's --set), applied last.
+    """
+    from spiders.replay import ReplaySpider
+
+    settings = project_settings(
+        data_dir,
+        db_url,
+        ARCHIVE_OPERATOR=operator,
+        ARCHIVE_CRAWL_ARGS={"command": "replay", "paths": paths},
+        REPLAY_MAX_CAPTURE_BYTES=max_capture_bytes,
+        ARCHIVE_SITE_EVIDENCE=site_evidence,
+        ARCHIVE_JOBS=jobs,
+        **(overrides or {}),
+    )
+    return _run(_busy(settings), ReplaySpider, paths=paths)
+
+
+def _busy(settings: Any) -> Any:
+    """Return replay settings with enough captures loaded and waiting that every extraction worker stays busy."""
+    from archive.crawl.workers import available_cores
+
+    workers = settings.getint("ARCHIVE_JOBS") or available_cores()
+    settings.set("CONCURRENT_REQUESTS", max(8, 4 * workers), priority="cmdline")
+    return settings
+
+
+def run_crawl(
+    seeds: list[Any],
+    *,
+    data_dir: Path,
+    db_url: str,
+    spider_args: dict[str, Any],
+    settings_overrides: dict[str, Any],
+    crawl_args: dict[str, Any],
+    frontier: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Crawl from `seeds` into the archive; return the crawl's stats.
+
+    With `frontier` (frontier_settings()) this process is a worker of a shared frontier: it
+    crawls whatever runs the frontier holds (seeds reach it through `scraper enqueue`).
+    """
+    from spiders.site import SiteSpider
+
+    settings = project_settings(
+        data_dir,
+        db_url,
+        ARCHIVE_CRAWL_KIND="crawl",
+        ARCHIVE_CRAWL_ARGS=crawl_args,
+        **settings_overrides,
+        **(frontier or {}),
+    )
+    if frontier:
+        settings.set("SCHEDULER", "archive.crawl.scheduler.FrontierScheduler", priority="cmdline")
+        # The per-host delay holds across workers (archive.crawl.politeness), not per download slot:
+        # this worker's --delay is a floor, a crawl's own --delay applies above it, else the default.
+        floor = settings_overrides.get("DOWNLOAD_DELAY")
+        settings.set("ARCHIVE_FRONTIER_DELAY", floor, priority="cmdline")
+        settings.set("ARCHIVE_FRONTIER_DEFAULT_DELAY", settings.getfloat("DOWNLOAD_DELAY"), priority="cmdline")
+        settings.set("DOWNLOAD_DELAY", 0, priority="cmdline")
+        settings.set("AUTOTHROTTLE_ENABLED", False, priority="cmdline")  # it tunes one process's slots only
+        return _run(settings, SiteSpider)
+    return _run(settings, SiteSpider, seeds=seeds, **spider_args)
+
+
+def frontier_settings(
+    url: str, name: str | None = None, *, worker_id: str | None = None, until_idle: bool = False
+) -> dict[str, Any]:
+    """Return the settings that make a run one worker of the frontier at `url`."""
+    found: dict[str, Any] = {"ARCHIVE_FRONTIER_URL": url, "ARCHIVE_FRONTIER_UNTIL_IDLE": until_idle}
+    if name:
+        found["ARCHIVE_FRONTIER_NAME"] = name
+    if worker_id:
+        found["ARCHIVE_WORKER_ID"] = worker_id
+    return found
+
+
+def run_reextract(
+    paths: list[str],
+    *,
+    data_dir: Path,
+    db_url: str,
+    jobs: int | None = None,
+    crawl_args: dict[str, Any] | None = None,
+    frontier: dict[str, Any] | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Re-extract the captures the catalog holds in WARC files `paths` (or in files leased from `frontier`)."""
+    from spiders.reextract import ReextractSpider
+
+    settings = project_settings(
+        data_dir,
+        db_url,
+        ARCHIVE_CRAWL_KIND="reextract",
+        ARCHIVE_CRAWL_ARGS=crawl_args or {"command": "reextract", "paths": paths},
+        ARCHIVE_JOBS=jobs,
+        **(frontier or {}),
+        **(overrides or {}),
+    )
+    return _run(_busy(settings), ReextractSpider, paths=paths)
+
+
+class RunFailed(Exception):
+    """The run could not start or stopped on an error of its own (not a capture's)."""
+
+
+def _run(settings: Any, spider: type, **kwargs: Any) -> dict[str, Any]:
+    from archive.crawl.pipeline import check_writable, warc_directory
+    from archive.frontier.store import FrontierError
+
+    try:  # before Scrapy starts: a pipeline failing to open makes Scrapy's own stats trip over it
+        check_writable(warc_directory(Path(settings.get("ARCHIVE_DATA_DIR"))))
+    except PermissionError as exc:
+        raise RunFailed(str(exc)) from exc
+    process = CrawlerProcess(settings)
+    try:
+        crawler = process.create_crawler(spider)
+    except FrontierError as exc:  # the frontier is reached while the crawler is made
+        raise RunFailed(str(exc)) from exc
+    failures: list[BaseException] = []
+    process.crawl(crawler, **kwargs).addErrback(lambda failure: failures.append(failure.value))
+    process.start()
+    if failures:  # Scrapy logs these and carries on to exit; the caller must hear of them
+        raise RunFailed(f"{type(failures[0]).__name__}: {failures[0]}".splitlines()[0])
+    stats = dict(crawler.stats.get_stats()) if crawler.stats else {}
+    if stats.get("archive/stopped"):  # the archive could not be written to (archive.crawl.pipeline)
+        raise RunFailed(f"{stats['archive/stopped']}; what was archived before it is kept")
+    return stats
+
+
+@dataclass(frozen=True, slots=True)
+class Enqueued:
+    """What an enqueue did: the run, whether it was started now, items queued and items left out."""
+
+    run: str
+    new: bool
+    queued: int
+    skipped: int
+
+
+def enqueue_seeds(
+    frontier: Frontier,
+    catalog: Catalog,
+    seeds: Sequence[Seed],
+    *,
+    options: Mapping[str, Any],
+    crawl_args: Mapping[str, Any],
+    job: str | None = None,
+    run: str | None = None,
+) -> Enqueued:
+    """Queue seeds in crawl `run`, or in a new crawl (a catalog row, then a frontier run) with `options`.
+
+    A seed the crawl has taken already, or one out of its scope or over its caps, is skipped:
+    the same rules as every link a worker finds (archive.crawl.scope).
+    """
+    from archive.crawl.scope import CrawlScope, ScopeOptions, SharedLedger
+    from archive.frontier.store import FrontierError, RequestCodec
+    from spiders.site import SiteSpider
+
+    new = run is None
+    if run is None:
+        run = catalog.start_crawl("crawl", dict(crawl_args))
+        frontier.open_run(run, "crawl", options=options, job=job)
+    elif frontier.state(run).get("status") != "running":
+        raise FrontierError(f"crawl {run} is not running in the frontier: start a new one")
+    first = frontier.add_seeds(run, [asdict(seed) for seed in seeds])
+    scope = CrawlScope(ScopeOptions.from_dict(frontier.options(run)), SharedLedger(frontier, run), run)
+    spider = SiteSpider(scope=scope)
+    queued = 0
+    for request in spider.seed_requests(scope, range(first, first + len(seeds))):
+        claim = request.meta.pop("claim", None)
+        data = RequestCodec.dumps(request.to_dict(spider=spider))
+        queued += frontier.push(run, data, request.priority, claim=claim) == 1
+    if new and not queued:
+        finish_if_empty(frontier, catalog, run)
+    return Enqueued(run, new, queued, len(seeds) - queued)
+
+
+def enqueue_files(frontier: Frontier, catalog: Catalog, files: Iterable[str], *, args: Mapping[str, Any]) -> Enqueued:
+    """Start a re-extraction run whose items are WARC file names (relative to each worker's DATA/warc)."""
+    from archive.frontier.store import RequestCodec
+
+    names = sorted(set(files))
+    run = catalog.start_crawl("reextract", dict(args))
+    frontier.open_run(run, "reextract", options={})
+    queued = sum(frontier.push(run, RequestCodec.dumps({"file": name})) == 1 for name in names)
+    if not queued:
+        finish_if_empty(frontier, catalog, run)
+    return Enqueued(run, True, queued, len(names) - queued)

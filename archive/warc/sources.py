@@ -1,0 +1,292 @@
+"""Saved captures on disk: find them (files, directories, globs, WARC records) and load them."""
+
+from __future__ import annotations
+
+import glob
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import brotli
+from warcio.archiveiterator import ArchiveIterator
+from warcio.exceptions import ArchiveLoadFailed
+
+from archive.warc.writer import WARC_READ_ERRORS, scan_records, warc_records
+from scraper import Capture, media_kind
+
+__all__ = [
+    "DEFAULT_MAX_CAPTURE_BYTES",
+    "CaptureFailure",
+    "SkippedRecord",
+    "SourceError",
+    "SourceRef",
+    "decode_content",
+    "find_sources",
+    "load_capture",
+]
+
+DEFAULT_MAX_CAPTURE_BYTES = 64 * 1024 * 1024
+# What replay turns into records; other WARC payloads (sitemaps, feeds, images, PDFs) are skipped.
+PAGE_TYPES = frozenset({"text/html", "application/xhtml+xml", "text/plain"})
+TEXT_SUFFIXES = (".txt", ".text")
+HTML_SUFFIXES = (".html", ".htm", ".xhtml", ".html.gz", ".htm.gz", ".xhtml.gz")
+WARC_SUFFIXES = (".warc", ".warc.gz")
+REPLAYED_WARC_TYPES = ("response", "resource")
+_MAX_REASON = 160
+
+
+class SourceError(Exception):
+    """A saved capture that cannot be read; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRef:
+    """One capture to load: a file, or a record at an offset in a WARC file."""
+
+    path: Path
+    kind: str  # "text" | "html" | "warc"
+    offset: int | None = None
+
+    @property
+    def location(self) -> str:
+        """Return how provenance names this source: the path, plus `#offset` in a WARC file."""
+        return f"{self.path}#{self.offset}" if self.offset is not None else str(self.path)
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureFailure:
+    """An input that produced no record, and why (one line for the user)."""
+
+    source: str
+    reason: str
+    crawl_id: str | None = None  # the shared-frontier run it belongs to, if any
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedRecord:
+    """A WARC record replay does not turn into a capture (request, revisit, metadata...)."""
+
+    source: str
+    record_type: str
+
+
+def find_sources(paths: list[str]) -> Iterator[SourceRef | CaptureFailure | SkippedRecord]:
+    """Yield every capture under `paths` (files, directories recursively, globs), in order."""
+    for given in paths:
+        matches = _expand(given)
+        if not matches:
+            yield CaptureFailure(given, "no such file or directory")
+            continue
+        for path in matches:
+            yield from _from_path(path)
+
+
+def _expand(given: str) -> list[Path]:
+    path = Path(given)
+    if path.exists():
+        return [path]
+    if glob.has_magic(given):
+        return [Path(p) for p in sorted(glob.glob(given, recursive=True))]
+    return []
+
+
+def _from_path(path: Path) -> Iterator[SourceRef | CaptureFailure | SkippedRecord]:
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file() and not _hidden(p.relative_to(path)))
+        captures = [p for p in files if _kind(p)]
+        if not captures:
+            yield CaptureFailure(str(path), "directory holds no captures (.txt, .html, .htm, .warc, .warc.gz)")
+        for file in captures:
+            yield from _from_file(file)
+        return
+    if not _kind(path):
+        yield CaptureFailure(str(path), f"unsupported file type {_suffix(path) or '(no extension)'!r}")
+        return
+    yield from _from_file(path)
+
+
+def _from_file(path: Path) -> Iterator[SourceRef | CaptureFailure | SkippedRecord]:
+    kind = _kind(path)
+    if kind != "warc":
+        yield SourceRef(path, str(kind))
+        return
+    end = 0
+    try:
+        with open(path, "rb") as handle:
+            for offset, record_end, record in scan_records(handle):
+                end = record_end
+                status = record.http_headers.get_statuscode() if record.http_headers else ""
+                media = _record_media(record)
+                if record.rec_type == "response" and status and not status.startswith("2"):
+                    yield SkippedRecord(f"{path}#{offset}", f"HTTP {status} response")  # a redirect, an error
+                elif record.rec_type in REPLAYED_WARC_TYPES and media and media not in PAGE_TYPES:
+                    yield SkippedRecord(f"{path}#{offset}", f"{media} {record.rec_type}")  # a sitemap, an image
+                elif record.rec_type in REPLAYED_WARC_TYPES:
+                    yield SourceRef(path, "warc", offset)
+                else:
+                    yield SkippedRecord(f"{path}#{offset}", record.rec_type)
+        size = path.stat().st_size
+        if end < size:
+            yield CaptureFailure(str(path), f"corrupt or truncated WARC: {size - end} unreadable bytes at offset {end}")
+    except (*WARC_READ_ERRORS, SourceError) as exc:
+        yield CaptureFailure(str(path), f"corrupt or truncated WARC at offset {end}: {_reason(exc)}")
+
+
+def _record_media(record: Any) -> str | None:
+    """Return the media type of a response's body or a resource record's block, if it says."""
+    headers = record.http_headers if record.rec_type == "response" else None
+    value = headers.get_header("Content-Type") if headers is not None else record.rec_headers.get_header("Content-Type")
+    return media_kind(value)[0] if value else None
+
+
+def load_capture(ref: SourceRef, *, max_bytes: int = DEFAULT_MAX_CAPTURE_BYTES) -> Capture:
+    """Return the capture `ref` points at; raise SourceError when it cannot be read."""
+    try:
+        if ref.kind == "warc":
+            return _load_warc_record(ref, max_bytes)
+        return _load_file(ref, max_bytes)
+    except SourceError:
+        raise
+    except WARC_READ_ERRORS as exc:
+        raise SourceError(_reason(exc)) from exc
+
+
+def _load_file(ref: SourceRef, max_bytes: int) -> Capture:
+    size = ref.path.stat().st_size
+    if size > max_bytes:
+        raise SourceError(f"too large: {size} bytes, over the {max_bytes}-byte limit")
+    data = ref.path.read_bytes()
+    if ref.path.name.lower().endswith(".gz"):
+        data = _gunzip(data, max_bytes)
+    mtime = datetime.fromtimestamp(ref.path.stat().st_mtime, UTC)
+    return Capture(
+        payload=data,
+        source_kind="file",
+        source_location=str(ref.path.resolve()),
+        media_type="text/html" if ref.kind == "html" else "text/plain",
+        url=ref.path.resolve().as_uri(),
+        captured_at=mtime,
+    )
+
+
+def _load_warc_record(ref: SourceRef, max_bytes: int) -> Capture:
+    with open(ref.path, "rb") as handle:
+        handle.seek(ref.offset or 0)
+        record = next(iter(warc_records(ArchiveIterator(handle, check_digests=False))), None)
+        if record is None:
+            raise SourceError("no WARC record at this offset")
+        payload = record.raw_stream.read(max_bytes + 1)
+        if len(payload) > max_bytes:
+            raise SourceError(f"too large: WARC record payload over the {max_bytes}-byte limit")
+        headers = record.http_headers
+        date = record.rec_headers.get_header("WARC-Date")
+        common = {
+            "source_kind": "warc",
+            "source_location": f"{ref.path.resolve()}#{ref.offset or 0}",
+            "url": record.rec_headers.get_header("WARC-Target-URI"),
+            "captured_at": datetime.fromisoformat(date.replace("Z", "+00:00")) if date else None,
+        }
+        if record.rec_type == "response" and headers is not None:
+            media, charset = media_kind(headers.get_header("Content-Type"))
+            status, _, reason = headers.statusline.partition(" ")
+            return Capture(
+                payload=payload,
+                content=_decoded(payload, headers.get_header("Content-Encoding"), max_bytes),
+                media_type=media or "application/octet-stream",
+                charset=charset,
+                http_status=int(status) if status.isdigit() else None,
+                http_reason=reason,
+                http_headers=tuple((k, v) for k, v in headers.headers),
+                http_protocol=headers.protocol or "HTTP/1.1",
+                **common,
+            )
+        media, charset = media_kind(record.rec_headers.get_header("Content-Type"))
+        return Capture(payload=payload, media_type=media or "application/octet-stream", charset=charset, **common)
+
+
+def decode_content(payload: bytes, encoding: str | None, max_bytes: int = DEFAULT_MAX_CAPTURE_BYTES) -> bytes:
+    """Return an HTTP body without its Content-Encoding; SourceError when it cannot be undone."""
+    decoded = _decoded(payload, encoding, max_bytes)
+    return payload if decoded is None else decoded
+
+
+def _decoded(payload: bytes, encoding: str | None, max_bytes: int) -> bytes | None:
+    if not encoding or encoding.strip().lower() in ("identity", ""):
+        return None
+    if encoding.strip().lower() in ("gzip", "x-gzip", "deflate"):
+        return _gunzip(payload, max_bytes, wbits=47)
+    if encoding.strip().lower() == "br":
+        return _unbrotli(payload, max_bytes)
+    raise SourceError(f"unsupported Content-Encoding {encoding!r}")
+
+
+def _unbrotli(data: bytes, max_bytes: int) -> bytes:
+    """Return brotli `data` decompressed, a piece at a time, refusing output over `max_bytes`."""
+    decompressor = brotli.Decompressor()
+    pieces, size = [], 0
+    try:
+        piece = decompressor.process(data, output_buffer_limit=1 << 20)
+        while piece:
+            size += len(piece)
+            if size > max_bytes:
+                raise SourceError(f"too large: decompresses to over the {max_bytes}-byte limit")
+            pieces.append(piece)
+            piece = decompressor.process(b"", output_buffer_limit=1 << 20) if not decompressor.is_finished() else b""
+    except brotli.error as exc:
+        raise SourceError(f"corrupt brotli data: {exc}") from exc
+    if not decompressor.is_finished():
+        raise SourceError("corrupt brotli data: truncated stream")
+    return b"".join(pieces)
+
+
+def _gunzip(data: bytes, max_bytes: int, wbits: int = 31) -> bytes:
+    """Return `data` decompressed, refusing output over `max_bytes` (a decompression bomb)."""
+    pieces, size, rest = [], 0, data
+    while True:  # a gzip stream may hold several members, one after another
+        decompressor = zlib.decompressobj(wbits)
+        try:
+            piece = decompressor.decompress(rest, max_bytes + 1 - size)
+        except zlib.error as exc:
+            raise SourceError(f"corrupt gzip data: {exc}") from exc
+        size += len(piece)
+        if size > max_bytes:
+            raise SourceError(f"too large: decompresses to over the {max_bytes}-byte limit")
+        if not decompressor.eof:
+            raise SourceError("corrupt gzip data: truncated stream")
+        pieces.append(piece)
+        rest = decompressor.unused_data
+        if rest[:2] != b"\x1f\x8b":  # no further member (trailing padding is ignored, as gzip does)
+            return b"".join(pieces)
+
+
+def _kind(path: Path) -> str | None:
+    name = path.name.lower()
+    if name.endswith(WARC_SUFFIXES):
+        return "warc"
+    if name.endswith(HTML_SUFFIXES):
+        return "html"
+    if name.endswith(TEXT_SUFFIXES):
+        return "text"
+    return None
+
+
+def _suffix(path: Path) -> str:
+    return "".join(path.suffixes[-2:]) if path.name.lower().endswith(".gz") else path.suffix
+
+
+def _hidden(relative: Path) -> bool:
+    return any(part.startswith(".") for part in relative.parts)
+
+
+def _reason(exc: BaseException) -> str:
+    """Return an exception as a short, printable, one-line reason."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()
+    text = (str(exc) or type(exc).__name__).splitlines()[0]
+    if isinstance(exc, ArchiveLoadFailed) and ", first line:" in text:
+        text = text.split(", first line:")[0].lower() + " (not a WARC record header)"
+    text = "".join(ch if ch.isprintable() and ord(ch) < 0x7F else "?" for ch in text)
+    return text if len(text) <= _MAX_REASON else text[: _MAX_REASON - 1] + "…"
