@@ -7,8 +7,9 @@ load without Scrapy.
 
 from __future__ import annotations
 
-from archive.catalog.facade import AmbiguousId, Catalog, SearchHit, default_db_url
+from archive.catalog.facade import AmbiguousId, Catalog, SearchHit
 from archive.frontier.store import Frontier, FrontierError
+from archive.layout import DataLayout
 from archive.warc.sources import CaptureFailure, SkippedRecord, SourceError, SourceRef, find_sources, load_capture
 from archive.warc.writer import WarcFileWriter, WarcReadError, read_payload
 
@@ -16,6 +17,7 @@ __all__ = [
     "AmbiguousId",
     "CaptureFailure",
     "Catalog",
+    "DataLayout",
     "Frontier",
     "FrontierError",
     "SearchHit",
@@ -24,7 +26,6 @@ __all__ = [
     "SourceRef",
     "WarcFileWriter",
     "WarcReadError",
-    "default_db_url",
     "find_sources",
     "load_capture",
     "read_payload",

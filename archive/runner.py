@@ -164,11 +164,11 @@ class RunFailed(Exception):
 
 
 def _run(settings: Any, spider: type, **kwargs: Any) -> dict[str, Any]:
-    from archive.crawl.pipeline import check_writable, warc_directory
     from archive.frontier.store import FrontierError
+    from archive.layout import DataLayout
 
     try:  # before Scrapy starts: a pipeline failing to open makes Scrapy's own stats trip over it
-        check_writable(warc_directory(Path(settings.get("ARCHIVE_DATA_DIR"))))
+        DataLayout.from_settings(settings).check_writable()
     except PermissionError as exc:
         raise RunFailed(str(exc)) from exc
     process = CrawlerProcess(settings)

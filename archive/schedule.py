@@ -39,6 +39,8 @@ from typing import Any
 
 from croniter import croniter
 
+from archive.layout import DataLayout
+
 __all__ = ["Job", "ScheduleError", "Scheduler", "job_lock", "load_schedule"]
 
 _INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
@@ -118,9 +120,9 @@ def _job(path: Path, name: str, spec: dict[str, Any]) -> Job:
 @contextmanager
 def job_lock(data_dir: Path, name: str, db_url: str) -> Iterator[bool]:
     """Hold the job's lock for the block; yields False (and holds nothing) when another holds it."""
-    locks = data_dir / "locks"
-    locks.mkdir(parents=True, exist_ok=True)
-    with open(locks / f"{name}.lock", "a+b") as handle:
+    lock = DataLayout(data_dir).job_lock(name)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "a+b") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -12,11 +12,12 @@ from scrapy.http import Response
 from twisted.python.failure import Failure
 
 from archive.crawl.items import ArchiveItem, CaptureFailure, ExchangeItem, RevisitItem
-from archive.crawl.pipeline import SITE_EVIDENCE_MODES, catalog_url
+from archive.crawl.pipeline import SITE_EVIDENCE_MODES
 from archive.crawl.responses import capture_from_response
 from archive.crawl.scheduler import FrontierWorker, frontier_worker
 from archive.crawl.workers import ExtractionPool, available_cores, build_item
 from archive.frontier.store import FrontierError
+from archive.layout import settings_catalog_url
 from scraper import SiteEvidence
 
 if TYPE_CHECKING:
@@ -49,7 +50,7 @@ class ArchiveSpider(scrapy.Spider):
         spider.jobs = max(1, settings.getint("ARCHIVE_JOBS", 1) or available_cores())
         if spider.jobs > 1:
             mode = settings.get("ARCHIVE_SITE_EVIDENCE") or "off"
-            evidence_url = catalog_url(settings) if mode in SITE_EVIDENCE_MODES and mode != "off" else None
+            evidence_url = settings_catalog_url(settings) if mode in SITE_EVIDENCE_MODES and mode != "off" else None
             spider.pool = ExtractionPool(spider.jobs, evidence_url, evidence_for_html=mode == "all")
             spider.pool.prepare()
         crawler.signals.connect(spider.close_pool, signal=signals.spider_closed)

@@ -10,10 +10,10 @@ from typing import Any, ClassVar
 
 import scrapy
 
-from archive.crawl.pipeline import warc_directory
 from archive.crawl.replay import replay_url
 from archive.crawl.scheduler import LEASE
 from archive.frontier.store import Lease
+from archive.layout import DataLayout
 from archive.warc.sources import SourceRef, find_sources
 from spiders.replay import ReplaySpider
 
@@ -38,7 +38,7 @@ class ReextractSpider(ReplaySpider):
             async for found in super().start():
                 yield found
             return
-        directory = warc_directory(Path(self.settings.get("ARCHIVE_DATA_DIR")))
+        directory = DataLayout.from_settings(self.settings).warc
         poll = self.settings.getfloat("ARCHIVE_FRONTIER_POLL", 0.25)
         while True:
             lease = worker.take()

@@ -15,9 +15,9 @@ EXPECTED = {
         "normalize_url", "record_id", "site_of", "strip_boilerplate",
     },
     "archive": {
-        "AmbiguousId", "Catalog", "CaptureFailure", "Frontier", "FrontierError", "SearchHit", "SkippedRecord",
+        "AmbiguousId", "Catalog", "CaptureFailure", "DataLayout", "Frontier", "FrontierError", "SearchHit", "SkippedRecord",
         "SourceError", "SourceRef",
-        "WarcFileWriter", "WarcReadError", "default_db_url", "find_sources", "load_capture", "read_payload",
+        "WarcFileWriter", "WarcReadError", "find_sources", "load_capture", "read_payload",
     },
     "spiders": {"ArchiveSpider", "ReextractSpider", "ReplaySpider", "SiteSpider"},
 }  # fmt: skip

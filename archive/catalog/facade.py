@@ -72,7 +72,7 @@ from archive.catalog.textsearch import CONFIGS, config_case
 from scraper import Record, __version__, normalize_url
 from scraper.evidence import MIN_OTHER_URLS, url_key
 
-__all__ = ["FILTERS", "SORTS", "AmbiguousId", "Catalog", "SearchHit", "Similar", "Story", "default_db_url"]
+__all__ = ["FILTERS", "SORTS", "AmbiguousId", "Catalog", "SearchHit", "Similar", "Story"]
 
 _FTS_TOKEN = re.compile(r"[\w'’-]+", re.UNICODE)
 _MIN_PREFIX = 6
@@ -106,11 +106,6 @@ class SearchHit:
     record: Record
     score: float | None
     snippet: str | None
-
-
-def default_db_url(data_dir: Path) -> str:
-    """Return the catalog URL: $SCRAPER_DB, else SQLite in the data directory."""
-    return os.environ.get("SCRAPER_DB") or f"sqlite:///{data_dir / 'catalog.sqlite'}"
 
 
 def make_engine(url: str) -> Engine:

@@ -28,7 +28,7 @@ from archive.cli.crawl import add_crawl_commands
 from archive.cli.frontier import add_frontier_commands
 from archive.cli.integrity import add_integrity_commands
 from archive.cli.stories import add_story_commands
-from archive.crawl.pipeline import warc_directory
+from archive.layout import DataLayout
 from archive.runner import RunFailed
 from archive.warc.sources import CaptureFailure, SourceError, SourceRef, find_sources, load_capture
 from archive.warc.writer import WarcReadError, read_payload
@@ -355,7 +355,7 @@ def _show(args: argparse.Namespace) -> int:
         if location is None:
             print(f"error: record {record.id} has no raw WARC record", file=sys.stderr)
             return 1
-        sys.stdout.buffer.write(read_payload(warc_directory(args.data), location))
+        sys.stdout.buffer.write(read_payload(DataLayout(args.data).warc, location))
         sys.stdout.buffer.flush()
         return 0
     if args.format == "json":
@@ -451,8 +451,9 @@ def _train_idf(args: argparse.Namespace) -> int:
 def _index(args: argparse.Namespace) -> int:
     from archive.export.tables import build_cdxj
 
-    out = args.out or args.data / "indexes" / "index.cdxj"
-    lines = build_cdxj(warc_directory(args.data), out)
+    layout = DataLayout(args.data)
+    out = args.out or layout.index_file
+    lines = build_cdxj(layout.warc, out)
     print(f"indexed {lines} WARC record(s) into {out}")
     return 0
 
@@ -463,8 +464,9 @@ def _wacz(args: argparse.Namespace) -> int:
     with open_catalog(args) as catalog:
         try:
             found = catalog.find_crawl(args.crawl)
-            out = args.out or args.data / "wacz" / f"{found['id'] if found else args.crawl}.wacz"
-            summary = write_wacz(catalog, warc_directory(args.data), args.crawl, out, args.title)
+            layout = DataLayout(args.data)
+            out = args.out or layout.wacz_file(found["id"] if found else args.crawl)
+            summary = write_wacz(catalog, layout.warc, args.crawl, out, args.title)
         except WaczError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from archive.catalog.facade import FILTERS, Catalog, default_db_url
-from archive.crawl.pipeline import warc_directory
+from archive.catalog.facade import FILTERS, Catalog
+from archive.layout import DataLayout, data_root
 from scraper.urls import redacted
 
 __all__ = [
@@ -30,7 +29,9 @@ __all__ = [
 
 def command(sub: Any, name: str, help_text: str, func: Any) -> argparse.ArgumentParser:
     cmd: argparse.ArgumentParser = sub.add_parser(name, help=help_text)
-    cmd.add_argument("--data", type=Path, default=Path(os.environ.get("SCRAPER_DATA", "data")), help="data directory")
+    cmd.add_argument(
+        "--data", type=Path, default=data_root(), help="data directory (default: $SCRAPER_DATA, else ./data)"
+    )
     cmd.add_argument("--db", help="catalog SQLAlchemy URL (default: $SCRAPER_DB, else SQLite in --data)")
     cmd.set_defaults(func=func)
     return cmd
@@ -65,7 +66,7 @@ def open_catalog(args: argparse.Namespace) -> Iterator[Catalog]:
 
 
 def db_url(args: argparse.Namespace) -> str:
-    return str(args.db or default_db_url(args.data))
+    return DataLayout(args.data).catalog_url(args.db)
 
 
 def set_option(cmd: argparse.ArgumentParser) -> None:
@@ -134,9 +135,9 @@ def print_summary(stats: dict[str, Any], args: argparse.Namespace, command: str 
         f"{get('archive/boilerplate_words_dropped', 0):,} boilerplate dropped"
     )
     files = get("archive/warc_files", [])
-    print(f"warc: {len(files)} file(s), {get('archive/warc_bytes', 0):,} bytes in {warc_directory(args.data)}")
+    print(f"warc: {len(files)} file(s), {get('archive/warc_bytes', 0):,} bytes in {DataLayout(args.data).warc}")
     for name in files:
-        print(f"  {warc_directory(args.data) / name}")
+        print(f"  {DataLayout(args.data).warc / name}")
     catalog = Catalog(db_url(args))
     counts = catalog.count()
     catalog.close()

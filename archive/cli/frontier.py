@@ -90,7 +90,7 @@ _STATUS = {"drained": "finished", "cancelled-drained": "cancelled", "cancelled":
 
 
 def _reextract(args: argparse.Namespace) -> int:
-    from archive.crawl.pipeline import warc_directory
+    from archive.layout import DataLayout
     from archive.runner import frontier_settings, run_reextract
 
     try:
@@ -105,7 +105,7 @@ def _reextract(args: argparse.Namespace) -> int:
     if frontier_url(args):
         frontier = frontier_settings(args.frontier, args.frontier_name, worker_id=args.worker_id, until_idle=True)
     else:
-        paths = [str(Path(f)) for f in args.files] or [str(warc_directory(args.data) / f) for f in _files(args)]
+        paths = [str(Path(f)) for f in args.files] or [str(DataLayout(args.data).warc / f) for f in _files(args)]
         if not paths:
             print("error: the catalog names no WARC file to re-extract", file=sys.stderr)
             return 1

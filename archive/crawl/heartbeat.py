@@ -76,9 +76,9 @@ class FrontierExtension:
 
     def opened(self, spider: Any) -> None:
         from archive.catalog.facade import Catalog
-        from archive.crawl.pipeline import catalog_url
+        from archive.layout import settings_catalog_url
 
-        self.catalog = Catalog(catalog_url(self.crawler.settings))
+        self.catalog = Catalog(settings_catalog_url(self.crawler.settings))
         self.frontier.register(self.worker.name, self._info(), self.worker.ttl)
         self._stat("frontier/worker", self.worker.name)
         self._finish(self.frontier.drained())

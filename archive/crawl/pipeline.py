@@ -20,6 +20,7 @@ from archive.catalog.facade import Catalog
 from archive.crawl.items import ArchiveItem, CaptureFailure, ExchangeItem, RevisitItem, SkippedRecord
 from archive.crawl.middlewares import REDIRECT_RECEIVED
 from archive.crawl.scheduler import ARCHIVE_CHECKPOINT, ARCHIVE_COMMITTED
+from archive.layout import DataLayout, settings_catalog_url
 from archive.warc.writer import DEFAULT_MAX_SIZE, WarcFileWriter, WarcReadError, read_payload, recover_open_files
 from scraper import Capture, Record, WarcLocation, evidence_scope
 
@@ -30,10 +31,7 @@ if TYPE_CHECKING:
 __all__ = [
     "SITE_EVIDENCE_MODES",
     "ArchivePipeline",
-    "catalog_url",
-    "check_writable",
     "recover_into",
-    "warc_directory",
 ]
 
 # off: no cross-capture evidence; text: text captures lose the lines their site repeats
@@ -46,16 +44,6 @@ T = TypeVar("T")
 _DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG, errno.EACCES, errno.EPERM, errno.EIO}
 
 
-def catalog_url(settings: Any) -> str:
-    """Return the catalog's SQLAlchemy URL: ARCHIVE_DB_URL, else SQLite in ARCHIVE_DATA_DIR."""
-    return settings.get("ARCHIVE_DB_URL") or f"sqlite:///{Path(settings.get('ARCHIVE_DATA_DIR')) / 'catalog.sqlite'}"
-
-
-def warc_directory(data_dir: Path) -> Path:
-    """Return where WARC files live under a data directory."""
-    return data_dir / "warc"
-
-
 def _first_line(exc: BaseException) -> str:
     return str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
 
@@ -63,20 +51,6 @@ def _first_line(exc: BaseException) -> str:
 def _source_of(item: Any) -> str:
     capture = getattr(item, "capture", None)
     return str(getattr(capture, "source_location", None) or getattr(item, "source", "?"))
-
-
-def check_writable(directory: Path) -> None:
-    """Raise PermissionError naming `directory` (or the first parent that exists) when nothing can be written there."""
-    place = directory
-    while not place.exists() and place != place.parent:
-        place = place.parent
-    if not os.access(place, os.W_OK):
-        reason = "read-only file system" if _read_only_mount(place) else "no write permission"
-        raise PermissionError(f"cannot archive into {directory}: {place} is not writable ({reason})")
-
-
-def _read_only_mount(place: Path) -> bool:
-    return bool(os.statvfs(place).f_flag & os.ST_RDONLY)
 
 
 def recover_into(data_dir: Path, catalog: Catalog, stats: StatsCollector | None = None) -> int:
@@ -93,7 +67,7 @@ def recover_into(data_dir: Path, catalog: Catalog, stats: StatsCollector | None 
         for problem in problems:
             logger.warning("recovery: %s", problem)
 
-    recovered = recover_open_files(warc_directory(data_dir), reindex)
+    recovered = recover_open_files(DataLayout(data_dir).warc, reindex)
     for name, cut in recovered:
         if stats is not None:
             stats.inc_value("archive/recovered_files")
@@ -150,10 +124,10 @@ class ArchivePipeline:
         data_dir = crawler.settings.get("ARCHIVE_DATA_DIR")
         if not data_dir:
             raise NotConfigured("ARCHIVE_DATA_DIR is not set: nowhere to write WARC files")
-        return cls(crawler, Path(data_dir), catalog_url(crawler.settings))
+        return cls(crawler, Path(data_dir), settings_catalog_url(crawler.settings))
 
     def open_spider(self) -> None:
-        check_writable(warc_directory(self.data_dir))
+        DataLayout(self.data_dir).check_writable()
         self.catalog.migrate()
         recover_into(self.data_dir, self.catalog, self.stats)
         if self.shared:
@@ -226,7 +200,7 @@ class ArchivePipeline:
         if run not in self.writers:
             self.runs.add(run)
             info = {**self.writer_options["info"], "isPartOf": run}
-            self.writers[run] = WarcFileWriter(warc_directory(self.data_dir), **{**self.writer_options, "info": info})
+            self.writers[run] = WarcFileWriter(DataLayout(self.data_dir).warc, **{**self.writer_options, "info": info})
         return self.writers[run]
 
     def close_spider(self) -> None:
@@ -378,7 +352,7 @@ class ArchivePipeline:
         if record is None or record.provenance.warc_raw is None:
             return None
         try:
-            body = read_payload(warc_directory(self.data_dir), record.provenance.warc_raw)
+            body = read_payload(DataLayout(self.data_dir).warc, record.provenance.warc_raw)
         except WarcReadError:
             return None  # the pointer is bad: fetch it again rather than trust it
         return record.provenance.http_status or 200, list(record.provenance.http_headers), body

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from archive.catalog.facade import Catalog
-from archive.crawl.pipeline import warc_directory
 from archive.integrity.verify import verify
+from archive.layout import DataLayout
 from archive.warc.writer import WARC_READ_ERRORS, cut_torn_tail, recover_open_files, scan_records
 from scraper import Record, WarcLocation
 
@@ -86,7 +86,7 @@ def reindex_file(path: Path, catalog: Catalog) -> tuple[int, list[str]]:
 def repair(data_dir: Path, catalog: Catalog) -> RepairReport:
     """Repair every WARC file under `data_dir` that no live process is writing; return what was done."""
     report = RepairReport()
-    directory = warc_directory(data_dir)
+    directory = DataLayout(data_dir).warc
 
     def mend(path: Path) -> None:
         added, problems = reindex_file(path, catalog)

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from archive.catalog.facade import Catalog
 from archive.catalog.models import WarcRecordRow
-from archive.crawl.pipeline import warc_directory
+from archive.layout import DataLayout
 from archive.warc.writer import WARC_READ_ERRORS, scan_records
 
 __all__ = ["Report", "verify"]
@@ -48,7 +48,7 @@ def verify(data_dir: Path, catalog: Catalog) -> Report:
     found: dict[tuple[str, int], str] = {}  # (file, offset) -> record id
     conversions: dict[str, str] = {}  # conversion record id -> where it is
     captures: dict[str, str] = {}  # conversion record id -> the capture id its metadata names
-    for path in sorted(warc_directory(data_dir).glob("*.warc*")):
+    for path in sorted(DataLayout(data_dir).warc.glob("*.warc*")):
         report.files += 1
         last_end = 0
         with open(path, "rb") as handle:
