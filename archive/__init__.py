@@ -10,8 +10,9 @@ from __future__ import annotations
 from archive.catalog.facade import AmbiguousId, Catalog, SearchHit
 from archive.frontier.store import Frontier, FrontierError
 from archive.layout import DataLayout
+from archive.warc.reader import WarcReadError, read_payload
 from archive.warc.sources import CaptureFailure, SkippedRecord, SourceError, SourceRef, find_sources, load_capture
-from archive.warc.writer import WarcFileWriter, WarcReadError, read_payload
+from archive.warc.writer import WarcFileWriter
 
 __all__ = [
     "AmbiguousId",

@@ -46,6 +46,10 @@ class DataLayout:
         """Return the folder of WARC files."""
         return self.root / "warc"
 
+    def warc_files(self) -> list[Path]:
+        """Return the WARC files of the WARC folder, by name."""
+        return sorted(p for p in self.warc.glob("*.warc*") if p.name.endswith((".warc", ".warc.gz")))
+
     @property
     def catalog_file(self) -> Path:
         """Return the embedded SQLite catalog's file."""

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from archive.warc.writer import read_payload
+from archive.warc.reader import read_payload
 from scraper import WarcLocation
 from tests.conftest import PROJECT_SEEDS, Cli, warc_files, warcio_check
 

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from archive.catalog.facade import Catalog
-from archive.warc.writer import read_payload
+from archive.warc.reader import read_payload
 from tests.conftest import DATA, EVAL_SET, PROJECT_SEEDS, Cli, need, warc_files, warcio_check
 
 

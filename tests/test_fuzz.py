@@ -20,9 +20,9 @@ from warcio.warcwriter import WARCWriter
 
 from archive.crawl.seeds import SeedError, read_seed_file
 from archive.schedule import ScheduleError, load_schedule
+from archive.warc.reader import WARC_READ_ERRORS, scan_records
 from archive.warc.sources import CaptureFailure as SourceFailure
 from archive.warc.sources import SourceError, SourceRef, find_sources, load_capture
-from archive.warc.writer import WARC_READ_ERRORS, scan_records
 from scraper import Capture, CaptureError, build_record, strip_boilerplate
 
 T = TypeVar("T")

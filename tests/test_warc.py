@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from archive.warc.writer import WarcFileWriter, WarcReadError, read_payload
+from archive.warc.reader import WarcReadError, read_payload
+from archive.warc.writer import WarcFileWriter
 from scraper import Capture, Provenance, Record, WarcLocation
 from tests.conftest import DATA, warcio_check
 
@@ -216,7 +217,7 @@ def test_read_payload_refuses_a_wrong_pointer(tmp_path: Path) -> None:
 
 
 def test_a_killed_writers_torn_tail_is_cut_and_complete_records_stay(tmp_path: Path) -> None:
-    from archive.warc.writer import recover_open_files
+    from archive.warc.recovery import recover_open_files
 
     writer = _fixed_writer(tmp_path)
     first = writer.write_capture(Capture(b"First paragraph.", "file", "/a.txt", "text/plain"), _record())
@@ -243,7 +244,7 @@ def test_a_killed_writers_torn_tail_is_cut_and_complete_records_stay(tmp_path: P
 
 
 def test_a_file_another_writer_holds_open_is_not_touched(tmp_path: Path) -> None:
-    from archive.warc.writer import recover_open_files
+    from archive.warc.recovery import recover_open_files
 
     writer = _fixed_writer(tmp_path)  # a second writer on the same directory, alive and mid-file
     writer.write_capture(Capture(b"First paragraph.", "file", "/a.txt", "text/plain"), _record())
@@ -272,7 +273,7 @@ def _member_ends(data: bytes) -> list[int]:
 
 def test_a_tail_cut_anywhere_in_its_last_records_is_cut_back_to_a_whole_record(tmp_path: Path) -> None:
     """Cuts one byte into a member, inside its header, in its block and just before its end: all are torn."""
-    from archive.warc.writer import cut_torn_tail
+    from archive.warc.recovery import cut_torn_tail
 
     writer = _fixed_writer(tmp_path)
     writer.write_capture(Capture(b"First paragraph.", "file", "/a.txt", "text/plain"), _record())

@@ -30,8 +30,8 @@ from archive.cli.integrity import add_integrity_commands
 from archive.cli.stories import add_story_commands
 from archive.layout import DataLayout
 from archive.runner import RunFailed
+from archive.warc.reader import WarcReadError, read_payload
 from archive.warc.sources import CaptureFailure, SourceError, SourceRef, find_sources, load_capture
-from archive.warc.writer import WarcReadError, read_payload
 from scraper import CaptureError, LineCounts, Record, __version__, build_record, evidence_scope
 from scraper.evaluation import MODES
 
@@ -449,11 +449,11 @@ def _train_idf(args: argparse.Namespace) -> int:
 
 
 def _index(args: argparse.Namespace) -> int:
-    from archive.export.tables import build_cdxj
+    from archive.export.cdxj import build_cdxj
 
     layout = DataLayout(args.data)
     out = args.out or layout.index_file
-    lines = build_cdxj(layout.warc, out)
+    lines = build_cdxj(layout.warc, out, layout.warc_files())
     print(f"indexed {lines} WARC record(s) into {out}")
     return 0
 
@@ -466,7 +466,7 @@ def _wacz(args: argparse.Namespace) -> int:
             found = catalog.find_crawl(args.crawl)
             layout = DataLayout(args.data)
             out = args.out or layout.wacz_file(found["id"] if found else args.crawl)
-            summary = write_wacz(catalog, layout.warc, args.crawl, out, args.title)
+            summary = write_wacz(catalog, layout, args.crawl, out, args.title)
         except WaczError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1

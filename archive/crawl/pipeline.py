@@ -21,7 +21,9 @@ from archive.crawl.items import ArchiveItem, CaptureFailure, ExchangeItem, Revis
 from archive.crawl.middlewares import REDIRECT_RECEIVED
 from archive.crawl.scheduler import ARCHIVE_CHECKPOINT, ARCHIVE_COMMITTED
 from archive.layout import DataLayout, settings_catalog_url
-from archive.warc.writer import DEFAULT_MAX_SIZE, WarcFileWriter, WarcReadError, read_payload, recover_open_files
+from archive.warc.reader import WarcReadError, read_payload
+from archive.warc.recovery import recover_open_files
+from archive.warc.writer import DEFAULT_MAX_SIZE, WarcFileWriter
 from scraper import Capture, Record, WarcLocation, evidence_scope
 
 if TYPE_CHECKING:

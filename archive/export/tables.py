@@ -1,4 +1,4 @@
-"""Exports for other tools: Parquet tables of records, a CDXJ index of the WARC files."""
+"""Records as tables for other tools: Parquet with typed columns."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 from scraper import Record
 
-__all__ = ["build_cdxj", "warc_files", "write_parquet"]
+__all__ = ["write_parquet"]
 
 _BATCH = 1000
 
@@ -58,28 +58,3 @@ def _parquet_value(name: str, value: Any) -> Any:
     if name in ("authors", "tags"):
         return list(value)
     return value
-
-
-def build_cdxj(warc_dir: Path, out: Path, files: Iterable[Path] | None = None) -> int:
-    """Index the WARC files under `warc_dir` (or only `files`) into a sorted CDXJ file at `out`; return its lines.
-
-    cdxj-indexer (the Webrecorder indexer pywb and the WACZ tools use) writes it: one line per
-    response, revisit, resource and (with post_append) request record, `filename` relative to
-    `warc_dir`, `offset` and `length` of the gzip member. The file is replaced only when complete.
-    """
-    from cdxj_indexer import CDXJIndexer
-
-    names = sorted(str(p) for p in (warc_files(warc_dir) if files is None else files))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".part")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        if names:
-            CDXJIndexer(output=handle, inputs=names, sort=True, post_append=True, dir_root=str(warc_dir)).process_all()
-    os.replace(tmp, out)
-    with open(out, encoding="utf-8") as handle:
-        return sum(1 for _ in handle)
-
-
-def warc_files(warc_dir: Path) -> list[Path]:
-    """Return the WARC files of a directory, by name."""
-    return sorted(p for p in warc_dir.glob("*.warc*") if p.name.endswith((".warc", ".warc.gz")))

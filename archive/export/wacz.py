@@ -26,7 +26,8 @@ from typing import Any
 from warcio.archiveiterator import ArchiveIterator
 
 from archive.catalog.facade import Catalog
-from archive.export.tables import build_cdxj, warc_files
+from archive.export.cdxj import build_cdxj
+from archive.layout import DataLayout
 from scraper import __version__
 
 __all__ = ["WACZ_VERSION", "WaczError", "WaczSummary", "write_wacz"]
@@ -50,13 +51,14 @@ class WaczSummary:
     index_lines: int
 
 
-def write_wacz(catalog: Catalog, warc_dir: Path, crawl: str, out: Path, title: str | None = None) -> WaczSummary:
+def write_wacz(catalog: Catalog, layout: DataLayout, crawl: str, out: Path, title: str | None = None) -> WaczSummary:
     """Package run `crawl` (id, prefix or "latest") as a WACZ file at `out`; return what it holds."""
     found = catalog.find_crawl(crawl)
     if found is None:
         raise WaczError(f"no run with id {crawl!r} (see `scraper crawls`)")
     crawl_id = found["id"]
-    own = [path for path in warc_files(warc_dir) if _part_of(path) == crawl_id]
+    warc_dir = layout.warc
+    own = [path for path in layout.warc_files() if _part_of(path) == crawl_id]
     if not own:
         raise WaczError(f"run {crawl_id} has no WARC files in {warc_dir}")
     revisits = list(_revisits(own))

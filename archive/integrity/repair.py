@@ -14,7 +14,8 @@ from pathlib import Path
 from archive.catalog.facade import Catalog
 from archive.integrity.verify import verify
 from archive.layout import DataLayout
-from archive.warc.writer import WARC_READ_ERRORS, cut_torn_tail, recover_open_files, scan_records
+from archive.warc.reader import WARC_READ_ERRORS, scan_records
+from archive.warc.recovery import cut_torn_tail, open_files, recover_open_files
 from scraper import Record, WarcLocation
 
 __all__ = ["RepairReport", "orphaned_records", "reindex_file", "repair"]
@@ -99,7 +100,7 @@ def repair(data_dir: Path, catalog: Catalog) -> RepairReport:
         done.add(name)
         if cut:
             report.cut[name] = cut
-    live = {marker.name[1 : -len(".open")] for marker in directory.glob(".*.open")}
+    live = set(open_files(directory))
     for path in sorted(directory.glob("*.warc*")):
         if path.name in done or path.name in live:
             continue

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from archive.catalog.facade import Catalog
 from archive.catalog.models import WarcRecordRow
 from archive.layout import DataLayout
-from archive.warc.writer import WARC_READ_ERRORS, scan_records
+from archive.warc.reader import WARC_READ_ERRORS, scan_records
 
 __all__ = ["Report", "verify"]
 

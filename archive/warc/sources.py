@@ -14,7 +14,7 @@ import brotli
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 
-from archive.warc.writer import WARC_READ_ERRORS, scan_records, warc_records
+from archive.warc.reader import WARC_READ_ERRORS, scan_records, warc_records
 from scraper import Capture, media_kind
 
 __all__ = [

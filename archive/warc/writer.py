@@ -1,4 +1,4 @@
-"""WARC/1.1 output: one rolling file at a time, three records per capture, SHA-256 digests."""
+"""Writing WARC/1.1: one rolling file at a time, three records per capture, SHA-256 digests."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ import os
 import re
 import socket
 import uuid
-import zlib
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -21,8 +20,6 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import IO, Any
 
-from warcio.archiveiterator import ArchiveIterator
-from warcio.exceptions import ArchiveLoadFailed
 from warcio.recordloader import ArcWarcRecord
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import datetime_to_iso_date
@@ -31,20 +28,7 @@ from warcio.warcwriter import WARCWriter
 
 from scraper import Capture, Record, WarcLocation, __version__, iso_utc
 
-__all__ = [
-    "WARC_READ_ERRORS",
-    "MalformedRecord",
-    "TornRecord",
-    "WarcFileWriter",
-    "WarcReadError",
-    "WarcWriteFailed",
-    "cut_torn_tail",
-    "read_payload",
-    "recover_open_files",
-    "scan_records",
-    "warc_record_id",
-    "warc_records",
-]
+__all__ = ["DEFAULT_MAX_SIZE", "WarcFileWriter", "WarcWriteFailed", "open_marker", "warc_record_id"]
 
 WARC_VERSION = "WARC/1.1"
 SOFTWARE = f"scraper-archive/{__version__} (warcio/{version('warcio')}; trafilatura/{version('trafilatura')})"
@@ -54,10 +38,6 @@ _REVISIT_PROFILES = {
     "server-not-modified": "http://netpreserve.org/warc/1.1/revisit/server-not-modified",
     "identical-payload-digest": "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest",
 }
-
-
-class WarcReadError(Exception):
-    """A WARC record could not be read back where the catalog says it is."""
 
 
 class _Sha256Writer(WARCWriter):
@@ -254,7 +234,7 @@ class WarcFileWriter:
     def settle(self) -> None:
         """Drop the markers of closed files: the catalog now holds every record they carry."""
         for done in self._unsettled:
-            _open_marker(self.directory, done.name).unlink(missing_ok=True)
+            open_marker(self.directory, done.name).unlink(missing_ok=True)
             done.marker.close()
         self._unsettled.clear()
 
@@ -333,14 +313,14 @@ class WarcFileWriter:
             # while the lock is held, it leaves the file be. The marker comes first, so no
             # file is ever without one while records may be written to it.
             try:
-                marker = open(_open_marker(self.directory, name), "xb")  # noqa: SIM115 - held open with the file
+                marker = open(open_marker(self.directory, name), "xb")  # noqa: SIM115 - held open with the file
             except FileExistsError:
                 continue
             fcntl.flock(marker, fcntl.LOCK_EX)
             try:
                 fd = os.open(self.directory / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
             except FileExistsError:
-                _open_marker(self.directory, name).unlink(missing_ok=True)
+                open_marker(self.directory, name).unlink(missing_ok=True)
                 marker.close()
                 continue
             except OSError:
@@ -395,169 +375,6 @@ class WarcFileWriter:
         return WarcLocation(out.name, offset, len(data), warc_record.rec_headers.get_header("WARC-Record-ID"))
 
 
-class TornRecord(Exception):
-    """A WARC record stops before its Content-Length says it ends."""
-
-
-class MalformedRecord(Exception):
-    """warcio failed on a record in a way of its own (a missing header it assumes, say): the record is unreadable."""
-
-
-# What reading a damaged WARC file raises: ours, warcio's, and the gzip and I/O layers'.
-WARC_READ_ERRORS = (TornRecord, MalformedRecord, ArchiveLoadFailed, EOFError, OSError, ValueError, zlib.error)
-
-
-def warc_records(iterator: ArchiveIterator) -> Iterator[ArcWarcRecord]:
-    """Yield warcio's records; any error of warcio's own on a malformed record becomes a WARC read error."""
-    while True:
-        try:
-            record = next(iterator)
-        except StopIteration:
-            return
-        except WARC_READ_ERRORS:
-            raise
-        except Exception as exc:  # warcio trips over headers it takes for granted (AttributeError, TypeError...)
-            raise MalformedRecord(f"malformed record: {type(exc).__name__}: {exc}") from exc
-        yield record
-
-
-def scan_records(
-    handle: IO[bytes], *, check_digests: bool = False, parse_http: bool = True, keep: Collection[str] = ()
-) -> Iterator[tuple[int, int, ArcWarcRecord]]:
-    """Yield (offset, end offset, record) for each complete record, reading every payload to its end.
-
-    With `check_digests`, each record's `digest_checker.passed` says whether its digests
-    matched (None: it carries none). `parse_http=False` leaves blocks unparsed (no
-    `http_headers`), so their bytes can be counted against Content-Length: the full check.
-    Records whose type is in `keep` carry their block (after any HTTP headers) as `.block`.
-    Raises TornRecord, or warcio's and zlib's errors, at the first damaged record.
-    """
-    records = ArchiveIterator(handle, check_digests=check_digests, no_record_parse=not parse_http)
-    # Each record is held back until the next one reads whole: only then is its gzip member
-    # known to have ended whole. The last one's member is checked directly.
-    held: tuple[int, int, ArcWarcRecord] | None = None
-    try:
-        for warc_record in warc_records(records):
-            stream, read, kept = warc_record.raw_stream, 0, []
-            while chunk := stream.read(1 << 16):  # before get_record_offset: asked first, it empties the stream
-                read += len(chunk)
-                if warc_record.rec_type in keep:
-                    kept.append(chunk)
-            warc_record.block = b"".join(kept)
-            offset = records.get_record_offset()
-            length = warc_record.rec_headers.get_header("Content-Length")
-            if warc_record.rec_type is None or length is None:  # a member cut in its header reads as an empty record
-                raise TornRecord(f"record at offset {offset} has no complete header")
-            declared = int(length)
-            # Unparsed, the whole block was read here; parsed, the HTTP headers were read apart
-            # from it, and the stream's own count of what it still owed tells.
-            short = declared - read if not parse_http else int(getattr(stream, "limit", 0) or 0)
-            if short > 0:
-                raise TornRecord(f"record at offset {offset} is cut short by {short} bytes")
-            records.read_to_end(warc_record)
-            if held is not None:
-                yield held
-            held = (offset, offset + records.get_record_length(), warc_record)
-    except WARC_READ_ERRORS:
-        if held is not None and _member_complete(handle, held[0], held[1]):
-            yield held
-        raise
-    if held is not None:
-        if not _member_complete(handle, held[0], held[1]):
-            raise TornRecord(f"record at offset {held[0]} has lost the end of its gzip member")
-        yield held
-
-
-def _member_complete(handle: IO[bytes], start: int, end: int) -> bool:
-    """Return whether bytes start..end of a gzip file are one whole member (an uncompressed file: True).
-
-    A cut in the member's last bytes (the CRC and size trailer) loses no content, so the record
-    reads whole; but a member appended after it would be read as the rest of its trailer.
-    """
-    fd = handle.fileno()
-    if os.pread(fd, 2, start) != b"\x1f\x8b":
-        return True
-    reader = zlib.decompressobj(31)
-    position = start
-    while position < end and not reader.eof:
-        chunk = os.pread(fd, min(1 << 20, end - position), position)
-        if not chunk:
-            break
-        reader.decompress(chunk)
-        position += len(chunk)
-    return reader.eof
-
-
-def cut_torn_tail(path: Path) -> int:
-    """Cut a WARC file back to the end of its last complete record; return how many bytes went.
-
-    Only a tail is ever cut: the bytes of complete records are never touched.
-    """
-    end = 0
-    with open(path, "rb") as handle:
-        try:
-            for _, record_end, _ in scan_records(handle, parse_http=False):
-                end = record_end
-        except WARC_READ_ERRORS:
-            pass
-    size = path.stat().st_size
-    if end < size:
-        with open(path, "r+b") as handle:
-            handle.truncate(end)
-            handle.flush()
-            os.fsync(handle.fileno())
-    return size - end
-
-
-def recover_open_files(directory: Path, reindex: Callable[[Path], object] | None = None) -> list[tuple[str, int]]:
-    """Repair files a killed writer left open (marked `.NAME.open`): [(file name, bytes cut)].
-
-    Each file is cut back to its last complete record, then handed to `reindex` (which puts
-    what no catalog row points at into the catalog); only when that succeeds does the marker
-    go. A file another live process is writing (its marker is locked) is left alone; a file
-    that holds nothing at all (the writer died before its first record) is removed.
-    """
-    repaired = []
-    for marker in sorted(directory.glob(".*.open")):
-        name = marker.name[1 : -len(".open")]
-        try:
-            handle = open(marker, "rb")  # noqa: SIM115 - closed below, after the unlink
-        except FileNotFoundError:  # its writer closed it meanwhile
-            continue
-        with handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                continue
-            target = directory / name
-            if target.exists():
-                repaired.append((name, cut_torn_tail(target)))
-                if target.stat().st_size == 0:
-                    target.unlink()
-                elif reindex is not None:
-                    reindex(target)
-            marker.unlink(missing_ok=True)
-    return repaired
-
-
-def read_payload(directory: Path, location: WarcLocation) -> bytes:
-    """Return the payload of the WARC record at `location`, as it was archived."""
-    path = directory / location.file
-    try:
-        with open(path, "rb") as handle:
-            handle.seek(location.offset)
-            for warc_record in warc_records(ArchiveIterator(handle)):
-                found = warc_record.rec_headers.get_header("WARC-Record-ID")
-                if found != location.record_id:
-                    raise WarcReadError(f"{path}@{location.offset}: found record {found}, not {location.record_id}")
-                return warc_record.raw_stream.read()
-    except OSError as exc:
-        raise WarcReadError(f"{path}: {exc.strerror or exc}") from exc
-    except WARC_READ_ERRORS as exc:
-        raise WarcReadError(f"{path}@{location.offset}: {exc}") from exc
-    raise WarcReadError(f"{path}@{location.offset}: no WARC record there")
-
-
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
@@ -565,7 +382,8 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
-def _open_marker(directory: Path, name: str) -> Path:
+def open_marker(directory: Path, name: str) -> Path:
+    """Return the marker that says WARC file `name` is still being written (or was left open by a killed writer)."""
     return directory / f".{name}.open"
 
 
