@@ -64,7 +64,7 @@ EXPORT_FIELDS = (
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
     except BrokenPipeError:  # `scraper export | head` is fine
@@ -77,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="scraper", description="Archive web captures with provenance.")
     parser.add_argument("--version", action="version", version=f"scraper-archive {__version__}")
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
