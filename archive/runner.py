@@ -13,6 +13,7 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.utils.project import get_project_settings
 
 from archive.crawl.runs import finish_if_empty
+from archive.errors import ArchiveError
 
 if TYPE_CHECKING:
     from archive.catalog.facade import Catalog
@@ -159,8 +160,13 @@ def run_reextract(
     return _run(_busy(settings), ReextractSpider, paths=paths)
 
 
-class RunFailed(Exception):
+class RunFailed(ArchiveError):
     """The run could not start or stopped on an error of its own (not a capture's)."""
+
+    exit_status = 1
+
+    def __str__(self) -> str:
+        return f"the run stopped: {super().__str__()}"
 
 
 def _run(settings: Any, spider: type, **kwargs: Any) -> dict[str, Any]:

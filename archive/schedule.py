@@ -39,6 +39,7 @@ from typing import Any
 
 from croniter import croniter
 
+from archive.errors import ArchiveError
 from archive.layout import DataLayout
 
 __all__ = ["Job", "ScheduleError", "Scheduler", "job_lock", "load_schedule"]
@@ -48,7 +49,7 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _OPTIONS = {"contact": "--contact", "depth": "--depth", "max_pages": "--max-pages", "delay": "--delay"}
 
 
-class ScheduleError(ValueError):
+class ScheduleError(ArchiveError, ValueError):
     """A schedule file that cannot be used, naming the file and the problem."""
 
 

@@ -25,6 +25,7 @@ import numpy as np
 from sqlalchemy import insert
 
 from archive.catalog.facade import Catalog
+from archive.catalog.filters import SearchFilters
 from archive.catalog.models import CaptureRow, Document, WarcRecordRow
 from benchmarks.synthetic import Corpus, machine, percentile, word, write_results
 from scraper import Record
@@ -75,11 +76,13 @@ def query_kinds(rng: np.random.Generator) -> dict[str, Callable[[Catalog], Any]]
 
     return {
         "full-text, ranked": lambda c: c.search(term(), limit=20),
-        "full-text + site + date": lambda c: c.search(term(), site=site(), since=since(), limit=20),
+        "full-text + site + date": lambda c: c.search(term(), SearchFilters(site=site(), since=since()), limit=20),
         "full-text + language + date, newest": lambda c: c.search(
-            term(), language="de", since=since(), sort="newest", limit=20
+            term(), SearchFilters(language="de", since=since()), sort="newest", limit=20
         ),
-        "site + date, newest (no text)": lambda c: c.search(site=site(), since=since(), sort="newest", limit=20),
+        "site + date, newest (no text)": lambda c: c.search(
+            filters=SearchFilters(site=site(), since=since()), sort="newest", limit=20
+        ),
     }
 
 

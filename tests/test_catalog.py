@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import column, inspect, table, text
 
 from archive.catalog.facade import AmbiguousId, Catalog
+from archive.catalog.filters import SearchFilters
 from scraper import Capture, Record, WarcLocation, build_record
 from scraper._text import sha256_hex
 
@@ -97,14 +98,19 @@ def test_filters(catalog: Catalog) -> None:
         published="2025-06-01",
     )
     catalog.add_records([en, de])
-    assert [h.record.id for h in catalog.search(language="de")] == [de.id]
-    assert [h.record.id for h in catalog.search(site="example.org")] == [en.id]  # subdomains of a site match
-    assert [h.record.id for h in catalog.search(site="WWW.news.example.org")] == [en.id]
-    assert catalog.search(site="ple.org") == [] and catalog.search(site="news.example") == []  # whole labels only
-    assert [h.record.id for h in catalog.search(author="lovelace")] == [en.id]
-    assert [h.record.id for h in catalog.search(since="2025-05-01")] == [de.id]
-    assert [h.record.id for h in catalog.search(until="2025-03-01")] == [en.id]
-    assert [h.record.id for h in catalog.search("bahnhof", language="en")] == []
+    assert [h.record.id for h in catalog.search(filters=SearchFilters(language="de"))] == [de.id]
+    assert [h.record.id for h in catalog.search(filters=SearchFilters(site="example.org"))] == [
+        en.id
+    ]  # subdomains of a site match
+    assert [h.record.id for h in catalog.search(filters=SearchFilters(site="WWW.news.example.org"))] == [en.id]
+    assert (
+        catalog.search(filters=SearchFilters(site="ple.org")) == []
+        and catalog.search(filters=SearchFilters(site="news.example")) == []
+    )  # whole labels only
+    assert [h.record.id for h in catalog.search(filters=SearchFilters(author="lovelace"))] == [en.id]
+    assert [h.record.id for h in catalog.search(filters=SearchFilters(since="2025-05-01"))] == [de.id]
+    assert [h.record.id for h in catalog.search(filters=SearchFilters(until="2025-03-01"))] == [en.id]
+    assert [h.record.id for h in catalog.search("bahnhof", SearchFilters(language="en"))] == []
 
 
 def test_words_with_filters_find_exactly_what_checking_each_capture_finds(catalog: Catalog) -> None:
@@ -141,13 +147,15 @@ def test_words_with_filters_find_exactly_what_checking_each_capture_finds(catalo
     for word in words:
         for site in [None, *sites, "example", "net"]:
             for language in [None, "en", "de", "fr"]:
-                found = {h.record.id for h in catalog.search(word, site=site, language=language, limit=100)}
+                found = {
+                    h.record.id for h in catalog.search(word, SearchFilters(site=site, language=language), limit=100)
+                }
                 assert found == expected(word, site, language), (word, site, language)
                 checked += bool(found)
     assert checked > 40  # most combinations found something: the comparison is not of empty sets
     copy = records[-1]
     first_word = next(w for w in words if w in copy.text.split())
-    assert copy.id in {h.record.id for h in catalog.search(first_word, site="other.net", language="fr")}
+    assert copy.id in {h.record.id for h in catalog.search(first_word, SearchFilters(site="other.net", language="fr"))}
 
 
 def test_crawl_rows_record_runs(catalog: Catalog) -> None:
@@ -197,10 +205,14 @@ def test_a_catalog_made_by_the_first_release_upgrades_and_keeps_its_records(db_u
     assert kept is not None and kept.text == record.text and kept.canonical_url == record.canonical_url
     assert old.history(record.canonical_url)[0][1] is None  # the new column reads as "replaces nothing"
     assert old.count_site_lines("a.example", "https://a.example/1", ["k1", "k2"])
-    assert [h.record.id for h in old.search(site="example.org")] == [record.id]  # site keys filled in
+    assert [h.record.id for h in old.search(filters=SearchFilters(site="example.org"))] == [
+        record.id
+    ]  # site keys filled in
     # ... and facet tokens, so words and filters find it together.
-    assert [h.record.id for h in old.search("lighthouse", site="example.org", language="en")] == [record.id]
-    assert old.search("lighthouse", site="example.com") == []
+    assert [h.record.id for h in old.search("lighthouse", SearchFilters(site="example.org", language="en"))] == [
+        record.id
+    ]
+    assert old.search("lighthouse", SearchFilters(site="example.com")) == []
     with old.engine.connect() as conn:  # the upgrade gave the old document its signatures
         assert conn.execute(text("SELECT document_id FROM document_signatures")).scalars().all() == [document_id]
     old.close()
@@ -295,8 +307,11 @@ def test_sorting_paging_crawl_capture_dates_and_changed_urls(catalog: Catalog) -
     assert [h.record.id for h in catalog.search(sort="newest")] == [changed.id, *reversed(ids)]
     # 2026-02-05 first; the two captures of that story by newest capture
     assert [h.record.id for h in catalog.search(sort="published")][:3] == [changed.id, ids[0], ids[1]]
-    assert {h.record.id for h in catalog.search(crawl=crawl[:8])} == set(ids[:2])
-    assert [h.record.id for h in catalog.search(captured_since="2026-03-04", captured_until="2026-03-05")] == [
+    assert {h.record.id for h in catalog.search(filters=SearchFilters(crawl=crawl[:8]))} == set(ids[:2])
+    assert [
+        h.record.id
+        for h in catalog.search(filters=SearchFilters(captured_since="2026-03-04", captured_until="2026-03-05"))
+    ] == [
         ids[4],
         ids[3],
     ]

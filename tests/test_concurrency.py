@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from archive.catalog.facade import Catalog
+from archive.catalog.filters import SearchFilters
 from archive.warc.reader import read_payload
 from tests.conftest import DATA, EVAL_SET, PROJECT_SEEDS, Cli, need, warc_files, warcio_check
 
@@ -72,7 +73,7 @@ def test_queries_during_a_replay_never_find_the_database_locked(cli: Cli, tmp_pa
         while writer.poll() is None:
             seen.append(catalog.count()["captures"])
             catalog.search("the", limit=5)
-            catalog.search(site="example.org", sort="newest", limit=5)
+            catalog.search(filters=SearchFilters(site="example.org"), sort="newest", limit=5)
             reads += 3
             if reads % 60 == 0:  # now and then the way a user would: a second process
                 assert "record(s)" in cli("query", "the", "--limit", "3").out

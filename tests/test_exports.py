@@ -15,8 +15,8 @@ EXPECTED = {
         "normalize_url", "record_id", "site_of", "strip_boilerplate",
     },
     "archive": {
-        "AmbiguousId", "Catalog", "CaptureFailure", "DataLayout", "Frontier", "FrontierError", "SearchHit", "SkippedRecord",
-        "SourceError", "SourceRef",
+        "AmbiguousId", "ArchiveError", "Catalog", "CaptureFailure", "DataLayout", "Frontier", "FrontierError", "NotFound",
+        "SearchFilters", "SearchHit", "SkippedRecord", "SourceError", "SourceRef", "UsageError",
         "WarcFileWriter", "WarcReadError", "find_sources", "load_capture", "read_payload",
     },
     "spiders": {"ArchiveSpider", "ReextractSpider", "ReplaySpider", "SiteSpider"},

@@ -46,6 +46,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from archive.catalog._sql import chunks, dialect_insert
+from archive.catalog.filters import SORTS, SearchFilters
 from archive.catalog.models import (
     CaptureRow,
     Crawl,
@@ -69,10 +70,11 @@ from archive.catalog.similarity import (
     related,
 )
 from archive.catalog.textsearch import CONFIGS, config_case
+from archive.errors import ArchiveError
 from scraper import Record, __version__, normalize_url
 from scraper.evidence import MIN_OTHER_URLS, url_key
 
-__all__ = ["FILTERS", "SORTS", "AmbiguousId", "Catalog", "SearchHit", "Similar", "Story"]
+__all__ = ["SORTS", "AmbiguousId", "Catalog", "SearchHit", "Similar", "Story"]
 
 _FTS_TOKEN = re.compile(r"[\w'’-]+", re.UNICODE)
 _MIN_PREFIX = 6
@@ -81,12 +83,11 @@ _RETRYABLE = {"40P01", "40001"}  # PostgreSQL deadlock_detected, serialization_f
 _SERVER_GONE = {"57P01", "57P02", "57P03"}  # admin_shutdown, crash_shutdown, cannot_connect_now
 _RECONNECT_WAITS = (0.5, 1.0, 2.0, 4.0, 8.0)  # seconds between tries while the server is gone
 T = TypeVar("T")
+NO_FILTERS = SearchFilters()
 _MIGRATION_LOCK = 0x5C4A7E  # pg_advisory_xact_lock key: one migration at a time per database
-SORTS = ("relevance", "newest", "oldest", "published")
-FILTERS = ("site", "author", "language", "since", "until", "captured_since", "captured_until", "crawl")
 
 
-class AmbiguousId(LookupError):
+class AmbiguousId(ArchiveError, LookupError):
     """An id prefix matched more than one record."""
 
 
@@ -592,21 +593,14 @@ class Catalog:
     def search(
         self,
         query: str | None = None,
+        filters: SearchFilters = NO_FILTERS,
         *,
-        site: str | None = None,
-        author: str | None = None,
-        language: str | None = None,
-        since: str | None = None,
-        until: str | None = None,
-        captured_since: str | None = None,
-        captured_until: str | None = None,
-        crawl: str | None = None,
         versions: bool = False,
         sort: str = "relevance",
         limit: int = 20,
         offset: int = 0,
     ) -> list[SearchHit]:
-        """Return records matching the full-text `query` and filters, in `sort` order, one page of them.
+        """Return records matching the full-text `query` and `filters`, in `sort` order, one page of them.
 
         `sort`: "relevance" (best match first; newest capture first without a query),
         "newest" or "oldest" capture, or "published" (newest publication date first).
@@ -620,8 +614,8 @@ class Catalog:
         tsquery = self._pg_tsquery(query) if self.dialect == "postgresql" and query and query.strip() else None
         # Site and language are also tokens of each document (its captures' values): the text index
         # intersects them with the words; the exact conditions below still apply to each capture.
-        facets = [facet("site", site_key(_bare_site(site)) or "")] if site else []
-        facets += [facet("language", language.lower())] if language else []
+        facets = [facet("site", site_key(_bare_site(filters.site)) or "")] if filters.site else []
+        facets += [facet("language", filters.language.lower())] if filters.language else []
         match = self._fts(query, tsquery, facets) if query and query.strip() else None
         if match is None:
             stmt = select(CaptureRow, literal_column("NULL"))
@@ -634,17 +628,7 @@ class Catalog:
             "relevance": (match.c.score,) if match is not None else (CaptureRow.captured_at.desc(),),
         }[sort]
         stmt = stmt.order_by(*order, CaptureRow.id)
-        stmt = _filtered(
-            stmt,
-            site=site,
-            author=author,
-            language=language,
-            since=since,
-            until=until,
-            captured_since=captured_since,
-            captured_until=captured_until,
-            crawl=crawl,
-        )
+        stmt = _filtered(stmt, filters)
         if versions:
             changed = (
                 select(CaptureRow.canonical_url)
@@ -686,14 +670,11 @@ class Catalog:
             found += [Similar(n.relation, n.score, known[n.document_id]) for n in neighbours if n.document_id in known]
         return found
 
-    def stories(self, *, min_size: int = 2, limit: int | None = None, **filters: str | None) -> list[Story]:
-        """Return groups of documents that tell one story, largest first.
-
-        `filters` narrow the documents considered like `search`'s: site, author, language,
-        since/until (publication, else capture date), captured_since/captured_until, crawl.
-        """
-        wanted = {name: filters.get(name) for name in FILTERS}
-        scope = _filtered(select(CaptureRow.document_id), **wanted).distinct()
+    def stories(
+        self, filters: SearchFilters = NO_FILTERS, *, min_size: int = 2, limit: int | None = None
+    ) -> list[Story]:
+        """Return groups of documents that tell one story, largest first; `filters` narrow them as `search`'s do."""
+        scope = _filtered(select(CaptureRow.document_id), filters).distinct()
         with self.engine.connect() as connection:
             groups = find_stories(connection, scope, min_size=min_size)[:limit]
             known = facts(connection, [doc for group in groups for doc in group])
@@ -856,25 +837,26 @@ def _bare_site(site: str) -> str:
     return site.lower().removeprefix("www.")
 
 
-def _filtered(stmt: Select[Any], **filters: str | None) -> Select[Any]:
-    if filters["site"]:
-        key = site_key(_bare_site(filters["site"])) or ""
+def _filtered(stmt: Select[Any], filters: SearchFilters) -> Select[Any]:
+    """Return `stmt` narrowed to the captures that meet `filters`."""
+    if filters.site:
+        key = site_key(_bare_site(filters.site)) or ""
         # The site and its subdomains: every key that starts with it ("/" sorts right after ".").
         stmt = stmt.where(CaptureRow.site_key >= key, CaptureRow.site_key < key[:-1] + "/")
-    if filters["author"]:
-        stmt = stmt.where(func.lower(cast(CaptureRow.authors, String)).contains(filters["author"].lower()))
-    if filters["language"]:
-        stmt = stmt.where(CaptureRow.language == filters["language"].lower())
+    if filters.author:
+        stmt = stmt.where(func.lower(cast(CaptureRow.authors, String)).contains(filters.author.lower()))
+    if filters.language:
+        stmt = stmt.where(CaptureRow.language == filters.language.lower())
     day = func.coalesce(CaptureRow.published, func.substr(CaptureRow.captured_at, 1, 10))
-    if filters["since"]:
-        stmt = stmt.where(day >= filters["since"])
-    if filters["until"]:
-        stmt = stmt.where(day <= filters["until"])
+    if filters.since:
+        stmt = stmt.where(day >= filters.since)
+    if filters.until:
+        stmt = stmt.where(day <= filters.until)
     captured_day = func.substr(CaptureRow.captured_at, 1, 10)
-    if filters["captured_since"]:
-        stmt = stmt.where(captured_day >= filters["captured_since"])
-    if filters["captured_until"]:
-        stmt = stmt.where(captured_day <= filters["captured_until"])
-    if filters["crawl"]:
-        stmt = stmt.where(CaptureRow.crawl_id.startswith(filters["crawl"]))
+    if filters.captured_since:
+        stmt = stmt.where(captured_day >= filters.captured_since)
+    if filters.captured_until:
+        stmt = stmt.where(captured_day <= filters.captured_until)
+    if filters.crawl:
+        stmt = stmt.where(CaptureRow.crawl_id.startswith(filters.crawl))
     return stmt

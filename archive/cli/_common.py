@@ -1,4 +1,4 @@
-"""What every catalog command shares: its data/db options and opening the catalog."""
+"""What the command families share: --data/--db, the record filters, opening the catalog, the run summary."""
 
 from __future__ import annotations
 
@@ -7,14 +7,17 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from archive.catalog.facade import FILTERS, Catalog
+from archive.catalog.filters import SearchFilters
+from archive.errors import UsageError
 from archive.layout import DataLayout, data_root
 from scraper.urls import redacted
 
+if TYPE_CHECKING:
+    from archive.catalog.facade import Catalog
+
 __all__ = [
-    "FILTERS",
     "add_filters",
     "command",
     "db_url",
@@ -38,7 +41,7 @@ def command(sub: Any, name: str, help_text: str, func: Any) -> argparse.Argument
 
 
 def add_filters(cmd: argparse.ArgumentParser) -> None:
-    """Add the record filters `query` and `stories` share (dest names as in FILTERS)."""
+    """Add the record filters `query` and `stories` share (dest names as SearchFilters' fields)."""
     cmd.add_argument("--site")
     cmd.add_argument("--author")
     cmd.add_argument("--lang", dest="language")
@@ -49,14 +52,16 @@ def add_filters(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument("--crawl", help="only captures of this run (id or prefix; see `scraper crawls`)")
 
 
-def filters_of(args: argparse.Namespace) -> dict[str, str | None]:
-    """Return the filter values a command was given."""
-    return {name: getattr(args, name) for name in FILTERS}
+def filters_of(args: argparse.Namespace) -> SearchFilters:
+    """Return the filters a command was given."""
+    return SearchFilters(**{name: getattr(args, name) for name in SearchFilters.__slots__})
 
 
 @contextmanager
 def open_catalog(args: argparse.Namespace) -> Iterator[Catalog]:
     """Yield the catalog the command names, brought to the newest schema; close it after."""
+    from archive.catalog.facade import Catalog
+
     catalog = Catalog(db_url(args))
     try:
         catalog.migrate()
@@ -76,12 +81,12 @@ def set_option(cmd: argparse.ArgumentParser) -> None:
 
 
 def settings_given(args: argparse.Namespace) -> dict[str, str]:
-    """Return the --set NAME=VALUE pairs; raise ValueError naming the first one that is not."""
+    """Return the --set NAME=VALUE pairs; UsageError names the first one that is not."""
     given = {}
     for item in args.set:
         name, sep, value = item.partition("=")
         if not sep or not name:
-            raise ValueError(f"--set wants NAME=VALUE, not {item!r}")
+            raise UsageError(f"--set wants NAME=VALUE, not {item!r}")
         given[name] = value
     return given
 
@@ -138,6 +143,8 @@ def print_summary(stats: dict[str, Any], args: argparse.Namespace, command: str 
     print(f"warc: {len(files)} file(s), {get('archive/warc_bytes', 0):,} bytes in {DataLayout(args.data).warc}")
     for name in files:
         print(f"  {DataLayout(args.data).warc / name}")
+    from archive.catalog.facade import Catalog
+
     catalog = Catalog(db_url(args))
     counts = catalog.count()
     catalog.close()

@@ -9,11 +9,19 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from archive.cli._common import command, db_url, evidence_option, open_catalog, print_summary, set_option
-from archive.cli._common import settings_given as _settings_given
-from archive.crawl.seeds import KINDS, Seed, SeedError
+from archive.cli._common import (
+    command,
+    db_url,
+    evidence_option,
+    open_catalog,
+    print_summary,
+    set_option,
+    settings_given,
+)
+from archive.crawl.seeds import KINDS, Seed
+from archive.errors import UsageError
 
-__all__ = ["add_crawl_commands", "frontier_options", "frontier_url"]
+__all__ = ["add_commands", "frontier_options", "frontier_run", "frontier_url"]
 
 # Options of the crawl itself (in a frontier, stored with the crawl for every worker) and of one
 # process's politeness and limits (in a frontier, each worker's own).
@@ -33,7 +41,7 @@ SCOPE_KEYS = tuple(SCOPE_FLAGS)
 WORKER_OPTIONS = ("contact", "concurrency", "timeout", "max_body_bytes", "retries", "allow_network", "operator", "jobs")
 
 
-def add_crawl_commands(sub: Any) -> None:
+def add_commands(sub: Any) -> None:
     """Register `crawl`, `enqueue` and `schedule` on the CLI's subcommand parser."""
     crawl = command(sub, "crawl", "crawl the web from seed URLs, sitemaps and feeds into the archive", _crawl)
     _scope_options(crawl)
@@ -128,7 +136,7 @@ class CrawlPlan:
 
 
 def _plan(args: argparse.Namespace, previous: dict[str, Any] | None = None) -> CrawlPlan:
-    """Return the crawl the arguments describe (ValueError/SeedError say what is wrong with them)."""
+    """Return the crawl the arguments describe (SeedError or UsageError say what is wrong with them)."""
     from archive.crawl.seeds import read_seed_file, seed_from_url
     from scraper import __version__
 
@@ -150,7 +158,7 @@ def _plan(args: argparse.Namespace, previous: dict[str, Any] | None = None) -> C
     }
     if args.delay is not None and args.delay == 0:
         overrides["AUTOTHROTTLE_ENABLED"] = False
-    overrides.update(_settings_given(args))
+    overrides.update(settings_given(args))
     spider_args = {
         "depth": args.depth,
         "any_site": args.any_site,
@@ -189,26 +197,20 @@ def _crawl(args: argparse.Namespace) -> int:
     from archive.runner import frontier_settings, run_crawl
 
     if frontier_url(args) and args.resume:
-        print("error: --resume is for a crawl in one process: a frontier keeps its crawls itself", file=sys.stderr)
-        return 2
+        raise UsageError("--resume is for a crawl in one process: a frontier keeps its crawls itself")
     previous: dict[str, Any] | None = None
     if args.resume:
         with open_catalog(args) as catalog:
             previous = catalog.resumable(args.resume)
         if previous is None:
-            print(f"error: no unfinished crawl to resume ({args.resume})", file=sys.stderr)
-            return 2
-    try:
-        plan = _plan(args, previous)
-    except (SeedError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+            raise UsageError(f"no unfinished crawl to resume ({args.resume})")
+    plan = _plan(args, previous)
     if previous is not None:
         plan.overrides["ARCHIVE_RESUME_CRAWL"] = previous["id"]
     frontier: dict[str, Any] | None = None
     if frontier_url(args):
-        if plan.seeds and _enqueue_plan(args, plan) != 0:
-            return 2
+        if plan.seeds:
+            _enqueue_plan(args, plan)
         given = {**plan.spider_args, "depth": args.depth}
         scoped = [flag for key, flag in SCOPE_FLAGS.items() if given[key] not in (None, False, [])]
         if scoped and not plan.seeds:
@@ -217,8 +219,7 @@ def _crawl(args: argparse.Namespace) -> int:
             args.frontier, args.frontier_name, worker_id=args.worker_id, until_idle=args.until_idle
         )
     elif not plan.seeds:
-        print("error: no seeds: give URLs or --seeds FILE", file=sys.stderr)
-        return 2
+        raise UsageError("no seeds: give URLs or --seeds FILE")
     stats = run_crawl(
         plan.seeds,
         data_dir=args.data,
@@ -234,51 +235,41 @@ def _crawl(args: argparse.Namespace) -> int:
 
 def _enqueue(args: argparse.Namespace) -> int:
     if not frontier_url(args):
-        print("error: enqueue needs --frontier redis://HOST:PORT/DB (or $SCRAPER_FRONTIER)", file=sys.stderr)
-        return 2
-    try:
-        plan = _plan(args)
-    except (SeedError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        raise UsageError("enqueue needs --frontier redis://HOST:PORT/DB (or $SCRAPER_FRONTIER)")
+    plan = _plan(args)
     if not plan.seeds:
-        print("error: no seeds: give URLs or --seeds FILE", file=sys.stderr)
-        return 2
+        raise UsageError("no seeds: give URLs or --seeds FILE")
     ignored = [f"--{name.replace('_', '-')}" for name in WORKER_OPTIONS if getattr(args, name, None) not in (None, [])]
     if ignored:
         print(f"note: {', '.join(ignored)} apply per worker: give them to `scraper crawl --frontier`", file=sys.stderr)
-    return _enqueue_plan(args, plan, run=args.crawl)
+    _enqueue_plan(args, plan, run=args.crawl)
+    return 0
 
 
-def _enqueue_plan(args: argparse.Namespace, plan: CrawlPlan, run: str | None = None) -> int:
+def _enqueue_plan(args: argparse.Namespace, plan: CrawlPlan, run: str | None = None) -> None:
     """Queue the plan's seeds in the frontier (a new crawl unless `run`); print what was queued."""
-    from archive.frontier.store import Frontier, FrontierError, redacted
+    from archive.frontier.store import Frontier, redacted
     from archive.runner import enqueue_seeds
 
     options = {key: plan.spider_args[key] for key in SCOPE_KEYS}
     if args.delay is not None:
         options["delay"] = args.delay  # a floor for every worker's per-host delay in this crawl
-    try:
-        frontier = Frontier.connect(args.frontier, args.frontier_name or "scraper")
-        with open_catalog(args) as catalog:
-            if run is not None:
-                run = _frontier_run(frontier, run)
-            crawl_args = {**plan.crawl_args, "frontier": redacted(args.frontier), "frontier_name": frontier.name}
-            done = enqueue_seeds(
-                frontier, catalog, plan.seeds, options=options, crawl_args=crawl_args, job=args.job, run=run
-            )
-    except FrontierError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    frontier = Frontier.connect(args.frontier, args.frontier_name or "scraper")
+    with open_catalog(args) as catalog:
+        if run is not None:
+            run = frontier_run(frontier, run)
+        crawl_args = {**plan.crawl_args, "frontier": redacted(args.frontier), "frontier_name": frontier.name}
+        done = enqueue_seeds(
+            frontier, catalog, plan.seeds, options=options, crawl_args=crawl_args, job=args.job, run=run
+        )
     what = "new crawl" if done.new else "crawl"
     print(
         f"{what} {done.run}: {done.queued} seed(s) queued, {done.skipped} skipped (already in this crawl, "
         f"out of scope or over its caps), frontier {redacted(args.frontier)} ({frontier.name})"
     )
-    return 0
 
 
-def _frontier_run(frontier: Any, given: str) -> str:
+def frontier_run(frontier: Any, given: str) -> str:
     """Return the frontier run whose id is `given` or starts with it; FrontierError when none or several."""
     from archive.frontier.store import FrontierError
 
@@ -290,13 +281,9 @@ def _frontier_run(frontier: Any, given: str) -> str:
 
 
 def _schedule(args: argparse.Namespace) -> int:
-    from archive.schedule import ScheduleError, Scheduler, load_schedule
+    from archive.schedule import Scheduler, load_schedule
 
-    try:
-        jobs = load_schedule(args.file)
-    except ScheduleError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    jobs = load_schedule(args.file)
     with open_catalog(args):  # create or upgrade it once, before any job runs
         pass
     frontier = (args.frontier, args.frontier_name or "scraper") if frontier_url(args) else None

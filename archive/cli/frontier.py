@@ -4,19 +4,29 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from archive.cli._common import command, db_url, evidence_option, open_catalog, print_summary, set_option
-from archive.cli._common import settings_given as _settings_given
-from archive.cli.crawl import _frontier_run, frontier_options, frontier_url
+from archive.cli._common import (
+    command,
+    db_url,
+    evidence_option,
+    open_catalog,
+    print_summary,
+    set_option,
+    settings_given,
+)
+from archive.cli.crawl import frontier_options, frontier_run, frontier_url
+from archive.errors import NotFound, UsageError
 
-__all__ = ["add_frontier_commands"]
+if TYPE_CHECKING:
+    from archive.frontier.store import Frontier
+
+__all__ = ["add_commands"]
 
 
-def add_frontier_commands(sub: Any) -> None:
+def add_commands(sub: Any) -> None:
     """Register `frontier` and `reextract` on the CLI's subcommand parser."""
     status = command(sub, "frontier", "show a shared frontier's runs and workers; cancel a run", _frontier)
     frontier_options(status, worker=False)
@@ -34,33 +44,14 @@ def add_frontier_commands(sub: Any) -> None:
 
 
 def _frontier(args: argparse.Namespace) -> int:
-    from archive.frontier.store import Frontier, FrontierError, redacted
+    from archive.frontier.store import Frontier, redacted
 
     if not frontier_url(args):
-        print("error: give --frontier redis://HOST:PORT/DB (or $SCRAPER_FRONTIER)", file=sys.stderr)
-        return 2
-    try:
-        frontier = Frontier.connect(args.frontier, args.frontier_name or "scraper")
-        if args.cancel:
-            run = _frontier_run(frontier, args.cancel)
-            cancelled = frontier.cancel(run)
-            if cancelled is None:
-                print(f"error: run {run} is not running", file=sys.stderr)
-                return 1
-            dropped, ended = cancelled
-            if ended:  # nothing in flight: it ends now
-                from archive.crawl.runs import record_ended
-
-                with open_catalog(args) as catalog:
-                    record_ended(frontier, catalog, run)
-            print(
-                f"run {run}: {dropped} queued item(s) dropped; {'ended' if ended else 'ends when in-flight items are'}"
-            )
-            return 0
-        runs, workers = frontier.runs(), frontier.workers()
-    except FrontierError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        raise UsageError("give --frontier redis://HOST:PORT/DB (or $SCRAPER_FRONTIER)")
+    frontier = Frontier.connect(args.frontier, args.frontier_name or "scraper")
+    if args.cancel:
+        return _cancel(args, frontier)
+    runs, workers = frontier.runs(), frontier.workers()
     if args.format == "json":
         print(json.dumps({"frontier": redacted(args.frontier), "runs": runs, "workers": workers}, indent=2))
         return 0
@@ -85,6 +76,21 @@ def _frontier(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cancel(args: argparse.Namespace, frontier: Frontier) -> int:
+    run = frontier_run(frontier, args.cancel)
+    cancelled = frontier.cancel(run)
+    if cancelled is None:
+        raise NotFound(f"run {run} is not running")
+    dropped, ended = cancelled
+    if ended:  # nothing in flight: it ends now
+        from archive.crawl.runs import record_ended
+
+        with open_catalog(args) as catalog:
+            record_ended(frontier, catalog, run)
+    print(f"run {run}: {dropped} queued item(s) dropped; {'ended' if ended else 'ends when in-flight items are'}")
+    return 0
+
+
 # How the frontier's statuses read: a drained run has ended (the catalog says "finished").
 _STATUS = {"drained": "finished", "cancelled-drained": "cancelled", "cancelled": "ending"}
 
@@ -93,11 +99,7 @@ def _reextract(args: argparse.Namespace) -> int:
     from archive.layout import DataLayout
     from archive.runner import frontier_settings, run_reextract
 
-    try:
-        overrides = {"ARCHIVE_SITE_EVIDENCE": args.site_evidence, **_settings_given(args)}
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    overrides = {"ARCHIVE_SITE_EVIDENCE": args.site_evidence, **settings_given(args)}
     if frontier_url(args) and args.enqueue:
         return _enqueue_files(args)
     frontier = None
@@ -107,8 +109,7 @@ def _reextract(args: argparse.Namespace) -> int:
     else:
         paths = [str(Path(f)) for f in args.files] or [str(DataLayout(args.data).warc / f) for f in _files(args)]
         if not paths:
-            print("error: the catalog names no WARC file to re-extract", file=sys.stderr)
-            return 1
+            raise NotFound("the catalog names no WARC file to re-extract")
     crawl_args = {"command": "reextract", "paths": paths, "crawl": args.crawl}
     stats = run_reextract(
         paths,
@@ -134,17 +135,13 @@ def _files(args: argparse.Namespace) -> list[str]:
 
 
 def _enqueue_files(args: argparse.Namespace) -> int:
-    from archive.frontier.store import Frontier, FrontierError, redacted
+    from archive.frontier.store import Frontier, redacted
     from archive.runner import enqueue_files
 
     files = _files(args)
-    try:
-        frontier = Frontier.connect(args.frontier, args.frontier_name or "scraper")
-        with open_catalog(args) as catalog:
-            done = enqueue_files(frontier, catalog, files, args={"command": "reextract", "crawl": args.crawl})
-    except FrontierError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    frontier = Frontier.connect(args.frontier, args.frontier_name or "scraper")
+    with open_catalog(args) as catalog:
+        done = enqueue_files(frontier, catalog, files, args={"command": "reextract", "crawl": args.crawl})
     print(
         f"re-extraction {done.run}: {done.queued} WARC file(s) queued, frontier {redacted(args.frontier)} "
         f"({frontier.name}); start workers with `scraper reextract --frontier ...`"

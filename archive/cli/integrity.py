@@ -8,10 +8,10 @@ from typing import Any
 
 from archive.cli._common import command, open_catalog
 
-__all__ = ["add_integrity_commands"]
+__all__ = ["add_commands"]
 
 
-def add_integrity_commands(sub: Any) -> None:
+def add_commands(sub: Any) -> None:
     """Register `verify` and `repair` on the CLI's subcommand parser."""
     check = command(sub, "verify", "check WARC records, digests and catalog pointers; exit 1 on a problem", _verify)
     check.add_argument("--format", choices=("table", "json"), default="table")

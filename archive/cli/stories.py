@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from archive.catalog.facade import AmbiguousId, Similar, Story
 from archive.cli._common import add_filters, command, filters_of, open_catalog
+from archive.errors import NotFound
 
-__all__ = ["add_story_commands"]
+if TYPE_CHECKING:
+    from archive.catalog.facade import Similar, Story
+
+__all__ = ["add_commands"]
 
 
-def add_story_commands(sub: Any) -> None:
+def add_commands(sub: Any) -> None:
     """Register `similar` and `stories` on the CLI's subcommand parser."""
     similar = command(
         sub, "similar", "list captures of the same text, near-duplicates and same-story documents", _similar
@@ -30,15 +32,10 @@ def add_story_commands(sub: Any) -> None:
 
 
 def _similar(args: argparse.Namespace) -> int:
-    try:
-        with open_catalog(args) as catalog:
-            found = catalog.similar(args.id)
-    except AmbiguousId as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    with open_catalog(args) as catalog:
+        found = catalog.similar(args.id)
     if found is None:
-        print(f"error: no record with id {args.id!r}", file=sys.stderr)
-        return 1
+        raise NotFound(f"no record with id {args.id!r}")
     if args.format == "json":
         print(json.dumps([_similar_dict(s) for s in found], ensure_ascii=False, indent=2))
     else:
@@ -48,7 +45,7 @@ def _similar(args: argparse.Namespace) -> int:
 
 def _stories(args: argparse.Namespace) -> int:
     with open_catalog(args) as catalog:
-        found = catalog.stories(min_size=max(2, args.min_size), limit=args.limit, **filters_of(args))
+        found = catalog.stories(filters_of(args), min_size=max(2, args.min_size), limit=args.limit)
     if args.format == "json":
         print(json.dumps([_story_dict(s) for s in found], ensure_ascii=False, indent=2))
     else:

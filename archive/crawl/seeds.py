@@ -16,13 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from archive.errors import ArchiveError
+
 __all__ = ["KINDS", "Seed", "SeedError", "parse_seed_lines", "read_seed_file"]
 
 KINDS = ("auto", "page", "feed", "sitemap", "robots")
 _MAX_LINE = 8192
 
 
-class SeedError(ValueError):
+class SeedError(ArchiveError, ValueError):
     """A seed line that cannot be used, with the file and line it came from."""
 
 

@@ -1,18 +1,63 @@
-"""Records as tables for other tools: Parquet with typed columns."""
+"""Records as tables for other tools: JSON lines, CSV, and Parquet with typed columns."""
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from scraper import Record
 
-__all__ = ["write_parquet"]
+__all__ = ["EXPORT_FIELDS", "cell", "write_parquet", "write_table"]
 
 _BATCH = 1000
+# The columns of an export, in order: the record's fields with its provenance as one JSON value.
+EXPORT_FIELDS = (
+    "id",
+    "source_url",
+    "canonical_url",
+    "site",
+    "site_name",
+    "title",
+    "authors",
+    "published",
+    "language",
+    "tags",
+    "description",
+    "word_count",
+    "payload_sha256",
+    "text_sha256",
+    "text",
+    "provenance",
+)
+
+
+def write_table(records: Iterable[Record], out: IO[str], fmt: str) -> int:
+    """Write records to `out` as JSON lines ("jsonl") or CSV ("csv") with EXPORT_FIELDS; return the count."""
+    writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS) if fmt == "csv" else None
+    if writer is not None:
+        writer.writeheader()
+    written = 0
+    for record in records:
+        data = record.to_dict()
+        if writer is None:
+            out.write(json.dumps(data, ensure_ascii=False, sort_keys=True) + "\n")
+        else:
+            writer.writerow({k: cell(data[k]) for k in EXPORT_FIELDS})
+        written += 1
+    return written
+
+
+def cell(value: Any) -> Any:
+    """Return a value as one CSV cell: lists joined with "; ", mappings as JSON."""
+    if isinstance(value, list | tuple):
+        return "; ".join(map(str, value))
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return value
 
 
 def write_parquet(records: Iterable[Record], path: Path, fields: Sequence[str]) -> int:

@@ -26,6 +26,7 @@ from typing import Any
 from warcio.archiveiterator import ArchiveIterator
 
 from archive.catalog.facade import Catalog
+from archive.errors import NotFound
 from archive.export.cdxj import build_cdxj
 from archive.layout import DataLayout
 from scraper import __version__
@@ -36,7 +37,7 @@ WACZ_VERSION = "1.1.1"
 _PAGES_HEADER = {"format": "json-pages-1.0", "id": "pages", "title": "All Pages"}
 
 
-class WaczError(Exception):
+class WaczError(NotFound):
     """The run cannot be packaged (unknown, or none of its WARC files are here)."""
 
 

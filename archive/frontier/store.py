@@ -40,6 +40,7 @@ import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
+from archive.errors import ArchiveError
 from archive.frontier._codec import RequestCodec
 from archive.frontier._lua import SCRIPTS
 from scraper.urls import redacted
@@ -61,7 +62,7 @@ _FINISHED_TTL = 7 * 86400  # a finished run's state and counts stay this long, f
 T = TypeVar("T")
 
 
-class FrontierError(Exception):
+class FrontierError(ArchiveError):
     """The frontier cannot be reached or used; the message names it (password hidden) and why."""
 
 

@@ -12,6 +12,7 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 from warcio.recordloader import ArcWarcRecord
 
+from archive.errors import ArchiveError
 from scraper import WarcLocation
 
 __all__ = [
@@ -25,15 +26,15 @@ __all__ = [
 ]
 
 
-class WarcReadError(Exception):
+class WarcReadError(ArchiveError):
     """A WARC record could not be read back where the catalog says it is."""
 
 
-class TornRecord(Exception):
+class TornRecord(ArchiveError):
     """A WARC record stops before its Content-Length says it ends."""
 
 
-class MalformedRecord(Exception):
+class MalformedRecord(ArchiveError):
     """warcio failed on a record in a way of its own (a missing header it assumes, say): the record is unreadable."""
 
 

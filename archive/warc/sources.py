@@ -14,6 +14,7 @@ import brotli
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 
+from archive.errors import ArchiveError
 from archive.warc.reader import WARC_READ_ERRORS, scan_records, warc_records
 from scraper import Capture, media_kind
 
@@ -38,7 +39,7 @@ REPLAYED_WARC_TYPES = ("response", "resource")
 _MAX_REASON = 160
 
 
-class SourceError(Exception):
+class SourceError(ArchiveError):
     """A saved capture that cannot be read; the message says why."""
 
 

@@ -26,6 +26,7 @@ from warcio.timeutils import datetime_to_iso_date
 from warcio.utils import Digester
 from warcio.warcwriter import WARCWriter
 
+from archive.errors import ArchiveError
 from scraper import Capture, Record, WarcLocation, __version__, iso_utc
 
 __all__ = ["DEFAULT_MAX_SIZE", "WarcFileWriter", "WarcWriteFailed", "open_marker", "warc_record_id"]
@@ -66,7 +67,7 @@ class _OpenFile:
     pending: bytearray = field(default_factory=bytearray)  # the group being built, not yet written
 
 
-class WarcWriteFailed(OSError):
+class WarcWriteFailed(ArchiveError, OSError):
     """Writing to a WARC file failed (disk full, read-only, I/O error); the file still ends whole."""
 
 

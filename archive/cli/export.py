@@ -1,0 +1,76 @@
+"""`scraper export` (records with provenance as JSON lines, CSV or Parquet), `index` (CDXJ) and `wacz` (one run)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import IO, Any
+
+from archive.cli._common import command, open_catalog
+from archive.errors import UsageError
+from archive.layout import DataLayout
+
+__all__ = ["add_commands"]
+
+
+def add_commands(sub: Any) -> None:
+    """Register `export`, `index` and `wacz` on the CLI's subcommand parser."""
+    export = command(sub, "export", "export every record with its provenance", _export)
+    export.add_argument("--format", choices=("jsonl", "csv", "parquet"), default="jsonl")
+    export.add_argument("--out", type=Path, help="file to write (default: standard output)")
+
+    index = command(sub, "index", "write a CDXJ index of the WARC files (for pywb and WACZ tools)", _index)
+    index.add_argument("--out", type=Path, help="index file (default DATA/indexes/index.cdxj)")
+
+    wacz = command(sub, "wacz", "package one run (its WARC files, index and pages) as a WACZ file", _wacz)
+    wacz.add_argument("--crawl", default="latest", help="run id or prefix (default: the newest run)")
+    wacz.add_argument("--out", type=Path, help="file to write (default DATA/wacz/RUN-ID.wacz)")
+    wacz.add_argument("--title", help="title recorded in datapackage.json")
+
+
+def _export(args: argparse.Namespace) -> int:
+    from archive.export.tables import EXPORT_FIELDS, write_parquet, write_table
+
+    if args.format == "parquet":
+        if not args.out:
+            raise UsageError("--format parquet needs --out FILE")
+        with open_catalog(args) as catalog:
+            written = write_parquet(catalog.iter_records(), args.out, EXPORT_FIELDS)
+        print(f"exported {written} record(s) to {args.out}", file=sys.stderr)
+        return 0
+    out: IO[str] = open(args.out, "w", encoding="utf-8", newline="") if args.out else sys.stdout  # noqa: SIM115
+    try:
+        with open_catalog(args) as catalog:
+            written = write_table(catalog.iter_records(), out, args.format)
+    finally:
+        if args.out:
+            out.close()
+    if args.out:
+        print(f"exported {written} record(s) to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _index(args: argparse.Namespace) -> int:
+    from archive.export.cdxj import build_cdxj
+
+    layout = DataLayout(args.data)
+    out = args.out or layout.index_file
+    lines = build_cdxj(layout.warc, out, layout.warc_files())
+    print(f"indexed {lines} WARC record(s) into {out}")
+    return 0
+
+
+def _wacz(args: argparse.Namespace) -> int:
+    from archive.export.wacz import write_wacz
+
+    layout = DataLayout(args.data)
+    with open_catalog(args) as catalog:
+        found = catalog.find_crawl(args.crawl)
+        out = args.out or layout.wacz_file(found["id"] if found else args.crawl)
+        summary = write_wacz(catalog, layout, args.crawl, out, args.title)
+    print(
+        f"wrote {summary.path}: run {summary.crawl_id}, {len(summary.warc_files)} WARC file(s), "
+        f"{summary.pages} page(s), {summary.index_lines} index line(s)"
+    )
+    return 0

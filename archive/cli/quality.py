@@ -1,0 +1,119 @@
+"""`scraper eval` (score extraction on a labeled corpus), `train-stripper` and `train-idf` (the shipped models)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from archive.errors import UsageError
+
+__all__ = ["add_commands"]
+
+MODELS = Path(__file__).resolve().parent.parent.parent / "scraper" / "models"
+EVAL_SET_HELP = "labeled pages: evaldata.json + html/ (default $SCRAPER_EVAL_SET)"
+
+
+def add_commands(sub: Any) -> None:
+    """Register `eval`, `train-stripper` and `train-idf` on the CLI's subcommand parser."""
+    evaluate = sub.add_parser("eval", help="score extraction quality on a labeled corpus")
+    _set_option(evaluate)
+    evaluate.add_argument(
+        "--modes", default="html,text", help="comma-separated modes (default html,text; an unknown one lists them)"
+    )
+    evaluate.add_argument("--limit", type=int, help="score only the first N pages")
+    evaluate.add_argument(
+        "--min-site-pages", type=int, default=1, help="score only pages whose site has at least N pages in the set"
+    )
+    evaluate.add_argument("--seeds", type=Path, help="line-labeled text captures to score word by word")
+    evaluate.add_argument("--labels", type=Path, help="the labels for --seeds (JSON)")
+    evaluate.add_argument("--format", choices=("table", "json"), default="table")
+    evaluate.set_defaults(func=_eval)
+
+    trainer = sub.add_parser("train-stripper", help="train the text-capture line model (needs the train extra)")
+    _set_option(trainer)
+    trainer.add_argument("--folds", type=int, default=5, help="site-held-out cross-validation folds")
+    trainer.add_argument("--limit", type=int, help="use only the first N pages")
+    trainer.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes that label pages")
+    trainer.add_argument(
+        "--out", type=Path, default=MODELS / "stripper-model.json", help="where to write the model JSON"
+    )
+    trainer.set_defaults(func=_train_stripper)
+
+    idf = sub.add_parser("train-idf", help="count term frequencies of a page corpus for same-story scoring")
+    _set_option(idf)
+    idf.add_argument("--out", type=Path, default=MODELS / "term-frequencies.json", help="where to write the JSON")
+    idf.set_defaults(func=_train_idf)
+
+
+def _set_option(cmd: argparse.ArgumentParser) -> None:
+    given = os.environ.get("SCRAPER_EVAL_SET")
+    cmd.add_argument("--set", type=Path, default=Path(given) if given else None, help=EVAL_SET_HELP)
+
+
+def _eval_set(args: argparse.Namespace) -> Path:
+    """Return the evaluation set the command names; UsageError when none is given or it is not one."""
+    if args.set is None:
+        raise UsageError("no evaluation set: give --set DIR or $SCRAPER_EVAL_SET (a folder with evaldata.json)")
+    if not (args.set / "evaldata.json").is_file():
+        raise UsageError(f"{args.set}: not an evaluation set (no evaldata.json there)")
+    return Path(args.set)
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from scraper.evaluation import MODES, evaluate, load_eval_set, pages_of_sites, seed_report
+
+    report: dict[str, Any] = {}
+    modes = [m for m in args.modes.split(",") if m]
+    unknown = [m for m in modes if m not in MODES]
+    if unknown:
+        raise UsageError(f"unknown mode(s) {', '.join(unknown)}; choose from {', '.join(MODES)}")
+    if modes:
+        pages = pages_of_sites(load_eval_set(_eval_set(args))[: args.limit], args.min_site_pages)
+        report["corpus"] = {"set": str(args.set), "pages": len(pages)}
+        report["modes"] = [r.as_dict() for r in evaluate(pages, modes)]
+    if args.seeds:
+        report["seeds"] = seed_report(args.seeds, args.labels or args.seeds / "labels.json")
+    if args.format == "json":
+        print(json.dumps(report, indent=2, ensure_ascii=False))
+        return 0
+    for row in report.get("modes", []):
+        print(
+            f"{row['mode']:<22} P {row['precision']:.4f}  R {row['recall']:.4f}  F1 {row['f1']:.4f}  "
+            f"{row['pages_per_second']:>6} pages/s  ({row['failures']} failed of {row['pages']})"
+        )
+    if "seeds" in report:
+        seeds = report["seeds"]
+        print(
+            f"seeds: {seeds['article_kept']:.1%} of article words kept, "
+            f"{seeds['boilerplate_dropped']:.1%} of boilerplate words dropped ({seeds['captures']} captures)"
+        )
+    return 0
+
+
+def _train_stripper(args: argparse.Namespace) -> int:
+    from scraper.evaluation import load_eval_set
+    from scraper.training import train
+
+    pages = load_eval_set(_eval_set(args))[: args.limit]
+    spec, report = train(
+        pages, folds=args.folds, jobs=max(1, args.jobs), progress=lambda message: print(message, file=sys.stderr)
+    )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(spec, separators=(",", ":")), encoding="utf-8")
+    print(json.dumps(report.as_dict(), indent=2))
+    print(f"model {spec['version']} (threshold {spec['threshold']}) written to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _train_idf(args: argparse.Namespace) -> int:
+    from scraper.evaluation import extracted_texts, load_eval_set
+    from scraper.similarity import background_frequencies
+
+    background = background_frequencies(extracted_texts(load_eval_set(_eval_set(args))))
+    args.out.write_text(json.dumps(background, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
+    print(f"{len(background['terms'])} terms of {background['documents']} documents written to {args.out}")  # type: ignore[arg-type]
+    return 0

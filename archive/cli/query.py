@@ -1,0 +1,211 @@
+"""Reading the catalog: `scraper query` (search), `show` (one record), `history` (a URL's versions), `crawls` (runs)."""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import sys
+from typing import TYPE_CHECKING, Any
+
+from archive.catalog.filters import SORTS
+from archive.cli._common import add_filters, command, filters_of, open_catalog
+from archive.errors import NotFound, UsageError
+from archive.layout import DataLayout
+
+if TYPE_CHECKING:
+    from archive.catalog.facade import SearchHit
+    from scraper import Record
+
+__all__ = ["add_commands"]
+
+
+def add_commands(sub: Any) -> None:
+    """Register `query`, `show`, `history` and `crawls` on the CLI's subcommand parser."""
+    query = command(sub, "query", "full-text and filtered search of the catalog", _query)
+    query.add_argument("text", nargs="?", help="words to search for (all must match)")
+    add_filters(query)
+    query.add_argument("--versions", action="store_true", help="only URLs whose text changed at least once")
+    query.add_argument("--sort", choices=SORTS, default="relevance")
+    query.add_argument("--limit", type=int, default=20, help="records per page (default 20)")
+    query.add_argument("--page", type=int, default=1, help="page number, from 1")
+    query.add_argument("--format", choices=("table", "json", "jsonl", "csv"), default="table")
+
+    show = command(sub, "show", "show one record with its provenance", _show)
+    show.add_argument("id", help="record id, or a unique prefix of 6+ characters")
+    show.add_argument("--format", choices=("text", "json"), default="text")
+    show.add_argument("--raw", action="store_true", help="write the original capture bytes, read from the WARC")
+
+    history = command(sub, "history", "list the versions of a URL; --diff A B shows what changed", _history)
+    history.add_argument("url")
+    history.add_argument("--diff", nargs=2, type=int, metavar=("A", "B"), help="version numbers to compare")
+    history.add_argument("--format", choices=("table", "json"), default="table")
+
+    crawls = command(sub, "crawls", "list runs (crawls and replays) with their counts and outcome", _crawls)
+    crawls.add_argument("--limit", type=int, default=20)
+    crawls.add_argument("--format", choices=("table", "json"), default="table")
+
+
+def _query(args: argparse.Namespace) -> int:
+    with open_catalog(args) as catalog:  # an older catalog is brought up to date before it is read
+        hits = catalog.search(
+            args.text,
+            filters_of(args),
+            versions=args.versions,
+            sort=args.sort,
+            limit=args.limit,
+            offset=(max(1, args.page) - 1) * args.limit,
+        )
+    if args.format == "table":
+        _print_table(hits)
+    else:
+        _print_rows(hits, args.format)
+    return 0 if hits else 1
+
+
+def _print_rows(hits: list[SearchHit], fmt: str) -> None:
+    import csv
+
+    from archive.export.tables import EXPORT_FIELDS, cell
+
+    rows = [{**h.record.to_dict(with_text=False), "score": h.score, "snippet": h.snippet} for h in hits]
+    if fmt == "csv":
+        fields = [f for f in EXPORT_FIELDS if f != "text"] + ["score", "snippet"]
+        writer = csv.DictWriter(sys.stdout, fieldnames=fields, extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: cell(row.get(k)) for k in fields})
+    elif fmt == "json":
+        print(json.dumps(rows, ensure_ascii=False, indent=2, sort_keys=True))
+    else:
+        for row in rows:
+            print(json.dumps(row, ensure_ascii=False, sort_keys=True))
+
+
+def _print_table(hits: list[SearchHit]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(show_lines=True)
+    table.add_column("id", no_wrap=True)
+    for column in ("site", "published", "title", "snippet"):
+        table.add_column(column, overflow="fold")
+    for hit in hits:
+        record = hit.record
+        snippet = hit.snippet or record.text[:160]
+        table.add_row(
+            record.id, record.site or "-", record.published or "-", record.title or "-", snippet.replace("\n", " ")
+        )
+    Console(width=max(120, Console().width)).print(table)
+    print(f"{len(hits)} record(s)")
+
+
+def _show(args: argparse.Namespace) -> int:
+    with open_catalog(args) as catalog:
+        record = catalog.get(args.id)
+    if record is None:
+        raise NotFound(f"no record with id {args.id!r}")
+    if args.raw:
+        from archive.warc.reader import read_payload
+
+        location = record.provenance.warc_raw
+        if location is None:
+            raise NotFound(f"record {record.id} has no raw WARC record")
+        sys.stdout.buffer.write(read_payload(DataLayout(args.data).warc, location))
+        sys.stdout.buffer.flush()
+        return 0
+    if args.format == "json":
+        print(record.to_json())
+        return 0
+    _print_record(record)
+    return 0
+
+
+def _print_record(record: Record) -> None:
+    prov = record.provenance
+    lines = [
+        f"id:          {record.id}",
+        f"title:       {record.title or '-'}",
+        f"url:         {record.source_url}",
+        f"canonical:   {record.canonical_url}",
+        f"site:        {record.site or '-'}{f' ({record.site_name})' if record.site_name else ''}",
+        f"authors:     {', '.join(record.authors) or '-'}",
+        f"published:   {record.published or '-'}",
+        f"language:    {record.language or '-'}",
+        f"words:       {record.word_count} kept of {prov.input_word_count}",
+        f"sha256:      payload {record.payload_sha256}",
+        f"             text    {record.text_sha256}",
+        f"source:      {prov.source_kind} {prov.source_location}",
+        f"captured:    {prov.captured_at}  archived: {prov.archived_at or '-'}",
+        f"extractor:   {prov.extractor} {prov.extractor_version} (scraper-archive {prov.project_version})",
+        f"crawl:       {prov.crawl_id or '-'}",
+    ]
+    for role in ("raw", "conversion", "metadata"):
+        loc = getattr(prov, f"warc_{role}")
+        if loc is not None:
+            lines.append(f"warc {role + ':':<11}{loc.file} @{loc.offset}+{loc.length} {loc.record_id}")
+    print("\n".join(lines) + "\n\n" + record.text)
+
+
+def _history(args: argparse.Namespace) -> int:
+    with open_catalog(args) as catalog:
+        captures = catalog.history(args.url)
+    if not captures:
+        print(f"no captures of {args.url}", file=sys.stderr)
+        return 1
+    versions: list[Record] = []  # a new version whenever the text differs from the capture before
+    rows = []
+    for record, previous in captures:
+        if not versions or record.text_sha256 != versions[-1].text_sha256:
+            versions.append(record)
+        rows.append(
+            {
+                "version": len(versions),
+                "id": record.id,
+                "captured_at": record.provenance.captured_at,
+                "words": record.word_count,
+                "text_sha256": record.text_sha256,
+                "replaces": previous,
+            }
+        )
+    if args.diff:
+        print(_diff(versions, *args.diff))
+    elif args.format == "json":
+        print(json.dumps(rows, indent=2))
+    else:
+        for row in rows:
+            print(f"v{row['version']}  {row['captured_at']}  {row['id']}  {row['words']} words")
+    return 0
+
+
+def _diff(versions: list[Record], a: int, b: int) -> str:
+    """Return the unified diff of versions `a` and `b` (numbered from 1)."""
+    if not (1 <= a <= len(versions) and 1 <= b <= len(versions)):
+        raise UsageError(f"versions run from 1 to {len(versions)}")
+    old, new = versions[a - 1], versions[b - 1]
+    diff = difflib.unified_diff(
+        old.text.splitlines(), new.text.splitlines(), f"version {a} ({old.id})", f"version {b} ({new.id})", lineterm=""
+    )
+    return "\n".join(diff)
+
+
+def _crawls(args: argparse.Namespace) -> int:
+    with open_catalog(args) as catalog:
+        runs = catalog.crawls(args.limit)
+    if args.format == "json":
+        print(json.dumps(runs, indent=2, ensure_ascii=False))
+        return 0
+    for run in runs:
+        counts = run["counts"] or {}
+        job = (run["args"] or {}).get("job")
+        done = (
+            f"{counts.get('reextracted', 0)} re-extracted"
+            if run["kind"] == "reextract"
+            else f"{counts.get('records_written', 0)} written"
+        )
+        print(
+            f"{run['id'][:8]}  {run['kind']:<9} {(job or '-')[:12]:<12} {run['status']:<11} {run['started_at'][:19]}  "
+            f"{done}, {counts.get('unchanged', 0)} unchanged, "
+            f"{counts.get('revisits', 0)} revisits, {counts.get('failed', 0)} failed"
+        )
+    return 0
