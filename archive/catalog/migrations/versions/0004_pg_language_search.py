@@ -13,12 +13,37 @@ from __future__ import annotations
 
 from alembic import op
 
-from archive.catalog.textsearch import config_case
-
 revision = "0004"
 down_revision = "0003"
 branch_labels = None
 depends_on = None
+
+# Frozen copies of archive/textsearch.py (CONFIGS, config_case) as of 5cb2170, the commit that
+# added this migration (the live module, now archive.catalog.textsearch, may change; this may not).
+# Snowball configurations PostgreSQL ships; other languages (and none) use 'simple'.
+_CONFIGS = {
+    "da": "danish",
+    "de": "german",
+    "en": "english",
+    "es": "spanish",
+    "fi": "finnish",
+    "fr": "french",
+    "hu": "hungarian",
+    "it": "italian",
+    "nl": "dutch",
+    "no": "norwegian",
+    "pt": "portuguese",
+    "ro": "romanian",
+    "ru": "russian",
+    "sv": "swedish",
+    "tr": "turkish",
+}
+
+
+def _config_case(column: str = "language") -> str:
+    """Return SQL choosing the configuration for a row's language: a CASE over constants (immutable)."""
+    arms = " ".join(f"WHEN '{code}' THEN '{name}'::regconfig" for code, name in sorted(_CONFIGS.items()))
+    return f"(CASE {column} {arms} ELSE 'simple'::regconfig END)"
 
 
 def _recreate(config: str) -> None:
@@ -35,7 +60,7 @@ def _recreate(config: str) -> None:
 
 
 def upgrade() -> None:
-    _recreate(config_case())
+    _recreate(_config_case())
 
 
 def downgrade() -> None:

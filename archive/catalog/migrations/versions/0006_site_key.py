@@ -13,12 +13,18 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from archive.catalog.models import site_key
-
 revision = "0006"
 down_revision = "0005"
 branch_labels = None
 depends_on = None
+
+
+def _site_key(site: str | None) -> str | None:
+    """Return the index key of a site: its labels reversed, each followed by a dot.
+
+    A frozen copy of archive/_models.py's site_key as of a6704af, the commit that added this migration.
+    """
+    return "".join(f"{label}." for label in reversed(site.lower().split("."))) if site else None
 
 
 def upgrade() -> None:
@@ -29,7 +35,7 @@ def upgrade() -> None:
     captures = sa.table("captures", sa.column("id", sa.String), sa.column("site", sa.String), sa.column("site_key"))
     sites = bind.execute(sa.select(captures.c.site).where(captures.c.site.is_not(None)).distinct()).scalars().all()
     for site in sites:
-        bind.execute(captures.update().where(captures.c.site == site).values(site_key=site_key(site)))
+        bind.execute(captures.update().where(captures.c.site == site).values(site_key=_site_key(site)))
     op.create_index("ix_captures_site_key", "captures", ["site_key", "captured_at"])
 
 

@@ -3,7 +3,7 @@
 A search with --site or --language found every document holding the words, then checked
 each one's captures: at 1M documents a common word meant 270k index entries walked for a
 page of 20. Now each document carries its captures' site prefixes and languages as tokens
-(archive.catalog.models.capture_facets), and one full-text lookup intersects words and filters:
+(capture_facets, frozen below), and one full-text lookup intersects words and filters:
 an FTS5 column on SQLite, a GIN index over the token array on PostgreSQL.
 
 Revision ID: 0007
@@ -12,12 +12,11 @@ Revises: 0006
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 
 import sqlalchemy as sa
 from alembic import op
-
-from archive.catalog.models import capture_facets
 
 revision = "0007"
 down_revision = "0006"
@@ -32,6 +31,33 @@ _SQLITE_DROP = (
     "DROP TRIGGER IF EXISTS documents_fts_update",
     "DROP TABLE IF EXISTS documents_fts",
 )
+
+
+# Frozen copies of archive/_models.py's site_key, facet, site_facets and capture_facets as of
+# 1dc5619, the commit that added this migration: the tokens written here are the ones searches
+# of that revision look up.
+def _site_key(site: str | None) -> str | None:
+    """Return the index key of a site: its labels reversed, each followed by a dot."""
+    return "".join(f"{label}." for label in reversed(site.lower().split("."))) if site else None
+
+
+def _facet(kind: str, value: str) -> str:
+    """Return the search token of one filter value: letters and digits only, so every tokenizer keeps it whole."""
+    return "zf" + hashlib.blake2b(f"{kind}\0{value}".encode(), digest_size=8).hexdigest()
+
+
+def _site_facets(key: str | None) -> list[str]:
+    """Return the tokens of a site key: one per label prefix ("org.", "org.example.", ...), as --site matches."""
+    labels = key.split(".")[:-1] if key else []
+    return [_facet("site", "".join(f"{label}." for label in labels[: i + 1])) for i in range(len(labels))]
+
+
+def _capture_facets(site: str | None, language: str | None) -> set[str]:
+    """Return the facet tokens of a capture from its site and language."""
+    found = set(_site_facets(_site_key(site)))
+    if language:
+        found.add(_facet("language", language.lower()))
+    return found
 
 
 def _sqlite_fts(columns: list[str]) -> list[str]:
@@ -67,7 +93,7 @@ def _document_facets(bind: sa.Connection) -> Iterator[list[dict[str, object]]]:
                 yield batch
                 batch = []
         current = document_id
-        tokens |= capture_facets(site, language)
+        tokens |= _capture_facets(site, language)
     if current is not None:
         batch.append({"doc": current, "facets": " ".join(sorted(tokens))})
     if batch:
