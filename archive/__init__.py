@@ -15,8 +15,10 @@ import typing
 import scraper._lazy
 
 if typing.TYPE_CHECKING:
-    from archive.catalog.facade import AmbiguousId, Catalog, SearchHit
+    from archive.catalog.captures import AmbiguousId
+    from archive.catalog.facade import Catalog
     from archive.catalog.filters import SearchFilters
+    from archive.catalog.search import SearchHit
     from archive.errors import ArchiveError, NotFound, UsageError
     from archive.frontier.store import Frontier, FrontierError
     from archive.layout import DataLayout
@@ -49,7 +51,7 @@ __all__ = [
 __getattr__ = scraper._lazy.lazy_exports(
     __name__,
     {
-        "AmbiguousId": "archive.catalog.facade",
+        "AmbiguousId": "archive.catalog.captures",
         "ArchiveError": "archive.errors",
         "CaptureFailure": "archive.warc.sources",
         "Catalog": "archive.catalog.facade",
@@ -58,7 +60,7 @@ __getattr__ = scraper._lazy.lazy_exports(
         "FrontierError": "archive.frontier.store",
         "NotFound": "archive.errors",
         "SearchFilters": "archive.catalog.filters",
-        "SearchHit": "archive.catalog.facade",
+        "SearchHit": "archive.catalog.search",
         "SkippedRecord": "archive.warc.sources",
         "SourceError": "archive.warc.sources",
         "SourceRef": "archive.warc.sources",

@@ -142,7 +142,7 @@ def _advisory_lock(db_url: str, name: str) -> Iterator[bool]:
     if not db_url.startswith("postgresql"):
         yield True
         return
-    from archive.catalog.facade import make_engine
+    from archive.catalog.engine import make_engine
 
     key = int.from_bytes(hashlib.blake2b(f"scraper-job:{name}".encode(), digest_size=8).digest(), "big", signed=True)
     engine = make_engine(db_url)

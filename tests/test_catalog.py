@@ -7,7 +7,8 @@ from dataclasses import replace
 import pytest
 from sqlalchemy import column, inspect, table, text
 
-from archive.catalog.facade import AmbiguousId, Catalog
+from archive.catalog.captures import AmbiguousId
+from archive.catalog.facade import Catalog
 from archive.catalog.filters import SearchFilters
 from scraper import Capture, Record, WarcLocation, build_record
 from scraper._text import sha256_hex

@@ -340,3 +340,10 @@ def _check_upgrade(catalog: Catalog) -> None:
 if __name__ == "__main__":  # python -m tests.test_migrations <dialect> <url of an empty database or schema>
     dialect, url = sys.argv[1:3]
     _schema_file(dialect).write_text(new_catalog_schema(url), encoding="utf-8")
+
+
+def test_the_schema_revision_the_catalog_opens_without_alembic_is_the_newest_migration() -> None:
+    """A catalog at SCHEMA_REVISION skips alembic at start-up, so it must be the migrations' head."""
+    from archive.catalog.schema import SCHEMA_REVISION, head_revision
+
+    assert head_revision() == SCHEMA_REVISION

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
+from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 
 T = TypeVar("T")
@@ -15,7 +16,12 @@ def dialect_insert(dialect: str, model: Any) -> Any:
     insert = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}.get(dialect)
     if insert is None:
         raise NotImplementedError(f"catalog does not support the {dialect} dialect")
-    return insert(model.__table__)
+    return insert(table_of(model))
+
+
+def table_of(model: Any) -> Table:
+    """Return the Core table of an ORM model (typed as a Table, for insert/delete/update statements)."""
+    return cast(Table, model.__table__)
 
 
 def chunks(items: Sequence[T], size: int = 500) -> Iterator[Sequence[T]]:

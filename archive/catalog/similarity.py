@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, case, func, select
+from sqlalchemy import Connection, Engine, Select, and_, case, func, select
 
 from archive.catalog._sql import chunks, dialect_insert
+from archive.catalog.filters import SearchFilters
 from archive.catalog.models import CaptureRow, Document, DocumentBand, DocumentSignature, TermDocuments
+from archive.catalog.search import filtered
 from scraper.similarity import (
     DUPLICATE_ROWS,
     NEAR_DUPLICATE,
@@ -37,6 +39,7 @@ from scraper.similarity import (
 __all__ = [
     "DocumentFacts",
     "Related",
+    "Similar",
     "Story",
     "capture_facts",
     "count_terms",
@@ -46,6 +49,8 @@ __all__ = [
     "index_document",
     "index_missing",
     "related",
+    "similar",
+    "stories",
 ]
 
 DUPLICATE, STORY = 1, 2  # document_bands.kind
@@ -105,6 +110,39 @@ class Story:
         """Publication dates when any document has one (a capture date says when we looked, not when it ran)."""
         published = [d.published[:10] for d in self.documents if d.published]
         return published or [d.day for d in self.documents]
+
+
+@dataclass(frozen=True, slots=True)
+class Similar:
+    """A document (or capture) related to a record: "same text", "near-duplicate" or "same story"."""
+
+    relation: str
+    score: float
+    document: DocumentFacts
+
+
+def similar(engine: Engine, capture_id: str) -> list[Similar]:
+    """Return what shares the text or story of a capture: same text, near-duplicates, same story."""
+    with engine.connect() as connection:
+        document_id = connection.execute(select(CaptureRow.document_id).where(CaptureRow.id == capture_id)).scalar_one()
+        same_text = connection.execute(
+            select(CaptureRow.id).where(CaptureRow.document_id == document_id, CaptureRow.id != capture_id)
+        ).scalars()
+        found = [Similar("same text", 1.0, f) for f in capture_facts(connection, list(same_text))]
+        neighbours = related(connection, document_id)
+        known = facts(connection, [n.document_id for n in neighbours])
+        found += [Similar(n.relation, n.score, known[n.document_id]) for n in neighbours if n.document_id in known]
+    return found
+
+
+def stories(engine: Engine, filters: SearchFilters, *, min_size: int = 2, limit: int | None = None) -> list[Story]:
+    """Return groups of documents that tell one story, largest first; `filters` narrow them as a search's do."""
+    scope = filtered(select(CaptureRow.document_id), filters).distinct()
+    with engine.connect() as connection:
+        groups = find_stories(connection, scope, min_size=min_size)[:limit]
+        known = facts(connection, [doc for group in groups for doc in group])
+    found = [Story(tuple(sorted((known[d] for d in g if d in known), key=lambda f: f.day))) for g in groups]
+    return sorted(found, key=lambda s: (-len(s.documents), s.first))
 
 
 def index_document(connection: Connection, document_id: int, found: Signatures) -> None:

@@ -7,7 +7,7 @@ import os
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from archive.cli._common import (
     command,
@@ -20,6 +20,9 @@ from archive.cli._common import (
 )
 from archive.crawl.seeds import KINDS, Seed
 from archive.errors import UsageError
+
+if TYPE_CHECKING:
+    from archive.catalog.runs import CrawlRun
 
 __all__ = ["add_commands", "frontier_options", "frontier_run", "frontier_url"]
 
@@ -88,7 +91,7 @@ def frontier_url(args: argparse.Namespace) -> str | None:
 
 def _scope_options(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument("urls", nargs="*", metavar="URL", help="seed URLs (kind decided by the response)")
-    cmd.add_argument("--seeds", type=Path, action="append", default=[], help="seed file (see README)")
+    cmd.add_argument("--seeds", type=Path, action="append", default=[], help="seed file: one URL per line, with options (docs/crawling.md)")
     cmd.add_argument("--kind", choices=KINDS, default="auto", help="what the URL seeds are (default: sniff)")
     cmd.add_argument("--depth", type=int, help="link hops from page seeds (default 1)")
     cmd.add_argument("--any-site", action="store_true", help="follow links to other sites too")
@@ -135,7 +138,7 @@ class CrawlPlan:
     crawl_args: dict[str, Any]
 
 
-def _plan(args: argparse.Namespace, previous: dict[str, Any] | None = None) -> CrawlPlan:
+def _plan(args: argparse.Namespace, previous: CrawlRun | None = None) -> CrawlPlan:
     """Return the crawl the arguments describe (SeedError or UsageError say what is wrong with them)."""
     from archive.crawl.seeds import read_seed_file, seed_from_url
     from scraper import __version__
@@ -172,7 +175,7 @@ def _plan(args: argparse.Namespace, previous: dict[str, Any] | None = None) -> C
         "discover_feeds": args.feeds,
     }
     if previous is not None:  # options not given again come from the crawl being continued
-        stored = previous["args"]
+        stored = previous.args
         for key, value in spider_args.items():
             if key in stored and value in (None, False, []):
                 spider_args[key] = stored[key]
@@ -198,7 +201,7 @@ def _crawl(args: argparse.Namespace) -> int:
 
     if frontier_url(args) and args.resume:
         raise UsageError("--resume is for a crawl in one process: a frontier keeps its crawls itself")
-    previous: dict[str, Any] | None = None
+    previous: CrawlRun | None = None
     if args.resume:
         with open_catalog(args) as catalog:
             previous = catalog.resumable(args.resume)
@@ -206,7 +209,7 @@ def _crawl(args: argparse.Namespace) -> int:
             raise UsageError(f"no unfinished crawl to resume ({args.resume})")
     plan = _plan(args, previous)
     if previous is not None:
-        plan.overrides["ARCHIVE_RESUME_CRAWL"] = previous["id"]
+        plan.overrides["ARCHIVE_RESUME_CRAWL"] = previous.id
     frontier: dict[str, Any] | None = None
     if frontier_url(args):
         if plan.seeds:

@@ -67,7 +67,7 @@ def _wacz(args: argparse.Namespace) -> int:
     layout = DataLayout(args.data)
     with open_catalog(args) as catalog:
         found = catalog.find_crawl(args.crawl)
-        out = args.out or layout.wacz_file(found["id"] if found else args.crawl)
+        out = args.out or layout.wacz_file(found.id if found else args.crawl)
         summary = write_wacz(catalog, layout, args.crawl, out, args.title)
     print(
         f"wrote {summary.path}: run {summary.crawl_id}, {len(summary.warc_files)} WARC file(s), "

@@ -130,7 +130,7 @@ def _files(args: argparse.Namespace) -> list[str]:
         run = None
         if args.crawl:
             found = catalog.find_crawl(args.crawl)
-            run = found["id"] if found else args.crawl
+            run = found.id if found else args.crawl
         return [Path(f).name for f in args.files] or catalog.raw_files(run)
 
 

@@ -14,7 +14,7 @@ from archive.errors import NotFound, UsageError
 from archive.layout import DataLayout
 
 if TYPE_CHECKING:
-    from archive.catalog.facade import SearchHit
+    from archive.catalog.search import SearchHit
     from scraper import Record
 
 __all__ = ["add_commands"]
@@ -193,18 +193,18 @@ def _crawls(args: argparse.Namespace) -> int:
     with open_catalog(args) as catalog:
         runs = catalog.crawls(args.limit)
     if args.format == "json":
-        print(json.dumps(runs, indent=2, ensure_ascii=False))
+        print(json.dumps([run.to_dict() for run in runs], indent=2, ensure_ascii=False))
         return 0
     for run in runs:
-        counts = run["counts"] or {}
-        job = (run["args"] or {}).get("job")
+        counts = run.counts
+        job = run.args.get("job")
         done = (
             f"{counts.get('reextracted', 0)} re-extracted"
-            if run["kind"] == "reextract"
+            if run.kind == "reextract"
             else f"{counts.get('records_written', 0)} written"
         )
         print(
-            f"{run['id'][:8]}  {run['kind']:<9} {(job or '-')[:12]:<12} {run['status']:<11} {run['started_at'][:19]}  "
+            f"{run.id[:8]}  {run.kind:<9} {(job or '-')[:12]:<12} {run.status:<11} {run.started_at[:19]}  "
             f"{done}, {counts.get('unchanged', 0)} unchanged, "
             f"{counts.get('revisits', 0)} revisits, {counts.get('failed', 0)} failed"
         )

@@ -11,7 +11,7 @@ from archive.cli._common import add_filters, command, filters_of, open_catalog
 from archive.errors import NotFound
 
 if TYPE_CHECKING:
-    from archive.catalog.facade import Similar, Story
+    from archive.catalog.similarity import Similar, Story
 
 __all__ = ["add_commands"]
 

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from warcio.archiveiterator import ArchiveIterator
 
@@ -30,6 +30,9 @@ from archive.errors import NotFound
 from archive.export.cdxj import build_cdxj
 from archive.layout import DataLayout
 from scraper import __version__
+
+if TYPE_CHECKING:
+    from archive.catalog.runs import CrawlRun
 
 __all__ = ["WACZ_VERSION", "WaczError", "WaczSummary", "write_wacz"]
 
@@ -57,7 +60,7 @@ def write_wacz(catalog: Catalog, layout: DataLayout, crawl: str, out: Path, titl
     found = catalog.find_crawl(crawl)
     if found is None:
         raise WaczError(f"no run with id {crawl!r} (see `scraper crawls`)")
-    crawl_id = found["id"]
+    crawl_id = found.id
     warc_dir = layout.warc
     own = [path for path in layout.warc_files() if _part_of(path) == crawl_id]
     if not own:
@@ -85,7 +88,7 @@ def _part_of(path: Path) -> str | None:
             for record in ArchiveIterator(handle):
                 if record.rec_type != "warcinfo":
                     return None
-                fields = record.content_stream().read().decode("utf-8", "replace")
+                fields: str = record.content_stream().read().decode("utf-8", "replace")
                 for line in fields.splitlines():
                     key, _, value = line.partition(":")
                     if key.strip() == "isPartOf":
@@ -134,14 +137,14 @@ def _pages(catalog: Catalog, crawl_id: str, revisits: list[dict[str, str]]) -> l
     return pages
 
 
-def _datapackage(members: list[tuple[str, Path]], title: str, crawl: dict[str, Any]) -> dict[str, Any]:
+def _datapackage(members: list[tuple[str, Path]], title: str, crawl: CrawlRun) -> dict[str, Any]:
     return {
         "profile": "data-package",
         "wacz_version": WACZ_VERSION,
         "title": title,
         "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "software": f"scraper-archive/{__version__}",
-        "crawl": {"id": crawl["id"], "kind": crawl["kind"], "started_at": crawl["started_at"]},
+        "crawl": {"id": crawl.id, "kind": crawl.kind, "started_at": crawl.started_at},
         "resources": [
             {"name": Path(name).name, "path": name, "hash": f"sha256:{_sha256(path)}", "bytes": path.stat().st_size}
             for name, path in members

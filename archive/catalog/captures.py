@@ -1,0 +1,179 @@
+"""Captures in the catalog: records read back by id, URL, run or in bulk; captures whose bytes are lost forgotten."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Iterator
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, Engine, Select, func, select
+from sqlalchemy.orm import Session
+
+from archive.catalog._sql import table_of
+from archive.catalog.models import CaptureRow, Crawl, Document, WarcRecordRow
+from archive.errors import ArchiveError
+from scraper import Record, normalize_url
+
+__all__ = [
+    "AmbiguousId",
+    "capture_of",
+    "captured_in_crawl",
+    "count",
+    "crawl_records",
+    "drop_unheld_documents",
+    "forget",
+    "get",
+    "history",
+    "iter_records",
+    "known",
+    "latest",
+    "raw_files",
+    "validators",
+]
+
+_MIN_PREFIX = 6
+
+
+class AmbiguousId(ArchiveError, LookupError):
+    """An id prefix matched more than one record."""
+
+
+def get(engine: Engine, record_id: str) -> Record | None:
+    """Return the record with this id (or unique id prefix of 6+ characters), or None."""
+    with Session(engine) as session:
+        row = session.get(CaptureRow, record_id)
+        if row is None and len(record_id) >= _MIN_PREFIX:
+            rows = session.scalars(select(CaptureRow).where(CaptureRow.id.startswith(record_id)).limit(2)).all()
+            if len(rows) > 1:
+                raise AmbiguousId(f"id prefix {record_id!r} matches more than one record")
+            row = rows[0] if rows else None
+        return row.to_record() if row is not None else None
+
+
+def known(engine: Engine, ids: Iterable[str]) -> set[str]:
+    """Return which of `ids` the catalog already holds."""
+    wanted = list(ids)
+    with Session(engine) as session:
+        return set(session.scalars(select(CaptureRow.id).where(CaptureRow.id.in_(wanted))))
+
+
+def history(engine: Engine, url: str) -> list[tuple[Record, str | None]]:
+    """Return every capture of the URL's canonical form, oldest first, with the capture it replaced."""
+    with Session(engine) as session:
+        rows = session.scalars(
+            select(CaptureRow)
+            .where(CaptureRow.canonical_url == normalize_url(url))
+            .order_by(CaptureRow.captured_at, CaptureRow.id)
+        )
+        return [(row.to_record(), row.previous_id) for row in rows]
+
+
+def latest(engine: Engine, url: str) -> Record | None:
+    """Return the newest capture fetched from `url` (or, failing that, of its canonical form)."""
+    with Session(engine) as session:
+        row = (
+            session.scalars(_latest(select(CaptureRow), url)).first()
+            or session.scalars(_latest(select(CaptureRow), url, canonical=True)).first()
+        )
+        return row.to_record() if row is not None else None
+
+
+def validators(engine: Engine, url: str) -> tuple[str | None, str | None] | None:
+    """Return (ETag, Last-Modified) the latest live capture of `url` was served with, if any.
+
+    Asked before every page request of a crawl, so it reads two columns, not the record.
+    """
+    query = select(CaptureRow.source_kind, CaptureRow.http_headers)
+    with Session(engine) as session:
+        row = (
+            session.execute(_latest(query, url)).first() or session.execute(_latest(query, url, canonical=True)).first()
+        )
+    if row is None or row.source_kind != "live":
+        return None
+    headers = {str(k).lower(): str(v) for k, v in row.http_headers}
+    found = headers.get("etag"), headers.get("last-modified")
+    return found if any(found) else None
+
+
+def captured_in_crawl(engine: Engine, crawl_id: str, url: str) -> Record | None:
+    """Return the capture of `url` this crawl archived, if it did."""
+    return _first_record(engine, CaptureRow.crawl_id == crawl_id, CaptureRow.source_url == url)
+
+
+def capture_of(engine: Engine, url: str, captured_at: str) -> Record | None:
+    """Return the capture fetched from `url` at exactly `captured_at` (what a revisit refers to)."""
+    return _first_record(engine, CaptureRow.source_url == url, CaptureRow.captured_at == captured_at)
+
+
+def crawl_records(engine: Engine, crawl_id: str) -> list[Record]:
+    """Return the records a run archived, in capture order."""
+    with Session(engine) as session:
+        rows = session.scalars(
+            select(CaptureRow).where(CaptureRow.crawl_id == crawl_id).order_by(CaptureRow.captured_at, CaptureRow.id)
+        )
+        return [row.to_record() for row in rows]
+
+
+def raw_files(engine: Engine, crawl_id: str | None = None) -> list[str]:
+    """Return the WARC files holding captures' raw records (of one run, if given), by name."""
+    query = select(WarcRecordRow.file).distinct().where(WarcRecordRow.role == "raw")
+    if crawl_id is not None:
+        query = query.join(CaptureRow, CaptureRow.id == WarcRecordRow.capture_id).where(CaptureRow.crawl_id == crawl_id)
+    with Session(engine) as session:
+        return sorted(session.scalars(query))
+
+
+def iter_records(engine: Engine, batch: int = 500) -> Iterator[Record]:
+    """Yield every record, oldest capture first, in batches."""
+    with Session(engine) as session:
+        query = select(CaptureRow).order_by(CaptureRow.captured_at, CaptureRow.id).execution_options(yield_per=batch)
+        for row in session.scalars(query):
+            yield row.to_record()
+
+
+def count(engine: Engine) -> dict[str, int]:
+    """Return how many crawls, documents and captures the catalog holds."""
+    with Session(engine) as session:
+        return {
+            name: session.scalar(select(func.count()).select_from(model)) or 0
+            for name, model in (("crawls", Crawl), ("documents", Document), ("captures", CaptureRow))
+        }
+
+
+def forget(engine: Engine, ids: Iterable[str]) -> int:
+    """Delete captures (and documents no other capture shares) whose WARC records are lost; return how many.
+
+    Only `repair` calls this, for rows pointing at bytes that are gone: the catalog must
+    never point at what is not there, and the capture can be archived again.
+    """
+    wanted = sorted(set(ids))
+    if not wanted:
+        return 0
+    with Session(engine) as session, session.begin():
+        documents = set(session.scalars(select(CaptureRow.document_id).where(CaptureRow.id.in_(wanted))))
+        session.execute(table_of(WarcRecordRow).delete().where(WarcRecordRow.capture_id.in_(wanted)))
+        gone = cast(
+            CursorResult[Any], session.execute(table_of(CaptureRow).delete().where(CaptureRow.id.in_(wanted)))
+        ).rowcount
+        drop_unheld_documents(session, documents)
+    return int(gone or 0)
+
+
+def drop_unheld_documents(session: Session, documents: Collection[int]) -> None:
+    """Delete those of `documents` no capture holds any more (their index rows go with them)."""
+    if not documents:
+        return
+    held = set(session.scalars(select(CaptureRow.document_id).where(CaptureRow.document_id.in_(documents))))
+    if set(documents) - held:
+        session.execute(table_of(Document).delete().where(Document.id.in_(sorted(set(documents) - held))))
+
+
+def _first_record(engine: Engine, *conditions: Any) -> Record | None:
+    with Session(engine) as session:
+        row = session.scalars(select(CaptureRow).where(*conditions).limit(1)).first()
+        return row.to_record() if row is not None else None
+
+
+def _latest(query: Select[Any], url: str, *, canonical: bool = False) -> Select[Any]:
+    """Narrow `query` to the newest capture fetched from `url` (or of its canonical form)."""
+    where = CaptureRow.canonical_url == normalize_url(url) if canonical else CaptureRow.source_url == url
+    return query.where(where).order_by(CaptureRow.captured_at.desc()).limit(1)

@@ -1,0 +1,126 @@
+"""Connecting to a catalog: engines for SQLite and PostgreSQL, and retries while a server is gone or deadlocked."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+from archive.catalog._sql import dialect_insert
+
+__all__ = ["insert_ignore", "make_engine", "reconnecting", "retrying_deadlocks", "transactional_ddl"]
+
+_RETRIES = 3
+_RETRYABLE = {"40P01", "40001"}  # PostgreSQL deadlock_detected, serialization_failure
+_SERVER_GONE = {"57P01", "57P02", "57P03"}  # admin_shutdown, crash_shutdown, cannot_connect_now
+_RECONNECT_WAITS = (0.5, 1.0, 2.0, 4.0, 8.0)  # seconds between tries while the server is gone
+T = TypeVar("T")
+S = TypeVar("S")
+P = ParamSpec("P")
+
+
+def make_engine(url: str) -> Engine:
+    """Return an engine for `url`; SQLite gets WAL mode and a busy timeout."""
+    parsed = make_url(url)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    dumps = _json_dumps
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(parsed, json_serializer=dumps, pool_pre_ping=True)
+    if parsed.database and parsed.database != ":memory:":
+        where = Path(parsed.database)
+        if where.exists() and not os.access(where.parent, os.W_OK):
+            # On read-only media SQLite cannot open a WAL catalog (it needs its -shm file):
+            # opened as immutable, it can still be searched, shown and verified.
+            readonly = f"sqlite:///file:{where.resolve()}?mode=ro&immutable=1&uri=true"
+            return create_engine(readonly, json_serializer=dumps)
+        where.parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(parsed, json_serializer=dumps, connect_args={"timeout": 30})
+    event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def transactional_ddl(url: str) -> Engine:
+    """Return a SQLite engine whose transactions hold DDL too, so a migration cut short leaves no trace.
+
+    pysqlite's own transaction handling runs CREATE/ALTER outside any transaction (each commits
+    at once): a migration killed half-way left tables without a schema version, and the next
+    start failed on "table already exists". SQLAlchemy's documented recipe: the driver does no
+    transaction handling, and each begin() sends BEGIN itself (IMMEDIATE: the migration writes).
+    """
+    engine = make_engine(url)
+
+    @event.listens_for(engine, "connect")
+    def _no_driver_transactions(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def reconnecting(method: Callable[Concatenate[S, P], T]) -> Callable[Concatenate[S, P], T]:
+    """Retry a catalog call while its PostgreSQL server is gone (restarting, failing over): about 15 s in all."""
+
+    @functools.wraps(method)
+    def retried(self: S, *args: P.args, **kwargs: P.kwargs) -> T:
+        for wait in (*_RECONNECT_WAITS, None):
+            try:
+                return method(self, *args, **kwargs)
+            except (OperationalError, InterfaceError) as exc:
+                if wait is None or not _disconnected(exc):
+                    raise
+                time.sleep(wait)  # pool_pre_ping replaces the dead connections on the next try
+        raise AssertionError("unreachable")
+
+    return retried  # type: ignore[return-value]  # functools.wraps keeps the signature mypy cannot see
+
+
+def retrying_deadlocks(write: Callable[[], T]) -> T:
+    """Return what an idempotent write gives back, retried on a PostgreSQL deadlock or serialization failure."""
+    for attempt in range(_RETRIES):
+        try:
+            return write()
+        except OperationalError as exc:
+            if attempt == _RETRIES - 1 or getattr(exc.orig, "sqlstate", None) not in _RETRYABLE:
+                raise
+    raise AssertionError("unreachable")
+
+
+def insert_ignore(dialect: str, model: Any, values: dict[str, Any], keys: list[str]) -> Any:
+    """Return an INSERT of `values` into `model`'s table that does nothing when `keys` already exist."""
+    return dialect_insert(dialect, model).values(**values).on_conflict_do_nothing(index_elements=keys)
+
+
+def _disconnected(exc: DBAPIError) -> bool:
+    """Return whether a database error means the server went away (not a problem with the statement)."""
+    if exc.connection_invalidated:
+        return True
+    if not type(exc.orig).__module__.startswith("psycopg"):
+        return False  # SQLite waits on its own (busy_timeout) and has no server to lose
+    state = getattr(exc.orig, "sqlstate", None)
+    return state is None or state.startswith("08") or state in _SERVER_GONE
+
+
+def _json_dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # A 64 MiB page cache and memory-mapped reads (instead of SQLite's 2 MiB default): full-text
+    # queries on a million documents walk long doclists; measured p95 14 -> 10 ms at 215k documents.
+    pragmas = ("journal_mode=WAL", "busy_timeout=30000", "foreign_keys=ON", "synchronous=NORMAL")
+    for pragma in (*pragmas, "cache_size=-65536", "mmap_size=1073741824"):
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()

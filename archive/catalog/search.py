@@ -1,0 +1,211 @@
+"""Full-text and filtered search: SQLite FTS5 with bm25, PostgreSQL tsvector in each document's language."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    Select,
+    String,
+    Text,
+    cast,
+    distinct,
+    func,
+    literal,
+    literal_column,
+    select,
+    table,
+    text,
+)
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import Session
+
+from archive.catalog.filters import SORTS, SearchFilters
+from archive.catalog.models import CaptureRow, Document, facet, site_key
+from archive.catalog.textsearch import CONFIGS, config_case
+from scraper import Record
+
+__all__ = ["SearchHit", "filtered", "search"]
+
+_FTS_TOKEN = re.compile(r"[\w'’-]+", re.UNICODE)
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """One search result: the record, its rank score (lower is better) and a snippet."""
+
+    record: Record
+    score: float | None
+    snippet: str | None
+
+
+def search(
+    engine: Engine,
+    query: str | None,
+    filters: SearchFilters,
+    *,
+    versions: bool = False,
+    sort: str = "relevance",
+    limit: int = 20,
+    offset: int = 0,
+) -> list[SearchHit]:
+    """Return records matching the full-text `query` and `filters`, in `sort` order, one page of them.
+
+    `sort`: "relevance" (best match first; newest capture first without a query),
+    "newest" or "oldest" capture, or "published" (newest publication date first).
+    `versions`: only URLs whose text changed at least once.
+    """
+    if sort not in SORTS:
+        raise ValueError(f"sort must be one of {', '.join(SORTS)}, not {sort!r}")
+    dialect = engine.dialect.name
+    # PostgreSQL: the query's lexemes are worked out first and sent as a constant, so the
+    # planner can estimate how many documents match and start from a selective filter.
+    tsquery = _pg_tsquery(engine, query) if dialect == "postgresql" and query and query.strip() else None
+    # Site and language are also tokens of each document (its captures' values): the text index
+    # intersects them with the words; the exact conditions below still apply to each capture.
+    facets = [facet("site", site_key(_bare_site(filters.site)) or "")] if filters.site else []
+    facets += [facet("language", filters.language.lower())] if filters.language else []
+    match = _fts(dialect, query, tsquery, facets) if query and query.strip() else None
+    stmt: Select[Any]
+    if match is None:
+        no_score: ColumnElement[Any] = literal_column("NULL")  # untyped: PostgreSQL sends it as text
+        stmt = select(CaptureRow, no_score)
+    else:
+        stmt = select(CaptureRow, match.c.score).join(match, match.c.doc_id == CaptureRow.document_id)
+    order = {
+        "newest": (CaptureRow.captured_at.desc(),),
+        "oldest": (CaptureRow.captured_at.asc(),),
+        "published": (CaptureRow.published.is_(None), CaptureRow.published.desc(), CaptureRow.captured_at.desc()),
+        "relevance": (match.c.score,) if match is not None else (CaptureRow.captured_at.desc(),),
+    }[sort]
+    stmt = filtered(stmt.order_by(*order, CaptureRow.id), filters)
+    if versions:
+        changed = (
+            select(CaptureRow.canonical_url)
+            .group_by(CaptureRow.canonical_url)
+            .having(func.count(func.distinct(CaptureRow.text_sha256)) > 1)
+        )
+        stmt = stmt.where(CaptureRow.canonical_url.in_(changed))
+    with Session(engine) as session:
+        found = [(row, score) for row, score in session.execute(stmt.limit(limit).offset(max(0, offset)))]
+        # Snippets for this page only: made per matching document, they cost more than the ranking.
+        snippets = (
+            _snippets(session, query or "", tsquery, {row.document_id for row, _ in found}) if match is not None else {}
+        )
+        return [
+            SearchHit(row.to_record(), float(score) if score is not None else None, snippets.get(row.document_id))
+            for row, score in found
+        ]
+
+
+def filtered(stmt: Select[Any], filters: SearchFilters) -> Select[Any]:
+    """Return `stmt` narrowed to the captures that meet `filters`."""
+    if filters.site:
+        key = site_key(_bare_site(filters.site)) or ""
+        # The site and its subdomains: every key that starts with it ("/" sorts right after ".").
+        stmt = stmt.where(CaptureRow.site_key >= key, CaptureRow.site_key < key[:-1] + "/")
+    if filters.author:
+        stmt = stmt.where(func.lower(cast(CaptureRow.authors, String)).contains(filters.author.lower()))
+    if filters.language:
+        stmt = stmt.where(CaptureRow.language == filters.language.lower())
+    day = func.coalesce(CaptureRow.published, func.substr(CaptureRow.captured_at, 1, 10))
+    if filters.since:
+        stmt = stmt.where(day >= filters.since)
+    if filters.until:
+        stmt = stmt.where(day <= filters.until)
+    captured_day = func.substr(CaptureRow.captured_at, 1, 10)
+    if filters.captured_since:
+        stmt = stmt.where(captured_day >= filters.captured_since)
+    if filters.captured_until:
+        stmt = stmt.where(captured_day <= filters.captured_until)
+    if filters.crawl:
+        stmt = stmt.where(CaptureRow.crawl_id.startswith(filters.crawl))
+    return stmt
+
+
+def _pg_tsquery(engine: Engine, query: str) -> str:
+    """Return the text of the query's tsquery: each configuration's distinct lexemes, ORed."""
+    with engine.connect() as connection:
+        return str(connection.execute(select(_tsquery(query))).scalar_one())
+
+
+def _fts(dialect: str, query: str, tsquery: str | None, facets: Sequence[str]) -> Any:
+    """Return a subquery of (doc_id, score) for the documents matching the words and `facets`; None: no words."""
+    if dialect == "sqlite":
+        fts_query = _fts5_query(query, facets)
+        if not fts_query:
+            return None
+        fts = table("documents_fts")
+        return (
+            select(
+                literal_column("documents_fts.rowid").label("doc_id"),
+                literal_column("bm25(documents_fts, 10.0, 1.0, 0.0)").label("score"),
+            )
+            .select_from(fts)
+            .where(text("documents_fts MATCH :fts_query").bindparams(fts_query=fts_query))
+            .subquery()
+        )
+    constant = cast(literal(tsquery or ""), postgresql.TSQUERY)
+    search_column: ColumnElement[Any] = literal_column("documents.search")
+    matching = select(Document.id.label("doc_id"), (-func.ts_rank_cd(search_column, constant)).label("score"))
+    if facets:
+        tokens = cast(postgresql.array(list(facets)), postgresql.ARRAY(Text))
+        matching = matching.where(func.string_to_array(Document.facets, " ").op("@>")(tokens))
+    return matching.where(search_column.op("@@")(constant)).subquery()
+
+
+def _snippets(session: Session, query: str, tsquery: str | None, document_ids: Collection[int]) -> dict[int, str]:
+    """Return a highlighted passage per document where the query matches."""
+    if not document_ids:
+        return {}
+    ids = sorted(document_ids)
+    if session.get_bind().dialect.name == "sqlite":
+        fts_query = _fts5_query(query)
+        found = session.execute(
+            text(
+                "SELECT rowid, snippet(documents_fts, 1, '«', '»', '…', 24) FROM documents_fts"
+                " WHERE documents_fts MATCH :q AND rowid IN (" + ",".join(map(str, ids)) + ")"
+            ).bindparams(q=fts_query)
+        )
+    else:
+        headline = func.ts_headline(
+            literal_column(config_case("documents.language")),
+            Document.text,
+            cast(literal(tsquery or ""), postgresql.TSQUERY),
+            "StartSel=«, StopSel=», MaxWords=35, MinWords=15",
+        )
+        found = session.execute(select(Document.id, headline).where(Document.id.in_(ids)))
+    return {int(doc): str(snippet) for doc, snippet in found}
+
+
+def _fts5_query(query: str, facets: Sequence[str] = ()) -> str:
+    """Return the FTS5 query for the user's words in title or text (each quoted, all required) and `facets`."""
+    words = " ".join('"' + t.replace('"', '""') + '"' for t in _FTS_TOKEN.findall(query))
+    if not words:
+        return ""
+    return f"{{title text}} : ({words})" + "".join(f' AND facets : "{token}"' for token in facets)
+
+
+def _tsquery(query: str) -> Any:
+    """Return the tsquery of the words in every configuration documents may be indexed in, ORed.
+
+    Each document matches in its own language's stemming, and the GIN index still serves it.
+    """
+    configs = ["simple", *sorted(set(CONFIGS.values()))]
+    parts = [func.plainto_tsquery(literal_column(f"'{c}'::regconfig"), query) for c in configs]
+    # Most configurations give the same lexemes: OR each distinct form once, or the GIN index
+    # reads the same posting lists up to 16 times.
+    variant = func.unnest(postgresql.array(parts)).table_valued("q").render_derived()
+    as_text = cast(variant.c.q, String)
+    joined = func.string_agg(distinct(literal("(") + as_text + literal(")")), literal(" | "))
+    return select(cast(func.coalesce(joined, literal("")), postgresql.TSQUERY)).where(as_text != "").scalar_subquery()
+
+
+def _bare_site(site: str) -> str:
+    """Return a --site value as captures' sites are stored: lower case, without "www."."""
+    return site.lower().removeprefix("www.")
