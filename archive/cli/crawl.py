@@ -91,7 +91,13 @@ def frontier_url(args: argparse.Namespace) -> str | None:
 
 def _scope_options(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument("urls", nargs="*", metavar="URL", help="seed URLs (kind decided by the response)")
-    cmd.add_argument("--seeds", type=Path, action="append", default=[], help="seed file: one URL per line, with options (docs/crawling.md)")
+    cmd.add_argument(
+        "--seeds",
+        type=Path,
+        action="append",
+        default=[],
+        help="seed file: one URL per line, with options (docs/crawling.md)",
+    )
     cmd.add_argument("--kind", choices=KINDS, default="auto", help="what the URL seeds are (default: sniff)")
     cmd.add_argument("--depth", type=int, help="link hops from page seeds (default 1)")
     cmd.add_argument("--any-site", action="store_true", help="follow links to other sites too")
