@@ -34,7 +34,7 @@ import socket
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import redis
 from redis.backoff import ExponentialBackoff
@@ -44,6 +44,9 @@ from archive.errors import ArchiveError
 from archive.frontier._codec import RequestCodec
 from archive.frontier._lua import SCRIPTS
 from scraper.urls import redacted
+
+if TYPE_CHECKING:
+    from redis.typing import EncodableT
 
 __all__ = [
     "DEFAULT_NAME",
@@ -143,7 +146,12 @@ class Frontier:
         self, run: str, kind: str, *, options: Mapping[str, Any] | None = None, job: str | None = None
     ) -> None:
         """Start run `run` of `kind` ("crawl" or "reextract") with its options; workers take from it at once."""
-        state = {"kind": kind, "status": "running", "started": f"{time.time():.3f}", "job": job or ""}
+        state: dict[EncodableT, EncodableT] = {
+            "kind": kind,
+            "status": "running",
+            "started": f"{time.time():.3f}",
+            "job": job or "",
+        }
         with self.client.pipeline(transaction=True) as pipe:
             pipe.hset(self.key(run, "state"), mapping=state)
             pipe.set(self.key(run, "options"), json.dumps(dict(options or {}), sort_keys=True))
@@ -172,16 +180,16 @@ class Frontier:
     def state(self, run: str) -> dict[str, str]:
         """Return a run's state (kind, status, job, started); empty when the frontier does not know it."""
         raw = self.call(self.client.hgetall, self.key(run, "state"))
-        return {k.decode(): v.decode() for k, v in raw.items()}
+        return {_text(k): _text(v) for k, v in raw.items()}
 
     def active(self, kind: str) -> list[str]:
         """Return the runs of `kind` workers take work from, oldest first."""
-        return [r.decode() for r in self.call(self.client.zrange, f"{self.name}:active:{kind}", 0, -1)]
+        return [_text(r) for r in self.call(self.client.zrange, f"{self.name}:active:{kind}", 0, -1)]
 
     def job_run(self, job: str) -> str | None:
         """Return the newest run a scheduled job started, if the frontier still knows it."""
         raw = self.call(self.client.hget, f"{self.name}:jobs", job)
-        return raw.decode() if raw else None
+        return _text(raw) if raw else None
 
     def push(
         self,
@@ -245,11 +253,11 @@ class Frontier:
     def counts(self, run: str) -> dict[str, int]:
         """Return a run's totals over every worker."""
         raw = self.call(self.client.hgetall, self.key(run, "counts"))
-        return {k.decode(): int(v) for k, v in raw.items()}
+        return {_text(k): int(v) for k, v in raw.items()}
 
     def drained(self) -> list[str]:
         """Return the runs that drained and are not yet recorded as ended in the catalog (retired)."""
-        return sorted(r.decode() for r in self.call(self.client.smembers, f"{self.name}:drained"))
+        return sorted(_text(r) for r in self.call(self.client.smembers, f"{self.name}:drained"))
 
     def retire(self, run: str) -> None:
         """Drop a finished run's queue and seen-sets; keep its state and counts a week (for `scraper frontier`)."""
@@ -268,7 +276,7 @@ class Frontier:
 
         `recorded` is False for a drained run no worker has yet recorded as ended in the catalog.
         """
-        names = {r.decode() for r in self.call(self.client.zrange, f"{self.name}:finished", 0, -1)}
+        names = {_text(r) for r in self.call(self.client.zrange, f"{self.name}:finished", 0, -1)}
         unrecorded = set(self.drained())
         names |= unrecorded
         for kind in ("crawl", "reextract"):
@@ -343,7 +351,7 @@ class Frontier:
         """Return every registered worker: its info, whether its heartbeat lasts, and how many items it holds."""
         found = []
         for name, raw in self.call(self.client.hgetall, f"{self.name}:workers").items():
-            worker = name.decode()
+            worker = _text(name)
             with self.client.pipeline(transaction=False) as pipe:
                 pipe.pttl(f"{self.name}:alive:{worker}")
                 pipe.hlen(f"{self.name}:inflight:{worker}")
@@ -354,13 +362,13 @@ class Frontier:
     def in_flight(self, worker: str) -> list[bytes]:
         """Return the data of the items a worker holds."""
         entries = self.call(self.client.hvals, f"{self.name}:inflight:{worker}")
-        return [entry.split(b"\n", 2)[2] for entry in entries]
+        return [_raw(entry).split(b"\n", 2)[2] for entry in entries]
 
     def reap(self) -> list[tuple[str, int, list[str]]]:
         """Release the items of every worker whose heartbeat expired: [(worker, items, runs drained)]."""
         reaped = []
         for name in self.call(self.client.hkeys, f"{self.name}:workers"):
-            worker = name.decode()
+            worker = _text(name)
             if self.call(self.client.exists, f"{self.name}:alive:{worker}"):
                 continue
             count, finished = self.release(worker, only_if_dead=True)
@@ -407,6 +415,22 @@ class Frontier:
         for batch in _batched(self.call(self.client.scan_iter, match=f"{self.name}:*", count=500), 500):
             deleted += int(self.call(self.client.delete, *batch))
         return deleted
+
+
+def _raw(reply: object) -> bytes:
+    """Return a string reply of Redis as it came: bytes, since the client does not decode replies.
+
+    redis-py types replies loosely (str too, for clients that decode; a sorted set's members
+    maybe with their scores), so this says which one it is.
+    """
+    if not isinstance(reply, bytes):
+        raise TypeError(f"Redis replied {type(reply).__name__}, not bytes")
+    return reply
+
+
+def _text(reply: object) -> str:
+    """Return a string reply of Redis as text."""
+    return _raw(reply).decode()
 
 
 def _batched(items: Iterable[T], size: int) -> Iterable[list[T]]:
