@@ -16,6 +16,8 @@ from archive.crawl.runs import finish_if_empty
 from archive.errors import ArchiveError
 
 if TYPE_CHECKING:
+    from twisted.python.failure import Failure
+
     from archive.catalog.facade import Catalog
     from archive.crawl.seeds import Seed
     from archive.frontier.store import Frontier
@@ -182,11 +184,12 @@ def _run(settings: Any, spider: type, **kwargs: Any) -> dict[str, Any]:
         crawler = process.create_crawler(spider)
     except FrontierError as exc:  # the frontier is reached while the crawler is made
         raise RunFailed(str(exc)) from exc
-    failures: list[BaseException] = []
-    process.crawl(crawler, **kwargs).addErrback(lambda failure: failures.append(failure.value))
+    failures: list[Failure] = []
+    process.crawl(crawler, **kwargs).addErrback(failures.append)
     process.start()
     if failures:  # Scrapy logs these and carries on to exit; the caller must hear of them
-        raise RunFailed(f"{type(failures[0]).__name__}: {failures[0]}".splitlines()[0])
+        error = failures[0].value
+        raise RunFailed(f"{type(error).__name__}: {error}".splitlines()[0])
     stats = dict(crawler.stats.get_stats()) if crawler.stats else {}
     if stats.get("archive/stopped"):  # the archive could not be written to (archive.crawl.pipeline)
         raise RunFailed(f"{stats['archive/stopped']}; what was archived before it is kept")

@@ -104,7 +104,8 @@ def retry_delay(response: Response, retries: int, *, base: float, cap: float) ->
             when = None
         if when is not None:
             return max(0.0, (when - datetime.now(UTC)).total_seconds())
-    return min(cap, base * (2**retries)) * random.uniform(0.75, 1.25)
+    backoff: float = base * (2**retries)  # int ** int is typed Any: a negative power would be a float
+    return min(cap, backoff) * random.uniform(0.75, 1.25)
 
 
 class PoliteRetryMiddleware(RetryMiddleware):
@@ -126,7 +127,7 @@ class PoliteRetryMiddleware(RetryMiddleware):
             return response
         delay = retry_delay(response, request.meta.get("retry_times", 0), base=self.base, cap=self.cap)
         if delay > self.max_wait:
-            self.crawler.stats.inc_value("retry/retry_after_too_long")  # type: ignore[union-attr]
+            self.crawler.stats.inc_value("retry/retry_after_too_long")
             return response
         retry = self._retry(request, response_status_message(response.status))
         if retry is None:
@@ -185,7 +186,7 @@ class CrawlDelayExtension:
         return cls(crawler)
 
     def learned(self, request: Request, delay: float) -> None:
-        self.crawler.stats.set_value("robotstxt/crawl_delay", delay)  # type: ignore[union-attr]
+        self.crawler.stats.set_value("robotstxt/crawl_delay", delay)
         self._clamp(request)
 
     def response_downloaded(self, response: Response, request: Request, spider: Any = None) -> None:
@@ -258,5 +259,5 @@ class ResumeMiddleware:
             return None
         status, headers, body = found
         request.meta["archive_resumed"] = True
-        self.crawler.stats.inc_value("archive/resumed_from_warc")  # type: ignore[union-attr]
+        self.crawler.stats.inc_value("archive/resumed_from_warc")
         return archived_response(request.url, status, headers, body, request)

@@ -91,7 +91,7 @@ class ArchivePipeline:
 
     def __init__(self, crawler: Crawler, data_dir: Path, db_url: str) -> None:
         settings = crawler.settings
-        self.stats: StatsCollector = crawler.stats  # type: ignore[assignment]
+        self.stats: StatsCollector = crawler.stats
         self.data_dir = data_dir
         self.catalog = Catalog(db_url)
         self.commit_every = max(1, settings.getint("ARCHIVE_COMMIT_EVERY", 50))

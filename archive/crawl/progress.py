@@ -50,7 +50,7 @@ class ProgressExtension:
         self.progress.start()
 
     def update(self, **_: Any) -> None:
-        get = self.stats.get_value  # type: ignore[union-attr]
+        get = self.stats.get_value
         text = (
             f"{get('archive/captures_read', 0)} read · {get('archive/records_written', 0)} committed · "
             f"{get('archive/unchanged', 0)} unchanged · {get('archive/failed', 0)} failed"

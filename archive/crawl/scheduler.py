@@ -182,7 +182,7 @@ class FrontierWorker:
         self.forget(set(self._scopes) - set(active))
 
 
-class FrontierQueue(RedisQueue):
+class FrontierQueue(RedisQueue):  # type: ignore[misc]  # scrapy-redis has no type information: its Base is Any
     """scrapy-redis's queue interface over the frontier: push into the request's crawl; leasing is the scheduler's."""
 
     def __init__(self, server: Any, spider: Any, key: str, serializer: Any = None) -> None:
@@ -201,7 +201,8 @@ class FrontierQueue(RedisQueue):
         return self.worker.frontier.push(run, data, request.priority, fingerprint=fingerprint, claim=claim)
 
     def decode(self, data: bytes) -> Request:
-        return self._decode_request(data)
+        request: Request = self._decode_request(data)  # scrapy-redis is untyped: its decoding gives Any
+        return request
 
     def __len__(self) -> int:
         return self.worker.frontier.queued(self.worker.kind)
@@ -210,7 +211,7 @@ class FrontierQueue(RedisQueue):
         pass
 
 
-class FrontierDupeFilter(RFPDupeFilter):
+class FrontierDupeFilter(RFPDupeFilter):  # type: ignore[misc]  # scrapy-redis has no type information
     """scrapy-redis's request fingerprints; the frontier keeps them per crawl as it queues (a recrawl starts empty)."""
 
     @classmethod

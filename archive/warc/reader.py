@@ -133,7 +133,8 @@ def read_payload(directory: Path, location: WarcLocation) -> bytes:
                 found = warc_record.rec_headers.get_header("WARC-Record-ID")
                 if found != location.record_id:
                     raise WarcReadError(f"{path}@{location.offset}: found record {found}, not {location.record_id}")
-                return warc_record.raw_stream.read()
+                payload: bytes = warc_record.raw_stream.read()
+                return payload
     except OSError as exc:
         raise WarcReadError(f"{path}: {exc.strerror or exc}") from exc
     except WARC_READ_ERRORS as exc:

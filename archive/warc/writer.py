@@ -41,7 +41,7 @@ _REVISIT_PROFILES = {
 }
 
 
-class _Sha256Writer(WARCWriter):
+class _Sha256Writer(WARCWriter):  # type: ignore[misc]  # warcio has no type information: WARCWriter is Any
     """warcio's writer with SHA-256 block and payload digests instead of SHA-1."""
 
     @staticmethod
