@@ -24,7 +24,7 @@ REDIRECT_MAX_TIMES = 10  # a longer chain (or a loop) fails with a clear reason
 # Crawls reach public addresses only: a name resolving to a private, loopback or link-local
 # address, a redirect to one, or a URL naming one is refused unless listed here (CIDRs).
 TWISTED_DNS_RESOLVER = "archive.crawl.netguard.GuardedResolver"
-ARCHIVE_ALLOW_NETWORKS = []
+ARCHIVE_ALLOW_NETWORKS: list[str] = []
 
 # --- Components, by dotted path and order -------------------------------------------------
 ITEM_PIPELINES = {
@@ -55,7 +55,7 @@ ARCHIVE_WARC_PREFIX = "scraper"
 ARCHIVE_WARC_MAX_SIZE = 1024 * 1024 * 1024  # roll over to a new WARC file past this size
 ARCHIVE_COMMIT_EVERY = 50  # catalog rows per commit (after an fsync of the WARC file)
 ARCHIVE_OPERATOR = None  # written into every warcinfo record
-ARCHIVE_WARCINFO = {}  # extra warcinfo fields, e.g. {"description": "..."}
+ARCHIVE_WARCINFO: dict[str, str] = {}  # extra warcinfo fields, e.g. {"description": "..."}
 ARCHIVE_SITE_EVIDENCE = "text"  # off | text | all: drop lines a site repeats on 2+ other archived pages
 ARCHIVE_PROGRESS = False  # the CLI turns this on when stderr is a terminal
 ARCHIVE_JOBS = 0  # extraction processes, replay and crawl (archive.crawl.workers); 0: one per core, 1: in-process

@@ -90,6 +90,11 @@ def _with_names(text: str, names: list[str]) -> str:
     return ". ".join(sentences)
 
 
+def _ordered(a: int, b: int) -> tuple[int, int]:
+    """Return a pair of document ids smaller first, as the verifier's verdicts name them."""
+    return (a, b) if a <= b else (b, a)
+
+
 def measure(catalog: Catalog, planted: Planted, ids: dict[int, int]) -> dict[str, Any]:
     """Return candidate counts, timings and recall of planted pairs for the catalog as it is now."""
     everything = select(Document.id)
@@ -112,10 +117,10 @@ def measure(catalog: Catalog, planted: Planted, ids: dict[int, int]) -> dict[str
             began = time.perf_counter()
             related(connection, document)
             times.append((time.perf_counter() - began) * 1000)
-    found = {tuple(sorted(p)) for p in verdicts}
+    found = {_ordered(*p) for p in verdicts}
 
     def recall(planted_pairs: list[tuple[int, int]], relation: str) -> float:
-        wanted = [tuple(sorted((ids[a], ids[b]))) for a, b in planted_pairs if a in ids and b in ids]
+        wanted = [_ordered(ids[a], ids[b]) for a, b in planted_pairs if a in ids and b in ids]
         hits = [p for p in wanted if p in found and verdicts.get(p, ("", 0))[0] in relation]
         return round(len(hits) / len(wanted), 3) if wanted else 0.0
 

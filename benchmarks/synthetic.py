@@ -124,7 +124,7 @@ def machine() -> dict[str, Any]:
     """Return what the figures were measured on."""
     import os
 
-    found = {"python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count()}
+    found: dict[str, Any] = {"python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count()}
     try:  # Linux: the processor's name and the memory size
         info = Path("/proc/cpuinfo").read_text()
         found["cpu"] = next(line.split(":", 1)[1].strip() for line in info.splitlines() if "model name" in line)

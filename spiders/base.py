@@ -83,7 +83,7 @@ class ArchiveSpider(scrapy.Spider):
         if building is None:
             return build_item(capture, self.site_evidence, self.evidence_for_html)
         item = await building
-        self.crawler.stats.inc_value("extraction/in_workers")  # type: ignore[union-attr]
+        self.crawler.stats.inc_value("extraction/in_workers")
         return item
 
     def close_pool(self) -> None:
@@ -98,7 +98,7 @@ class ArchiveSpider(scrapy.Spider):
         """Report a capture that could not be fetched or loaded, naming it and the reason."""
         request = getattr(failure, "request", None)
         meta = request.meta if request is not None else {}
-        if self.frontier_worker is not None and failure.check(FrontierError):
+        if self.frontier_worker is not None and isinstance(failure.value, FrontierError):
             self.frontier_worker.fail(failure.value)  # a politeness or robots.txt step could not ask the frontier
         try:
             for item in self._failed(failure):
@@ -110,4 +110,4 @@ class ArchiveSpider(scrapy.Spider):
         request = getattr(failure, "request", None)
         source = request.meta.get("replay_source") if request is not None else None
         where = source.location if source is not None else getattr(request, "url", "?")
-        yield CaptureFailure(where, str(failure.value) or failure.type.__name__)
+        yield CaptureFailure(where, str(failure.value) or type(failure.value).__name__)

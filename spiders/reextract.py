@@ -6,7 +6,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import scrapy
 
@@ -29,7 +29,7 @@ class ReextractSpider(ReplaySpider):
     """
 
     name = "reextract"
-    custom_settings: ClassVar[dict[str, Any]] = {**ReplaySpider.custom_settings, "ARCHIVE_CRAWL_KIND": "reextract"}
+    custom_settings: dict[str, Any] = {**ReplaySpider.custom_settings, "ARCHIVE_CRAWL_KIND": "reextract"}  # noqa: RUF012
     serial = 0  # replay URLs are numbered per process
 
     async def start(self) -> AsyncIterator[Any]:

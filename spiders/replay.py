@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any, ClassVar
+from typing import Any
 
 import scrapy
 
@@ -18,7 +18,8 @@ class ReplaySpider(ArchiveSpider):
     """Replays every capture under the given paths; never touches the network."""
 
     name = "replay"
-    custom_settings: ClassVar[dict[str, Any]] = {
+    # Not a ClassVar: Scrapy's Spider declares custom_settings an instance attribute (read once per crawl).
+    custom_settings: dict[str, Any] = {  # noqa: RUF012
         "ROBOTSTXT_OBEY": False,
         "DOWNLOAD_DELAY": 0,
         "AUTOTHROTTLE_ENABLED": False,

@@ -138,7 +138,7 @@ class SiteSpider(ArchiveSpider):
     def _sniff(self, response: Response) -> str:
         if urlsplit(response.url).path == "/robots.txt":
             return "robots"
-        media, _ = media_kind(response.headers.get("Content-Type", b"").decode("latin-1"))
+        media, _ = media_kind((response.headers.get("Content-Type") or b"").decode("latin-1"))
         head = response.body[:2048]
         if media in _FEED_TYPES or _FEED_HEAD.search(head):
             return "feed"
@@ -217,7 +217,7 @@ class SiteSpider(ArchiveSpider):
             if archived is not None:
                 yield from self._follow(archived)
             return
-        media, _ = media_kind(response.headers.get("Content-Type", b"").decode("latin-1"))
+        media, _ = media_kind((response.headers.get("Content-Type") or b"").decode("latin-1"))
         html_like = media in _HTML_LIKE or (media is None and isinstance(response, TextResponse))
         if not html_like:
             self._count("crawl/skipped_not_html")
@@ -302,10 +302,10 @@ class SiteSpider(ArchiveSpider):
 
     def _failed(self, failure: Failure) -> Iterator[Any]:
         """Name the URL and the reason; robots.txt refusals are policy, counted but not failures."""
-        if failure.check(IgnoreRequest) and "robots.txt" in str(failure.value):
+        if isinstance(failure.value, IgnoreRequest) and "robots.txt" in str(failure.value):
             self._count("crawl/robots_forbidden")
             return
-        if failure.check(HttpError):
+        if isinstance(failure.value, HttpError):
             response = failure.value.response
             yield CaptureFailure(response.url, f"HTTP {response.status}")
             return
