@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import feedparser
 from scrapy.exceptions import IgnoreRequest
-from scrapy.http import Request, Response, TextResponse
+from scrapy.http import Headers, Request, Response, TextResponse
 from scrapy.linkextractors import LinkExtractor
+from scrapy.responsetypes import responsetypes
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.gz import gunzip
 from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
@@ -34,6 +35,8 @@ _SITEMAP_HEAD = re.compile(rb"<(?:urlset|sitemapindex)\b", re.IGNORECASE)
 _SITEMAP_MAX_BYTES = 64 * 1024 * 1024
 _MAX_SITEMAP_DEPTH = 5  # sitemap indexes nested deeper than this (or pointing at themselves) stop
 _BUILD_RECORD = object()  # yielded by _page where the page's record goes: route builds it (maybe in a worker)
+# The spider's `archived`, set by the archive pipeline: a URL's latest capture (status, headers, body as stored).
+_Archived = Callable[[str], tuple[int, list[tuple[str, str]], bytes] | None]
 
 
 class SiteSpider(ArchiveSpider):
@@ -229,19 +232,26 @@ class SiteSpider(ArchiveSpider):
         if isinstance(response, TextResponse) and media in HTML_TYPES:
             yield from self._follow(response)
 
-    def _archived_copy(self, response: Response) -> Response | None:
-        archived = getattr(self, "archived", None)
+    def _archived_copy(self, response: Response) -> TextResponse | None:
+        archived: _Archived | None = getattr(self, "archived", None)
         found = archived(response.url) if archived is not None else None
         if found is None:
             return None
         archived_copy = archived_response(response.url, *found, request=response.request)
-        encoding = archived_copy.headers.get(b"Content-Encoding", b"").decode("latin-1")
+        encoding = (archived_copy.headers.get(b"Content-Encoding") or b"").decode("latin-1")
         try:
-            return archived_copy.replace(body=decode_content(archived_copy.body, encoding))
+            body = decode_content(archived_copy.body, encoding)
         except SourceError:
             return None
+        # Its class was chosen for the body as stored, still encoded (a gzipped page is a plain Response,
+        # which has no links to follow): choose again for the decoded body, as HttpCompressionMiddleware does.
+        headers = Headers(archived_copy.headers)
+        headers.pop(b"Content-Encoding", None)
+        kind = responsetypes.from_args(headers=headers, url=response.url, body=body)
+        decoded = archived_copy.replace(cls=kind, headers=headers, body=body)
+        return decoded if isinstance(decoded, TextResponse) else None
 
-    def _follow(self, response: Response) -> Iterator[Request]:
+    def _follow(self, response: TextResponse) -> Iterator[Request]:
         meta = response.meta
         scope = self.scope_of(meta)
         if meta.get("from_seed") and scope.options.discover_feeds:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from scrapy.http import Request, Response
+from scrapy.http import Headers, Request, Response
 from scrapy.responsetypes import responsetypes
 
 from scraper import Capture, WireRequest, media_kind
@@ -79,7 +79,9 @@ def header_pairs(headers: Any) -> list[tuple[str, str]]:
     return [(k.decode("latin-1"), v.decode("latin-1")) for k, values in headers.items() for v in values]
 
 
-def archived_response(url: str, status: int, headers: list[tuple[str, str]], body: bytes, request: Request) -> Response:
+def archived_response(
+    url: str, status: int, headers: list[tuple[str, str]], body: bytes, request: Request | None
+) -> Response:
     """Return a Scrapy response rebuilt from an archived capture (body as transferred, still encoded)."""
-    kind = responsetypes.from_args(headers=headers, url=url, body=body)
+    kind = responsetypes.from_args(headers=Headers(headers), url=url, body=body)
     return kind(url, status=status, headers=headers, body=body, request=request)
