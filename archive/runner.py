@@ -13,7 +13,14 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.utils.project import get_project_settings
 
 from archive.crawl.runs import finish_if_empty
+from archive.crawl.scope import CrawlScope, ScopeOptions, SharedLedger
+from archive.crawl.workers import available_cores
 from archive.errors import ArchiveError
+from archive.frontier.store import FrontierError, RequestCodec
+from archive.layout import DataLayout
+from spiders.reextract import ReextractSpider
+from spiders.replay import ReplaySpider
+from spiders.site import SiteSpider
 
 if TYPE_CHECKING:
     from twisted.python.failure import Failure
@@ -63,7 +70,6 @@ def run_replay(
 
     `overrides` are further settings (the CLI's --set), applied last.
     """
-    from spiders.replay import ReplaySpider
 
     settings = project_settings(
         data_dir,
@@ -80,7 +86,6 @@ def run_replay(
 
 def _busy(settings: Any) -> Any:
     """Return replay settings with enough captures loaded and waiting that every extraction worker stays busy."""
-    from archive.crawl.workers import available_cores
 
     workers = settings.getint("ARCHIVE_JOBS") or available_cores()
     settings.set("CONCURRENT_REQUESTS", max(8, 4 * workers), priority="cmdline")
@@ -102,7 +107,6 @@ def run_crawl(
     With `frontier` (frontier_settings()) this process is a worker of a shared frontier: it
     crawls whatever runs the frontier holds (seeds reach it through `scraper enqueue`).
     """
-    from spiders.site import SiteSpider
 
     settings = project_settings(
         data_dir,
@@ -148,7 +152,6 @@ def run_reextract(
     overrides: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Re-extract the captures the catalog holds in WARC files `paths` (or in files leased from `frontier`)."""
-    from spiders.reextract import ReextractSpider
 
     settings = project_settings(
         data_dir,
@@ -172,9 +175,6 @@ class RunFailed(ArchiveError):
 
 
 def _run(settings: Any, spider: type, **kwargs: Any) -> dict[str, Any]:
-    from archive.frontier.store import FrontierError
-    from archive.layout import DataLayout
-
     try:  # before Scrapy starts: a pipeline failing to open makes Scrapy's own stats trip over it
         DataLayout.from_settings(settings).check_writable()
     except PermissionError as exc:
@@ -221,9 +221,6 @@ def enqueue_seeds(
     A seed the crawl has taken already, or one out of its scope or over its caps, is skipped:
     the same rules as every link a worker finds (archive.crawl.scope).
     """
-    from archive.crawl.scope import CrawlScope, ScopeOptions, SharedLedger
-    from archive.frontier.store import FrontierError, RequestCodec
-    from spiders.site import SiteSpider
 
     new = run is None
     if run is None:
@@ -246,7 +243,6 @@ def enqueue_seeds(
 
 def enqueue_files(frontier: Frontier, catalog: Catalog, files: Iterable[str], *, args: Mapping[str, Any]) -> Enqueued:
     """Start a re-extraction run whose items are WARC file names (relative to each worker's DATA/warc)."""
-    from archive.frontier.store import RequestCodec
 
     names = sorted(set(files))
     run = catalog.start_crawl("reextract", dict(args))

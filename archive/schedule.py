@@ -38,8 +38,11 @@ from pathlib import Path
 from typing import Any
 
 from croniter import croniter
+from sqlalchemy import text
 
+from archive.catalog.engine import make_engine
 from archive.errors import ArchiveError
+from archive.frontier.store import Frontier
 from archive.layout import DataLayout
 
 __all__ = ["Job", "ScheduleError", "Scheduler", "job_lock", "load_schedule"]
@@ -142,14 +145,11 @@ def _advisory_lock(db_url: str, name: str) -> Iterator[bool]:
     if not db_url.startswith("postgresql"):
         yield True
         return
-    from archive.catalog.engine import make_engine
 
     key = int.from_bytes(hashlib.blake2b(f"scraper-job:{name}".encode(), digest_size=8).digest(), "big", signed=True)
     engine = make_engine(db_url)
     try:
         with engine.connect() as conn:
-            from sqlalchemy import text
-
             held = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar())
             try:
                 yield held
@@ -225,7 +225,6 @@ class Scheduler:
 
     def _running_in_frontier(self, job: Job) -> str | None:
         """Return the job's previous run if the frontier still works on it."""
-        from archive.frontier.store import Frontier
 
         assert self.frontier is not None
         frontier = Frontier.connect(*self.frontier)

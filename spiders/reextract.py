@@ -10,6 +10,7 @@ from typing import Any
 
 import scrapy
 
+from archive.crawl.items import CaptureFailure
 from archive.crawl.replay import replay_url
 from archive.crawl.scheduler import LEASE
 from archive.frontier.store import Lease
@@ -77,6 +78,4 @@ class ReextractSpider(ReplaySpider):
 
     @staticmethod
     def _refused(name: str, reason: str) -> Any:
-        from archive.crawl.items import CaptureFailure
-
         return CaptureFailure(name, reason)

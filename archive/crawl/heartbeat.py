@@ -5,12 +5,18 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scrapy import signals
 from scrapy.exceptions import DontCloseSpider, NotConfigured
+from scrapy.utils.defer import deferred_from_coro
+from sqlalchemy.exc import SQLAlchemyError
 from twisted.internet import task
 
+from archive.catalog.facade import Catalog
+from archive.crawl.pipeline import recover_into
+from archive.crawl.runs import record_ended
 from archive.crawl.scheduler import (
     ARCHIVE_CHECKPOINT,
     ARCHIVE_COMMITTED,
@@ -19,6 +25,7 @@ from archive.crawl.scheduler import (
     frontier_worker,
 )
 from archive.frontier.store import FrontierError, host_name
+from archive.layout import settings_catalog_url
 
 if TYPE_CHECKING:
     from typing import Self
@@ -75,9 +82,6 @@ class FrontierExtension:
         self._stop("frontier_unreachable")
 
     def opened(self, spider: Any) -> None:
-        from archive.catalog.facade import Catalog
-        from archive.layout import settings_catalog_url
-
         self.catalog = Catalog(settings_catalog_url(self.crawler.settings))
         self.frontier.register(self.worker.name, self._info(), self.worker.ttl)
         self._stat("frontier/worker", self.worker.name)
@@ -192,9 +196,6 @@ class FrontierExtension:
         another tries again at its next beat (so does one whose drained run was left unrecorded
         by a worker that died between its last acknowledgement and the catalog).
         """
-        from sqlalchemy.exc import SQLAlchemyError
-
-        from archive.crawl.runs import record_ended
 
         for run in runs:
             try:
@@ -211,9 +212,6 @@ class FrontierExtension:
 
     def _recover_open_files(self) -> None:
         """Mend WARC files a dead worker left open in this data directory (locked ones are left alone)."""
-        from pathlib import Path
-
-        from archive.crawl.pipeline import recover_into
 
         if self.data_dir and self.catalog is not None:
             recovered = recover_into(Path(self.data_dir), self.catalog, self.crawler.stats)
@@ -221,8 +219,6 @@ class FrontierExtension:
                 logger.warning("frontier: recovered %d WARC file(s) a dead worker left open", recovered)
 
     def _stop(self, reason: str) -> None:
-        from scrapy.utils.defer import deferred_from_coro
-
         engine = self.crawler.engine
         if engine is not None and engine.spider is not None:
             deferred_from_coro(engine.close_spider_async(reason=reason))

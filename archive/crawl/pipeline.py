@@ -20,6 +20,7 @@ from archive.catalog.facade import Catalog
 from archive.crawl.items import ArchiveItem, CaptureFailure, ExchangeItem, RevisitItem, SkippedRecord
 from archive.crawl.middlewares import REDIRECT_RECEIVED
 from archive.crawl.scheduler import ARCHIVE_CHECKPOINT, ARCHIVE_COMMITTED
+from archive.integrity.repair import reindex_file
 from archive.layout import DataLayout, settings_catalog_url
 from archive.warc.reader import WarcReadError, read_payload
 from archive.warc.recovery import recover_open_files
@@ -60,7 +61,6 @@ def recover_into(data_dir: Path, catalog: Catalog, stats: StatsCollector | None 
 
     Files a live process holds are left alone.
     """
-    from archive.integrity.repair import reindex_file
 
     def reindex(path: Path) -> None:
         added, problems = reindex_file(path, catalog)

@@ -26,6 +26,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
+from archive.catalog.facade import Catalog
 from archive.crawl.items import ArchiveItem, CaptureFailure
 from scraper import Capture, CaptureError, Record, SiteEvidence, build_record
 
@@ -95,8 +96,6 @@ def _start_worker(main_pid: int, db_url: str | None, evidence_for_html: bool) ->
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
     threading.Thread(target=_exit_with, args=(main_pid,), daemon=True, name="watch-main").start()
     if db_url is not None:
-        from archive.catalog.facade import Catalog
-
         _evidence = Catalog(db_url)
     _evidence_for_html = evidence_for_html
 
