@@ -29,3 +29,4 @@ test: lint
 # The benchmark suite (offline; needs ../shared/eval beside the project): results in benchmarks/results.
 bench: setup
 	$(BIN)/python -m benchmarks
+	$(BIN)/python -m benchmarks.startup
