@@ -14,7 +14,7 @@ DEFAULT_DATA = "data"
 
 def data_root(given: str | Path | None = None) -> Path:
     """Return the data folder: `given`, else $SCRAPER_DATA, else ./data."""
-    return Path(given if given is not None else os.environ.get("SCRAPER_DATA") or DEFAULT_DATA)
+    return Path(given if given is not None else os.environ.get("SCRAPER_DATA", DEFAULT_DATA))
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,5 +83,9 @@ class DataLayout:
 
 
 def settings_catalog_url(settings: Any) -> str:
-    """Return a Scrapy run's catalog URL: ARCHIVE_DB_URL, else as `DataLayout.catalog_url` decides."""
-    return DataLayout.from_settings(settings).catalog_url(settings.get("ARCHIVE_DB_URL"))
+    """Return a Scrapy run's catalog URL: ARCHIVE_DB_URL, else SQLite in ARCHIVE_DATA_DIR.
+
+    Settings alone decide (the CLI sets ARCHIVE_DB_URL from --db and $SCRAPER_DB): a run
+    started with Scrapy's own tools keeps its catalog beside its WARC files.
+    """
+    return str(settings.get("ARCHIVE_DB_URL") or f"sqlite:///{DataLayout.from_settings(settings).catalog_file}")

@@ -15,8 +15,13 @@ def lazy_exports(package: str, where: Mapping[str, str]) -> Callable[[str], Any]
 
     def __getattr__(name: str) -> Any:
         module = where.get(name)
-        if module is None:
-            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        if module is None:  # a submodule, as `import package` used to load them: scraper.extract, say
+            try:
+                return importlib.import_module(f"{package}.{name}")
+            except ModuleNotFoundError as exc:
+                if exc.name != f"{package}.{name}":
+                    raise
+                raise AttributeError(f"module {package!r} has no attribute {name!r}") from None
         value = getattr(importlib.import_module(module), name)
         namespace[name] = value  # later look-ups skip __getattr__
         return value

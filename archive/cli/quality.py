@@ -15,6 +15,18 @@ __all__ = ["add_commands"]
 
 MODELS = Path(__file__).resolve().parent.parent.parent / "scraper" / "models"
 EVAL_SET_HELP = "labeled pages: evaldata.json + html/ (default $SCRAPER_EVAL_SET)"
+# scraper.evaluation.MODES, named here so that --help need not load the extractors (a test keeps them equal).
+MODE_NAMES = (
+    "html",
+    "trafilatura",
+    "trafilatura-precision",
+    "trafilatura-fast",
+    "readability",
+    "text",
+    "text-html2text",
+    "text-site-evidence",
+    "text-keep-all",
+)
 
 
 def add_commands(sub: Any) -> None:
@@ -22,7 +34,7 @@ def add_commands(sub: Any) -> None:
     evaluate = sub.add_parser("eval", help="score extraction quality on a labeled corpus")
     _set_option(evaluate)
     evaluate.add_argument(
-        "--modes", default="html,text", help="comma-separated modes (default html,text; an unknown one lists them)"
+        "--modes", default="html,text", help=f"comma-separated, of: {', '.join(MODE_NAMES)} (default html,text)"
     )
     evaluate.add_argument("--limit", type=int, help="score only the first N pages")
     evaluate.add_argument(
