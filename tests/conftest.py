@@ -6,15 +6,19 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
 if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+
     from archive.frontier.store import Frontier
+
+T = TypeVar("T")
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT_SEEDS = ROOT / "seeds"
@@ -152,3 +156,46 @@ def warcio_check(paths: list[Path]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(warcio), "check", "-v", *map(str, paths)], capture_output=True, text=True, check=False, timeout=300
     )
+
+
+# --- Scrapy components in this process --------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def asyncio_reactor() -> Any:
+    """Install the reactor the project runs on (asyncio), as Scrapy's own tests do; return its event loop.
+
+    It never runs: components are called directly, and coroutines run to completion on its loop.
+    """
+    from scrapy.utils.reactor import install_reactor, is_asyncio_reactor_installed
+
+    install_reactor("twisted.internet.asyncioreactor.AsyncioSelectorReactor")
+    assert is_asyncio_reactor_installed(), "another reactor was installed in this process first"
+    from twisted.internet import reactor
+
+    return reactor._asyncioEventloop  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def run_async(asyncio_reactor: Any) -> Callable[[Coroutine[Any, Any, T]], T]:
+    """Return a function that runs a coroutine (a component's async method) to its end on the reactor's loop."""
+    return asyncio_reactor.run_until_complete  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def make_crawler(asyncio_reactor: Any) -> Callable[..., Crawler]:
+    """Return a function making a Crawler with the given settings and an open spider, as Scrapy's tests make theirs.
+
+    No engine runs; download handlers are off, so nothing can reach the network, and Scrapy's own
+    extensions are off, so the component under test is the only one listening to the signals.
+    """
+    from scrapy import Spider
+    from scrapy.utils.test import get_crawler
+
+    def make(settings: dict[str, Any] | None = None, spider: type[Spider] = Spider) -> Crawler:
+        quiet = {"DOWNLOAD_HANDLERS": {"http": None, "https": None, "ftp": None, "s3": None}, "EXTENSIONS_BASE": {}}
+        crawler = get_crawler(spider, {**quiet, **(settings or {})})
+        crawler.spider = spider.from_crawler(crawler, name="test")
+        return crawler
+
+    return make
