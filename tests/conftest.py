@@ -1,11 +1,19 @@
-"""Shared fixtures: catalogs on real SQLite files and a real PostgreSQL server, the CLI as a subprocess."""
+"""Shared fixtures: catalogs on real SQLite files and a real PostgreSQL server, the CLI in-process or as a subprocess.
+
+Tiers: `pytest -m "not slow"` (make test-fast) runs everything but the tests marked slow;
+`pytest` (make test) runs all of them.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import subprocess
 import sys
+import traceback
 import uuid
+import warnings
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,9 +70,9 @@ def _postgres_reachable() -> str | None:
     )
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """Return a URL to a fresh schema of the test database, dropped afterwards."""
+@contextlib.contextmanager
+def postgres_schema() -> Iterator[str]:
+    """Yield a URL to a fresh schema of the test database, dropped afterwards (any fixture scope may use it)."""
     import psycopg
 
     problem = _postgres_reachable()
@@ -80,7 +88,17 @@ def postgres_url() -> Iterator[str]:
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """Return a URL to a fresh schema of the test database, dropped afterwards."""
+    with postgres_schema() as url:
+        yield url
+
+
+BOTH_DATABASES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(params=BOTH_DATABASES)
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """Return a catalog URL: a real SQLite file, or a fresh schema on the PostgreSQL server."""
     if request.param == "sqlite":
@@ -117,16 +135,38 @@ class Result:
     stdout_bytes: bytes
 
 
+# Commands that start no Scrapy crawl run in this process (`archive.cli.main`); the others start
+# a Twisted reactor, which cannot restart in one process, so they run as `python -m archive.cli`.
+IN_PROCESS = frozenset(
+    {"query", "show", "history", "crawls", "export", "index", "wacz", "verify", "repair", "similar", "stories"}
+    | {"extract", "eval", "frontier", "enqueue"}
+)
+
+
 @dataclass
 class Cli:
-    """Runs `scraper` in a subprocess (a Twisted reactor cannot restart in one process)."""
+    """Runs `scraper` on one data directory and catalog: in this process where it can, else in a subprocess.
+
+    `spawn` always starts a process: for tests where the process boundary is the point.
+    """
 
     cwd: Path
     data: Path
     db: str
 
+    def env(self) -> dict[str, str]:
+        return {"SCRAPER_DB": self.db, "SCRAPER_DATA": str(self.data)}
+
     def __call__(self, *args: str, check: bool = False) -> Result:
-        env = {**os.environ, "SCRAPER_DB": self.db, "SCRAPER_DATA": str(self.data), "PYTHONWARNINGS": "error"}
+        run = self._in_process if args and args[0] in IN_PROCESS else self.spawn
+        result = run(*args)
+        if check and result.code != 0:
+            raise AssertionError(f"scraper {' '.join(args)} exited {result.code}:\n{result.out}\n{result.err}")
+        return result
+
+    def spawn(self, *args: str) -> Result:
+        """Run `python -m archive.cli ARGS` (the console script's module) in a process of its own."""
+        env = {**os.environ, **self.env(), "PYTHONWARNINGS": "error"}
         proc = subprocess.run(
             [sys.executable, "-m", "archive.cli", *args],
             cwd=self.cwd,
@@ -135,27 +175,55 @@ class Cli:
             timeout=600,
             check=False,
         )
-        result = Result(proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode(), proc.stdout)
-        if check and proc.returncode != 0:
-            raise AssertionError(f"scraper {' '.join(args)} exited {proc.returncode}:\n{result.out}\n{result.err}")
-        return result
+        return Result(proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode(), proc.stdout)
+
+    def _in_process(self, *args: str) -> Result:
+        """Run `archive.cli.main(ARGS)` here, as the process would: its environment, its output, its exit status.
+
+        The parser reads $SCRAPER_DATA and friends when it is built, so they are set first. An
+        exception `main` lets out is what the process would die of: exit status 1 and its traceback.
+        """
+        from archive.cli import main
+
+        out, err = io.BytesIO(), io.StringIO()
+        stdout = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
+        with (
+            _environment(self.env()),
+            contextlib.redirect_stdout(stdout),
+            contextlib.redirect_stderr(err),
+            warnings.catch_warnings(),
+        ):
+            # cdxj-indexer (index, wacz) never closes the spool files it buffers records in; a process
+            # only prints "Exception ignored" for them as they are collected, and so does this.
+            warnings.filterwarnings("ignore", r"unclosed file <tempfile\.SpooledTemporaryFile", ResourceWarning)
+            try:
+                code = main(list(args))
+            except SystemExit as exc:  # argparse's usage errors and --version
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            except Exception:
+                traceback.print_exc()
+                code = 1
+            stdout.flush()
+        return Result(code, out.getvalue().decode("utf-8", "replace"), err.getvalue(), out.getvalue())
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @pytest.fixture
 def cli(tmp_path: Path, db_url: str) -> Cli:
     return Cli(cwd=tmp_path, data=tmp_path / "data", db=db_url)
-
-
-def warc_files(data: Path) -> list[Path]:
-    return sorted((data / "warc").glob("*.warc.gz"))
-
-
-def warcio_check(paths: list[Path]) -> subprocess.CompletedProcess[str]:
-    """Run `warcio check` (the real command) over WARC files."""
-    warcio = Path(sys.executable).with_name("warcio")
-    return subprocess.run(
-        [str(warcio), "check", "-v", *map(str, paths)], capture_output=True, text=True, check=False, timeout=300
-    )
 
 
 # --- Scrapy components in this process --------------------------------------------------------
@@ -199,3 +267,15 @@ def make_crawler(asyncio_reactor: Any) -> Callable[..., Crawler]:
         return crawler
 
     return make
+
+
+def warc_files(data: Path) -> list[Path]:
+    return sorted((data / "warc").glob("*.warc.gz"))
+
+
+def warcio_check(paths: list[Path]) -> subprocess.CompletedProcess[str]:
+    """Run `warcio check` (the real command) over WARC files."""
+    warcio = Path(sys.executable).with_name("warcio")
+    return subprocess.run(
+        [str(warcio), "check", "-v", *map(str, paths)], capture_output=True, text=True, check=False, timeout=300
+    )

@@ -23,15 +23,17 @@ import redis
 from warcio.archiveiterator import ArchiveIterator
 
 from archive.frontier.store import Frontier
-from tests.conftest import need, warc_files, warcio_check
+from tests.conftest import ROOT, Cli, need, warc_files, warcio_check
 from tests.courier import MIRRORED, Courier, articles, pages
-from tests.frontier_faults import cli, freeze_one_holding, paths_of, reaped, rows, start_workers
+from tests.frontier_faults import freeze_one_holding, paths_of, reaped, rows, start_workers
 
 WORKER_NAME = re.compile(r"^scraper-\d{17}-\d{5}-[A-Za-z0-9._-]+-(w\d)\.warc\.gz$")
 
 
 def _cli(data: Path, db: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return cli(data, db, *args)
+    """Run `scraper ARGS` (conftest's Cli: enqueue, frontier, verify, crawls in this process; others spawned)."""
+    done = Cli(cwd=ROOT, data=data, db=db)(*args)
+    return subprocess.CompletedProcess(list(args), done.code, done.out, done.err)
 
 
 def _on_sqlite(tmp_path: Path) -> tuple[Path, str]:
