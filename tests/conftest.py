@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import shutil
 import subprocess
 import sys
 import traceback
@@ -95,6 +96,9 @@ def postgres_url() -> Iterator[str]:
         yield url
 
 
+# Where behaviour differs by database (search and ranking, migrations, locking, JSON and LIKE
+# filters, advisory locks), and for one end-to-end run per command family, a test asks for
+# `db_url` (or `cli_any_db`) and runs on both; everything else asks for `cli` and runs on SQLite.
 BOTH_DATABASES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 
@@ -104,6 +108,12 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'catalog.sqlite'}"
     return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """Return the URL of a catalog in a real SQLite file of this test's own."""
+    return f"sqlite:///{tmp_path / 'catalog.sqlite'}"
 
 
 def _redis_reachable() -> str | None:
@@ -222,8 +232,33 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
 
 
 @pytest.fixture
-def cli(tmp_path: Path, db_url: str) -> Cli:
+def cli(tmp_path: Path, sqlite_url: str) -> Cli:
+    """The CLI on a SQLite catalog of this test's own."""
+    return Cli(cwd=tmp_path, data=tmp_path / "data", db=sqlite_url)
+
+
+@pytest.fixture
+def cli_any_db(tmp_path: Path, db_url: str) -> Cli:
+    """The CLI on each database in turn: where behaviour differs by database, or a command family's one run on both."""
     return Cli(cwd=tmp_path, data=tmp_path / "data", db=db_url)
+
+
+def copy_archive(template: Cli, into: Path) -> Cli:
+    """Return a CLI on a copy of a (SQLite) archive another fixture made once: a test may change its copy."""
+    assert template.db.startswith("sqlite:///"), "only a SQLite catalog is a file to copy"
+    into.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(template.data, into / "data")
+    catalog = into / "catalog.sqlite"
+    shutil.copy(template.db.removeprefix("sqlite:///"), catalog)
+    return Cli(cwd=into, data=into / "data", db=f"sqlite:///{catalog}")
+
+
+@pytest.fixture(scope="session")
+def project_seeds_archive(tmp_path_factory: pytest.TempPathFactory) -> tuple[Cli, Result]:
+    """Replay seeds/ once into a SQLite archive (a template: tests read it, or change a copy_archive of it)."""
+    work = tmp_path_factory.mktemp("project-seeds")
+    template = Cli(cwd=work, data=work / "data", db=f"sqlite:///{work / 'catalog.sqlite'}")
+    return template, template("replay", str(PROJECT_SEEDS), check=True)
 
 
 # --- Scrapy components in this process --------------------------------------------------------

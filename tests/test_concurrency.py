@@ -1,4 +1,7 @@
-"""Two writers at once, and reads during a write, on a real SQLite file and a real PostgreSQL server."""
+"""Two writers at once, and reads during a write, on a real SQLite file and a real PostgreSQL server.
+
+Locking differs by database, so both tests run on both; the writers are processes of their own.
+"""
 
 from __future__ import annotations
 
@@ -31,7 +34,8 @@ def _finish(proc: subprocess.Popen[bytes]) -> str:
     return out.decode() + err.decode()
 
 
-def test_two_replays_at_once_lose_and_duplicate_nothing(cli: Cli, shared_seeds: Path, tmp_path: Path) -> None:
+def test_two_replays_at_once_lose_and_duplicate_nothing(cli_any_db: Cli, shared_seeds: Path, tmp_path: Path) -> None:
+    cli = cli_any_db
     first = [str(shared_seeds), str(PROJECT_SEEDS)]
     second = [str(PROJECT_SEEDS), str(DATA / "stories")]  # the project seeds go to both at once
     procs = [_start(cli, "replay", *first), _start(cli, "replay", *second)]
@@ -61,7 +65,8 @@ def test_two_replays_at_once_lose_and_duplicate_nothing(cli: Cli, shared_seeds: 
     assert not list((cli.data / "warc").glob(".*.open"))
 
 
-def test_queries_during_a_replay_never_find_the_database_locked(cli: Cli, tmp_path: Path) -> None:
+def test_queries_during_a_replay_never_find_the_database_locked(cli_any_db: Cli, tmp_path: Path) -> None:
+    cli = cli_any_db
     need((EVAL_SET / "html").is_dir(), f"the evaluation set is not at {EVAL_SET}")
     catalog = Catalog(cli.db)
     catalog.migrate()

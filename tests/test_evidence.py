@@ -1,4 +1,7 @@
-"""Cross-capture evidence: lines a site repeats on other pages are dropped, in memory and through the catalog."""
+"""Cross-capture evidence: lines a site repeats on other pages are dropped, in memory and through the catalog.
+
+The CLI runs on SQLite; tests/test_catalog.py counts site lines on SQLite and PostgreSQL.
+"""
 
 from __future__ import annotations
 

@@ -24,11 +24,6 @@ CRAWL = ["--depth", "0", "--delay", "0", "--timeout", "20", "--retries", "0", "-
 MAX_RSS = 900 * 1024 * 1024  # a crawl or replay that inflated a bomb would pass 1 GiB
 
 
-@pytest.fixture
-def cli(tmp_path: Path) -> Cli:
-    return Cli(cwd=tmp_path, data=tmp_path / "data", db=f"sqlite:///{tmp_path / 'catalog.sqlite'}")
-
-
 @pytest.fixture(scope="module")
 def site() -> Iterator[HostileSite]:
     with _listener("127.0.0.2") as internal, hostile_site(f"http://127.0.0.2:{internal.port}/admin") as served:
