@@ -1,4 +1,9 @@
-"""Live crawls against a real HTTP server on 127.0.0.1 (tests/newsite.py), through the real CLI."""
+"""Live crawls against a real HTTP server on 127.0.0.1 (tests/newsite.py), through the real CLI.
+
+Crawls run as subprocesses; export, history, index, wacz and crawls in this process. The recrawl
+test is the crawl family's run on SQLite and PostgreSQL (conditional requests read validators,
+revisits and versions the catalog's latest capture); the others run on SQLite.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +24,7 @@ from surt import surt as surt_of
 from warcio.archiveiterator import ArchiveIterator
 
 from scraper import __version__
-from tests.conftest import Cli, warc_files, warcio_check
+from tests.conftest import Cli, copy_archive, warc_files, warcio_check
 from tests.newsite import ARTICLES, NewsSite
 
 # Fast but still polite: no fixed delay (robots.txt's Crawl-delay 0.2 s still applies), short backoff.
@@ -185,7 +190,8 @@ def test_crawl_delay_from_robots_txt_spaces_requests(cli: Cli, site: NewsSite) -
     assert len(gaps) >= 5 and min(gaps) >= 0.18, gaps  # Crawl-delay: 0.2 (timer slack allowed)
 
 
-def test_recrawls_write_revisits_and_a_changed_page_becomes_a_new_version(cli: Cli, site: NewsSite) -> None:
+def test_recrawls_write_revisits_and_a_changed_page_becomes_a_new_version(cli_any_db: Cli, site: NewsSite) -> None:
+    cli = cli_any_db
     cli("crawl", f"{site.base}/sitemap.xml", *FAST, check=True)
     second = cli("crawl", f"{site.base}/sitemap.xml", *FAST, check=True)
     assert "0 records written" in second.out and "4 revisits" in second.out
@@ -286,9 +292,19 @@ def test_caps_and_allow_deny_rules_bound_the_crawl(cli: Cli, site: NewsSite) -> 
     assert _export(third) == []  # not even the seed's own host is allowed
 
 
-def test_cdxj_index_points_at_every_capture_record(cli: Cli, site: NewsSite) -> None:
-    cli("crawl", f"{site.base}/sitemap.xml", *FAST, check=True)
-    cli("crawl", f"{site.base}/sitemap.xml", *FAST, check=True)  # revisits too
+@pytest.fixture(scope="module")
+def crawled_twice(tmp_path_factory: pytest.TempPathFactory) -> tuple[Cli, NewsSite]:
+    """Crawl the site's sitemap twice into one archive (a template: tests work on copies); return it and the site."""
+    work = tmp_path_factory.mktemp("crawled-twice")
+    cli = Cli(cwd=work, data=work / "data", db=f"sqlite:///{work / 'catalog.sqlite'}")
+    with NewsSite() as site:
+        cli("crawl", f"{site.base}/sitemap.xml", *FAST, check=True)
+        cli("crawl", f"{site.base}/sitemap.xml", *FAST, check=True)  # all four articles unchanged: revisits
+    return cli, site
+
+
+def test_cdxj_index_points_at_every_capture_record(crawled_twice: tuple[Cli, NewsSite], tmp_path: Path) -> None:
+    cli = copy_archive(crawled_twice[0], tmp_path)  # the sitemap crawled twice: revisits too
     done = cli("index", check=True)
     index = cli.data / "indexes" / "index.cdxj"
     lines = index.read_text(encoding="utf-8").splitlines()
@@ -311,12 +327,14 @@ def test_cdxj_index_points_at_every_capture_record(cli: Cli, site: NewsSite) -> 
     assert seen == {"response": 2 + 4 + 2, "revisit": 4, "metadata": 4}, seen
 
 
-def test_wacz_packages_a_run_with_the_captures_its_revisits_point_at(cli: Cli, site: NewsSite, tmp_path: Path) -> None:
+def test_wacz_packages_a_run_with_the_captures_its_revisits_point_at(
+    crawled_twice: tuple[Cli, NewsSite], tmp_path: Path
+) -> None:
     import hashlib
     import zipfile
 
-    cli("crawl", f"{site.base}/sitemap.xml", *FAST, check=True)
-    cli("crawl", f"{site.base}/sitemap.xml", *FAST, check=True)  # all four articles unchanged: revisits
+    template, site = crawled_twice  # the sitemap crawled twice: all four articles unchanged the second time
+    cli = copy_archive(template, tmp_path / "archive")
     second, first = json.loads(cli("crawls", "--format", "json", check=True).out)[:2]
     out = tmp_path / "second.wacz"
     done = cli("wacz", "--crawl", second["id"][:8], "--out", str(out), check=True)
