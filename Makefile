@@ -1,10 +1,11 @@
 # Two commands on a fresh machine: `make run` (set up, replay seeds/ into ./data on SQLite)
-# and `make test` (set up, lint, type-check, run the tests). .ci/run calls `make test`.
+# and `make test` (set up, lint, type-check, run the tests). .ci/run calls `make test`;
+# `make test-fast` runs the tests not marked slow, for a quick answer while working.
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup run test lint bench
+.PHONY: setup run test test-fast lint bench
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -25,6 +26,10 @@ lint: setup
 
 test: lint
 	$(BIN)/pytest
+
+# Every test but those marked slow (spawned crawls and workers, kills, the corpus-wide gate): minutes, not tens.
+test-fast: setup
+	$(BIN)/pytest -m "not slow"
 
 # The benchmark suite (offline; needs ../shared/eval beside the project): results in benchmarks/results.
 bench: setup

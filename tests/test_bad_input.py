@@ -138,6 +138,7 @@ def test_after_bad_input_warc_passes_check_and_catalog_points_at_real_records(re
             assert hashlib.sha256(raw).hexdigest() == record["payload_sha256"]
 
 
+@pytest.mark.slow
 def test_damaged_utf8_and_legacy_encodings_still_replay(cli: Cli, tmp_path: Path) -> None:
     inbox = tmp_path / "enc"
     inbox.mkdir()

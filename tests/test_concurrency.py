@@ -12,9 +12,13 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from archive.catalog.facade import Catalog
 from archive.warc.reader import read_payload
 from tests.conftest import DATA, EVAL_SET, PROJECT_SEEDS, Cli, need, warc_files, warcio_check
+
+pytestmark = pytest.mark.slow  # writers and readers at once over replays of up to 150 pages
 
 
 def _start(cli: Cli, *args: str) -> subprocess.Popen[bytes]:

@@ -20,6 +20,8 @@ import pytest
 
 from tests.conftest import EVAL_SET, PG_URL, PROJECT_SEEDS, Cli, need, warc_files, warcio_check
 
+pytestmark = pytest.mark.slow  # fills a disk, remounts it read-only, restarts PostgreSQL mid-run
+
 PAGES = 40
 
 

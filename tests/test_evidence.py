@@ -9,6 +9,7 @@ import io
 import json
 from pathlib import Path
 
+import pytest
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
@@ -86,6 +87,7 @@ def _texts(cli: Cli) -> dict[str, str]:
     return {r["canonical_url"]: r["text"] for r in records}
 
 
+@pytest.mark.slow
 def test_replay_learns_a_sites_furniture_in_the_catalog(cli: Cli, tmp_path: Path) -> None:
     cli("replay", str(_warc_of([0, 1, 2], tmp_path / "first.warc.gz")), check=True)
     cli("replay", str(_warc_of([3, 4], tmp_path / "second.warc.gz")), check=True)
@@ -105,6 +107,7 @@ def test_replay_learns_a_sites_furniture_in_the_catalog(cli: Cli, tmp_path: Path
     catalog.close()
 
 
+@pytest.mark.slow
 def test_site_evidence_off_keeps_the_blurb(cli: Cli, tmp_path: Path) -> None:
     warc = _warc_of([0, 1, 2, 3], tmp_path / "all.warc.gz")
     cli("replay", "--site-evidence", "off", str(warc), check=True)

@@ -19,6 +19,8 @@ from warcio.warcwriter import WARCWriter
 from tests.conftest import PROJECT_SEEDS, Cli, warc_files, warcio_check
 from tests.hostile import BOMB_BYTES, INJECTION_TITLE, HostileSite, hostile_site
 
+pytestmark = pytest.mark.slow  # crawls and replays of bombs, loops and 1 GiB inputs
+
 LOOPBACK = ["--allow-network", "127.0.0.1/32"]
 CRAWL = ["--depth", "0", "--delay", "0", "--timeout", "20", "--retries", "0", "--jobs", "1"]
 MAX_RSS = 900 * 1024 * 1024  # a crawl or replay that inflated a bomb would pass 1 GiB

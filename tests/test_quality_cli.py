@@ -36,6 +36,7 @@ def test_eval_reports_every_mode_and_the_seeds(tmp_path: Path, shared_seeds: Pat
     assert bad.returncode == 2 and "unknown mode" in bad.stderr
 
 
+@pytest.mark.slow  # trains a model
 def test_train_stripper_writes_a_loadable_cross_validated_model(tmp_path: Path) -> None:
     need((EVAL_SET / "evaldata.json").is_file(), f"the evaluation set is not at {EVAL_SET}")
     pytest.importorskip("lightgbm")

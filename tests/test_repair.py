@@ -65,6 +65,7 @@ def test_captures_the_catalog_lost_come_back_from_the_warc_files_as_they_were(cl
     assert all(i in found for i in lost)
 
 
+@pytest.mark.slow
 def test_a_torn_tail_is_cut_and_the_rows_into_it_leave_the_catalog(
     project_seeds_archive: tuple[Cli, Result], tmp_path: Path
 ) -> None:
@@ -93,6 +94,7 @@ def test_a_torn_tail_is_cut_and_the_rows_into_it_leave_the_catalog(
     assert cli("verify").code == 0
 
 
+@pytest.mark.slow
 def test_a_capture_archived_twice_is_a_superseded_copy_not_a_problem(text_seeds_archive: Cli, tmp_path: Path) -> None:
     cli = copy_archive(text_seeds_archive, tmp_path)  # seeds/text replayed
     first = _export(cli)

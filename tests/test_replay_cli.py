@@ -54,6 +54,7 @@ def test_replay_shared_seeds_end_to_end(cli_any_db: Cli, shared_seeds: Path) -> 
     assert len(warc_files(cli.data)) == 1, "a replay that adds nothing must not leave an empty WARC file"
 
 
+@pytest.mark.slow
 def test_replay_output_passes_warcio_check_and_has_the_layout(cli: Cli, shared_seeds: Path) -> None:
     cli("replay", str(shared_seeds), check=True)
     [warc] = warc_files(cli.data)
@@ -99,6 +100,7 @@ def test_project_seeds_replay_every_kind(seeds_archive: tuple[Cli, Result]) -> N
     assert raw[:2] == b"\x1f\x8b"
 
 
+@pytest.mark.slow
 def test_replaying_our_own_warc_reproduces_the_records(
     project_seeds_archive: tuple[Cli, Result], tmp_path: Path
 ) -> None:

@@ -10,7 +10,11 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import EVAL_SET, Cli, need, warc_files, warcio_check
+
+pytestmark = pytest.mark.slow  # replays and crawls of 60-200 pages, worker processes killed
 
 PAGES = 60
 
