@@ -38,17 +38,31 @@ def _finish(proc: subprocess.Popen[bytes]) -> str:
     return out.decode() + err.decode()
 
 
-def test_two_replays_at_once_lose_and_duplicate_nothing(cli_any_db: Cli, shared_seeds: Path, tmp_path: Path) -> None:
+def _inputs(shared_seeds: Path) -> tuple[list[str], list[str]]:
+    """What each of the two writers replays: the project seeds go to both at once."""
+    return [str(shared_seeds), str(PROJECT_SEEDS)], [str(PROJECT_SEEDS), str(DATA / "stories")]
+
+
+@pytest.fixture(scope="module")
+def one_writer(shared_seeds: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, object]]:
+    """Return the records one writer archives from the same inputs (replayed once for both catalogs)."""
+    first, second = _inputs(shared_seeds)
+    work = tmp_path_factory.mktemp("one-writer")
+    alone = Cli(cwd=work, data=work / "alone", db=f"sqlite:///{work / 'alone.sqlite'}")
+    alone("replay", *first, *second[1:], check=True)  # the same inputs, one writer
+    return {r["id"]: r for r in map(json.loads, alone("export", check=True).out.splitlines())}
+
+
+def test_two_replays_at_once_lose_and_duplicate_nothing(
+    cli_any_db: Cli, shared_seeds: Path, one_writer: dict[str, dict[str, object]]
+) -> None:
     cli = cli_any_db
-    first = [str(shared_seeds), str(PROJECT_SEEDS)]
-    second = [str(PROJECT_SEEDS), str(DATA / "stories")]  # the project seeds go to both at once
+    first, second = _inputs(shared_seeds)
     procs = [_start(cli, "replay", *first), _start(cli, "replay", *second)]
     logs = [_finish(p) for p in procs]
     assert not any("database is locked" in log or "deadlock" in log for log in logs)
 
-    alone = Cli(cwd=tmp_path, data=tmp_path / "alone", db=f"sqlite:///{tmp_path / 'alone.sqlite'}")
-    alone("replay", *first, *second[1:], check=True)  # the same inputs, one writer
-    expected = {r["id"]: r for r in map(json.loads, alone("export", check=True).out.splitlines())}
+    expected = one_writer
     found = [json.loads(line) for line in cli("export", check=True).out.splitlines()]
     assert len(found) == len({r["id"] for r in found}) == len(expected)
     assert {r["id"]: r["text_sha256"] for r in found} == {i: r["text_sha256"] for i, r in expected.items()}
