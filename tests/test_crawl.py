@@ -2,7 +2,8 @@
 
 Crawls run as subprocesses; export, history, index, wacz and crawls in this process. The recrawl
 test is the crawl family's run on SQLite and PostgreSQL (conditional requests read validators,
-revisits and versions the catalog's latest capture); the others run on SQLite.
+revisits and versions the catalog's latest capture), the WACZ test the export/index/wacz
+family's; the others run on SQLite.
 """
 
 from __future__ import annotations
@@ -11,11 +12,14 @@ import gzip
 import itertools
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -24,7 +28,7 @@ from surt import surt as surt_of
 from warcio.archiveiterator import ArchiveIterator
 
 from scraper import __version__
-from tests.conftest import Cli, copy_archive, warc_files, warcio_check
+from tests.conftest import BOTH_DATABASES, Cli, copy_archive, postgres_schema, warc_files, warcio_check
 from tests.newsite import ARTICLES, NewsSite
 
 # Fast but still polite: no fixed delay (robots.txt's Crawl-delay 0.2 s still applies), short backoff.
@@ -306,18 +310,39 @@ def test_caps_and_allow_deny_rules_bound_the_crawl(cli: Cli, site: NewsSite) -> 
     assert _export(third) == []  # not even the seed's own host is allowed
 
 
-@pytest.fixture(scope="module")
-def crawled_twice(tmp_path_factory: pytest.TempPathFactory) -> tuple[Cli, NewsSite]:
-    """Crawl the site's sitemap twice into one archive (a template: tests work on copies); return it and the site."""
-    work = tmp_path_factory.mktemp("crawled-twice")
-    cli = Cli(cwd=work, data=work / "data", db=f"sqlite:///{work / 'catalog.sqlite'}")
-    with NewsSite() as site:
-        cli("crawl", f"{site.base}/sitemap.xml", *FAST, check=True)
-        cli("crawl", f"{site.base}/sitemap.xml", *FAST, check=True)  # all four articles unchanged: revisits
-    return cli, site
+@pytest.fixture(scope="module", params=BOTH_DATABASES)
+def crawled_twice(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Cli, NewsSite]]:
+    """Crawl the site's sitemap twice into one archive (a template: tests work on copies); return it and the site.
+
+    The WACZ test is the export/index/wacz family's run on both catalogs (a package's pages and
+    runs come from the catalog); the CDXJ index reads WARC files only, so it asks for SQLite.
+    """
+    with ExitStack() as stack:
+        work = tmp_path_factory.mktemp(f"crawled-twice-{request.param}")
+        sqlite = f"sqlite:///{work / 'catalog.sqlite'}"
+        cli = Cli(
+            cwd=work,
+            data=work / "data",
+            db=sqlite if request.param == "sqlite" else stack.enter_context(postgres_schema()),
+        )
+        with NewsSite() as site:
+            cli("crawl", f"{site.base}/sitemap.xml", *FAST, check=True)
+            cli("crawl", f"{site.base}/sitemap.xml", *FAST, check=True)  # all four articles unchanged: revisits
+        yield cli, site
+
+
+def _copy(template: Cli, into: Path) -> Cli:
+    """Return a CLI on a copy of the template's archive (on PostgreSQL, its data folder; the catalog is only read)."""
+    if template.db.startswith("sqlite:///"):
+        return copy_archive(template, into)
+    shutil.copytree(template.data, into / "data")
+    return Cli(cwd=into, data=into / "data", db=template.db)
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("crawled_twice", ["sqlite"], indirect=True)
 def test_cdxj_index_points_at_every_capture_record(crawled_twice: tuple[Cli, NewsSite], tmp_path: Path) -> None:
     cli = copy_archive(crawled_twice[0], tmp_path)  # the sitemap crawled twice: revisits too
     done = cli("index", check=True)
@@ -350,7 +375,7 @@ def test_wacz_packages_a_run_with_the_captures_its_revisits_point_at(
     import zipfile
 
     template, site = crawled_twice  # the sitemap crawled twice: all four articles unchanged the second time
-    cli = copy_archive(template, tmp_path / "archive")
+    cli = _copy(template, tmp_path / "archive")
     second, first = json.loads(cli("crawls", "--format", "json", check=True).out)[:2]
     out = tmp_path / "second.wacz"
     done = cli("wacz", "--crawl", second["id"][:8], "--out", str(out), check=True)
