@@ -304,6 +304,27 @@ def make_crawler(asyncio_reactor: Any) -> Callable[..., Crawler]:
     return make
 
 
+def crawl_rows(db: str) -> list[dict[str, Any]]:
+    """Return the catalog's runs, newest first, read with SQL (the crawls table, as the migrations make it)."""
+    import json
+
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(db)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text("SELECT id, kind, status, args, counts FROM crawls ORDER BY started_at DESC")
+            )
+            found = [dict(row._mapping) for row in rows]
+    finally:
+        engine.dispose()
+    for row in found:  # JSON columns: text on SQLite, decoded already on PostgreSQL
+        for key in ("args", "counts"):
+            row[key] = json.loads(row[key]) if isinstance(row[key], str) else row[key]
+    return found
+
+
 def warc_files(data: Path) -> list[Path]:
     return sorted((data / "warc").glob("*.warc.gz"))
 

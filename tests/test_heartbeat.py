@@ -22,6 +22,7 @@ from archive.catalog.facade import Catalog
 from archive.crawl.heartbeat import FrontierExtension
 from archive.crawl.scheduler import ARCHIVE_CHECKPOINT, LEASE
 from archive.frontier.store import Frontier, FrontierError
+from tests.conftest import crawl_rows
 
 MakeCrawler = Callable[..., Crawler]
 
@@ -97,14 +98,14 @@ def test_a_worker_registers_as_it_opens_ends_runs_left_unrecorded_and_leaves_as_
 ) -> None:
     catalog = worker.catalog()
     run = _drained_run(frontier, catalog, {"records_written": 1})
-    assert [c["status"] for c in catalog.crawls()] == ["running"]
+    assert [c["status"] for c in crawl_rows(worker.db)] == ["running"]
 
     worker.open()
     [registered] = frontier.workers()
     assert registered["worker"] == worker.worker.name and registered["alive"]
     assert registered["kind"] == "crawl" and registered["data"] == str(worker.data)
     assert worker.stats["frontier/worker"] == worker.worker.name
-    [ended] = catalog.crawls()
+    [ended] = crawl_rows(worker.db)
     assert ended["id"] == run and ended["status"] == "finished" and ended["counts"] == {"records_written": 1}
     assert frontier.drained() == [] and worker.stats["frontier/runs_finished"] == 1
     assert worker.extension.beats is not None and worker.extension.beats.running
@@ -157,7 +158,7 @@ def test_leases_are_acknowledged_only_after_a_commit_and_the_last_one_ends_the_r
     worker.extension.committed({run: {"records_written": 1, "captures_read": 1}})
     assert frontier.in_flight(worker.worker.name) == []
     assert worker.stats["frontier/acknowledged"] == 1 and worker.stats["frontier/runs_finished"] == 1
-    [ended] = catalog.crawls()
+    [ended] = crawl_rows(worker.db)
     assert ended["status"] == "finished" and ended["counts"] == {"records_written": 1, "captures_read": 1}
     catalog.close()
 

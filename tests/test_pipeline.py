@@ -29,7 +29,7 @@ from archive.crawl.pipeline import ArchivePipeline
 from archive.crawl.scheduler import ARCHIVE_COMMITTED
 from archive.warc.reader import read_payload
 from scraper import Capture, WireRequest, build_record
-from tests.conftest import warc_files, warcio_check
+from tests.conftest import crawl_rows, warc_files, warcio_check
 
 MakeCrawler = Callable[..., Crawler]
 URL = "https://news.example/harbour/ferry-timetable"
@@ -118,14 +118,6 @@ def _warc(data: Path) -> list[tuple[str, dict[str, str], str, bytes]]:
     return found
 
 
-def _crawl_rows(db: str) -> list[dict[str, Any]]:
-    catalog = Catalog(db)
-    try:
-        return catalog.crawls()
-    finally:
-        catalog.close()
-
-
 def _count(db: str) -> int:
     catalog = _catalog(db)
     try:
@@ -155,7 +147,7 @@ def test_a_live_capture_goes_to_the_warc_file_then_to_the_catalog_pointing_at_it
 ) -> None:
     run = Run(make_crawler, tmp_path, ARCHIVE_CRAWL_ARGS={"command": "crawl"}, ARCHIVE_OPERATOR="Test Desk")
     crawl_id = run.stats["archive/crawl_id"]
-    [row] = _crawl_rows(run.db)
+    [row] = crawl_rows(run.db)
     assert (row["id"], row["kind"], row["status"], row["args"]) == (crawl_id, "crawl", "running", {"command": "crawl"})
     assert run.crawler.spider.catalog is run.pipeline.catalog  # type: ignore[union-attr]  # for conditional requests
 
@@ -185,8 +177,8 @@ def test_a_live_capture_goes_to_the_warc_file_then_to_the_catalog_pointing_at_it
     assert prov.warc_raw is not None and prov.warc_raw.record_id == response["WARC-Record-ID"]
     assert read_payload(run.data / "warc", prov.warc_raw) == item.capture.payload
     assert read_payload(run.data / "warc", prov.warc_conversion).decode() == item.record.text  # type: ignore[arg-type]
-    [finished] = catalog.crawls()
     catalog.close()
+    [finished] = crawl_rows(run.db)
     assert finished["status"] == "finished"
     assert finished["counts"]["records_written"] == 1 and finished["counts"]["captures_read"] == 1
     assert warcio_check(warc_files(run.data)).returncode == 0
@@ -303,7 +295,7 @@ def test_failures_are_named_and_skipped_records_counted_by_type(make_crawler: Ma
         ["/inbox/empty.txt", "empty capture (no bytes)"]
     ]
     assert stats["replay/warc_skipped/request"] == 2 and stats["replay/warc_skipped/metadata"] == 1
-    [row] = _crawl_rows(run.db)
+    [row] = crawl_rows(run.db)
     assert row["status"] == "finished" and row["counts"]["failed"] == 1
     assert stats["archive/warc_files"] == []  # nothing archived, no empty WARC file left behind
 
@@ -316,11 +308,11 @@ def test_a_run_that_stops_early_is_interrupted_and_resumed_reads_its_pages_back_
     first.feed(item)
     crawl_id = first.stats["archive/crawl_id"]
     first.close(reason="shutdown")  # Ctrl-C, or a close-spider limit
-    assert [r["status"] for r in _crawl_rows(first.db)] == ["interrupted"]
+    assert [r["status"] for r in crawl_rows(first.db)] == ["interrupted"]
 
     resumed = Run(make_crawler, tmp_path, ARCHIVE_RESUME_CRAWL=crawl_id)
     assert resumed.stats["archive/crawl_id"] == crawl_id
-    assert [r["status"] for r in _crawl_rows(resumed.db)] == ["running"]  # the same crawl, continued
+    assert [r["status"] for r in crawl_rows(resumed.db)] == ["running"]  # the same crawl, continued
     middleware = ResumeMiddleware.from_crawler(resumed.crawler)
     page = Request(URL, meta={"archive_page": True})
     response = middleware.process_request(page)
@@ -329,7 +321,7 @@ def test_a_run_that_stops_early_is_interrupted_and_resumed_reads_its_pages_back_
     assert response.headers[b"Content-Encoding"] == b"gzip" and response.headers[b"ETag"] == b'"v1"'
     assert middleware.process_request(Request("https://news.example/other", meta={"archive_page": True})) is None
     resumed.close()
-    assert [r["status"] for r in _crawl_rows(resumed.db)] == ["finished"]
+    assert [r["status"] for r in crawl_rows(resumed.db)] == ["finished"]
 
 
 def test_re_extraction_gives_a_capture_its_new_text_in_new_records_and_keeps_its_raw_record(
@@ -375,7 +367,7 @@ def test_re_extraction_gives_a_capture_its_new_text_in_new_records_and_keeps_its
         now.provenance.extractor_options["reextraction"]["previous_conversion"]
         == old.provenance.warc_conversion.record_id
     )  # type: ignore[union-attr]
-    assert [r["kind"] for r in _crawl_rows(first.db)] == ["reextract", "crawl"]
+    assert [r["kind"] for r in crawl_rows(first.db)] == ["reextract", "crawl"]
 
 
 def test_a_file_a_killed_run_left_open_is_mended_when_the_next_run_opens(
