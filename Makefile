@@ -24,12 +24,17 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# One pytest process keeps one core busy; two share the tests by module (a module's fixtures are
+# made once) and use both. The test that restarts PostgreSQL runs after them, alone.
+PYTEST_PARALLEL := -n 2 --dist loadscope
+
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_PARALLEL) -m "not alone"
+	$(BIN)/pytest -m alone
 
 # Every test but those marked slow (spawned crawls and workers, kills, the corpus-wide gate): minutes, not tens.
 test-fast: setup
-	$(BIN)/pytest -m "not slow"
+	$(BIN)/pytest $(PYTEST_PARALLEL) -m "not slow"
 
 # The benchmark suite (offline; needs ../shared/eval beside the project): results in benchmarks/results.
 bench: setup

@@ -150,6 +150,7 @@ def _count(url: str) -> int:
 
 
 @pytest.mark.postgres
+@pytest.mark.alone  # the server goes away for every test: never beside another one (pytest -n)
 def test_a_replay_outlives_a_postgresql_restart(
     tmp_path: Path, postgres_url: str, pages_and_expected: tuple[Path, set[str]]
 ) -> None:
