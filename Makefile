@@ -1,10 +1,11 @@
 # Two commands on a fresh machine: `make run` (set up, replay seeds/ into ./data on SQLite)
-# and `make test` (set up, lint, type-check, run the tests). .ci/run calls `make test`.
+# and `make test` (set up, lint, type-check, run the tests). .ci/run calls `make test`;
+# `make test-fast` runs the tests not marked slow, for a quick answer while working.
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup run test lint bench
+.PHONY: setup run test test-fast lint bench
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -23,8 +24,17 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# One pytest process keeps one core busy; two share the tests by module (a module's fixtures are
+# made once) and use both. The test that restarts PostgreSQL runs after them, alone.
+PYTEST_PARALLEL := -n 2 --dist loadscope
+
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_PARALLEL) -m "not alone"
+	$(BIN)/pytest -m alone
+
+# Every test but those marked slow (spawned crawls and workers, kills, the corpus-wide gate): minutes, not tens.
+test-fast: setup
+	$(BIN)/pytest $(PYTEST_PARALLEL) -m "not slow"
 
 # The benchmark suite (offline; needs ../shared/eval beside the project): results in benchmarks/results.
 bench: setup

@@ -1,4 +1,7 @@
-"""Bad input: one clear line per input naming it and the reason; the batch goes on; WARC and catalog stay sound."""
+"""Bad input: one clear line per input naming it and the reason; the batch goes on; WARC and catalog stay sound.
+
+The first two tests read one replay of the bad batch (made once for the module, SQLite).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ import gzip
 import hashlib
 import json
 import random
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -13,7 +17,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from archive.warc.reader import read_payload
 from scraper import WarcLocation
-from tests.conftest import PROJECT_SEEDS, Cli, warc_files, warcio_check
+from tests.conftest import PROJECT_SEEDS, Cli, Result, warc_files, warcio_check
 
 SEED_WARC = PROJECT_SEEDS / "warc" / "eastside-dispatch.warc.gz"
 GOOD_TEXT = PROJECT_SEEDS / "text" / "ferry-strike.txt"
@@ -26,8 +30,7 @@ def _offsets(path: Path) -> list[tuple[int, str]]:
         return [(it.get_record_offset(), r.rec_type) for r in it]
 
 
-@pytest.fixture
-def batch(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+def _batch(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     """Return (directory, {file name: expected reason}) holding good and bad captures."""
     inbox = tmp_path / "inbox"
     inbox.mkdir()
@@ -70,8 +73,23 @@ def _failure_lines(err: str) -> list[str]:
     return [line.strip() for line in err.splitlines() if line.strip().startswith("failed:")]
 
 
-def test_every_bad_input_is_named_once_and_the_batch_completes(cli: Cli, batch: tuple[Path, dict[str, str]]) -> None:
-    inbox, reasons = batch
+@dataclass
+class Replayed:
+    cli: Cli
+    result: Result
+    inbox: Path
+    reasons: dict[str, str]
+    empty_dir: Path
+    missing: Path
+    pdf: Path
+
+
+@pytest.fixture(scope="module")
+def replayed(tmp_path_factory: pytest.TempPathFactory) -> Replayed:
+    """Replay the batch of good and bad captures, and three inputs that are no capture, once."""
+    tmp_path = tmp_path_factory.mktemp("bad-input")
+    cli = Cli(cwd=tmp_path, data=tmp_path / "data", db=f"sqlite:///{tmp_path / 'catalog.sqlite'}")
+    inbox, reasons = _batch(tmp_path)
     empty_dir = cli.cwd / "nothing-here"
     empty_dir.mkdir()
     (empty_dir / "notes.md").write_text("not a capture")
@@ -79,6 +97,12 @@ def test_every_bad_input_is_named_once_and_the_batch_completes(cli: Cli, batch: 
     pdf = cli.cwd / "report.pdf"
     pdf.write_bytes(b"%PDF-1.4")
     result = cli("replay", str(inbox), str(empty_dir), str(missing), str(pdf), "--max-capture-bytes", "1000000")
+    return Replayed(cli, result, inbox, reasons, empty_dir, missing, pdf)
+
+
+def test_every_bad_input_is_named_once_and_the_batch_completes(replayed: Replayed) -> None:
+    result, inbox, reasons = replayed.result, replayed.inbox, replayed.reasons
+    empty_dir, missing, pdf = replayed.empty_dir, replayed.missing, replayed.pdf
 
     assert result.code == 1
     lines = _failure_lines(result.err)
@@ -97,11 +121,8 @@ def test_every_bad_input_is_named_once_and_the_batch_completes(cli: Cli, batch: 
     assert f"{len(expected)} failed" in result.out
 
 
-def test_after_bad_input_warc_passes_check_and_catalog_points_at_real_records(
-    cli: Cli, batch: tuple[Path, dict[str, str]]
-) -> None:
-    inbox, _ = batch
-    cli("replay", str(inbox), "--max-capture-bytes", "1000000")
+def test_after_bad_input_warc_passes_check_and_catalog_points_at_real_records(replayed: Replayed) -> None:
+    cli = replayed.cli  # the batch replayed (with the inputs that are no capture: they add nothing)
     check = warcio_check(warc_files(cli.data))
     assert check.returncode == 0, check.stdout
     records = [json.loads(line) for line in cli("export", "--format", "jsonl", check=True).out.splitlines()]
@@ -117,6 +138,7 @@ def test_after_bad_input_warc_passes_check_and_catalog_points_at_real_records(
             assert hashlib.sha256(raw).hexdigest() == record["payload_sha256"]
 
 
+@pytest.mark.slow
 def test_damaged_utf8_and_legacy_encodings_still_replay(cli: Cli, tmp_path: Path) -> None:
     inbox = tmp_path / "enc"
     inbox.mkdir()

@@ -7,7 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import EVAL_SET, ROOT, need
+
+pytestmark = pytest.mark.slow  # runs the benchmark suites end to end
 
 
 def test_the_suite_runs_and_writes_its_table(tmp_path: Path) -> None:

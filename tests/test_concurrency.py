@@ -1,4 +1,7 @@
-"""Two writers at once, and reads during a write, on a real SQLite file and a real PostgreSQL server."""
+"""Two writers at once, and reads during a write, on a real SQLite file and a real PostgreSQL server.
+
+Locking differs by database, so both tests run on both; the writers are processes of their own.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +12,14 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from archive.catalog.facade import Catalog
 from archive.catalog.filters import SearchFilters
 from archive.warc.reader import read_payload
 from tests.conftest import DATA, EVAL_SET, PROJECT_SEEDS, Cli, need, warc_files, warcio_check
+
+pytestmark = pytest.mark.slow  # writers and readers at once over replays of up to 150 pages
 
 
 def _start(cli: Cli, *args: str) -> subprocess.Popen[bytes]:
@@ -32,16 +39,31 @@ def _finish(proc: subprocess.Popen[bytes]) -> str:
     return out.decode() + err.decode()
 
 
-def test_two_replays_at_once_lose_and_duplicate_nothing(cli: Cli, shared_seeds: Path, tmp_path: Path) -> None:
-    first = [str(shared_seeds), str(PROJECT_SEEDS)]
-    second = [str(PROJECT_SEEDS), str(DATA / "stories")]  # the project seeds go to both at once
+def _inputs(shared_seeds: Path) -> tuple[list[str], list[str]]:
+    """What each of the two writers replays: the project seeds go to both at once."""
+    return [str(shared_seeds), str(PROJECT_SEEDS)], [str(PROJECT_SEEDS), str(DATA / "stories")]
+
+
+@pytest.fixture(scope="module")
+def one_writer(shared_seeds: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, object]]:
+    """Return the records one writer archives from the same inputs (replayed once for both catalogs)."""
+    first, second = _inputs(shared_seeds)
+    work = tmp_path_factory.mktemp("one-writer")
+    alone = Cli(cwd=work, data=work / "alone", db=f"sqlite:///{work / 'alone.sqlite'}")
+    alone("replay", *first, *second[1:], check=True)  # the same inputs, one writer
+    return {r["id"]: r for r in map(json.loads, alone("export", check=True).out.splitlines())}
+
+
+def test_two_replays_at_once_lose_and_duplicate_nothing(
+    cli_any_db: Cli, shared_seeds: Path, one_writer: dict[str, dict[str, object]]
+) -> None:
+    cli = cli_any_db
+    first, second = _inputs(shared_seeds)
     procs = [_start(cli, "replay", *first), _start(cli, "replay", *second)]
     logs = [_finish(p) for p in procs]
     assert not any("database is locked" in log or "deadlock" in log for log in logs)
 
-    alone = Cli(cwd=tmp_path, data=tmp_path / "alone", db=f"sqlite:///{tmp_path / 'alone.sqlite'}")
-    alone("replay", *first, *second[1:], check=True)  # the same inputs, one writer
-    expected = {r["id"]: r for r in map(json.loads, alone("export", check=True).out.splitlines())}
+    expected = one_writer
     found = [json.loads(line) for line in cli("export", check=True).out.splitlines()]
     assert len(found) == len({r["id"] for r in found}) == len(expected)
     assert {r["id"]: r["text_sha256"] for r in found} == {i: r["text_sha256"] for i, r in expected.items()}
@@ -62,7 +84,8 @@ def test_two_replays_at_once_lose_and_duplicate_nothing(cli: Cli, shared_seeds: 
     assert not list((cli.data / "warc").glob(".*.open"))
 
 
-def test_queries_during_a_replay_never_find_the_database_locked(cli: Cli, tmp_path: Path) -> None:
+def test_queries_during_a_replay_never_find_the_database_locked(cli_any_db: Cli, tmp_path: Path) -> None:
+    cli = cli_any_db
     need((EVAL_SET / "html").is_dir(), f"the evaluation set is not at {EVAL_SET}")
     catalog = Catalog(cli.db)
     catalog.migrate()
@@ -76,7 +99,7 @@ def test_queries_during_a_replay_never_find_the_database_locked(cli: Cli, tmp_pa
             catalog.search(filters=SearchFilters(site="example.org"), sort="newest", limit=5)
             reads += 3
             if reads % 60 == 0:  # now and then the way a user would: a second process
-                assert "record(s)" in cli("query", "the", "--limit", "3").out
+                assert "record(s)" in cli.spawn("query", "the", "--limit", "3").out
             time.sleep(0.02)
     finally:
         catalog.close()

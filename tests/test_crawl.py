@@ -1,4 +1,10 @@
-"""Live crawls against a real HTTP server on 127.0.0.1 (tests/newsite.py), through the real CLI."""
+"""Live crawls against a real HTTP server on 127.0.0.1 (tests/newsite.py), through the real CLI.
+
+Crawls run as subprocesses; export, history, index, wacz and crawls in this process. The recrawl
+test is the crawl family's run on SQLite and PostgreSQL (conditional requests read validators,
+revisits and versions the catalog's latest capture), the WACZ test the export/index/wacz
+family's; the others run on SQLite.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +12,14 @@ import gzip
 import itertools
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -19,7 +28,7 @@ from surt import surt as surt_of
 from warcio.archiveiterator import ArchiveIterator
 
 from scraper import __version__
-from tests.conftest import Cli, warc_files, warcio_check
+from tests.conftest import BOTH_DATABASES, Cli, copy_archive, postgres_schema, warc_files, warcio_check
 from tests.newsite import ARTICLES, NewsSite
 
 # Fast but still polite: no fixed delay (robots.txt's Crawl-delay 0.2 s still applies), short backoff.
@@ -96,6 +105,7 @@ def test_crawl_from_the_home_page_archives_the_site_faithfully(cli: Cli, site: N
     assert hops == {"old-home": "301 Moved Permanently", "moved-once": "302 Found"}
 
 
+@pytest.mark.slow
 def test_every_request_waiting_for_robots_txt_obeys_it(cli: Cli, site: NewsSite) -> None:
     # Three seeds of one host reach the robots.txt check at once: the first fetches robots.txt, the
     # others wait for it. Scrapy 2.19's middleware hands the parser to the first waiter only, so the
@@ -107,6 +117,7 @@ def test_every_request_waiting_for_robots_txt_obeys_it(cli: Cli, site: NewsSite)
     assert site.state.hits["/private/admin"] == 0 and site.state.hits["/robots.txt"] == 1
 
 
+@pytest.mark.slow
 def test_replaying_a_crawls_warc_reproduces_its_documents(cli: Cli, site: NewsSite, tmp_path: Path) -> None:
     cli("crawl", f"{site.base}/", f"{site.base}/sitemap.xml", "--depth", "2", *FAST)
     crawled = {r["source_url"]: r["text_sha256"] for r in _export(cli)}
@@ -119,12 +130,14 @@ def test_replaying_a_crawls_warc_reproduces_its_documents(cli: Cli, site: NewsSi
     assert {r["source_url"]: r["text_sha256"] for r in _export(other)} == crawled
 
 
+@pytest.mark.slow
 def test_sitemap_index_with_a_gzipped_news_sitemap(cli: Cli, site: NewsSite) -> None:
     cli("crawl", f"{site.base}/sitemap.xml", *FAST, check=True)
     assert {r["source_url"] for r in _export(cli)} == _article_urls(site)
     assert site.state.hits["/sitemap-news.xml.gz"] == 1
 
 
+@pytest.mark.slow
 def test_sitemaps_named_in_robots_txt(cli: Cli, site: NewsSite, tmp_path: Path) -> None:
     seeds = tmp_path / "seeds.txt"
     seeds.write_text(f"# where the site lists its sitemaps\n{site.base}/robots.txt robots\n", encoding="utf-8")
@@ -132,11 +145,13 @@ def test_sitemaps_named_in_robots_txt(cli: Cli, site: NewsSite, tmp_path: Path) 
     assert {r["source_url"] for r in _export(cli)} == _article_urls(site), done.out + done.err
 
 
+@pytest.mark.slow
 def test_rss_and_atom_feeds(cli: Cli, site: NewsSite) -> None:
     cli("crawl", f"{site.base}/feeds/rss.xml", f"{site.base}/feeds/atom.xml", *FAST, check=True)
     assert {r["source_url"] for r in _export(cli)} == _article_urls(site)
 
 
+@pytest.mark.slow
 def test_feeds_are_discovered_from_a_seed_pages_link_alternate(cli: Cli, site: NewsSite) -> None:
     cli("crawl", f"{site.base}/council/cycle-routes", "--depth", "0", "--feeds", *FAST, check=True)
     urls = {r["source_url"] for r in _export(cli)}
@@ -148,6 +163,7 @@ def test_feeds_are_discovered_from_a_seed_pages_link_alternate(cli: Cli, site: N
     }
 
 
+@pytest.mark.slow
 def test_retries_500_and_waits_as_a_429_asks(cli: Cli, site: NewsSite) -> None:
     cli("crawl", f"{site.base}/flaky", f"{site.base}/busy", "--depth", "0", *FAST, check=True)
     assert site.state.hits["/flaky"] == 2 and site.state.hits["/busy"] == 2
@@ -156,6 +172,7 @@ def test_retries_500_and_waits_as_a_429_asks(cli: Cli, site: NewsSite) -> None:
     assert busy[1] - busy[0] >= 0.95, "Retry-After: 1 was not honoured"
 
 
+@pytest.mark.slow
 def test_errors_are_named_and_the_crawl_goes_on(cli: Cli, site: NewsSite) -> None:
     site.state.slow_seconds = 4
     urls = [f"{site.base}/{p}" for p in ("missing", "report.pdf", "huge", "slow", "harbour/fish-market")]
@@ -171,6 +188,7 @@ def test_errors_are_named_and_the_crawl_goes_on(cli: Cli, site: NewsSite) -> Non
     assert warcio_check(warc_files(cli.data)).returncode == 0
 
 
+@pytest.mark.slow
 def test_non_html_is_archived_raw_when_asked(cli: Cli, site: NewsSite) -> None:
     cli("crawl", f"{site.base}/report.pdf", "--archive-other", "--depth", "0", *FAST, check=True)
     [(headers, payload)] = [(h, p) for t, h, _, p in _warc_records(cli) if t == "response"]
@@ -178,6 +196,7 @@ def test_non_html_is_archived_raw_when_asked(cli: Cli, site: NewsSite) -> None:
     assert _export(cli) == []  # no record: nothing to extract
 
 
+@pytest.mark.slow
 def test_crawl_delay_from_robots_txt_spaces_requests(cli: Cli, site: NewsSite) -> None:
     cli("crawl", f"{site.base}/sitemap.xml", *FAST, "--concurrency", "4", check=True)
     times = [when for target, _, when in site.state.requests if target != "/robots.txt"]
@@ -185,7 +204,9 @@ def test_crawl_delay_from_robots_txt_spaces_requests(cli: Cli, site: NewsSite) -
     assert len(gaps) >= 5 and min(gaps) >= 0.18, gaps  # Crawl-delay: 0.2 (timer slack allowed)
 
 
-def test_recrawls_write_revisits_and_a_changed_page_becomes_a_new_version(cli: Cli, site: NewsSite) -> None:
+@pytest.mark.slow
+def test_recrawls_write_revisits_and_a_changed_page_becomes_a_new_version(cli_any_db: Cli, site: NewsSite) -> None:
+    cli = cli_any_db
     cli("crawl", f"{site.base}/sitemap.xml", *FAST, check=True)
     second = cli("crawl", f"{site.base}/sitemap.xml", *FAST, check=True)
     assert "0 records written" in second.out and "4 revisits" in second.out
@@ -210,6 +231,7 @@ def test_recrawls_write_revisits_and_a_changed_page_becomes_a_new_version(cli: C
     assert len([line for line in diff.splitlines() if line.startswith(("+", "-")) and line[1:2] not in "+-"]) == 1
 
 
+@pytest.mark.slow
 def test_identical_bytes_without_validators_make_an_identical_payload_revisit(cli: Cli, site: NewsSite) -> None:
     cli("crawl", f"{site.base}/section/harbour", "--depth", "0", *FAST, check=True)
     cli("crawl", f"{site.base}/section/harbour", "--depth", "0", *FAST, check=True)
@@ -236,6 +258,7 @@ def _start_crawl(cli: Cli, *args: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(command, cwd=cli.cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGINT])
 def test_an_interrupted_crawl_resumes_without_refetching_or_duplicating(
     cli: Cli, site: NewsSite, how: signal.Signals
@@ -270,6 +293,7 @@ def test_an_interrupted_crawl_resumes_without_refetching_or_duplicating(
     assert len({r["provenance"]["crawl_id"] for r in records}) == 1
 
 
+@pytest.mark.slow
 def test_caps_and_allow_deny_rules_bound_the_crawl(cli: Cli, site: NewsSite) -> None:
     cli("crawl", f"{site.base}/", "--depth", "2", "--max-pages", "3", *FAST, check=True)
     assert len(_export(cli)) == 3
@@ -286,9 +310,41 @@ def test_caps_and_allow_deny_rules_bound_the_crawl(cli: Cli, site: NewsSite) -> 
     assert _export(third) == []  # not even the seed's own host is allowed
 
 
-def test_cdxj_index_points_at_every_capture_record(cli: Cli, site: NewsSite) -> None:
-    cli("crawl", f"{site.base}/sitemap.xml", *FAST, check=True)
-    cli("crawl", f"{site.base}/sitemap.xml", *FAST, check=True)  # revisits too
+@pytest.fixture(scope="module", params=BOTH_DATABASES)
+def crawled_twice(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Cli, NewsSite]]:
+    """Crawl the site's sitemap twice into one archive (a template: tests work on copies); return it and the site.
+
+    The WACZ test is the export/index/wacz family's run on both catalogs (a package's pages and
+    runs come from the catalog); the CDXJ index reads WARC files only, so it asks for SQLite.
+    """
+    with ExitStack() as stack:
+        work = tmp_path_factory.mktemp(f"crawled-twice-{request.param}")
+        sqlite = f"sqlite:///{work / 'catalog.sqlite'}"
+        cli = Cli(
+            cwd=work,
+            data=work / "data",
+            db=sqlite if request.param == "sqlite" else stack.enter_context(postgres_schema()),
+        )
+        with NewsSite() as site:
+            cli("crawl", f"{site.base}/sitemap.xml", *FAST, check=True)
+            cli("crawl", f"{site.base}/sitemap.xml", *FAST, check=True)  # all four articles unchanged: revisits
+        yield cli, site
+
+
+def _copy(template: Cli, into: Path) -> Cli:
+    """Return a CLI on a copy of the template's archive (on PostgreSQL, its data folder; the catalog is only read)."""
+    if template.db.startswith("sqlite:///"):
+        return copy_archive(template, into)
+    shutil.copytree(template.data, into / "data")
+    return Cli(cwd=into, data=into / "data", db=template.db)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("crawled_twice", ["sqlite"], indirect=True)
+def test_cdxj_index_points_at_every_capture_record(crawled_twice: tuple[Cli, NewsSite], tmp_path: Path) -> None:
+    cli = copy_archive(crawled_twice[0], tmp_path)  # the sitemap crawled twice: revisits too
     done = cli("index", check=True)
     index = cli.data / "indexes" / "index.cdxj"
     lines = index.read_text(encoding="utf-8").splitlines()
@@ -311,12 +367,15 @@ def test_cdxj_index_points_at_every_capture_record(cli: Cli, site: NewsSite) -> 
     assert seen == {"response": 2 + 4 + 2, "revisit": 4, "metadata": 4}, seen
 
 
-def test_wacz_packages_a_run_with_the_captures_its_revisits_point_at(cli: Cli, site: NewsSite, tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_wacz_packages_a_run_with_the_captures_its_revisits_point_at(
+    crawled_twice: tuple[Cli, NewsSite], tmp_path: Path
+) -> None:
     import hashlib
     import zipfile
 
-    cli("crawl", f"{site.base}/sitemap.xml", *FAST, check=True)
-    cli("crawl", f"{site.base}/sitemap.xml", *FAST, check=True)  # all four articles unchanged: revisits
+    template, site = crawled_twice  # the sitemap crawled twice: all four articles unchanged the second time
+    cli = _copy(template, tmp_path / "archive")
     second, first = json.loads(cli("crawls", "--format", "json", check=True).out)[:2]
     out = tmp_path / "second.wacz"
     done = cli("wacz", "--crawl", second["id"][:8], "--out", str(out), check=True)

@@ -20,6 +20,8 @@ import pytest
 
 from tests.conftest import EVAL_SET, PG_URL, PROJECT_SEEDS, Cli, need, warc_files, warcio_check
 
+pytestmark = pytest.mark.slow  # fills a disk, remounts it read-only, restarts PostgreSQL mid-run
+
 PAGES = 40
 
 
@@ -56,6 +58,17 @@ def _expected(tmp_path: Path, pages: Path) -> set[str]:
     return _ids(roomy)
 
 
+@pytest.fixture(scope="module")
+def pages_and_expected(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, set[str]]:
+    """Return a folder of pages and the capture ids a replay of it with room to spare archives (made once).
+
+    Record ids name the pages' file URLs, so every test replays this same folder.
+    """
+    work = tmp_path_factory.mktemp("environment-pages")
+    pages = _pages(work / "pages")
+    return pages, _expected(work, pages)
+
+
 def _ids(cli: Cli) -> set[str]:
     return {json.loads(line)["id"] for line in cli("export", "--format", "jsonl", check=True).out.splitlines()}
 
@@ -70,10 +83,9 @@ def _sound(cli: Cli) -> dict[str, object]:
 
 @pytest.mark.parametrize("catalog_on", ["the full disk", "another disk"])
 def test_a_full_disk_stops_the_run_with_its_reason_and_the_next_run_completes(
-    tmp_path: Path, small_disk: Path, catalog_on: str
+    tmp_path: Path, small_disk: Path, catalog_on: str, pages_and_expected: tuple[Path, set[str]]
 ) -> None:
-    pages = _pages(tmp_path / "pages")
-    expected = _expected(tmp_path, pages)
+    pages, expected = pages_and_expected
     catalog = small_disk / "catalog.sqlite" if catalog_on == "the full disk" else tmp_path / "catalog.sqlite"
     cli = Cli(cwd=tmp_path, data=small_disk / "data", db=f"sqlite:///{catalog}")
     done = cli("replay", str(pages), "--jobs", "1", "--set", "ARCHIVE_COMMIT_EVERY=5")
@@ -138,12 +150,14 @@ def _count(url: str) -> int:
 
 
 @pytest.mark.postgres
-def test_a_replay_outlives_a_postgresql_restart(tmp_path: Path, postgres_url: str) -> None:
+@pytest.mark.alone  # the server goes away for every test: never beside another one (pytest -n)
+def test_a_replay_outlives_a_postgresql_restart(
+    tmp_path: Path, postgres_url: str, pages_and_expected: tuple[Path, set[str]]
+) -> None:
     cluster = _pg_cluster()
     need(cluster is not None, "restarting PostgreSQL needs root and pg_ctlcluster")
     assert cluster is not None
-    pages = _pages(tmp_path / "pages")
-    expected = _expected(tmp_path, pages)
+    pages, expected = pages_and_expected
     cli = Cli(cwd=tmp_path, data=tmp_path / "data", db=postgres_url)
     started = _server_started(PG_URL)
     env = {**os.environ, "SCRAPER_DB": postgres_url, "SCRAPER_DATA": str(cli.data), "PYTHONWARNINGS": "error"}

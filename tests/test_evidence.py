@@ -1,4 +1,7 @@
-"""Cross-capture evidence: lines a site repeats on other pages are dropped, in memory and through the catalog."""
+"""Cross-capture evidence: lines a site repeats on other pages are dropped, in memory and through the catalog.
+
+The CLI runs on SQLite; tests/test_catalog.py counts site lines on SQLite and PostgreSQL.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ import io
 import json
 from pathlib import Path
 
+import pytest
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
@@ -83,6 +87,7 @@ def _texts(cli: Cli) -> dict[str, str]:
     return {r["canonical_url"]: r["text"] for r in records}
 
 
+@pytest.mark.slow
 def test_replay_learns_a_sites_furniture_in_the_catalog(cli: Cli, tmp_path: Path) -> None:
     cli("replay", str(_warc_of([0, 1, 2], tmp_path / "first.warc.gz")), check=True)
     cli("replay", str(_warc_of([3, 4], tmp_path / "second.warc.gz")), check=True)
@@ -102,6 +107,7 @@ def test_replay_learns_a_sites_furniture_in_the_catalog(cli: Cli, tmp_path: Path
     catalog.close()
 
 
+@pytest.mark.slow
 def test_site_evidence_off_keeps_the_blurb(cli: Cli, tmp_path: Path) -> None:
     warc = _warc_of([0, 1, 2, 3], tmp_path / "all.warc.gz")
     cli("replay", "--site-evidence", "off", str(warc), check=True)

@@ -9,6 +9,8 @@ import pytest
 from tests.conftest import EVAL_SET, SHARED_SEEDS, need
 from tests.faults import Harness, crawl_site, replay_inputs
 
+pytestmark = pytest.mark.slow  # kills runs at random moments, rounds of them on each catalog
+
 # Enough kills that each run is cut at several moments (start-up and recovery, extraction,
 # WARC writes, commits); `python -m tests.faults --kills 200` runs the long version.
 KILLS = 10

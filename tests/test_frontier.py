@@ -238,6 +238,7 @@ def test_one_worker_fetches_a_hosts_robots_txt_for_all(frontier: Frontier) -> No
     assert frontier.lock_robots("a.example", "w2", 30)  # the lock went with the store
 
 
+@pytest.mark.slow  # waits out the client's retries
 def test_an_unreachable_frontier_is_named_without_its_password() -> None:
     with pytest.raises(FrontierError) as failed:
         Frontier.connect("redis://:hunter2@127.0.0.1:1/0")

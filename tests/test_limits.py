@@ -16,18 +16,14 @@ import pytest
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from archive.crawl.netguard import AddressPolicy
 from tests.conftest import PROJECT_SEEDS, Cli, warc_files, warcio_check
 from tests.hostile import BOMB_BYTES, INJECTION_TITLE, HostileSite, hostile_site
+
+pytestmark = pytest.mark.slow  # crawls and replays of bombs, loops and 1 GiB inputs
 
 LOOPBACK = ["--allow-network", "127.0.0.1/32"]
 CRAWL = ["--depth", "0", "--delay", "0", "--timeout", "20", "--retries", "0", "--jobs", "1"]
 MAX_RSS = 900 * 1024 * 1024  # a crawl or replay that inflated a bomb would pass 1 GiB
-
-
-@pytest.fixture
-def cli(tmp_path: Path) -> Cli:
-    return Cli(cwd=tmp_path, data=tmp_path / "data", db=f"sqlite:///{tmp_path / 'catalog.sqlite'}")
 
 
 @pytest.fixture(scope="module")
@@ -226,38 +222,6 @@ def test_what_a_page_controls_reaches_no_sql_text_shell_or_file_path(cli: Cli, s
     names = sorted(p.name for p in (cli.data / "warc").iterdir())
     assert all(re.fullmatch(r"scraper-\d{17}-\d{5}-[\w.-]+\.warc\.gz", n) for n in names), names
     assert not list(cli.cwd.parent.rglob("evil*")) and not Path("/tmp/pwned").exists()
-
-
-@pytest.mark.parametrize(
-    ("address", "kind"),
-    [
-        ("10.1.2.3", "private"),
-        ("172.16.0.1", "private"),
-        ("192.168.1.1", "private"),
-        ("127.0.0.1", "loopback"),
-        ("169.254.169.254", "link-local"),
-        ("0.0.0.0", "unspecified"),
-        ("100.64.0.1", "reserved"),
-        ("224.0.0.1", "multicast"),
-        ("::1", "loopback"),
-        ("fe80::1", "link-local"),
-        ("fc00::1", "private"),
-        ("::ffff:10.0.0.1", "private"),
-        ("::ffff:127.0.0.1", "loopback"),
-    ],
-)
-def test_the_address_policy_names_each_kind_of_internal_address(address: str, kind: str) -> None:
-    assert AddressPolicy().refusal(address) == f"{address.removeprefix('::ffff:')} is a {kind} address"
-
-
-def test_public_addresses_pass_and_allowed_networks_open_up() -> None:
-    policy = AddressPolicy(["10.0.0.0/8", "::1/128"])
-    assert AddressPolicy().refusal("93.184.216.34") is None
-    assert AddressPolicy().refusal("2606:4700::1111") is None
-    assert policy.refusal("10.20.30.40") is None and policy.refusal("::1") is None
-    assert policy.refusal("192.168.0.1") == "192.168.0.1 is a private address"
-    with pytest.raises(ValueError, match="ARCHIVE_ALLOW_NETWORKS"):
-        AddressPolicy(["not-a-network"])
 
 
 _STORY = (

@@ -22,6 +22,7 @@ def scored() -> dict[str, ModeResult]:
     return {r.mode: r for r in evaluate(pages, ["html", "text", "trafilatura"])}
 
 
+@pytest.mark.slow  # scores the whole 990-page corpus (once per module)
 def test_html_extraction_stays_above_its_floors(scored: dict[str, ModeResult]) -> None:
     scores = scored["html"].scores
     floors = FLOORS["html"]
@@ -30,11 +31,13 @@ def test_html_extraction_stays_above_its_floors(scored: dict[str, ModeResult]) -
     assert scores.recall >= floors["recall"], f"HTML recall {scores.recall:.4f}"
 
 
+@pytest.mark.slow  # scores the whole 990-page corpus (once per module)
 def test_html_extraction_is_at_least_trafilatura_default(scored: dict[str, ModeResult]) -> None:
     ours, theirs = scored["html"].scores.f1, scored["trafilatura"].scores.f1
     assert ours >= theirs - FLOORS["html_vs_trafilatura_default"]["f1_margin"], (ours, theirs)
 
 
+@pytest.mark.slow  # scores the whole 990-page corpus (once per module)
 def test_text_capture_stripping_stays_above_its_floor(scored: dict[str, ModeResult]) -> None:
     f1 = scored["text"].scores.f1
     assert f1 >= FLOORS["text"]["f1"], f"text F1 {f1:.4f} < floor {FLOORS['text']['f1']}"

@@ -4,21 +4,20 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from scraper._linemodel import FEATURES, LineModel
-from tests.conftest import DATA, ROOT, need
+from tests.conftest import DATA, ROOT, Cli, need
 
 EVAL_SET = ROOT.parent / "shared" / "eval" / "trafilatura-eval"
 
 
 def _scraper(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "archive.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=900, check=False
-    )
+    """Run `scraper ARGS` (conftest's Cli: `eval` in this process, `train-stripper` in a process of its own)."""
+    done = Cli(cwd=cwd, data=cwd / "data", db=f"sqlite:///{cwd / 'catalog.sqlite'}")(*args)
+    return subprocess.CompletedProcess(list(args), done.code, done.out, done.err)
 
 
 def test_eval_reports_every_mode_and_the_seeds(tmp_path: Path, shared_seeds: Path) -> None:
@@ -37,6 +36,7 @@ def test_eval_reports_every_mode_and_the_seeds(tmp_path: Path, shared_seeds: Pat
     assert bad.returncode == 2 and "unknown mode" in bad.stderr
 
 
+@pytest.mark.slow  # trains a model
 def test_train_stripper_writes_a_loadable_cross_validated_model(tmp_path: Path) -> None:
     need((EVAL_SET / "evaldata.json").is_file(), f"the evaluation set is not at {EVAL_SET}")
     pytest.importorskip("lightgbm")

@@ -24,6 +24,8 @@ from tests.conftest import ROOT, Cli, warc_files, warcio_check
 from tests.courier import FUNDING_NOTE, MIRRORED, Courier, articles
 from tests.frontier_faults import freeze_one_holding
 
+pytestmark = pytest.mark.slow  # crawls a site, then re-extracts it alone and across killed workers
+
 
 @pytest.fixture(scope="module")
 def archived(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -1,13 +1,28 @@
-"""`scraper repair`: re-index what the catalog lost, cut torn tails, drop rows whose bytes are gone; delete no record."""
+"""`scraper repair`: re-index what the catalog lost, cut torn tails, drop rows whose bytes are gone; delete no record.
+
+The first test is the verify/repair family's run on SQLite and PostgreSQL; the others damage a
+copy of one replay made once for the session (SQLite).
+"""
 
 from __future__ import annotations
 
 import gzip
 import json
+from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, text
 
-from tests.conftest import PROJECT_SEEDS, Cli, warc_files, warcio_check
+from tests.conftest import PROJECT_SEEDS, Cli, Result, copy_archive, warc_files, warcio_check
+
+
+@pytest.fixture(scope="module")
+def text_seeds_archive(tmp_path_factory: pytest.TempPathFactory) -> Cli:
+    """Replay seeds/text once for this module (a template: tests change copies of it)."""
+    work = tmp_path_factory.mktemp("text-seeds")
+    template = Cli(cwd=work, data=work / "data", db=f"sqlite:///{work / 'catalog.sqlite'}")
+    template("replay", str(PROJECT_SEEDS / "text"), check=True)
+    return template
 
 
 def _execute(cli: Cli, statement: str) -> None:
@@ -28,7 +43,8 @@ def _repair(cli: Cli) -> dict[str, object]:
     return dict(json.loads(done.out))
 
 
-def test_captures_the_catalog_lost_come_back_from_the_warc_files_as_they_were(cli: Cli) -> None:
+def test_captures_the_catalog_lost_come_back_from_the_warc_files_as_they_were(cli_any_db: Cli) -> None:
+    cli = cli_any_db
     cli("replay", str(PROJECT_SEEDS), check=True)
     before = _export(cli)
     lost = sorted(before)[:3]
@@ -49,8 +65,11 @@ def test_captures_the_catalog_lost_come_back_from_the_warc_files_as_they_were(cl
     assert all(i in found for i in lost)
 
 
-def test_a_torn_tail_is_cut_and_the_rows_into_it_leave_the_catalog(cli: Cli) -> None:
-    cli("replay", str(PROJECT_SEEDS), check=True)
+@pytest.mark.slow
+def test_a_torn_tail_is_cut_and_the_rows_into_it_leave_the_catalog(
+    project_seeds_archive: tuple[Cli, Result], tmp_path: Path
+) -> None:
+    cli = copy_archive(project_seeds_archive[0], tmp_path)  # seeds/ replayed
     [warc] = warc_files(cli.data)
     original = warc.read_bytes()
     before = _export(cli)
@@ -75,8 +94,9 @@ def test_a_torn_tail_is_cut_and_the_rows_into_it_leave_the_catalog(cli: Cli) -> 
     assert cli("verify").code == 0
 
 
-def test_a_capture_archived_twice_is_a_superseded_copy_not_a_problem(cli: Cli) -> None:
-    cli("replay", str(PROJECT_SEEDS / "text"), check=True)
+@pytest.mark.slow
+def test_a_capture_archived_twice_is_a_superseded_copy_not_a_problem(text_seeds_archive: Cli, tmp_path: Path) -> None:
+    cli = copy_archive(text_seeds_archive, tmp_path)  # seeds/text replayed
     first = _export(cli)
     # Two writers archiving the same capture at once: the second one's rows lose the race.
     _execute(cli, "DELETE FROM warc_records")
@@ -89,8 +109,10 @@ def test_a_capture_archived_twice_is_a_superseded_copy_not_a_problem(cli: Cli) -
     assert _repair(cli)["reindexed"] == 0  # the catalog already holds each capture
 
 
-def test_a_capture_whose_records_disagree_with_its_metadata_is_reported_not_indexed(cli: Cli) -> None:
-    cli("replay", str(PROJECT_SEEDS / "text"), check=True)
+def test_a_capture_whose_records_disagree_with_its_metadata_is_reported_not_indexed(
+    text_seeds_archive: Cli, tmp_path: Path
+) -> None:
+    cli = copy_archive(text_seeds_archive, tmp_path)  # seeds/text replayed
     before = _export(cli)
     # The file's last capture: tampering with it moves no other capture's records.
     lost = max(before, key=lambda i: before[i]["provenance"]["warc_conversion"]["offset"])  # type: ignore[index]

@@ -1,4 +1,9 @@
-"""End to end through the real CLI: replay -> WARC + catalog -> query, show, export; SQLite and PostgreSQL."""
+"""End to end through the real CLI: replay -> WARC + catalog -> query, show, export.
+
+Replays run as subprocesses; the catalog commands in this process (conftest's Cli). The first
+test runs on SQLite and PostgreSQL (the replay family's run on both); the others on SQLite,
+most of them on one replay of seeds/ made once for the session (conftest's project_seeds_archive).
+"""
 
 from __future__ import annotations
 
@@ -9,9 +14,10 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from tests.conftest import PROJECT_SEEDS, Cli, warc_files, warcio_check
+from tests.conftest import PROJECT_SEEDS, Cli, Result, copy_archive, warc_files, warcio_check
 
 SEED_COUNT = 5
 
@@ -20,7 +26,15 @@ def _records(cli: Cli) -> list[dict]:
     return [json.loads(line) for line in cli("export", "--format", "jsonl", check=True).out.splitlines()]
 
 
-def test_replay_shared_seeds_end_to_end(cli: Cli, shared_seeds: Path) -> None:
+@pytest.fixture
+def seeds_archive(project_seeds_archive: tuple[Cli, Result], tmp_path: Path) -> tuple[Cli, Result]:
+    """The session's replay of seeds/, read through a CLI whose working directory is this test's own."""
+    template, replayed = project_seeds_archive
+    return Cli(cwd=tmp_path, data=template.data, db=template.db), replayed
+
+
+def test_replay_shared_seeds_end_to_end(cli_any_db: Cli, shared_seeds: Path) -> None:
+    cli = cli_any_db
     first = cli("replay", str(shared_seeds), check=True)
     assert "5 captures read, 5 records written, 0 unchanged, 0 failed" in first.out
 
@@ -40,6 +54,7 @@ def test_replay_shared_seeds_end_to_end(cli: Cli, shared_seeds: Path) -> None:
     assert len(warc_files(cli.data)) == 1, "a replay that adds nothing must not leave an empty WARC file"
 
 
+@pytest.mark.slow
 def test_replay_output_passes_warcio_check_and_has_the_layout(cli: Cli, shared_seeds: Path) -> None:
     cli("replay", str(shared_seeds), check=True)
     [warc] = warc_files(cli.data)
@@ -64,8 +79,8 @@ def test_replay_output_passes_warcio_check_and_has_the_layout(cli: Cli, shared_s
         assert doc["text_sha256"] == hashlib.sha256(text).hexdigest()
 
 
-def test_project_seeds_replay_every_kind(cli: Cli) -> None:
-    result = cli("replay", str(PROJECT_SEEDS), check=True)
+def test_project_seeds_replay_every_kind(seeds_archive: tuple[Cli, Result]) -> None:
+    cli, result = seeds_archive
     # 7 HTML pages + 3 text captures + 2 HTTP responses in the WARC; its request,
     # revisit and metadata records are counted and skipped.
     assert "12 captures read, 12 records written, 0 unchanged, 0 failed" in result.out
@@ -85,8 +100,11 @@ def test_project_seeds_replay_every_kind(cli: Cli) -> None:
     assert raw[:2] == b"\x1f\x8b"
 
 
-def test_replaying_our_own_warc_reproduces_the_records(cli: Cli, tmp_path: Path) -> None:
-    cli("replay", str(PROJECT_SEEDS), check=True)
+@pytest.mark.slow
+def test_replaying_our_own_warc_reproduces_the_records(
+    project_seeds_archive: tuple[Cli, Result], tmp_path: Path
+) -> None:
+    cli = copy_archive(project_seeds_archive[0], tmp_path / "first")  # replayed into again below
     originals = {r["id"]: r for r in _records(cli)}
     again = Cli(cwd=tmp_path, data=tmp_path / "second", db=f"sqlite:///{tmp_path / 'second.sqlite'}")
     again("replay", *map(str, warc_files(cli.data)), check=True)
@@ -102,8 +120,8 @@ def test_replaying_our_own_warc_reproduces_the_records(cli: Cli, tmp_path: Path)
     assert f"{len(originals)} unchanged" in cli("replay", *map(str, warc_files(cli.data))).out
 
 
-def test_query_filters_show_and_exports(cli: Cli) -> None:
-    cli("replay", str(PROJECT_SEEDS), check=True)
+def test_query_filters_show_and_exports(seeds_archive: tuple[Cli, Result]) -> None:
+    cli, _ = seeds_archive
     german = json.loads(cli("query", "--lang", "de", "--format", "json", check=True).out)
     assert {r["title"] for r in german} == {
         "Neuer Bahnhof in Lindenfeld soll 2027 öffnen",

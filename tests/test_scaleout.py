@@ -23,15 +23,17 @@ import redis
 from warcio.archiveiterator import ArchiveIterator
 
 from archive.frontier.store import Frontier
-from tests.conftest import need, warc_files, warcio_check
+from tests.conftest import ROOT, Cli, need, warc_files, warcio_check
 from tests.courier import MIRRORED, Courier, articles, pages
-from tests.frontier_faults import cli, freeze_one_holding, paths_of, reaped, rows, start_workers
+from tests.frontier_faults import freeze_one_holding, paths_of, reaped, rows, start_workers
 
 WORKER_NAME = re.compile(r"^scraper-\d{17}-\d{5}-[A-Za-z0-9._-]+-(w\d)\.warc\.gz$")
 
 
 def _cli(data: Path, db: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return cli(data, db, *args)
+    """Run `scraper ARGS` (conftest's Cli: enqueue, frontier, verify, crawls in this process; others spawned)."""
+    done = Cli(cwd=ROOT, data=data, db=db)(*args)
+    return subprocess.CompletedProcess(list(args), done.code, done.out, done.err)
 
 
 def _on_sqlite(tmp_path: Path) -> tuple[Path, str]:
@@ -81,6 +83,7 @@ def _archive_checks(data: Path, db: str, crawl: str, ids: set[str]) -> None:
     assert verified.returncode == 0, verified.stdout + verified.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 def test_workers_share_one_crawl_and_a_killed_workers_pages_are_archived_once(
     tmp_path: Path, postgres_url: str, frontier: Frontier
@@ -128,6 +131,7 @@ def _stop_a_worker_holding_pages(
     raise AssertionError("no worker held a request while the crawl ran")
 
 
+@pytest.mark.slow
 def test_two_workers_fetch_each_url_once_and_keep_one_timetable_per_host(tmp_path: Path, frontier: Frontier) -> None:
     data, db = _on_sqlite(tmp_path)
     with Courier() as site:
@@ -150,6 +154,7 @@ def test_two_workers_fetch_each_url_once_and_keep_one_timetable_per_host(tmp_pat
     _archive_checks(data, db, crawl, {"w1", "w2"})
 
 
+@pytest.mark.slow
 def test_a_crawls_caps_hold_across_workers_and_scheduled_runs_wait_for_the_last(
     tmp_path: Path, frontier: Frontier
 ) -> None:
@@ -173,6 +178,7 @@ def test_a_crawls_caps_hold_across_workers_and_scheduled_runs_wait_for_the_last(
     assert sum(h for p, h in site.hits.items() if p != "/robots.txt") == 12  # the 13th page was never asked for
 
 
+@pytest.mark.slow
 def test_a_frontier_that_cannot_be_reached_or_used_is_refused_with_its_reason(tmp_path: Path) -> None:
     data, db = _on_sqlite(tmp_path)
     gone = ["--frontier", "redis://:secret@127.0.0.1:1/0"]
@@ -212,6 +218,7 @@ def private_redis() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
         server.wait()
 
 
+@pytest.mark.slow
 def test_a_frontier_lost_mid_crawl_stops_the_worker_with_its_reason_and_a_sound_archive(tmp_path: Path) -> None:
     data, db = _on_sqlite(tmp_path)
     with private_redis() as (url, server), Courier(latency=0.2) as site:
@@ -253,6 +260,7 @@ def test_seeds_join_a_running_crawl_and_a_cancelled_crawl_ends_cancelled(tmp_pat
     assert again.returncode == 2 and "is not running in the frontier" in again.stderr
 
 
+@pytest.mark.slow
 def test_a_worker_stopped_with_ctrl_c_puts_back_what_it_had_not_done(tmp_path: Path, frontier: Frontier) -> None:
     data, db = _on_sqlite(tmp_path)
     with Courier(latency=0.3) as site:
@@ -278,6 +286,7 @@ def test_a_worker_stopped_with_ctrl_c_puts_back_what_it_had_not_done(tmp_path: P
     assert rows(db, f"SELECT status FROM crawls WHERE id = '{crawl}'") == [("finished",)]
 
 
+@pytest.mark.slow
 def test_sitemaps_and_robots_txt_enqueued_as_seeds_are_read_once_by_the_workers(
     tmp_path: Path, frontier: Frontier
 ) -> None:

@@ -104,6 +104,7 @@ def test_a_bad_schedule_file_is_named_with_the_reason(tmp_path: Path, body: str,
 FAST = '["--delay", "0", "--timeout", "3", "--allow-network", "127.0.0.1/32"]'  # the site is on loopback
 
 
+@pytest.mark.slow  # three crawls
 def test_schedule_runs_each_job_and_records_the_runs(cli: Cli, tmp_path: Path) -> None:
     with NewsSite() as site:
         schedule = _write(

@@ -5,17 +5,22 @@ Around them: a fictional local story in three documents (the original page, a sy
 copy under other page furniture, an independent rewrite), an exact copy of the original page,
 a fictional article about the same president on a different subject and dated within days of
 the seeds, and forty unrelated pages of the evaluation set.
+
+The archive is replayed once per catalog (SQLite, PostgreSQL: the similar/stories family's run
+on both, whose candidate search is SQL of each database's own) and read by every test.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import DATA, EVAL_SET, PROJECT_SEEDS, Cli, need
+from tests.conftest import BOTH_DATABASES, DATA, EVAL_SET, PROJECT_SEEDS, Cli, need, postgres_schema
 
 STORIES = DATA / "stories"
 HARBOR = PROJECT_SEEDS / "html" / "harbor-lighthouse.html"
@@ -23,8 +28,30 @@ HARBOR_URL = "https://www.coastlinecourier.example/2025/03/14/harbor-town-votes-
 WIRE_URL = "https://shorelinewire.example/regional/port-wendell-lighthouse-bond"
 
 
+@pytest.fixture(scope="module", params=BOTH_DATABASES)
+def replayed(
+    request: pytest.FixtureRequest, shared_seeds: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Cli, dict[str, str]]]:
+    """Replay everything once into a catalog of each kind; return its CLI and record ids by short name."""
+    with ExitStack() as stack:
+        tmp_path = tmp_path_factory.mktemp(f"stories-{request.param}")
+        sqlite = f"sqlite:///{tmp_path / 'catalog.sqlite'}"
+        db = sqlite if request.param == "sqlite" else stack.enter_context(postgres_schema())
+        cli = Cli(cwd=tmp_path, data=tmp_path / "data", db=db)
+        yield cli, _archive(cli, shared_seeds, tmp_path)
+
+
 @pytest.fixture
-def archive(cli: Cli, shared_seeds: Path, tmp_path: Path) -> dict[str, str]:
+def cli(replayed: tuple[Cli, dict[str, str]]) -> Cli:
+    return replayed[0]
+
+
+@pytest.fixture
+def archive(replayed: tuple[Cli, dict[str, str]]) -> dict[str, str]:
+    return replayed[1]
+
+
+def _archive(cli: Cli, shared_seeds: Path, tmp_path: Path) -> dict[str, str]:
     """Replay everything; return record ids by short name."""
     need((EVAL_SET / "html").is_dir(), f"the evaluation set is not at {EVAL_SET}")
     unrelated = tmp_path / "unrelated"

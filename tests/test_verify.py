@@ -1,18 +1,31 @@
-"""`scraper verify` on a sound archive and on each kind of damage it must report."""
+"""`scraper verify` on a sound archive and on each kind of damage it must report.
+
+Each test damages a copy of one replay of seeds/ made once for the session (SQLite);
+tests/test_repair.py runs verify and repair on PostgreSQL too.
+"""
 
 from __future__ import annotations
 
 import base64
 import gzip
 import hashlib
+from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, text
 
-from tests.conftest import PROJECT_SEEDS, Cli, warc_files, warcio_check
+from tests.conftest import Cli, Result, copy_archive, warc_files, warcio_check
+
+
+@pytest.fixture
+def cli(project_seeds_archive: tuple[Cli, Result], tmp_path: Path) -> Cli:
+    """A copy of the session's replay of seeds/, this test's to damage."""
+    return copy_archive(project_seeds_archive[0], tmp_path)
 
 
 def _archive(cli: Cli) -> None:
-    cli("replay", str(PROJECT_SEEDS), check=True)
+    """The archive is there already: a copy of seeds/ replayed (see the cli fixture)."""
+    assert warc_files(cli.data)
 
 
 def _execute(cli: Cli, statement: str) -> None:

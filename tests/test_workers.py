@@ -1,4 +1,7 @@
-"""Parallel replay (--jobs): the same archive as one process, and a worker killed mid-run loses nothing."""
+"""Parallel replay (--jobs): the same archive as one process, and a worker killed mid-run loses nothing.
+
+The two kill tests replay one folder of 200 pages and compare with one --jobs 1 replay of it (module fixture).
+"""
 
 from __future__ import annotations
 
@@ -8,9 +11,14 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import EVAL_SET, Cli, need, warc_files, warcio_check
+
+pytestmark = pytest.mark.slow  # replays and crawls of 60-200 pages, worker processes killed
 
 PAGES = 60
 
@@ -71,19 +79,17 @@ def _descendants(pid: int) -> dict[int, int]:
     return found
 
 
-def _start_replay(pages: Path, data: Path, db: str) -> tuple[subprocess.Popen[bytes], Path]:
+def _start_replay(pages: Path, data: Path, db: str, output: Path) -> subprocess.Popen[bytes]:
     """Start `scraper replay --jobs 2`; its output goes to a file (a pipe would wait on any process holding it)."""
     env = {**os.environ, "SCRAPER_DB": db, "SCRAPER_DATA": str(data), "PYTHONWARNINGS": "error"}
-    output = pages.parent / "replay.out"
     with output.open("wb") as sink:
-        run = subprocess.Popen(
+        return subprocess.Popen(
             [sys.executable, "-m", "archive.cli", "replay", str(pages), "--jobs", "2"],
-            cwd=pages.parent,
+            cwd=output.parent,
             env=env,
             stdout=sink,
             stderr=subprocess.STDOUT,
         )
-    return run, output
 
 
 def _workers_of(run: subprocess.Popen[bytes]) -> dict[int, int]:
@@ -98,38 +104,56 @@ def _workers_of(run: subprocess.Popen[bytes]) -> dict[int, int]:
     raise AssertionError("the replay never started worker processes")
 
 
-def _replay_with_workers(tmp_path: Path) -> tuple[subprocess.Popen[bytes], Path, dict[int, int], Cli]:
+@dataclass
+class Pages:
+    """200 pages in one folder, and what a --jobs 1 replay of that folder archives (id -> text digest)."""
+
+    folder: Path
+    by_one_job: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def pages_200(tmp_path_factory: pytest.TempPathFactory) -> Pages:
+    """Copy 200 pages once and replay them with --jobs 1 once: the archive the killed runs must end up with.
+
+    Record ids name the pages' file URLs, so the killed runs replay this same folder.
+    """
+    work = tmp_path_factory.mktemp("pages-200")
+    folder = _copy(_pages(200), work / "pages")
+    alone = Cli(cwd=work, data=work / "alone", db=f"sqlite:///{work / 'alone.sqlite'}")
+    alone("replay", str(folder), "--jobs", "1", check=True)
+    return Pages(folder, _digests(alone))
+
+
+def _replay_with_workers(tmp_path: Path, pages: Pages) -> tuple[subprocess.Popen[bytes], Path, dict[int, int], Cli]:
     """Start a --jobs 2 replay of 200 pages; return it, its output file, its process tree once workers run, its CLI."""
     need(Path("/proc/self/stat").exists(), "finding worker processes needs /proc (Linux)")
-    pages = _copy(_pages(200), tmp_path / "pages")
     data, db = tmp_path / "data", f"sqlite:///{tmp_path / 'catalog.sqlite'}"
-    run, output = _start_replay(pages, data, db)
+    output = tmp_path / "replay.out"
+    run = _start_replay(pages.folder, data, db, output)
     return run, output, _workers_of(run), Cli(cwd=tmp_path, data=data, db=db)
 
 
-def _archived_as_by_one_job(cli: Cli) -> None:
+def _archived_as_by_one_job(cli: Cli, pages: Pages) -> None:
     """Check the archive holds what a --jobs 1 replay of the same pages holds, and its WARC files are valid."""
-    pages = cli.cwd / "pages"
-    alone = Cli(cwd=cli.cwd, data=cli.cwd / "alone", db=f"sqlite:///{cli.cwd / 'alone.sqlite'}")
-    alone("replay", str(pages), "--jobs", "1", check=True)
-    assert _digests(cli) == _digests(alone)  # nothing lost, nothing twice
+    assert _digests(cli) == pages.by_one_job  # nothing lost, nothing twice
     check = warcio_check(warc_files(cli.data))
     assert check.returncode == 0, check.stdout[-2000:]
 
 
-def test_a_worker_killed_mid_replay_loses_no_capture(tmp_path: Path) -> None:
-    run, output, tree, cli = _replay_with_workers(tmp_path)
+def test_a_worker_killed_mid_replay_loses_no_capture(tmp_path: Path, pages_200: Pages) -> None:
+    run, output, tree, cli = _replay_with_workers(tmp_path, pages_200)
     os.kill(next(p for p, parent in tree.items() if parent != run.pid), signal.SIGKILL)
     run.wait(timeout=600)
     text = output.read_text()
     assert run.returncode == 0, text[-3000:]
     assert "1 worker restarts" in text, text
-    _archived_as_by_one_job(cli)
+    _archived_as_by_one_job(cli, pages_200)
 
 
-def test_killing_the_replay_leaves_no_worker_behind(tmp_path: Path) -> None:
+def test_killing_the_replay_leaves_no_worker_behind(tmp_path: Path, pages_200: Pages) -> None:
     """Workers hold their own task pipes open, so only a watch on the main process ends them."""
-    run, _, tree, cli = _replay_with_workers(tmp_path)
+    run, _, tree, cli = _replay_with_workers(tmp_path, pages_200)
     run.kill()
     run.wait()
     deadline = time.monotonic() + 60
@@ -140,8 +164,8 @@ def test_killing_the_replay_leaves_no_worker_behind(tmp_path: Path) -> None:
         os.kill(pid, signal.SIGKILL)
     assert left == [], f"processes outlived the replay: {left}"
     # What the killed run archived is intact, and a second run archives the rest.
-    cli("replay", str(cli.cwd / "pages"), "--jobs", "2", check=True)
-    _archived_as_by_one_job(cli)
+    cli("replay", str(pages_200.folder), "--jobs", "2", check=True)
+    _archived_as_by_one_job(cli, pages_200)
 
 
 def test_a_crawl_with_two_jobs_archives_what_one_job_archives(cli: Cli, tmp_path: Path) -> None:

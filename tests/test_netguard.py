@@ -1,0 +1,123 @@
+"""Live crawls stay out of internal networks: the address policy, the resolver and the middleware, in this process.
+
+tests/test_limits.py crawls a real loopback site through the CLI to show the same refusals end to end.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Iterator
+
+import pytest
+from scrapy import Request
+from scrapy.crawler import Crawler
+from scrapy.http import Response
+from scrapy.resolver import dnscache
+from twisted.internet.error import DNSLookupError
+
+from archive.crawl.netguard import AddressPolicy, BlockedAddress, GuardedResolver, PrivateAddressMiddleware
+
+MakeCrawler = Callable[..., Crawler]
+HINT = "crawls reach only public addresses unless --allow-network allows it"
+
+
+@pytest.mark.parametrize(
+    ("address", "kind"),
+    [
+        ("10.1.2.3", "private"),
+        ("172.16.0.1", "private"),
+        ("192.168.1.1", "private"),
+        ("127.0.0.1", "loopback"),
+        ("169.254.169.254", "link-local"),
+        ("0.0.0.0", "unspecified"),
+        ("100.64.0.1", "reserved"),
+        ("224.0.0.1", "multicast"),
+        ("::1", "loopback"),
+        ("fe80::1", "link-local"),
+        ("fc00::1", "private"),
+        ("::ffff:10.0.0.1", "private"),
+        ("::ffff:127.0.0.1", "loopback"),
+    ],
+)
+def test_the_address_policy_names_each_kind_of_internal_address(address: str, kind: str) -> None:
+    assert AddressPolicy().refusal(address) == f"{address.removeprefix('::ffff:')} is a {kind} address"
+
+
+def test_public_addresses_pass_and_allowed_networks_open_up() -> None:
+    policy = AddressPolicy(["10.0.0.0/8", "::1/128"])
+    assert AddressPolicy().refusal("93.184.216.34") is None
+    assert AddressPolicy().refusal("2606:4700::1111") is None
+    assert policy.refusal("10.20.30.40") is None and policy.refusal("::1") is None
+    assert policy.refusal("192.168.0.1") == "192.168.0.1 is a private address"
+    with pytest.raises(ValueError, match="ARCHIVE_ALLOW_NETWORKS"):
+        AddressPolicy(["not-a-network"])
+
+
+def test_an_ip_address_url_the_policy_forbids_is_refused_before_it_is_sent(make_crawler: MakeCrawler) -> None:
+    crawler = make_crawler()
+    guard = PrivateAddressMiddleware.from_crawler(crawler)
+    with pytest.raises(BlockedAddress) as refused:
+        guard.process_request(Request("http://169.254.169.254/latest/meta-data/"))
+    assert str(refused.value) == f"refused 169.254.169.254: 169.254.169.254 is a link-local address; {HINT}"
+    with pytest.raises(BlockedAddress, match=r"refused ::1: ::1 is a loopback address"):
+        guard.process_request(Request("http://[::1]:8080/admin"))
+    assert guard.process_request(Request("http://93.184.216.34/")) is None
+    assert guard.process_request(Request("http://intranet.example/")) is None  # a name: the resolver checks it
+    assert crawler.stats.get_value("crawl/refused_address") == 2
+
+
+def test_allowed_networks_open_up_to_the_middleware(make_crawler: MakeCrawler) -> None:
+    guard = PrivateAddressMiddleware.from_crawler(make_crawler({"ARCHIVE_ALLOW_NETWORKS": ["10.0.0.0/8"]}))
+    assert guard.process_request(Request("http://10.1.2.3/wiki")) is None
+    with pytest.raises(BlockedAddress, match=r"192\.168\.1\.1 is a private address"):
+        guard.process_request(Request("http://192.168.1.1/"))
+
+
+def test_a_response_from_a_forbidden_address_is_refused_unless_read_back_from_the_archive(
+    make_crawler: MakeCrawler,
+) -> None:
+    guard = PrivateAddressMiddleware.from_crawler(make_crawler())
+    request = Request("http://public-looking.example/page")
+    answer = Response(request.url, status=200, ip_address=ipaddress.ip_address("10.0.0.7"), request=request)
+    with pytest.raises(BlockedAddress, match=r"refused public-looking\.example: 10\.0\.0\.7 is a private address"):
+        guard.process_response(request, answer)
+    resumed = Request(request.url, meta={"archive_resumed": True})
+    assert guard.process_response(resumed, answer) is answer  # not fetched now: no address was reached
+    public = Response(request.url, status=200, ip_address=ipaddress.ip_address("93.184.216.34"), request=request)
+    assert guard.process_response(request, public) is public
+
+
+@pytest.fixture
+def cached_answers() -> Iterator[dict[str, str]]:
+    """DNS answers put in Scrapy's resolver cache (so no lookup leaves the machine); removed afterwards."""
+    answers: dict[str, str] = {}
+    yield answers
+    for name in answers:
+        dnscache.pop(name, None)
+
+
+def test_a_name_resolving_to_a_forbidden_address_fails_its_lookup_and_the_middleware_names_why(
+    make_crawler: MakeCrawler, asyncio_reactor: object, cached_answers: dict[str, str]
+) -> None:
+    from twisted.internet import reactor
+
+    crawler = make_crawler({"ARCHIVE_ALLOW_NETWORKS": ["10.9.0.0/16"]})
+    resolver = GuardedResolver.from_crawler(crawler, reactor)  # type: ignore[arg-type]
+    cached_answers.update({"intranet.example": "10.0.0.5", "wiki.example": "10.9.1.1", "news.example": "93.184.216.34"})
+    for name, address in cached_answers.items():
+        dnscache[name] = address
+    results: dict[str, object] = {}
+    for name in cached_answers:
+        resolver.getHostByName(name).addBoth(lambda found, name=name: results.__setitem__(name, found))
+    assert results["news.example"] == "93.184.216.34" and results["wiki.example"] == "10.9.1.1"
+    failure = results["intranet.example"]
+    assert isinstance(getattr(failure, "value", None), DNSLookupError)  # Twisted reports it as a failed lookup
+    failure.trap(DNSLookupError)  # type: ignore[attr-defined]
+
+    guard = PrivateAddressMiddleware.from_crawler(crawler)
+    with pytest.raises(BlockedAddress) as refused:
+        guard.process_exception(Request("https://intranet.example/admin"), failure.value)  # type: ignore[attr-defined]
+    assert str(refused.value) == f"refused intranet.example: it resolves to 10.0.0.5, a private address; {HINT}"
+    # A name that simply does not resolve stays an ordinary DNS error.
+    assert guard.process_exception(Request("https://no-such-name.example/"), DNSLookupError("no results")) is None
+    assert crawler.stats.get_value("crawl/refused_address") == 1
