@@ -1,11 +1,11 @@
 # Two commands on a fresh machine: `make run` (set up, replay seeds/ into ./data on SQLite)
-# and `make test` (set up, lint, type-check, run the tests). .ci/run calls `make test`;
+# and `make test` (set up, lint, type-check, build the docs, run the tests). .ci/run calls `make test`;
 # `make test-fast` runs the tests not marked slow, for a quick answer while working.
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup run test test-fast lint bench
+.PHONY: setup run test test-fast lint docs bench
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -28,7 +28,11 @@ lint: setup
 # made once) and use both. The test that restarts PostgreSQL runs after them, alone.
 PYTEST_PARALLEL := -n 2 --dist loadscope
 
-test: lint
+# The documentation site, strict: a broken link, anchor or a parser the reference cannot read fails it.
+docs: setup
+	$(BIN)/mkdocs build --strict --quiet
+
+test: lint docs
 	$(BIN)/pytest $(PYTEST_PARALLEL) -m "not alone"
 	$(BIN)/pytest -m alone
 

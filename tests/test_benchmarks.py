@@ -43,6 +43,21 @@ def test_the_scale_out_benchmark_runs_and_writes_its_table(tmp_path: Path, front
     assert (tmp_path / "scaleout.md").read_text().startswith("| answer delay | crawl |")
 
 
+def test_the_startup_benchmark_times_every_command_against_a_bare_interpreter(tmp_path: Path) -> None:
+    _benchmark("benchmarks.startup", "--runs", "1", "--results", str(tmp_path))
+    rows = {r["command"]: r for r in json.loads((tmp_path / "startup.json").read_text())["rows"]}
+    bare = rows["python -c pass (baseline)"]
+    assert bare["ratio_to_bare_python"] == 1.0
+    for name in ("scraper --version", "scraper query WORD", "scraper show ID"):
+        assert rows[name]["median_s"] > 0
+        assert (
+            abs(rows[name]["ratio_to_bare_python"] - rows[name]["median_s"] / bare["median_s"])
+            < 0.1 + 0.05 * (rows[name]["ratio_to_bare_python"])
+        )
+    assert rows["scraper --version"]["goal_s"] == 0.3 and rows["scraper query WORD"]["goal_s"] == 1.0
+    assert "| `scraper --version` |" in (tmp_path / "startup.md").read_text()
+
+
 def _benchmark(module: str, *args: str) -> None:
     """Run a benchmark module to its end; it must succeed."""
     proc = subprocess.run(
