@@ -32,6 +32,7 @@ from archive.crawl.middlewares import (
     ResumeMiddleware,
     WireMiddleware,
     retry_delay,
+    running_engine,
 )
 from scraper import Capture, build_record
 
@@ -261,6 +262,22 @@ def test_a_crawl_that_is_not_resumed_fetches_everything(make_crawler: MakeCrawle
 
 
 # --- CrawlDelayExtension --------------------------------------------------------------------
+
+
+def test_a_crawl_delay_before_the_engine_exists_is_left_for_later(make_crawler: MakeCrawler) -> None:
+    """Scrapy 2.19 raises when crawler.engine is read before the crawl starts: components ask running_engine."""
+    crawler = make_crawler({"ROBOTSTXT_OBEY": True, "USER_AGENT": "scraper-archive/test"})
+    extension = CrawlDelayExtension.from_crawler(crawler)
+    assert running_engine(crawler) is None
+    robots = b"User-agent: *\nCrawl-delay: 2\n"
+    request = Request("https://a.example/page")
+    crawler.signals.send_catch_log(
+        signal=signals.robots_parsed, robotparser=ProtegoRobotParser.from_crawler(crawler, robots), request=request
+    )
+    extension.request_reached(request)  # no engine, no slot: nothing to clamp yet, and no error
+    assert crawler.stats.get_value("robotstxt/crawl_delay") == 2.0
+    crawler.engine = crawler._create_engine()
+    assert running_engine(crawler) is crawler.engine
 
 
 def test_crawl_delay_needs_robots_txt_obeyed(make_crawler: MakeCrawler) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from twisted.internet import task
 
 from archive.catalog.facade import Catalog
+from archive.crawl.middlewares import running_engine
 from archive.crawl.pipeline import recover_into
 from archive.crawl.runs import record_ended
 from archive.crawl.scheduler import (
@@ -130,11 +131,11 @@ class FrontierExtension:
 
     def wake(self) -> None:
         """Hand an idle engine a request when the frontier has some (the engine only looks every 5 s by itself)."""
-        engine = self.crawler.engine
+        engine = running_engine(self.crawler)
         scheduler = engine.scheduler if engine is not None else None
         if engine is None or not isinstance(scheduler, FrontierScheduler) or scheduler.local:
             return
-        if engine.needs_backout() or self.crawler.engine.downloader.active:
+        if engine.needs_backout() or engine.downloader.active:
             return
         request = scheduler.take_to_wake()
         if request is not None:
@@ -219,7 +220,7 @@ class FrontierExtension:
                 logger.warning("frontier: recovered %d WARC file(s) a dead worker left open", recovered)
 
     def _stop(self, reason: str) -> None:
-        engine = self.crawler.engine
+        engine = running_engine(self.crawler)
         if engine is not None and engine.spider is not None:
             deferred_from_coro(engine.close_spider_async(reason=reason))
 

@@ -31,6 +31,7 @@ from scraper import WireRequest
 if TYPE_CHECKING:
     from typing import Self
 
+    from scrapy.core.engine import ExecutionEngine
     from scrapy.crawler import Crawler
 
 # Sent with `capture` (the 3xx exchange) and `crawl_id` (a frontier's run, or None) when a redirect arrives.
@@ -45,9 +46,18 @@ __all__ = [
     "ResumeMiddleware",
     "WireMiddleware",
     "retry_delay",
+    "running_engine",
 ]
 
 logger = logging.getLogger(__name__)
+
+
+def running_engine(crawler: Crawler) -> ExecutionEngine | None:
+    """Return the crawler's engine, or None before the crawl has one (Scrapy 2.19 raises when it is read then)."""
+    try:
+        return crawler.engine
+    except RuntimeError:
+        return None
 
 
 class WireMiddleware:
@@ -197,7 +207,7 @@ class CrawlDelayExtension:
 
     def _clamp(self, request: Request) -> None:
         delay = self.crawl_delays.of(request.url)
-        engine = self.crawler.engine
+        engine = running_engine(self.crawler)
         if not delay or engine is None:
             return
         downloader = engine.downloader

@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from archive.catalog.facade import Catalog
 from archive.crawl.items import ArchiveItem, CaptureFailure, ExchangeItem, RevisitItem, SkippedRecord
-from archive.crawl.middlewares import REDIRECT_RECEIVED
+from archive.crawl.middlewares import REDIRECT_RECEIVED, running_engine
 from archive.crawl.scheduler import ARCHIVE_CHECKPOINT, ARCHIVE_COMMITTED
 from archive.integrity.repair import reindex_file
 from archive.layout import DataLayout, settings_catalog_url
@@ -191,8 +191,9 @@ class ArchivePipeline:
             return
         self.status = "failed"
         self.stats.set_value("archive/stopped", reason)
-        if self.crawler.engine is not None and self.crawler.spider is not None:
-            deferred_from_coro(self.crawler.engine.close_spider_async(reason="archive_write_failed"))
+        engine = running_engine(self.crawler)
+        if engine is not None and self.crawler.spider is not None:
+            deferred_from_coro(engine.close_spider_async(reason="archive_write_failed"))
 
     def _redirect(self, capture: Capture, crawl_id: str | None = None) -> None:
         self._exchange(ExchangeItem(capture, "redirect"), crawl_id or self.crawl_id)
