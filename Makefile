@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup run test test-fast lint docs bench
+.PHONY: setup run test test-fast lint docs bench pywb
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -15,6 +15,19 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 setup: $(STAMP)
+
+# pywb (the replay tests' server) pins redis==2.10.6, which cannot live beside our redis>=5: it gets
+# a virtual environment of its own, built once from the registry; the tests run its `wayback` on 127.0.0.1.
+PYWB_VENV := .venv-pywb
+PYWB_STAMP := $(PYWB_VENV)/.installed-stamp
+
+$(PYWB_STAMP):
+	python3 -m venv $(PYWB_VENV)
+	$(PYWB_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(PYWB_VENV)/bin/python -m pip install --quiet pywb==2.10.0
+	touch $(PYWB_STAMP)
+
+pywb: $(PYWB_STAMP)
 
 run: setup
 	$(BIN)/scraper replay seeds
@@ -32,12 +45,12 @@ PYTEST_PARALLEL := -n 2 --dist loadscope
 docs: setup
 	$(BIN)/mkdocs build --strict --quiet
 
-test: lint docs
+test: lint docs pywb
 	$(BIN)/pytest $(PYTEST_PARALLEL) -m "not alone"
 	$(BIN)/pytest -m alone
 
 # Every test but those marked slow (spawned crawls and workers, kills, the corpus-wide gate): minutes, not tens.
-test-fast: setup
+test-fast: setup pywb
 	$(BIN)/pytest $(PYTEST_PARALLEL) -m "not slow"
 
 # The benchmark suite (offline; needs ../shared/eval beside the project): results in benchmarks/results.
