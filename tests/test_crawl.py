@@ -344,7 +344,8 @@ def _copy(template: Cli, into: Path) -> Cli:
 @pytest.mark.slow
 @pytest.mark.parametrize("crawled_twice", ["sqlite"], indirect=True)
 def test_cdxj_index_points_at_every_capture_record(crawled_twice: tuple[Cli, NewsSite], tmp_path: Path) -> None:
-    cli = copy_archive(crawled_twice[0], tmp_path)  # the sitemap crawled twice: revisits too
+    template, site = crawled_twice
+    cli = copy_archive(template, tmp_path)  # the sitemap crawled twice: revisits too
     done = cli("index", check=True)
     index = cli.data / "indexes" / "index.cdxj"
     lines = index.read_text(encoding="utf-8").splitlines()
@@ -363,8 +364,11 @@ def test_cdxj_index_points_at_every_capture_record(crawled_twice: tuple[Cli, New
         assert record.rec_headers.get_header("WARC-Target-URI") == entry["url"]
         seen[record.rec_type] += 1
     # Per crawl: sitemap.xml and the gzipped child are archived as fetched; the four articles are
-    # responses the first time and server-not-modified revisits the second; one metadata record each.
-    assert seen == {"response": 2 + 4 + 2, "revisit": 4, "metadata": 4}, seen
+    # responses the first time and server-not-modified revisits the second. Their extractions (one
+    # each, the first time) are listed at their own urn:text: and urn:record: addresses.
+    assert seen == {"response": 2 + 4 + 2, "revisit": 4, "metadata": 4, "conversion": 4}, seen
+    derived = [json.loads(line.split(" ", 2)[2])["url"] for line in lines if '"url": "urn:' in line]
+    assert sorted(derived) == sorted(f"urn:{kind}:{url}" for kind in ("text", "record") for url in _article_urls(site))
 
 
 @pytest.mark.slow
@@ -396,7 +400,7 @@ def test_wacz_packages_a_run_with_the_captures_its_revisits_point_at(
             body = package.read(resource["path"])
             assert resource["bytes"] == len(body)
             assert resource["hash"] == "sha256:" + hashlib.sha256(body).hexdigest()
-        for line in package.read("indexes/index.cdxj").decode().splitlines():
+        for line in gzip.decompress(package.read("indexes/index.cdx.gz")).decode().splitlines():
             entry = json.loads(line.split(" ", 2)[2])
             with package.open("archive/" + entry["filename"]) as member:  # stored: seekable in place
                 member.seek(int(entry["offset"]))

@@ -56,8 +56,14 @@ def _index(args: argparse.Namespace) -> int:
 
     layout = DataLayout(args.data)
     out = args.out or layout.index_file
-    lines = build_cdxj(layout.warc, out, layout.warc_files())
-    print(f"indexed {lines} WARC record(s) into {out}")
+    summary = build_cdxj(layout.warc, out, layout.warc_files())
+    print(f"indexed {summary.lines} WARC record(s) into {out}")
+    if summary.unresolved_revisits:
+        print(
+            f"warning: {summary.unresolved_revisits} 304 revisit(s) left out: the record they refer to is not "
+            f"in {layout.warc}",
+            file=sys.stderr,
+        )
     return 0
 
 
