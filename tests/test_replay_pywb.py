@@ -3,9 +3,10 @@
 pywb runs from its own environment (.venv-pywb, `make pywb`) as a subprocess on 127.0.0.1
 (tests/pywb.py). A page is checked by asking pywb for it unrewritten (`id_`): its status, media
 type and body must be those of the archived raw record, at each capture's time and in the
-latest view. The site is crawled twice (the second time every article answers 304 and is
-archived as a revisit), seeds/ is replayed, and a crawl of the Meridian Courier is re-extracted;
-every run's WACZ must pass `wacz validate` (py-wacz) and load into pywb.
+latest view. The news site is crawled twice (the second time every article answers 304: a
+server-not-modified revisit), the Meridian Courier twice (no validators, the same bytes: an
+identical-payload-digest revisit) and then re-extracted, and seeds/ is replayed; every run's
+WACZ must pass `wacz validate` (py-wacz) and load into pywb.
 
 An archive written before derived records moved off the page URL (conversion and metadata
 records at the page's own URI, a 304 revisit holding its status line) is built here record by
@@ -433,20 +434,71 @@ def test_each_runs_wacz_validates_and_replays_its_pages(
                 assert answer.media_type == record["provenance"]["media_type"], row["url"]
 
 
-@pytest.mark.slow
-def test_a_reextraction_package_holds_its_records_and_the_captures_they_come_from(tmp_path: Path) -> None:
-    """A re-extraction writes only derived records: its package adds the files of the raw records they refer to."""
+@dataclass
+class CourierRuns:
+    """The Meridian Courier's harbour section crawled twice (identical bytes: revisits), then re-extracted."""
+
+    cli: Cli
+    runs: dict[str, str]  # "first", "second", "reextract" -> run id
+    files: dict[str, set[str]]  # the WARC files each run wrote
+
+
+@pytest.fixture(scope="module")
+def courier_runs(tmp_path_factory: pytest.TempPathFactory) -> CourierRuns:
     need_pywb()
-    cli = Cli(cwd=tmp_path, data=tmp_path / "data", db=f"sqlite:///{tmp_path / 'catalog.sqlite'}")
-    with Courier() as site:  # a section and its articles, each carrying the funding note the site repeats
-        cli("crawl", f"{site.base}/section/harbour", "--depth", "1", "--jobs", "1", *FAST, check=True)
-    crawl_files = {p.name for p in warc_files(cli.data)}
-    cli("reextract", "--site-evidence", "all", "--jobs", "1", check=True)  # the note is furniture: new texts
-    run = json.loads(cli("crawls", "--format", "json", check=True).out)[0]
-    assert run["kind"] == "reextract"
-    _, rows, files = _package(cli, run["id"], tmp_path / "reextract.wacz")
-    own = {p.name for p in warc_files(cli.data)} - crawl_files
-    assert own and files == own | crawl_files
+    work = tmp_path_factory.mktemp("courier-runs")
+    cli = Cli(cwd=work, data=work / "data", db=f"sqlite:///{work / 'catalog.sqlite'}")
+    files: dict[str, set[str]] = {}
+    with Courier() as site:  # no validators: the second crawl gets the same bytes, not a 304
+        for run in ("first", "second"):
+            before = {p.name for p in warc_files(cli.data)}
+            cli("crawl", f"{site.base}/section/harbour", "--depth", "1", "--jobs", "1", *FAST, check=True)
+            files[run] = {p.name for p in warc_files(cli.data)} - before
+    before = {p.name for p in warc_files(cli.data)}
+    # Every article carries the funding note the site repeats: with evidence from HTML too, it is furniture.
+    cli("reextract", "--site-evidence", "all", "--jobs", "1", check=True)
+    files["reextract"] = {p.name for p in warc_files(cli.data)} - before
+    reextract, second, first = json.loads(cli("crawls", "--format", "json", check=True).out)[:3]
+    assert (reextract["kind"], second["kind"], first["kind"]) == ("reextract", "crawl", "crawl")
+    assert all(files.values())
+    return CourierRuns(cli, {"first": first["id"], "second": second["id"], "reextract": reextract["id"]}, files)
+
+
+@pytest.mark.slow
+def test_pages_fetched_again_with_identical_bytes_replay_as_archived(courier_runs: CourierRuns, tmp_path: Path) -> None:
+    cli = courier_runs.cli
+    files = warc_files(cli.data)
+    responses, revisits = _record_dates(cli, "response"), _record_dates(cli, "revisit")
+    records = _exported(cli)
+    assert len(records) == 14 and {r["source_url"] for r in records} <= set(revisits)  # the section and its links
+    cli("index", "--out", str(tmp_path / "index.cdxj"), check=True)
+    _, rows, package_files = _package(cli, courier_runs.runs["second"], tmp_path / "second.wacz")
+    assert package_files == courier_runs.files["first"] | courier_runs.files["second"]
+    assert {r["url"] for r in rows} == {r["source_url"] for r in records}  # seen unchanged, listed complete
+    texts = {r["source_url"]: (r["title"], r["text"]) for r in records}
+    assert all((row["title"], row["text"]) == texts[row["url"]] for row in rows)
+    with Pywb(tmp_path / "pywb") as pywb:
+        pywb.add_warcs("warcs", files)
+        pywb.use_index("cdxj", tmp_path / "index.cdxj", files)
+        pywb.add_wacz("wacz", tmp_path / "second.wacz")
+        pywb.start()
+        for record in records:
+            url = record["source_url"]
+            payload = cli("show", record["id"], "--raw", check=True).stdout_bytes
+            for collection in ("warcs", "cdxj", "wacz"):
+                for when in (stamp(responses[url]), stamp(revisits[url]), None):
+                    answer = pywb.get(collection, url, when)
+                    assert _seen(answer) == (200, "text/html", payload), (collection, url, when)
+
+
+@pytest.mark.slow
+def test_a_reextraction_package_holds_its_records_and_the_captures_they_come_from(
+    courier_runs: CourierRuns, tmp_path: Path
+) -> None:
+    """A re-extraction writes only derived records: its package adds the files of the raw records they refer to."""
+    cli = courier_runs.cli
+    _, rows, files = _package(cli, courier_runs.runs["reextract"], tmp_path / "reextract.wacz")
+    assert files == courier_runs.files["reextract"] | courier_runs.files["first"]  # not the revisits' file
     records = {r["id"]: r for r in _exported(cli)}
     assert {r["id"] for r in rows} == set(records)  # every capture got a new text in this run
     articles = [r for r in rows if "/news/" in r["url"]]
