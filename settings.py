@@ -77,6 +77,7 @@ ARCHIVE_FRONTIER_DEFAULT_DELAY = 1.0
 
 # --- Replay -------------------------------------------------------------------------------
 REPLAY_MAX_CAPTURE_BYTES = 64 * 1024 * 1024  # a larger capture fails with a clear message
+ARCHIVE_ABSOLUTE_PATHS = False  # saved files named by absolute paths (default: relative to the folder given)
 
 # --- Scrapy housekeeping ------------------------------------------------------------------
 LOG_LEVEL = "INFO"

@@ -18,6 +18,7 @@ from archive.crawl.workers import available_cores
 from archive.errors import ArchiveError
 from archive.frontier.store import FrontierError, RequestCodec
 from archive.layout import DataLayout
+from scraper import __version__
 from spiders.reextract import ReextractSpider
 from spiders.replay import ReplaySpider
 from spiders.site import SiteSpider
@@ -35,6 +36,7 @@ __all__ = [
     "enqueue_files",
     "enqueue_seeds",
     "frontier_settings",
+    "recorded_paths",
     "run_crawl",
     "run_reextract",
     "run_replay",
@@ -48,6 +50,9 @@ def project_settings(data_dir: Path, db_url: str, **overrides: Any) -> Any:
     settings.set("ARCHIVE_DATA_DIR", str(data_dir), priority="cmdline")
     settings.set("ARCHIVE_DB_URL", db_url, priority="cmdline")
     settings.set("ARCHIVE_PROGRESS", sys.stderr.isatty(), priority="cmdline")
+    # Who is crawling, with the version: the CLI's --contact (cmdline priority) wins over this.
+    contact = os.environ.get("ARCHIVE_CONTACT_URL") or "https://example.invalid/contact; set ARCHIVE_CONTACT_URL"
+    settings.set("USER_AGENT", f"scraper-archive/{__version__} (+{contact})", priority="project")
     settings.set("LOG_LEVEL", os.environ.get("SCRAPER_LOG_LEVEL", "ERROR"), priority="cmdline")
     for key, value in overrides.items():
         if value is not None:
@@ -75,13 +80,23 @@ def run_replay(
         data_dir,
         db_url,
         ARCHIVE_OPERATOR=operator,
-        ARCHIVE_CRAWL_ARGS={"command": "replay", "paths": paths},
+        ARCHIVE_CRAWL_ARGS={"command": "replay", "paths": recorded_paths(paths, (overrides or {}))},
         REPLAY_MAX_CAPTURE_BYTES=max_capture_bytes,
         ARCHIVE_SITE_EVIDENCE=site_evidence,
         ARCHIVE_JOBS=jobs,
         **(overrides or {}),
     )
     return _run(_busy(settings), ReplaySpider, paths=paths)
+
+
+def recorded_paths(paths: Sequence[str], overrides: Mapping[str, Any]) -> list[str]:
+    """Return the paths a run records in the catalog: as given, but an absolute one by its last part only.
+
+    The archive keeps no host path unless asked (ARCHIVE_ABSOLUTE_PATHS, replay --absolute-paths).
+    """
+    if overrides.get("ARCHIVE_ABSOLUTE_PATHS"):
+        return list(paths)
+    return [Path(p).name if Path(p).is_absolute() else p for p in paths]
 
 
 def _busy(settings: Any) -> Any:
@@ -157,7 +172,7 @@ def run_reextract(
         data_dir,
         db_url,
         ARCHIVE_CRAWL_KIND="reextract",
-        ARCHIVE_CRAWL_ARGS=crawl_args or {"command": "reextract", "paths": paths},
+        ARCHIVE_CRAWL_ARGS=crawl_args or {"command": "reextract", "paths": recorded_paths(paths, overrides or {})},
         ARCHIVE_JOBS=jobs,
         **(frontier or {}),
         **(overrides or {}),

@@ -42,6 +42,7 @@ class Capture:
     content: bytes | None = None
     request: WireRequest | None = None  # live captures: the request that was sent
     ip_address: str | None = None  # live captures: the server's address, when known
+    source_record_id: str | None = None  # read from a WARC file: the WARC-Record-ID it had there
 
     @property
     def body(self) -> bytes:

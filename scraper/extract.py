@@ -80,18 +80,14 @@ def build_record(
     text = normalize_text(extracted.text)
     if not text:
         raise CaptureError("no article text found")
-    # A fetched capture keeps the URL it was fetched from; a saved file is known by the URL the
-    # page gives for itself. Either way the canonical URL prefers the page's own.
-    fetched = capture.url if capture.url and capture.url.startswith(("http://", "https://")) else None
-    source_url = fetched or extracted.page_url or capture.url or capture.source_location
-    canonical = normalize_url(extracted.page_url or source_url)
+    source_url, canonical, site, claimed = _addresses(capture, extracted.page_url)
     captured_at = method.captured_at or capture.captured_at or datetime.fromtimestamp(0, UTC)
     payload_sha = sha256_hex(capture.payload)
     return Record(
         id=record_id(canonical, payload_sha),
         source_url=source_url,
         canonical_url=canonical,
-        site=site_of(canonical),
+        site=site,
         site_name=extracted.site_name,
         title=normalize_line(extracted.title) if extracted.title else None,
         authors=tuple(normalize_line(a) for a in extracted.authors),
@@ -117,9 +113,38 @@ def build_record(
             project_version=__version__,
             input_word_count=extracted.input_words,
             crawl_id=crawl_id,
+            source_record_id=capture.source_record_id,
         ),
+        claimed_url=claimed,
         line_keys=extracted.line_keys,
     )
+
+
+def _addresses(capture: Capture, claim: str | None) -> tuple[str, str, str | None, str | None]:
+    """Return (source URL, canonical URL, site, claimed URL) of a capture whose page names itself `claim`.
+
+    A fetched capture keeps the URL it was fetched from and that host's site; the page's own
+    URL becomes its canonical one only on the same site (a subdomain counts), otherwise it is
+    kept as a claim. A saved file names no fetch: its source is where it was read from, and
+    the URL the page gives for itself, if any, is all that says what it is.
+    """
+    fetched = capture.url if capture.url and capture.url.startswith(("http://", "https://")) else None
+    if fetched is None:
+        source = capture.url or capture.source_location
+        canonical = normalize_url(claim or source)
+        return source, canonical, site_of(canonical), None
+    site = site_of(fetched)
+    if claim and _same_site(site_of(claim), site):
+        return fetched, normalize_url(claim), site, None
+    canonical = normalize_url(fetched)
+    return fetched, canonical, site, claim if claim and normalize_url(claim) != canonical else None
+
+
+def _same_site(claimed: str | None, fetched: str | None) -> bool:
+    """Return whether two sites are one, or one is a subdomain of the other (m.example.org, example.org)."""
+    if not claimed or not fetched:
+        return False
+    return claimed == fetched or claimed.endswith("." + fetched) or fetched.endswith("." + claimed)
 
 
 def _lookup(evidence: SiteEvidence | None, url: str | None) -> Lookup | None:

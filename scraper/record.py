@@ -10,6 +10,7 @@ __all__ = ["EXTRACTED_FIELDS", "Provenance", "Record", "WarcLocation"]
 
 # What extraction makes of a capture (the rest of a record says what the capture is).
 EXTRACTED_FIELDS = (
+    "claimed_url",
     "site_name",
     "title",
     "authors",
@@ -50,6 +51,7 @@ class Provenance:
     project_version: str = ""
     input_word_count: int = 0
     crawl_id: str | None = None
+    source_record_id: str | None = None  # replayed from a WARC file: the record it was read from there
     archived_at: str | None = None
     warc_request: WarcLocation | None = None  # live captures: the request record
     warc_raw: WarcLocation | None = None
@@ -77,6 +79,9 @@ class Record:
     payload_sha256: str
     text_sha256: str
     provenance: Provenance
+    # The URL the page names for itself (canonical link, og:url) when it is not taken as the
+    # canonical URL: a fetched page claiming another site's address stays on the site it came from.
+    claimed_url: str | None = None
     # Keys of the lines the extractor weighed (scraper.evidence), so the archive can learn which
     # lines a site repeats. Working data, not part of the record: left out of to_dict and exports.
     line_keys: tuple[str, ...] = field(default=(), repr=False, compare=False)

@@ -69,10 +69,21 @@ class ArchiveSpider(scrapy.Spider):
         if self.frontier_worker is not None:
             self.frontier_worker.finished(meta)
 
-    async def parse(self, response: Response, **kwargs: Any) -> AsyncIterator[ArchiveItem | CaptureFailure]:
-        """Yield the response's archive item, built in a worker process when a pool runs, else here."""
+    async def parse(
+        self, response: Response, **kwargs: Any
+    ) -> AsyncIterator[ArchiveItem | CaptureFailure | RevisitItem]:
+        """Yield the response's archive item, built in a worker process when a pool runs, else here.
+
+        A replayed revisit record becomes a revisit of the capture it names, with no record of its own.
+        """
         try:
-            yield self.tagged(await self.build(response), response.meta)
+            source = response.meta.get("replay_source")
+            if source is not None and source.revisit is not None:
+                profile, uri, date = source.revisit
+                capture = capture_from_response(response)
+                yield self.tagged(RevisitItem(capture, profile=profile, refers_to=(uri, date)), response.meta)
+            else:
+                yield self.tagged(await self.build(response), response.meta)
         finally:
             self.request_done(response.meta)
 
@@ -81,9 +92,13 @@ class ArchiveSpider(scrapy.Spider):
         capture = capture_from_response(response)
         building = self.pool.submit(capture) if self.pool is not None else None
         if building is None:
-            return build_item(capture, self.site_evidence, self.evidence_for_html)
-        item = await building
-        self.crawler.stats.inc_value("extraction/in_workers")
+            item = build_item(capture, self.site_evidence, self.evidence_for_html)
+        else:
+            item = await building
+            self.crawler.stats.inc_value("extraction/in_workers")
+        source = response.meta.get("replay_source")
+        if isinstance(item, CaptureFailure) and source is not None:  # named as the user knows it, not as archived
+            item = replace(item, source=source.shown)
         return item
 
     def close_pool(self) -> None:
@@ -109,5 +124,5 @@ class ArchiveSpider(scrapy.Spider):
     def _failed(self, failure: Failure) -> Iterator[CaptureFailure]:
         request = getattr(failure, "request", None)
         source = request.meta.get("replay_source") if request is not None else None
-        where = source.location if source is not None else getattr(request, "url", "?")
+        where = source.shown if source is not None else getattr(request, "url", "?")
         yield CaptureFailure(where, str(failure.value) or type(failure.value).__name__)

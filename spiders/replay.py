@@ -33,7 +33,8 @@ class ReplaySpider(ArchiveSpider):
         self.paths = list(paths)
 
     async def start(self) -> AsyncIterator[Any]:
-        for serial, found in enumerate(find_sources(self.paths)):
+        absolute = self.settings.getbool("ARCHIVE_ABSOLUTE_PATHS")
+        for serial, found in enumerate(find_sources(self.paths, absolute=absolute)):
             if isinstance(found, SourceRef):
                 yield scrapy.Request(
                     replay_url(serial),

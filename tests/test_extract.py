@@ -25,18 +25,19 @@ def _html_capture(date: str, captured: datetime | None) -> Capture:
     return Capture(
         payload=PAGE.format(date=date).encode(),
         source_kind="file",
-        source_location="/saved/page.html",
+        source_location="saved/page.html",
         media_type="text/html",
-        url="file:///saved/page.html",
+        url="urn:file:saved/page.html",
         captured_at=captured,
     )
 
 
 def test_html_record_fields() -> None:
     record = build_record(_html_capture("2024-02-03", datetime(2024, 3, 1, tzinfo=UTC)))
-    assert record.source_url == "https://Example.org:443/story?utm_campaign=x#top"
+    # A saved file names no fetch: its source is where it was read; the page's own URL is what it is.
+    assert record.source_url == "urn:file:saved/page.html"
     assert record.canonical_url == "https://example.org/story"
-    assert record.site == "example.org"
+    assert record.site == "example.org" and record.claimed_url is None
     assert record.title == "Dated page"
     assert record.published == "2024-02-03"
     assert record.language == "en"
@@ -111,3 +112,26 @@ def test_gzipped_html_seed_and_table_text(tmp_path: Path) -> None:
     assert record.canonical_url == "https://news.northwind-cells.example/press/2025/recycling-line?lang=en"
     assert "| Aluminium | 98% | Current collectors |\n| Cathode metals" in record.text
     assert not record.text.startswith(record.title or "-")  # the title is not repeated as text
+
+
+def _fetched(url: str, canonical: str) -> Capture:
+    page = PAGE.format(date="2024-02-03").replace("https://Example.org:443/story?utm_campaign=x#top", canonical)
+    return Capture(
+        page.encode(), "live", url, "text/html", url=url, captured_at=datetime(2024, 3, 1, tzinfo=UTC), http_status=200
+    )
+
+
+def test_a_fetched_page_stays_on_the_site_it_came_from_whatever_it_claims() -> None:
+    """A canonical link to another site is kept as a claim; it moves neither the site nor the canonical URL."""
+    syndicated = build_record(_fetched("https://mirror.example.net/copy/story", "https://origin.example.org/story"))
+    assert syndicated.source_url == "https://mirror.example.net/copy/story"
+    assert syndicated.site == "mirror.example.net"
+    assert syndicated.canonical_url == "https://mirror.example.net/copy/story"
+    assert syndicated.claimed_url == "https://origin.example.org/story"
+    # On the same site (a subdomain counts) the page's own URL is its canonical one.
+    mobile = build_record(_fetched("https://m.example.org/story?ref=app", "https://www.example.org/story"))
+    assert (mobile.site, mobile.canonical_url, mobile.claimed_url) == (
+        "m.example.org",
+        "https://www.example.org/story",
+        None,
+    )

@@ -257,10 +257,28 @@ def test_a_304_is_archived_as_a_revisit_of_the_urls_latest_capture(make_crawler:
     assert stats["archive/failures"] == [
         ["https://news.example/never", "304 Not Modified, but the archive holds no earlier capture"]
     ]
-    [(headers, status)] = [(h, s) for kind, h, s, _ in _warc(first.data) if kind == "revisit"]
-    assert headers["WARC-Profile"].endswith("/revisit/server-not-modified") and status == "304 Not Modified"
+    records = _warc(first.data)
+    [original] = [h for kind, h, _, _ in records if kind == "response"]
+    [(headers, status, block)] = [(h, s, p) for kind, h, s, p in records if kind == "revisit"]
+    # An empty block, so replay tools serve the original's headers and payload (a 304 status line
+    # in it replays as an empty 304); the revisit names the original by id, URI, date and digest.
+    assert headers["WARC-Profile"].endswith("/revisit/server-not-modified") and status == "" and block == b""
+    assert headers["WARC-Refers-To"] == original["WARC-Record-ID"]
     assert headers["WARC-Refers-To-Target-URI"] == URL and headers["WARC-Refers-To-Date"] == "2026-03-01T09:30:00Z"
+    assert headers["WARC-Payload-Digest"] == original["WARC-Payload-Digest"]
     assert headers["WARC-Date"] == "2026-03-08T00:00:00Z"
+    # The 304 itself, as received, beside it: status line and headers in order (application/warc-fields).
+    [(answer_headers, answer)] = [
+        (h, p) for kind, h, _, p in records if kind == "metadata" and h["Content-Type"] == "application/warc-fields"
+    ]
+    assert (
+        answer_headers["WARC-Concurrent-To"] == headers["WARC-Record-ID"] and answer_headers["WARC-Target-URI"] == URL
+    )
+    assert answer == (
+        b"http-response-line: HTTP/1.1 304 Not Modified\r\n"
+        b"http-response-header: Content-Type: text/html; charset=utf-8\r\n"
+        b'http-response-header: ETag: "v1"\r\n'
+    )
 
 
 def test_a_redirect_is_archived_when_it_arrives_and_so_is_a_raw_exchange(

@@ -81,10 +81,10 @@ def test_replay_output_passes_warcio_check_and_has_the_layout(cli: Cli, shared_s
 
 def test_project_seeds_replay_every_kind(seeds_archive: tuple[Cli, Result]) -> None:
     cli, result = seeds_archive
-    # 7 HTML pages + 3 text captures + 2 HTTP responses in the WARC; its request,
-    # revisit and metadata records are counted and skipped.
+    # 7 HTML pages + 3 text captures + 2 HTTP responses in the WARC; its request record is
+    # carried with its response, its revisit archived as a revisit, its metadata record counted and left.
     assert "12 captures read, 12 records written, 0 unchanged, 0 failed" in result.out
-    assert "skipped WARC records: 1 metadata, 1 request, 1 revisit" in result.out
+    assert "skipped WARC records: 1 metadata, 1 warcinfo" in result.out
     records = {r["canonical_url"]: r for r in _records(cli)}
     lighthouse = records["https://www.coastlinecourier.example/2025/03/14/harbor-town-votes-to-restore-lighthouse/"]
     assert lighthouse["title"] == "Harbor town votes to restore its 1874 lighthouse"

@@ -74,8 +74,11 @@ def _stories(cli: Cli) -> list[set[str]]:
     return [{d["url"] for d in story["documents"]} for story in found]
 
 
-def test_the_shared_seeds_are_one_story_and_nothing_unrelated_joins(cli: Cli, archive: dict[str, str]) -> None:
-    seeds = {url for url in _all_urls(cli) if "/shared/seeds/" in url}
+def test_the_shared_seeds_are_one_story_and_nothing_unrelated_joins(
+    cli: Cli, archive: dict[str, str], shared_seeds: Path
+) -> None:
+    # Saved files are archived by their names under the folder given: urn:file:seeds/NAME.
+    seeds = {url for url in _all_urls(cli) if url in {f"urn:file:seeds/{p.name}" for p in shared_seeds.iterdir()}}
     assert len(seeds) == 5
     stories = _stories(cli)
     assert seeds in stories, stories
@@ -97,7 +100,9 @@ def test_similar_names_same_text_near_duplicate_and_same_story(cli: Cli, archive
     assert 0.5 <= near["score"] < 1.0  # the copy dropped a paragraph and changed two words
     [rewrite] = [item for item in found if item["url"].endswith("harbor-rewrite.txt")]
     assert rewrite["relation"] == "same story"
-    assert not any(item["url"].endswith(("water-plan.txt", ".txt")) and "/shared/" in item["url"] for item in found)
+    assert not any(
+        item["url"].endswith(("water-plan.txt", ".txt")) and "urn:file:seeds/" in item["url"] for item in found
+    )
     assert len(found) == 3, found
 
 

@@ -38,8 +38,8 @@ def _fixed_writer(directory: Path, **options: object) -> WarcFileWriter:
 def _record(text: str = "First paragraph.\n\nSecond paragraph.", **changes: object) -> Record:
     values: dict[str, object] = {
         "id": "0123456789abcdef0123456789abcdef",
-        "source_url": "file:///captures/story.txt",
-        "canonical_url": "file:///captures/story.txt",
+        "source_url": "urn:file:captures/story.txt",
+        "canonical_url": "urn:file:captures/story.txt",
         "site": None,
         "site_name": None,
         "title": "A story",
@@ -54,7 +54,7 @@ def _record(text: str = "First paragraph.\n\nSecond paragraph.", **changes: obje
         "text_sha256": "1" * 64,
         "provenance": Provenance(
             source_kind="file",
-            source_location="/captures/story.txt",
+            source_location="captures/story.txt",
             captured_at=CAPTURED,
             media_type="text/plain",
             encoding="utf-8",
@@ -75,10 +75,10 @@ def _capture(
     return Capture(
         payload=payload,
         source_kind="file",
-        source_location="/captures/story.txt",
+        source_location="captures/story.txt",
         media_type="text/plain",
         charset="utf-8",
-        url="file:///captures/story.txt",
+        url="urn:file:captures/story.txt",
     )
 
 
@@ -110,10 +110,16 @@ def test_golden_file_says_what_the_spec_asks(tmp_path: Path) -> None:
     assert "WARC-Date: 2025-05-06T00:00:00Z" in raw  # the capture's own time, not the clock's
     assert "Content-Type: text/plain; charset=utf-8" in raw
     assert "WARC-Record-ID: <urn:uuid:00000000-0000-4000-8000-000000000002>" in raw
+    assert "WARC-Target-URI: urn:file:captures/story.txt\r\n" in raw  # a saved file: no fetch claimed, no host path
     assert "WARC-Date: 2026-01-02T03:04:07Z" in conversion  # derived records: when we archived
+    # Derived records are addressed off the page's URI (replay must not take them for the page)
+    # and name the raw record they come from: its id, URI and date.
+    assert "WARC-Target-URI: urn:text:urn:file:captures/story.txt\r\n" in conversion
+    assert "WARC-Target-URI: urn:record:urn:file:captures/story.txt\r\n" in metadata
     for derived in (conversion, metadata):
         assert "WARC-Refers-To: <urn:uuid:00000000-0000-4000-8000-000000000002>" in derived
-        assert "WARC-Target-URI: file:///captures/story.txt" in derived
+        assert "WARC-Refers-To-Target-URI: urn:file:captures/story.txt\r\n" in derived
+        assert "WARC-Refers-To-Date: 2025-05-06T00:00:00Z\r\n" in derived
     assert conversion.endswith("First paragraph.\n\nSecond paragraph.\r\n\r\n")
     assert '"warc_raw": {"file": "golden-20260102030405000-00001-test-host.warc.gz"' in metadata
     ids = [b.split("WARC-Record-ID: ")[1].split("\r\n")[0] for b in blocks]

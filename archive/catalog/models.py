@@ -96,6 +96,7 @@ class CaptureRow(Base):
     crawl_id: Mapped[str | None] = mapped_column(ForeignKey("crawls.id"))
     source_url: Mapped[str] = mapped_column(Text)
     canonical_url: Mapped[str] = mapped_column(Text)
+    claimed_url: Mapped[str | None] = mapped_column(Text, default=None)
     site: Mapped[str | None] = mapped_column(String(255))
     # The site's labels reversed ("org.example.news."): a site and its subdomains are one index
     # range. Byte order on PostgreSQL, so the range holds whatever the database's collation.
@@ -112,6 +113,7 @@ class CaptureRow(Base):
     text_sha256: Mapped[str] = mapped_column(String(64))
     source_kind: Mapped[str] = mapped_column(String(8))
     source_location: Mapped[str] = mapped_column(Text)
+    source_record_id: Mapped[str | None] = mapped_column(String(128), default=None)
     captured_at: Mapped[str] = mapped_column(String(40))
     archived_at: Mapped[str | None] = mapped_column(String(40))
     media_type: Mapped[str] = mapped_column(String(100))
@@ -139,6 +141,7 @@ class CaptureRow(Base):
             crawl_id=prov.crawl_id,
             source_url=record.source_url,
             canonical_url=record.canonical_url,
+            claimed_url=record.claimed_url,
             site=record.site,
             site_key=site_key(record.site),
             site_name=record.site_name,
@@ -153,6 +156,7 @@ class CaptureRow(Base):
             text_sha256=record.text_sha256,
             source_kind=prov.source_kind,
             source_location=prov.source_location,
+            source_record_id=prov.source_record_id,
             captured_at=prov.captured_at,
             archived_at=prov.archived_at,
             media_type=prov.media_type,
@@ -189,6 +193,7 @@ class CaptureRow(Base):
             word_count=self.word_count,
             payload_sha256=self.payload_sha256,
             text_sha256=self.text_sha256,
+            claimed_url=self.claimed_url,
             provenance=Provenance(
                 source_kind=self.source_kind,
                 source_location=self.source_location,
@@ -203,6 +208,7 @@ class CaptureRow(Base):
                 project_version=self.project_version,
                 input_word_count=self.input_word_count,
                 crawl_id=self.crawl_id,
+                source_record_id=self.source_record_id,
                 archived_at=self.archived_at,
                 **locations,
             ),

@@ -97,7 +97,7 @@ _STATUS = {"drained": "finished", "cancelled-drained": "cancelled", "cancelled":
 
 def _reextract(args: argparse.Namespace) -> int:
     from archive.layout import DataLayout
-    from archive.runner import frontier_settings, run_reextract
+    from archive.runner import frontier_settings, recorded_paths, run_reextract
 
     overrides = {"ARCHIVE_SITE_EVIDENCE": args.site_evidence, **settings_given(args)}
     if frontier_url(args) and args.enqueue:
@@ -110,7 +110,7 @@ def _reextract(args: argparse.Namespace) -> int:
         paths = [str(Path(f)) for f in args.files] or [str(DataLayout(args.data).warc / f) for f in _files(args)]
         if not paths:
             raise NotFound("the catalog names no WARC file to re-extract")
-    crawl_args = {"command": "reextract", "paths": paths, "crawl": args.crawl}
+    crawl_args = {"command": "reextract", "paths": recorded_paths(paths, overrides), "crawl": args.crawl}
     stats = run_reextract(
         paths,
         data_dir=args.data,

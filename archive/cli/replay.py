@@ -26,20 +26,32 @@ def add_commands(sub: Any) -> None:
     replay.add_argument(
         "--jobs", type=int, metavar="N", help="extraction processes (default: one per core; 1: in this process)"
     )
+    _paths_option(replay)
     set_option(replay)
     evidence_option(replay)
 
     extract = sub.add_parser("extract", help="extract text and metadata only; archive nothing")
     extract.add_argument("paths", nargs="+", metavar="FILE")
     extract.add_argument("--format", choices=("text", "json", "jsonl"), default="text")
+    _paths_option(extract)
     evidence_option(extract)
     extract.set_defaults(func=_extract)
+
+
+def _paths_option(cmd: argparse.ArgumentParser) -> None:
+    cmd.add_argument(
+        "--absolute-paths",
+        action="store_true",
+        help="name saved files by their absolute paths (default: relative to the folder given, no host path)",
+    )
 
 
 def _replay(args: argparse.Namespace) -> int:
     from archive.runner import run_replay
 
-    overrides = settings_given(args)
+    overrides = (
+        {"ARCHIVE_ABSOLUTE_PATHS": True, **settings_given(args)} if args.absolute_paths else settings_given(args)
+    )
     stats = run_replay(
         args.paths,
         data_dir=args.data,
@@ -61,7 +73,7 @@ def _extract(args: argparse.Namespace) -> int:
     failed = 0
     results: list[dict[str, Any]] = []
     evidence = LineCounts() if args.site_evidence != "off" else None  # what this batch shows of each site
-    for found in find_sources(args.paths):
+    for found in find_sources(args.paths, absolute=args.absolute_paths):
         if not isinstance(found, SourceRef):
             if isinstance(found, CaptureFailure):
                 failed += 1
@@ -72,7 +84,7 @@ def _extract(args: argparse.Namespace) -> int:
             record = build_record(capture, evidence=evidence, evidence_for_html=args.site_evidence == "all")
         except (SourceError, CaptureError) as exc:
             failed += 1
-            print(f"error: {found.location}: {exc}", file=sys.stderr)
+            print(f"error: {found.shown}: {exc}", file=sys.stderr)
             continue
         scope = evidence_scope(capture.url)
         if evidence is not None and scope is not None:

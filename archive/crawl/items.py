@@ -30,7 +30,14 @@ class ExchangeItem:
 
 @dataclass(frozen=True, slots=True)
 class RevisitItem:
-    """A 304 Not Modified answer to a conditional request: archived as a revisit of the latest capture."""
+    """A capture that repeats an earlier one: archived as a revisit record pointing at it.
+
+    A live crawl's 304 answer (profile "server-not-modified") repeats the URL's latest capture;
+    a revisit record replayed from a WARC file names the capture it repeats (`refers_to`:
+    target URI and WARC date) and its profile.
+    """
 
     capture: Capture
     crawl_id: str | None = None
+    profile: str = "server-not-modified"
+    refers_to: tuple[str, str] | None = None

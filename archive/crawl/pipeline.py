@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import json
 import logging
 import os
 from collections import Counter, defaultdict
@@ -25,7 +26,7 @@ from archive.layout import DataLayout, settings_catalog_url
 from archive.warc.reader import WarcReadError, read_payload
 from archive.warc.recovery import recover_open_files
 from archive.warc.writer import DEFAULT_MAX_SIZE, WarcFileWriter
-from scraper import Capture, Record, WarcLocation, evidence_scope
+from scraper import Capture, Record, WarcLocation, evidence_scope, iso_utc
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -102,7 +103,7 @@ class ArchivePipeline:
         self.writer_options: dict[str, Any] = {
             "prefix": settings.get("ARCHIVE_WARC_PREFIX", "scraper"),
             "max_size": settings.getint("ARCHIVE_WARC_MAX_SIZE", DEFAULT_MAX_SIZE),
-            "info": {"operator": settings.get("ARCHIVE_OPERATOR"), **settings.getdict("ARCHIVE_WARCINFO")},
+            "info": {**_crawl_info(settings), **settings.getdict("ARCHIVE_WARCINFO")},
             "worker": worker_id,
         }
         self.site_evidence = settings.get("ARCHIVE_SITE_EVIDENCE") or "off"
@@ -120,6 +121,8 @@ class ArchivePipeline:
         self.extractions: list[tuple[str, Record]] = []  # (run, re-extracted record), committed with the rest
         self.run_counts: defaultdict[str, Counter[str]] = defaultdict(Counter)  # per run, since the last commit
         self.failures: list[list[str]] = []
+        # Replayed revisits whose original this run has not archived yet (replay runs captures out of order).
+        self.deferred: list[tuple[Capture, str, str, tuple[str, str]]] = []
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ArchivePipeline:
@@ -183,7 +186,7 @@ class ArchivePipeline:
         elif isinstance(item, ExchangeItem):
             self._exchange(item, run)
         elif isinstance(item, RevisitItem):
-            self._revisit(item.capture, "server-not-modified", run)
+            self._revisit(item.capture, item.profile, run, refers_to=item.refers_to)
 
     def _stop(self, reason: str) -> None:
         """Stop the run: what it archived so far stays (committed, or re-indexed by the next run)."""
@@ -199,18 +202,29 @@ class ArchivePipeline:
         self._exchange(ExchangeItem(capture, "redirect"), crawl_id or self.crawl_id)
 
     def _writer(self, run: str) -> WarcFileWriter:
-        """Return the run's WARC writer; its files say `isPartOf: RUN` (and name this worker in a frontier)."""
+        """Return the run's WARC writer; its files say `isPartOf: RUN`, its seeds and scope (and name this worker)."""
         if run not in self.writers:
             self.runs.add(run)
-            info = {**self.writer_options["info"], "isPartOf": run}
+            info = {**self.writer_options["info"], "isPartOf": run, **self._run_info(run)}
             self.writers[run] = WarcFileWriter(DataLayout(self.data_dir).warc, **{**self.writer_options, "info": info})
         return self.writers[run]
+
+    def _run_info(self, run: str) -> dict[str, str]:
+        """Return a crawl run's seeds and scope for its warcinfo (a frontier run's from the frontier)."""
+        if self.crawl_kind != "crawl":
+            return {}
+        worker = getattr(self.crawler.spider, "frontier_worker", None)
+        args = self.crawl_args if worker is None else {**worker.run_options(run), "seeds": worker.frontier.seeds(run)}
+        seeds = " ".join(str(seed.get("url")) for seed in args.get("seeds", ()) if isinstance(seed, dict))
+        scope = {k: v for k, v in args.items() if k not in ("seeds", "command", "job", "frontier", "frontier_name")}
+        return {"seeds": seeds, "scope": json.dumps(scope, sort_keys=True, separators=(",", ":"))}
 
     def close_spider(self) -> None:
         if self.status == "running":
             self.status = "finished"
         settled = False
         try:
+            self._revisit_deferred()
             self._commit()
             settled = True
         except SQLAlchemyError as exc:
@@ -310,24 +324,55 @@ class ArchivePipeline:
             return
         self.stats.inc_value(f"archive/exchanges/{item.why}")
 
-    def _revisit(self, capture: Capture, profile: str, run: str, record_id: str | None = None) -> None:
-        """Archive a revisit of the capture it repeats (by record id, else the URL's latest capture)."""
-        original = self._pending_or_catalog(record_id) if record_id else self.catalog.latest_capture(capture.url or "")
+    def _revisit(
+        self,
+        capture: Capture,
+        profile: str,
+        run: str,
+        record_id: str | None = None,
+        refers_to: tuple[str, str] | None = None,
+    ) -> None:
+        """Archive a revisit of the capture it repeats.
+
+        The original is found by record id (same bytes fetched again), by the URI and date a
+        replayed revisit record names, else as the URL's latest capture (a live 304).
+        """
+        if record_id:
+            original = self._pending_or_catalog(record_id)
+        elif refers_to is not None:
+            original = self._referred(*refers_to)
+            if original is None:  # not archived (yet): the original may come later in this replay
+                self.deferred.append((capture, profile, run, refers_to))
+                return
+        else:
+            original = self.catalog.latest_capture(capture.url or "")
         if original is None:
             self._fail(capture.source_location, "304 Not Modified, but the archive holds no earlier capture", run)
             return
         written = self._write(
-            capture.source_location,
-            run,
-            self._writer(run).write_revisit,
-            capture,
-            profile=profile,
-            refers_to_uri=original.source_url,
-            refers_to_date=original.provenance.captured_at,
+            capture.source_location, run, self._writer(run).write_revisit, capture, profile=profile, original=original
         )
         if written is None:
             return
         self._count(run, "revisits")
+
+    def _revisit_deferred(self) -> None:
+        """Archive the replayed revisits whose original came later in the run; count those whose never came."""
+        deferred, self.deferred = self.deferred, []
+        for capture, profile, run, refers_to in deferred:
+            if self._referred(*refers_to) is None:
+                self.stats.inc_value("replay/warc_skipped/revisit of a capture not in this archive")
+            else:
+                self._revisit(capture, profile, run, refers_to=refers_to)
+
+    def _referred(self, uri: str, date: str) -> Record | None:
+        """Return the capture of `uri` taken at WARC date `date` (pending or in the catalog), else its latest."""
+        when = iso_utc(datetime.fromisoformat(date.replace("Z", "+00:00"))) if date else None
+        for record in reversed(self.pending):
+            if record.source_url == uri and (when is None or record.provenance.captured_at == when):
+                return record
+        found = self.catalog.capture_of(uri, when) if when else None
+        return found or self.catalog.latest_capture(uri)
 
     def _write(self, source: str, run: str, write: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
         """Return what a WARC write gave back; on failure, report it (None), and stop the run if the disk is at fault.
@@ -408,6 +453,15 @@ class ArchivePipeline:
             "reextracted",
         )
         return {key: self.stats.get_value(f"archive/{key}", 0) for key in keys}
+
+
+def _crawl_info(settings: Any) -> dict[str, Any]:
+    """Return what a run's warcinfo says of how it was made: operator; for a crawl, user agent and robots policy."""
+    info: dict[str, Any] = {"operator": settings.get("ARCHIVE_OPERATOR")}
+    if (settings.get("ARCHIVE_CRAWL_KIND") or "crawl") == "crawl":
+        info["http-header-user-agent"] = settings.get("USER_AGENT")
+        info["robots"] = "obey" if settings.getbool("ROBOTSTXT_OBEY") else "ignore"
+    return info
 
 
 def _by_run(pairs: Iterable[tuple[str, Record]]) -> dict[str, list[Record]]:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 import brotli
 from warcio.archiveiterator import ArchiveIterator
@@ -16,7 +18,7 @@ from warcio.exceptions import ArchiveLoadFailed
 
 from archive.errors import ArchiveError
 from archive.warc.reader import WARC_READ_ERRORS, scan_records, warc_records
-from scraper import Capture, media_kind
+from scraper import Capture, WireRequest, media_kind
 
 __all__ = [
     "DEFAULT_MAX_CAPTURE_BYTES",
@@ -25,6 +27,7 @@ __all__ = [
     "SourceError",
     "SourceRef",
     "decode_content",
+    "file_urn",
     "find_sources",
     "load_capture",
 ]
@@ -36,6 +39,7 @@ TEXT_SUFFIXES = (".txt", ".text")
 HTML_SUFFIXES = (".html", ".htm", ".xhtml", ".html.gz", ".htm.gz", ".xhtml.gz")
 WARC_SUFFIXES = (".warc", ".warc.gz")
 REPLAYED_WARC_TYPES = ("response", "resource")
+FILE_URN = "urn:file:"  # what a saved file is addressed as: it names where it was read, not a fetch
 _MAX_REASON = 160
 
 
@@ -45,15 +49,30 @@ class SourceError(ArchiveError):
 
 @dataclass(frozen=True, slots=True)
 class SourceRef:
-    """One capture to load: a file, or a record at an offset in a WARC file."""
+    """One capture to load: a file, or a record at an offset in a WARC file.
+
+    `name` is how the archive names the file: relative to the folder given to replay (its
+    own name first: `seeds/html/page.html`), never the host's absolute path unless asked.
+    A WARC response's `request_offset` is where its request record is, if the file has one;
+    a WARC revisit names the capture it repeats (`revisit`: profile, target URI, date).
+    """
 
     path: Path
     kind: str  # "text" | "html" | "warc"
     offset: int | None = None
+    name: str = ""
+    request_offset: int | None = None
+    revisit: tuple[str, str, str] | None = None
 
     @property
     def location(self) -> str:
-        """Return how provenance names this source: the path, plus `#offset` in a WARC file."""
+        """Return how provenance names this source: the file's name, plus `#offset` in a WARC file."""
+        name = self.name or str(self.path)
+        return f"{name}#{self.offset}" if self.offset is not None else name
+
+    @property
+    def shown(self) -> str:
+        """Return how messages name this source: its path as the user gave it, plus `#offset` in a WARC file."""
         return f"{self.path}#{self.offset}" if self.offset is not None else str(self.path)
 
 
@@ -74,15 +93,51 @@ class SkippedRecord:
     record_type: str
 
 
-def find_sources(paths: list[str]) -> Iterator[SourceRef | CaptureFailure | SkippedRecord]:
-    """Yield every capture under `paths` (files, directories recursively, globs), in order."""
+def find_sources(paths: list[str], *, absolute: bool = False) -> Iterator[SourceRef | CaptureFailure | SkippedRecord]:
+    """Yield every capture under `paths` (files, directories recursively, globs), in order.
+
+    Captures are named relative to what was given (see SourceRef.name); `absolute` names
+    them by their absolute paths instead.
+    """
     for given in paths:
         matches = _expand(given)
         if not matches:
             yield CaptureFailure(given, "no such file or directory")
             continue
+        base = _base(given)
         for path in matches:
-            yield from _from_path(path)
+            for found in _from_path(path):
+                yield _named(found, base, absolute)
+
+
+def file_urn(name: str) -> str:
+    """Return the URI a saved file is archived under: `urn:file:` and its name (not a fetch it never had)."""
+    return FILE_URN + quote(name, safe="/:@!$&'()*+,;=-._~")
+
+
+def _base(given: str) -> Path:
+    """Return the folder names are relative to: the given path's parent (a glob's: before its first wildcard)."""
+    if Path(given).exists() or not glob.has_magic(given):
+        return Path(given).parent
+    parts = PurePath(given).parts
+    fixed = next(i for i, part in enumerate(parts) if glob.has_magic(part))
+    return Path(*parts[:fixed]) if fixed else Path()
+
+
+def _named(found: SourceRef | CaptureFailure | SkippedRecord, base: Path, absolute: bool) -> Any:
+    if not isinstance(found, SourceRef):
+        return found
+    if absolute:
+        return _replace(found, name=str(found.path.resolve()))
+    try:
+        name = found.path.relative_to(base).as_posix() if base != Path() else found.path.as_posix()
+    except ValueError:
+        name = found.path.name
+    return _replace(found, name=name.lstrip("/") or found.path.name)
+
+
+def _replace(ref: SourceRef, **changes: Any) -> SourceRef:
+    return dataclasses.replace(ref, **changes)
 
 
 def _expand(given: str) -> list[Path]:
@@ -115,25 +170,65 @@ def _from_file(path: Path) -> Iterator[SourceRef | CaptureFailure | SkippedRecor
         yield SourceRef(path, str(kind))
         return
     end = 0
+    found: list[SourceRef | SkippedRecord] = []
+    links: dict[int, tuple[str, ...]] = {}  # position in `found` -> the response's own id and its concurrent request's
+    requests: dict[str, int] = {}  # request record offsets by their own id and by the record they answer
+    failure = None
     try:
         with open(path, "rb") as handle:
             for offset, record_end, record in scan_records(handle):
                 end = record_end
-                status = record.http_headers.get_statuscode() if record.http_headers else ""
-                media = _record_media(record)
-                if record.rec_type == "response" and status and not status.startswith("2"):
-                    yield SkippedRecord(f"{path}#{offset}", f"HTTP {status} response")  # a redirect, an error
-                elif record.rec_type in REPLAYED_WARC_TYPES and media and media not in PAGE_TYPES:
-                    yield SkippedRecord(f"{path}#{offset}", f"{media} {record.rec_type}")  # a sitemap, an image
-                elif record.rec_type in REPLAYED_WARC_TYPES:
-                    yield SourceRef(path, "warc", offset)
-                else:
-                    yield SkippedRecord(f"{path}#{offset}", record.rec_type)
-        size = path.stat().st_size
-        if end < size:
-            yield CaptureFailure(str(path), f"corrupt or truncated WARC: {size - end} unreadable bytes at offset {end}")
+                ids = tuple(
+                    v for k in ("WARC-Record-ID", "WARC-Concurrent-To") if (v := record.rec_headers.get_header(k))
+                )
+                if record.rec_type == "request":
+                    for key in ids:
+                        requests.setdefault(key, offset)
+                item = _classified(path, offset, record)
+                if isinstance(item, SourceRef) and record.rec_type == "response":
+                    links[len(found)] = ids
+                found.append(item)
     except (*WARC_READ_ERRORS, SourceError) as exc:
-        yield CaptureFailure(str(path), f"corrupt or truncated WARC at offset {end}: {_reason(exc)}")
+        failure = CaptureFailure(str(path), f"corrupt or truncated WARC at offset {end}: {_reason(exc)}")
+    carried = {position: next((requests[i] for i in ids if i in requests), None) for position, ids in links.items()}
+    kept_requests = {f"{path}#{offset}" for offset in carried.values() if offset is not None}
+    for position, item in enumerate(found):
+        if isinstance(item, SkippedRecord) and item.source in kept_requests:
+            continue  # a request record carried with its response, not left behind
+        request = carried.get(position)
+        yield _replace(item, request_offset=request) if isinstance(item, SourceRef) and request is not None else item
+    if failure is not None:
+        yield failure
+        return
+    size = path.stat().st_size
+    if end < size:
+        yield CaptureFailure(str(path), f"corrupt or truncated WARC: {size - end} unreadable bytes at offset {end}")
+
+
+def _classified(path: Path, offset: int, record: Any) -> SourceRef | SkippedRecord:
+    """Return what replay makes of one WARC record: a capture to load, or a record it counts and leaves."""
+    where = f"{path}#{offset}"
+    headers = record.rec_headers
+    status = record.http_headers.get_statuscode() if record.http_headers else ""
+    media = _record_media(record)
+    target = headers.get_header("WARC-Target-URI") or ""
+    if record.rec_type == "revisit" and headers.get_header("WARC-Refers-To-Target-URI"):
+        profile = (headers.get_header("WARC-Profile") or "").rstrip("/").rsplit("/", 1)[-1]
+        refers = (
+            profile,
+            headers.get_header("WARC-Refers-To-Target-URI"),
+            headers.get_header("WARC-Refers-To-Date") or "",
+        )
+        return SourceRef(path, "warc", offset, revisit=refers)
+    if record.rec_type not in REPLAYED_WARC_TYPES:
+        return SkippedRecord(where, record.rec_type)
+    if urlsplit(target).path == "/robots.txt" and target.startswith(("http://", "https://")):
+        return SkippedRecord(where, "robots.txt")  # what a crawler read for politeness, not a page
+    if record.rec_type == "response" and status and not status.startswith("2"):
+        return SkippedRecord(where, f"HTTP {status} response")  # a redirect, an error
+    if media and media not in PAGE_TYPES:
+        return SkippedRecord(where, f"{media} {record.rec_type}")  # a sitemap, an image, a stylesheet
+    return SourceRef(path, "warc", offset)
 
 
 def _record_media(record: Any) -> str | None:
@@ -163,12 +258,13 @@ def _load_file(ref: SourceRef, max_bytes: int) -> Capture:
     if ref.path.name.lower().endswith(".gz"):
         data = _gunzip(data, max_bytes)
     mtime = datetime.fromtimestamp(ref.path.stat().st_mtime, UTC)
+    name = ref.name or ref.path.name
     return Capture(
         payload=data,
         source_kind="file",
-        source_location=str(ref.path.resolve()),
+        source_location=name,
         media_type="text/html" if ref.kind == "html" else "text/plain",
-        url=ref.path.resolve().as_uri(),
+        url=Path(name).as_uri() if Path(name).is_absolute() else file_urn(name),
         captured_at=mtime,
     )
 
@@ -186,16 +282,20 @@ def _load_warc_record(ref: SourceRef, max_bytes: int) -> Capture:
         date = record.rec_headers.get_header("WARC-Date")
         common = {
             "source_kind": "warc",
-            "source_location": f"{ref.path.resolve()}#{ref.offset or 0}",
+            "source_location": ref.location,
             "url": record.rec_headers.get_header("WARC-Target-URI"),
             "captured_at": datetime.fromisoformat(date.replace("Z", "+00:00")) if date else None,
+            "ip_address": record.rec_headers.get_header("WARC-IP-Address"),
+            "source_record_id": record.rec_headers.get_header("WARC-Record-ID"),
         }
-        if record.rec_type == "response" and headers is not None:
+        if ref.request_offset is not None:
+            common["request"] = _load_request(handle, ref.request_offset)
+        if record.rec_type in ("response", "revisit") and headers is not None:
             media, charset = media_kind(headers.get_header("Content-Type"))
             status, _, reason = headers.statusline.partition(" ")
             return Capture(
                 payload=payload,
-                content=_decoded(payload, headers.get_header("Content-Encoding"), max_bytes),
+                content=None if ref.revisit else _decoded(payload, headers.get_header("Content-Encoding"), max_bytes),
                 media_type=media or "application/octet-stream",
                 charset=charset,
                 http_status=int(status) if status.isdigit() else None,
@@ -206,6 +306,17 @@ def _load_warc_record(ref: SourceRef, max_bytes: int) -> Capture:
             )
         media, charset = media_kind(record.rec_headers.get_header("Content-Type"))
         return Capture(payload=payload, media_type=media or "application/octet-stream", charset=charset, **common)
+
+
+def _load_request(handle: Any, offset: int) -> WireRequest | None:
+    """Return the request a WARC request record holds (method, target, protocol, headers), if it reads."""
+    handle.seek(offset)
+    record = next(iter(warc_records(ArchiveIterator(handle, check_digests=False))), None)
+    http = record.http_headers if record is not None else None
+    if http is None or not http.statusline:
+        return None
+    target, _, protocol = http.statusline.partition(" ")  # warcio: protocol=method, statusline="target HTTP/x"
+    return WireRequest(http.protocol, target, tuple((k, v) for k, v in http.headers), protocol or "HTTP/1.1")
 
 
 def decode_content(payload: bytes, encoding: str | None, max_bytes: int = DEFAULT_MAX_CAPTURE_BYTES) -> bytes:

@@ -1,10 +1,15 @@
-"""Writing WARC/1.1: one rolling file at a time, three records per capture, SHA-256 digests."""
+"""Writing WARC/1.1: one rolling file at a time, the exchange as transferred plus its derived records.
+
+A capture is its raw record at the URL it came from (`response` with a `request` for a live
+fetch, `resource` for a saved file) and two derived records addressed off that URL, so no
+replay tool takes them for the page: the extracted text (`conversion`, `urn:text:URL`) and
+the record as JSON (`metadata`, `urn:record:URL`), each naming the raw record it comes from.
+"""
 
 from __future__ import annotations
 
 import base64
 import fcntl
-import hashlib
 import io
 import json
 import os
@@ -35,6 +40,8 @@ WARC_VERSION = "WARC/1.1"
 SOFTWARE = f"scraper-archive/{__version__} (warcio/{version('warcio')}; trafilatura/{version('trafilatura')})"
 DEFAULT_MAX_SIZE = 1 << 30
 _HOP_BY_HOP = ("transfer-encoding",)
+TEXT_URN = "urn:text:"
+RECORD_URN = "urn:record:"
 _REVISIT_PROFILES = {
     "server-not-modified": "http://netpreserve.org/warc/1.1/revisit/server-not-modified",
     "identical-payload-digest": "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest",
@@ -137,33 +144,76 @@ class WarcFileWriter:
             return self._extraction_records(out, record, record.source_url, self.clock())
 
     def _extraction_records(self, out: _OpenFile, record: Record, target: str, moment: datetime) -> Record:
-        """Append the conversion (text) and metadata (the record as JSON) records referring to its raw record."""
-        assert record.provenance.warc_raw is not None
-        refers = {"WARC-Refers-To": record.provenance.warc_raw.record_id, "WARC-Date": _warc_date(moment)}
+        """Append the conversion (text) and metadata (the record as JSON) records referring to its raw record.
+
+        They are addressed `urn:text:TARGET` and `urn:record:TARGET` (browsertrix-crawler's
+        convention for what it derives from a page): at TARGET itself, with a later date, every
+        indexer would list them as newer captures of the page and replay would serve them.
+        """
+        raw = record.provenance.warc_raw
+        assert raw is not None
+        refers = {
+            "WARC-Refers-To": raw.record_id,
+            "WARC-Refers-To-Target-URI": target,
+            "WARC-Refers-To-Date": _warc_date(_parse_utc(record.provenance.captured_at)),
+            "WARC-Date": _warc_date(moment),
+        }
         text = record.text.encode("utf-8")
-        conversion = self._append(out, self._record(target, "conversion", text, "text/plain; charset=utf-8", refers))
+        conversion = self._append(
+            out, self._record(TEXT_URN + target, "conversion", text, "text/plain; charset=utf-8", refers)
+        )
         located = record.with_provenance(warc_conversion=conversion)
         meta = json.dumps(located.to_dict(with_text=False), ensure_ascii=False, sort_keys=True).encode("utf-8")
-        metadata = self._append(out, self._record(target, "metadata", meta, "application/json", refers))
+        metadata = self._append(out, self._record(RECORD_URN + target, "metadata", meta, "application/json", refers))
         return located.with_provenance(warc_metadata=metadata)
 
     def write_exchange(self, capture: Capture) -> WarcLocation:
         """Write a live capture that becomes no record (a redirect, a raw non-HTML body): request and response."""
         return self._write_http(capture, "response", capture.payload, {})
 
-    def write_revisit(self, capture: Capture, *, profile: str, refers_to_uri: str, refers_to_date: str) -> WarcLocation:
-        """Write a revisit: the response's status and headers without its payload, pointing at the capture it repeats.
+    def write_revisit(self, capture: Capture, *, profile: str, original: Record) -> WarcLocation:
+        """Write a revisit of `original` (the capture it repeats): its request, the revisit, and for a 304 the answer.
 
-        `profile` is "server-not-modified" (a 304) or "identical-payload-digest" (same bytes again).
+        `profile` "identical-payload-digest" (the same bytes fetched again): the revisit holds
+        the response's status line and headers as transferred, without the payload.
+        "server-not-modified" (a 304 to a conditional request): the revisit's block is empty,
+        so replay tools serve the original's headers and payload (a block holding the 304's
+        status line replays as an empty 304 in pywb), and the 304 as received is kept in a
+        `metadata` record beside it (application/warc-fields, which indexers leave out).
+        Either way the revisit names the original by record id, URI, date and payload digest.
         """
+        raw = original.provenance.warc_raw
         headers = {
             "WARC-Profile": _REVISIT_PROFILES[profile],
-            "WARC-Refers-To-Target-URI": refers_to_uri,
-            "WARC-Refers-To-Date": refers_to_date,
+            **({"WARC-Refers-To": raw.record_id} if raw is not None else {}),
+            "WARC-Refers-To-Target-URI": original.source_url,
+            "WARC-Refers-To-Date": _warc_date(_parse_utc(original.provenance.captured_at)),
+            "WARC-Payload-Digest": "sha256:" + _base32_from_hex(original.payload_sha256),
         }
-        if profile == "identical-payload-digest":
-            headers["WARC-Payload-Digest"] = "sha256:" + _base32_sha256(capture.payload)
-        return self._write_http(capture, "revisit", b"", headers)
+        out = self._current()
+        with self._group(out):
+            revisit_id = self.make_id()
+            request = self._request(out, capture, revisit_id)
+            headers.update({"WARC-Record-ID": revisit_id, "WARC-Date": _warc_date(self._when(capture))})
+            headers.update(self._wire_headers(capture, request))
+            if profile == "identical-payload-digest":
+                return self._append(out, self._http_record(capture, "revisit", b"", headers))
+            located = self._append(out, self._record(capture.url or "", "revisit", b"", "", headers))
+            self._append(out, self._exchange_answer(capture, revisit_id))
+            return located
+
+    def _exchange_answer(self, capture: Capture, concurrent_to: str) -> ArcWarcRecord:
+        """Return a `metadata` record holding a response's status line and headers, in order, as received."""
+        status = capture.http_status or 0
+        reason = capture.http_reason if capture.http_reason is not None else _reason(status)
+        lines = [f"http-response-line: {capture.http_protocol} {status} {reason}".rstrip()]
+        lines += [f"http-response-header: {name}: {value}" for name, value in capture.http_headers]
+        body = "".join(f"{line}\r\n" for line in lines).encode("utf-8")
+        headers = {"WARC-Concurrent-To": concurrent_to, "WARC-Date": _warc_date(self._when(capture))}
+        return self._record(capture.url or "", "metadata", body, "application/warc-fields", headers)
+
+    def _when(self, capture: Capture) -> datetime:
+        return capture.captured_at or self.clock()
 
     def _write_http(self, capture: Capture, kind: str, payload: bytes, extra: dict[str, str]) -> WarcLocation:
         """Write a live capture's request record, then its `kind` record with `payload`; return the latter's place."""
@@ -171,8 +221,7 @@ class WarcFileWriter:
         with self._group(out):
             raw_id = self.make_id()
             request = self._request(out, capture, raw_id)
-            when = capture.captured_at or self.clock()
-            headers = {"WARC-Record-ID": raw_id, "WARC-Date": _warc_date(when), **extra}
+            headers = {"WARC-Record-ID": raw_id, "WARC-Date": _warc_date(self._when(capture)), **extra}
             headers.update(self._wire_headers(capture, request))
             return self._append(out, self._http_record(capture, kind, payload, headers))
 
@@ -185,10 +234,9 @@ class WarcFileWriter:
         http = StatusAndHeaders(
             f"{wire.method} {wire.target} {wire.protocol}", list(wire.headers), is_http_request=True
         )
-        when = capture.captured_at or self.clock()
         headers = {
             "WARC-Record-ID": self.make_id(),
-            "WARC-Date": _warc_date(when),
+            "WARC-Date": _warc_date(self._when(capture)),
             "WARC-Concurrent-To": response_id,
             **self._wire_headers(capture, None),
         }
@@ -343,13 +391,16 @@ class WarcFileWriter:
             **({"worker": self.worker} if self.worker else {}),
             **{k: v for k, v in self.info.items() if v not in (None, "")},
         }
-        body = "".join(f"{key}: {value}\r\n" for key, value in fields.items()).encode("utf-8")
+        body = "".join(f"{key}: {_one_line(str(value))}\r\n" for key, value in fields.items()).encode("utf-8")
         headers = {"WARC-Filename": name, "WARC-Date": _warc_date(self.clock())}
         return self._record("", "warcinfo", body, "application/warc-fields", headers)
 
     def _raw_record(self, capture: Capture, record: Record, raw_id: str, request: WarcLocation | None) -> ArcWarcRecord:
-        when = datetime.fromisoformat(record.provenance.captured_at.replace("Z", "+00:00"))
-        headers = {"WARC-Record-ID": raw_id, "WARC-Date": _warc_date(when)}
+        headers = {"WARC-Record-ID": raw_id, "WARC-Date": _warc_date(_parse_utc(record.provenance.captured_at))}
+        if capture.source_kind == "warc":  # read from another WARC file: the way back to the record it copies
+            headers["Source-Location"] = capture.source_location
+            if capture.source_record_id:
+                headers["Source-Record-ID"] = capture.source_record_id
         if capture.http_status is None:
             charset = capture.charset or _codec_name(record.provenance.encoding)
             content_type = capture.media_type + (f"; charset={charset}" if charset else "")
@@ -360,7 +411,7 @@ class WarcFileWriter:
         )
 
     def _record(self, uri: str, kind: str, body: bytes, content_type: str, headers: dict[str, str]) -> ArcWarcRecord:
-        headers = {**headers, "Content-Type": content_type}
+        headers = {**headers, "Content-Type": content_type} if content_type else dict(headers)
         if "WARC-Record-ID" not in headers:
             headers["WARC-Record-ID"] = self.make_id()
         return self._builder.create_warc_record(
@@ -397,8 +448,19 @@ def _codec_name(encoding: str | None) -> str | None:
     return encoding if encoding and re.fullmatch(r"[\w.:-]+", encoding) else None
 
 
-def _base32_sha256(data: bytes) -> str:
-    return base64.b32encode(hashlib.sha256(data).digest()).decode("ascii")
+def _one_line(value: str) -> str:
+    """Return a warcinfo value on one line (a field ends at its line's end)."""
+    return " ".join(value.split())
+
+
+def _base32_from_hex(digest: str) -> str:
+    """Return a hex SHA-256 digest in base32, as WARC digest fields write it."""
+    return base64.b32encode(bytes.fromhex(digest)).decode("ascii")
+
+
+def _parse_utc(moment: str) -> datetime:
+    """Return a record's ISO 8601 time ("...Z") as an aware datetime."""
+    return datetime.fromisoformat(moment.replace("Z", "+00:00"))
 
 
 def _reason(status: int) -> str:

@@ -34,7 +34,9 @@ CREATE TABLE captures (
     project_version character varying(32) NOT NULL,
     input_word_count integer NOT NULL,
     previous_id character varying(32),
-    site_key character varying(255) COLLATE "C"
+    site_key character varying(255) COLLATE "C",
+    claimed_url text,
+    source_record_id character varying(128)
 );
 ALTER TABLE captures ADD CONSTRAINT captures_crawl_id_fkey FOREIGN KEY (crawl_id) REFERENCES crawls(id);
 ALTER TABLE captures ADD CONSTRAINT captures_document_id_fkey FOREIGN KEY (document_id) REFERENCES documents(id);

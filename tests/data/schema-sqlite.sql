@@ -33,7 +33,7 @@ CREATE TABLE captures (
 	extractor_version VARCHAR(32) NOT NULL,
 	extractor_options JSON NOT NULL,
 	project_version VARCHAR(32) NOT NULL,
-	input_word_count INTEGER NOT NULL, previous_id VARCHAR(32), site_key VARCHAR(255),
+	input_word_count INTEGER NOT NULL, previous_id VARCHAR(32), site_key VARCHAR(255), claimed_url TEXT, source_record_id VARCHAR(128),
 	PRIMARY KEY (id),
 	FOREIGN KEY(document_id) REFERENCES documents (id),
 	FOREIGN KEY(crawl_id) REFERENCES crawls (id)
