@@ -168,6 +168,11 @@ def test_retries_500_and_waits_as_a_429_asks(cli: Cli, site: NewsSite) -> None:
     cli("crawl", f"{site.base}/flaky", f"{site.base}/busy", "--depth", "0", *FAST, check=True)
     assert site.state.hits["/flaky"] == 2 and site.state.hits["/busy"] == 2
     assert len(_export(cli)) == 2
+    # Every exchange is archived as it arrived: each failed attempt, and the robots.txt the crawl obeyed.
+    responses = [(h["WARC-Target-URI"], s) for kind, h, s, _ in _warc_records(cli) if kind == "response"]
+    assert [s for u, s in responses if u.endswith("/flaky")] == ["500 Internal Server Error", "200 OK"]
+    assert [s for u, s in responses if u.endswith("/busy")][0].startswith("429")
+    assert (f"{site.base}/robots.txt", "200 OK") in responses
     busy = [when for target, _, when in site.state.requests if target == "/busy"]
     assert busy[1] - busy[0] >= 0.95, "Retry-After: 1 was not honoured"
 
@@ -186,6 +191,13 @@ def test_errors_are_named_and_the_crawl_goes_on(cli: Cli, site: NewsSite) -> Non
     assert "1 not HTML" in done.out
     assert [r["source_url"] for r in _export(cli)] == [f"{site.base}/harbour/fish-market"]
     assert warcio_check(warc_files(cli.data)).returncode == 0
+    # The 404 is archived as received (a response record), though it makes no catalog page.
+    missing = [
+        (s, p)
+        for kind, h, s, p in _warc_records(cli)
+        if kind == "response" and h["WARC-Target-URI"].endswith("/missing")
+    ]
+    assert missing == [("404 Not Found", b"<html><body><h1>Not found</h1></body></html>")]
 
 
 @pytest.mark.slow

@@ -21,10 +21,10 @@ class ArchiveItem:
 
 @dataclass(frozen=True, slots=True)
 class ExchangeItem:
-    """A live exchange archived as it went over the wire with no record: a redirect, a raw non-HTML body."""
+    """A live exchange archived as transferred, with no record: a redirect, an error, robots.txt, a raw body."""
 
     capture: Capture
-    why: str  # "redirect" | "other"
+    why: str  # "redirect" | "error" | "robots" | "other" (and "requisite": a page's CSS, scripts, images, fonts)
     crawl_id: str | None = None
 
 

@@ -36,8 +36,11 @@ if TYPE_CHECKING:
 
 # Sent with `capture` (the 3xx exchange) and `crawl_id` (a frontier's run, or None) when a redirect arrives.
 REDIRECT_RECEIVED = object()
+# Sent the same way for every 4xx or 5xx answer, each attempt of a retried request included.
+ERROR_RECEIVED = object()
 
 __all__ = [
+    "ERROR_RECEIVED",
     "REDIRECT_RECEIVED",
     "ConditionalRequestMiddleware",
     "CrawlDelayExtension",
@@ -97,6 +100,10 @@ class WireMiddleware:
         if 300 <= response.status < 400 and response.status != 304 and b"Location" in response.headers:
             self.crawler.signals.send_catch_log(
                 signal=REDIRECT_RECEIVED, capture=capture_from_wire(wire), crawl_id=request.meta.get("crawl")
+            )
+        elif response.status >= 400:  # archived as received, whether a retry follows or the page fails
+            self.crawler.signals.send_catch_log(
+                signal=ERROR_RECEIVED, capture=capture_from_wire(wire), crawl_id=request.meta.get("crawl")
             )
         return response
 

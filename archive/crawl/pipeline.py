@@ -19,7 +19,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from archive.catalog.facade import Catalog
 from archive.crawl.items import ArchiveItem, CaptureFailure, ExchangeItem, RevisitItem, SkippedRecord
-from archive.crawl.middlewares import REDIRECT_RECEIVED, running_engine
+from archive.crawl.middlewares import ERROR_RECEIVED, REDIRECT_RECEIVED, running_engine
+from archive.crawl.politeness import ROBOTS_RECEIVED
 from archive.crawl.scheduler import ARCHIVE_CHECKPOINT, ARCHIVE_COMMITTED
 from archive.integrity.repair import reindex_file
 from archive.layout import DataLayout, settings_catalog_url
@@ -153,6 +154,8 @@ class ArchivePipeline:
                 spider.resume_from = lambda url: self._archived_response(url, crawl_id=self.crawl_id)  # type: ignore[attr-defined]
         self.crawler.signals.connect(self._spider_closed, signal=signals.spider_closed)
         self.crawler.signals.connect(self._redirect, signal=REDIRECT_RECEIVED)
+        self.crawler.signals.connect(self._robots, signal=ROBOTS_RECEIVED)
+        self.crawler.signals.connect(self._error, signal=ERROR_RECEIVED)
         self.crawler.signals.connect(self._checkpoint, signal=ARCHIVE_CHECKPOINT)
         if self.site_evidence != "off" and spider is not None:
             # The spider's parse consults the catalog through these (spiders.base.ArchiveSpider).
@@ -200,6 +203,16 @@ class ArchivePipeline:
 
     def _redirect(self, capture: Capture, crawl_id: str | None = None) -> None:
         self._exchange(ExchangeItem(capture, "redirect"), crawl_id or self.crawl_id)
+
+    def _error(self, capture: Capture, crawl_id: str | None = None) -> None:
+        """Archive a 4xx or 5xx answer as it was received (a response record, no catalog page)."""
+        if self.status == "running":
+            self._exchange(ExchangeItem(capture, "error"), crawl_id or self.crawl_id)
+
+    def _robots(self, capture: Capture, crawl_id: str | None = None) -> None:
+        """Archive a robots.txt the crawl read (and obeyed) as an exchange: the rules it was held to."""
+        if self.status == "running":
+            self._exchange(ExchangeItem(capture, "robots"), crawl_id or self.crawl_id)
 
     def _writer(self, run: str) -> WarcFileWriter:
         """Return the run's WARC writer; its files say `isPartOf: RUN`, its seeds and scope (and name this worker)."""

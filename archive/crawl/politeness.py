@@ -28,6 +28,7 @@ from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.defer import Deferred
 
 from archive.crawl.middlewares import CrawlDelays
+from archive.crawl.responses import capture_from_response
 from archive.crawl.scheduler import frontier_worker
 from archive.frontier.store import FrontierError
 
@@ -37,7 +38,11 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.robotstxt import RobotParser
 
-__all__ = ["PolitenessGateMiddleware", "SharedRobotsTxtMiddleware"]
+__all__ = ["ROBOTS_RECEIVED", "PolitenessGateMiddleware", "SharedRobotsTxtMiddleware"]
+
+# Sent with `capture` (a robots.txt exchange, as transferred) and `crawl_id` (a frontier's run, or
+# None) when this process fetched a host's robots.txt: what the crawl obeyed is archived with it.
+ROBOTS_RECEIVED = object()
 
 logger = logging.getLogger(__name__)
 _ROBOTS_WAIT = 60.0  # seconds a worker waits for another to fetch a host's robots.txt before fetching it itself
@@ -115,9 +120,13 @@ class SharedRobotsTxtMiddleware(RobotsTxtMiddleware):
         meta = {"dont_obey_robotstxt": True, "crawl": run}  # the crawl's politeness applies to it too
         fetch = Request(robots_url, priority=self.DOWNLOAD_PRIORITY, meta=meta, callback=NO_CALLBACK)
         try:
-            return await self.crawler.engine.download_async(fetch)
+            response = await self.crawler.engine.download_async(fetch)
         finally:
             self._stats.inc_value("robotstxt/request_count")
+        if response.status < 300:  # a redirect or an error answer is archived as it arrives (WireMiddleware)
+            capture = capture_from_response(response)
+            self.crawler.signals.send_catch_log(signal=ROBOTS_RECEIVED, capture=capture, crawl_id=run)
+        return response
 
 
 async def _result_of(parser: RobotParser | Deferred[RobotParser | None] | None) -> RobotParser | None:
