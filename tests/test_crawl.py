@@ -103,6 +103,16 @@ def test_crawl_from_the_home_page_archives_the_site_faithfully(cli: Cli, site: N
     # The redirect chain /old-home -> 301 -> /moved-once -> 302 is archived hop by hop.
     hops = {h["WARC-Target-URI"].rsplit("/", 1)[1]: s for h, s, _ in responses if s[:1] == "3"}
     assert hops == {"old-home": "301 Moved Permanently", "moved-once": "302 Found"}
+    # Each file's warcinfo says how the crawl was made, as Heritrix and browsertrix-crawler write it.
+    [info] = [p.decode() for t, _, _, p in warc if t == "warcinfo"]
+    fields = dict(line.split(": ", 1) for line in info.strip().splitlines())
+    assert fields["software"].startswith(f"scraper-archive/{__version__} (")
+    assert fields["http-header-user-agent"] == agent and fields["robots"] == "obey"
+    assert fields["isPartOf"] == json.loads(cli("crawls", "--format", "json", check=True).out)[0]["id"]
+    assert fields["seeds"] == f"{site.base}/" and json.loads(fields["scope"])["depth"] == 2
+    # Derived records never stand at the page's own URL (replay would take them for the page).
+    derived = {t: h["WARC-Target-URI"] for t, h, _, _ in warc if t in ("conversion", "metadata")}
+    assert derived["conversion"].startswith("urn:text:http://") and derived["metadata"].startswith("urn:record:http://")
 
 
 @pytest.mark.slow
@@ -171,7 +181,7 @@ def test_retries_500_and_waits_as_a_429_asks(cli: Cli, site: NewsSite) -> None:
     # Every exchange is archived as it arrived: each failed attempt, and the robots.txt the crawl obeyed.
     responses = [(h["WARC-Target-URI"], s) for kind, h, s, _ in _warc_records(cli) if kind == "response"]
     assert [s for u, s in responses if u.endswith("/flaky")] == ["500 Internal Server Error", "200 OK"]
-    assert [s for u, s in responses if u.endswith("/busy")][0].startswith("429")
+    assert [s for u, s in responses if u.endswith("/busy")] == ["429 Too Many Requests", "200 OK"]
     assert (f"{site.base}/robots.txt", "200 OK") in responses
     busy = [when for target, _, when in site.state.requests if target == "/busy"]
     assert busy[1] - busy[0] >= 0.95, "Retry-After: 1 was not honoured"
