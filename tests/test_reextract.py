@@ -87,6 +87,8 @@ def test_reextraction_gives_each_capture_its_new_text_and_keeps_the_old_records(
     assert "re-extracted: 49 captures given a new extraction" in done.out, done.out + done.err
     # The home page is all site furniture with evidence from every page: it keeps its old text, said so.
     assert done.code == 1 and "no article text found (the capture keeps its earlier extraction)" in done.err
+    # The robots.txt the crawl obeyed is in the archive too: counted and left, never a failure.
+    assert "1 robots.txt" in done.out and "robots.txt" not in done.err
 
     after = _articles(cli)
     for path, record in after.items():

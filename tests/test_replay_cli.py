@@ -178,3 +178,72 @@ def test_a_catalog_that_cannot_open_stops_the_run_with_an_error(cli: Cli, tmp_pa
     result = cli("replay", "--db", f"sqlite:///{blocker}/catalog.sqlite", str(PROJECT_SEEDS / "text"))
     assert result.code == 1
     assert "error: the run stopped:" in result.err and "not-a-directory" in result.err
+
+
+def _all_warc_bytes(data: Path) -> bytes:
+    """Every WARC file of a data folder, decompressed, one after another."""
+    import gzip
+
+    return b"".join(gzip.decompress(p.read_bytes()) for p in warc_files(data))
+
+
+def test_no_host_path_reaches_the_archive_unless_asked(tmp_path: Path) -> None:
+    """Saved files are named relative to the folder given to replay: nothing says where they sat on this host."""
+    root = tmp_path / "inbox-on-this-host"
+    (root / "html").mkdir(parents=True)
+    for page in sorted((PROJECT_SEEDS / "html").glob("*.html"))[:2]:
+        (root / "html" / page.name).write_bytes(page.read_bytes())
+    cli = Cli(cwd=tmp_path, data=tmp_path / "data", db=f"sqlite:///{tmp_path / 'catalog.sqlite'}")
+    cli("replay", str(root), check=True)  # given as an absolute path
+    host_path = str(tmp_path).encode()
+    assert host_path not in _all_warc_bytes(cli.data)
+    exported = cli("export", check=True).out + cli("crawls", "--format", "json", check=True).out
+    assert str(tmp_path) not in exported
+    records = _records(cli)
+    assert {r["provenance"]["source_location"] for r in records} == {
+        f"inbox-on-this-host/html/{p.name}" for p in sorted((PROJECT_SEEDS / "html").glob("*.html"))[:2]
+    }
+    assert all(r["source_url"].startswith("urn:file:inbox-on-this-host/html/") for r in records)
+    # Asked for, absolute paths are kept.
+    asked = Cli(cwd=tmp_path, data=tmp_path / "asked", db=f"sqlite:///{tmp_path / 'asked.sqlite'}")
+    asked("replay", str(root), "--absolute-paths", check=True)
+    assert {r["provenance"]["source_location"] for r in _records(asked)} == {
+        str((root / "html" / p.name).resolve()) for p in sorted((PROJECT_SEEDS / "html").glob("*.html"))[:2]
+    }
+
+
+def test_replaying_a_warc_file_keeps_its_provenance(seeds_archive: tuple[Cli, Result]) -> None:
+    """The copy names its source record; the source's request, address and revisit come along."""
+    cli, _ = seeds_archive
+    source = PROJECT_SEEDS / "warc" / "eastside-dispatch.warc.gz"
+    with source.open("rb") as fh:
+        records = ArchiveIterator(fh)
+        originals = {
+            (r.rec_type, r.rec_headers.get_header("WARC-Target-URI")): (
+                records.get_record_offset(),
+                dict(r.rec_headers.headers),
+            )
+            for r in records
+        }
+    garden_url = "https://eastside-dispatch.example/community/garden-grant?utm_source=newsletter"
+    library_url = "https://eastside-dispatch.example/community/library-hours"
+    with warc_files(cli.data)[0].open("rb") as fh:
+        ours = [(r.rec_type, dict(r.rec_headers.headers), r.http_headers) for r in ArchiveIterator(fh)]
+    by_id = {h["WARC-Record-ID"]: (t, h, http) for t, h, http in ours}
+    [garden] = [h for t, h, _ in ours if t == "response" and h["WARC-Target-URI"] == garden_url]
+    source_garden = originals[("response", garden_url)][1]
+    assert garden["Source-Record-ID"] == source_garden["WARC-Record-ID"] != garden["WARC-Record-ID"]
+    offset = originals[("response", garden_url)][0]
+    assert garden["Source-Location"] == f"seeds/warc/eastside-dispatch.warc.gz#{offset}"  # named as replay was given it
+    assert garden["WARC-IP-Address"] == source_garden["WARC-IP-Address"]
+    kind, request, http = by_id[garden["WARC-Concurrent-To"]]  # the source's request, carried with it
+    assert kind == "request" and request["WARC-Concurrent-To"] == garden["WARC-Record-ID"]
+    assert http.protocol == "GET" and http.statusline == "/community/garden-grant?utm_source=newsletter HTTP/1.1"
+    assert http.get_header("User-Agent") == "seed-maker"
+    # The source's revisit is a revisit here too, of the capture it names.
+    [revisit] = [h for t, h, _ in ours if t == "revisit"]
+    [library] = [h for t, h, _ in ours if t == "response" and h["WARC-Target-URI"] == library_url]
+    assert revisit["WARC-Refers-To"] == library["WARC-Record-ID"]
+    assert revisit["WARC-Refers-To-Date"] == originals[("revisit", library_url)][1]["WARC-Refers-To-Date"]
+    record = next(r for r in _records(cli) if r["source_url"] == garden_url)
+    assert record["provenance"]["source_record_id"] == source_garden["WARC-Record-ID"]
