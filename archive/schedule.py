@@ -49,7 +49,15 @@ __all__ = ["Job", "ScheduleError", "Scheduler", "job_lock", "load_schedule"]
 
 _INTERVAL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_OPTIONS = {"contact": "--contact", "depth": "--depth", "max_pages": "--max-pages", "delay": "--delay"}
+_OPTIONS = {
+    "contact": "--contact",
+    "depth": "--depth",
+    "max_pages": "--max-pages",
+    "delay": "--delay",
+    "requisites_per_page": "--requisites-per-page",
+    "requisite_max_bytes": "--requisite-max-bytes",
+}
+_SWITCHES = {"requisites": "--requisites", "requisites_any_site": "--requisites-any-site"}  # `requisites = true`
 
 
 class ScheduleError(ArchiveError, ValueError):
@@ -104,6 +112,11 @@ def _job(path: Path, name: str, spec: dict[str, Any]) -> Job:
     for key, option in _OPTIONS.items():
         if key in spec:
             args += [option, str(spec[key])]
+    for key, switch in _SWITCHES.items():
+        if key in spec and not isinstance(spec[key], bool):
+            raise ScheduleError(f"{where}: {key} must be true or false")
+        if spec.get(key):
+            args.append(switch)
     extra = spec.get("args", [])
     if not isinstance(extra, list) or not all(isinstance(a, str) for a in extra):
         raise ScheduleError(f"{where}: args must be a list of strings")

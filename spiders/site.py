@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import feedparser
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import DownloadCancelledError, IgnoreRequest
 from scrapy.http import Headers, Request, Response, TextResponse
 from scrapy.linkextractors import LinkExtractor
 from scrapy.responsetypes import responsetypes
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.gz import gunzip
 from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
+from twisted.internet.defer import CancelledError
 from twisted.python.failure import Failure
 
 from archive.crawl.items import CaptureFailure, ExchangeItem, RevisitItem
+from archive.crawl.requisites import Requisite, allot, css_requisites, html_requisites
 from archive.crawl.responses import archived_response, capture_from_response
 from archive.crawl.scope import CAPPED, FETCH, CrawlScope, LocalLedger, ScopeOptions
 from archive.crawl.seeds import Seed
@@ -28,12 +31,15 @@ from spiders.base import ArchiveSpider
 
 __all__ = ["SiteSpider"]
 
+logger = logging.getLogger(__name__)
+
 _HTML_LIKE = HTML_TYPES | {"text/plain"}
 _FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/rdf+xml")
 _FEED_HEAD = re.compile(rb"<(?:rss|feed|rdf:RDF)\b", re.IGNORECASE)
 _SITEMAP_HEAD = re.compile(rb"<(?:urlset|sitemapindex)\b", re.IGNORECASE)
 _SITEMAP_MAX_BYTES = 64 * 1024 * 1024
 _MAX_SITEMAP_DEPTH = 5  # sitemap indexes nested deeper than this (or pointing at themselves) stop
+_CSS_TYPES = ("text/css",)
 _BUILD_RECORD = object()  # yielded by _page where the page's record goes: route builds it (maybe in a worker)
 # The spider's `archived`, set by the archive pipeline: a URL's latest capture (status, headers, body as stored).
 _Archived = Callable[[str], tuple[int, list[tuple[str, str]], bytes] | None]
@@ -45,7 +51,11 @@ class SiteSpider(ArchiveSpider):
     Limits: `depth` link hops from a page seed (a seed may set its own), same site unless
     `any_site`, allow/deny domains and URL patterns, at most `max_pages` pages in all and
     `max_per_site` per site. Non-HTML responses are skipped, or archived raw with `archive_other`.
-    With `discover_feeds`, the RSS/Atom feeds a seed page advertises are crawled too.
+    With `discover_feeds`, the RSS/Atom feeds a seed page advertises are crawled too. With
+    `requisites`, each HTML page's stylesheets, scripts, images, media and fonts (and what its
+    stylesheets load) are fetched once per crawl and archived as exchanges, within a cap per page
+    (`requisites_per_page`), a size cap per requisite (`requisite_max_bytes`) and the page's site
+    unless `requisites_any_site` (ScopeOptions).
     """
 
     name = "site"
@@ -64,21 +74,31 @@ class SiteSpider(ArchiveSpider):
         max_per_site: int | None = None,
         archive_other: bool = False,
         discover_feeds: bool = False,
+        requisites: bool = False,
+        requisites_per_page: int | None = None,
+        requisite_max_bytes: int | None = None,
+        requisites_any_site: bool = False,
         scope: CrawlScope | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        options = ScopeOptions(
-            depth=depth,
-            any_site=any_site,
-            allow_domains=tuple(allow_domains),
-            deny_domains=tuple(deny_domains),
-            allow=tuple(allow),
-            deny=tuple(deny),
-            max_pages=max_pages,
-            max_per_site=max_per_site,
-            archive_other=archive_other,
-            discover_feeds=discover_feeds,
+        options = ScopeOptions.from_dict(  # None: the option's default
+            {
+                "depth": depth,
+                "any_site": any_site,
+                "allow_domains": allow_domains,
+                "deny_domains": deny_domains,
+                "allow": allow,
+                "deny": deny,
+                "max_pages": max_pages,
+                "max_per_site": max_per_site,
+                "archive_other": archive_other,
+                "discover_feeds": discover_feeds,
+                "requisites": requisites,
+                "requisites_per_page": requisites_per_page,
+                "requisite_max_bytes": requisite_max_bytes,
+                "requisites_any_site": requisites_any_site,
+            }
         )
         # A crawl in this process has one scope; a frontier worker asks its worker for each crawl's.
         self.scope = scope or CrawlScope(options, LocalLedger(seeds))
@@ -132,6 +152,8 @@ class SiteSpider(ArchiveSpider):
             found = self._sitemap(response)
         elif kind == "feed":
             found = self._feed(response)
+        elif kind == "requisite":
+            found = self._requisite(response)
         else:
             found = self._page(response)
         for item in found:
@@ -218,6 +240,7 @@ class SiteSpider(ArchiveSpider):
             yield RevisitItem(capture_from_response(response))
             archived = self._archived_copy(response)  # unchanged, so its links are the archived copy's
             if archived is not None:
+                yield from self._page_requisites(archived)
                 yield from self._follow(archived)
             return
         media, _ = media_kind((response.headers.get("Content-Type") or b"").decode("latin-1"))
@@ -230,6 +253,7 @@ class SiteSpider(ArchiveSpider):
         if not response.meta.get("archive_resumed"):
             yield _BUILD_RECORD
         if isinstance(response, TextResponse) and media in HTML_TYPES:
+            yield from self._page_requisites(response)
             yield from self._follow(response)
 
     def _archived_copy(self, response: Response) -> TextResponse | None:
@@ -266,6 +290,85 @@ class SiteSpider(ArchiveSpider):
             request = self._request(scope, link.url, "page", meta["hops_left"] - 1, meta["seed"], sitemap_depth=0)
             if request is not None:
                 yield request
+
+    # --- page requisites ------------------------------------------------------------------
+
+    def _page_requisites(self, response: TextResponse) -> Iterator[Request]:
+        """Request the page's requisites its crawl takes (in scope, within the per-page cap).
+
+        Each crawl fetches them again, as it does the page (a recrawl or a resumed crawl too): the
+        catalog lists pages, not requisites, so only a crawl's own duplicate filter knows them.
+        """
+        scope = self.scope_of(response.meta)
+        if not scope.options.requisites:
+            return
+        found = html_requisites(response.selector, response.url)
+        yield from self._requisite_requests(
+            scope, response.meta, response.url, found, scope.options.requisites_per_page
+        )
+
+    def _requisite(self, response: Response) -> Iterator[Any]:
+        """Archive a requisite as fetched; a stylesheet's own references are requested within its share of the cap."""
+        meta = response.meta
+        self._count("crawl/requisites")
+        yield ExchangeItem(capture_from_response(response), "requisite")
+        media, _ = media_kind((response.headers.get("Content-Type") or b"").decode("latin-1"))
+        if media not in _CSS_TYPES and not (meta.get("stylesheet") and media in (None, "text/plain")):
+            return
+        css = response.text if isinstance(response, TextResponse) else response.body.decode("utf-8", "replace")
+        scope = self.scope_of(meta)
+        found = css_requisites(css, response.url)
+        yield from self._requisite_requests(scope, meta, meta["requisite_of"], found, meta.get("requisite_budget", 0))
+
+    def _requisite_requests(
+        self, scope: CrawlScope, meta: dict[str, Any], page_url: str, found: list[Requisite], budget: int
+    ) -> Iterator[Request]:
+        """Return requests for the requisites in scope, the first `budget` of them; count the rest.
+
+        Not claimed like pages: the crawl's duplicate filter (the frontier's, for a shared crawl)
+        drops a URL requested before, so a stylesheet fifty pages share is fetched once.
+        """
+        in_scope = [r for r in found if scope.requisite_in_scope(r.url, page_url)]
+        self._count("crawl/requisites_out_of_scope", len(found) - len(in_scope))
+        allotted, over = allot(in_scope, budget)
+        self._count("crawl/requisites_capped", over)
+        maxsize = self._requisite_maxsize(scope)
+        for requisite, share in allotted:
+            request_meta: dict[str, Any] = {
+                "kind": "requisite",
+                "hops_left": 0,
+                "seed": meta["seed"],
+                "sitemap_depth": 0,
+                "from_seed": False,
+                "requisite_of": page_url,
+                "stylesheet": requisite.stylesheet,
+                "requisite_budget": share,
+                "download_maxsize": maxsize,
+            }
+            if scope.run is not None:
+                request_meta["crawl"] = scope.run
+            # Ahead of further pages, so a page and what it renders with are fetched close together.
+            yield Request(requisite.url, callback=self.route, errback=self.on_error, meta=request_meta, priority=1)
+
+    def _requisite_maxsize(self, scope: CrawlScope) -> int:
+        """Return the size cap of one requisite: the crawl's, within this process's body limit (DOWNLOAD_MAXSIZE)."""
+        crawler = getattr(self, "crawler", None)
+        limit = crawler.settings.getint("DOWNLOAD_MAXSIZE") if crawler is not None else 0
+        cap = scope.options.requisite_max_bytes
+        return min(cap, limit) if limit > 0 else cap
+
+    def _requisite_failed(self, failure: Failure, request: Request) -> None:
+        """Count a requisite that did not arrive: too large, or failed (an HTTP error, a refusal, a timeout)."""
+        reason = str(failure.value) or type(failure.value).__name__
+        if isinstance(failure.value, HttpError):
+            reason = f"HTTP {failure.value.response.status}"
+        # Scrapy cancels a download only at its size cap (download_maxsize): up front, naming the size a
+        # Content-Length promised, or without a word once the bytes received pass it.
+        too_large = isinstance(failure.value, (CancelledError, DownloadCancelledError))
+        if too_large and not reason.startswith("Expected"):
+            reason = f"larger than its size cap ({request.meta.get('download_maxsize')} bytes)"
+        self._count("crawl/requisites_too_large" if too_large else "crawl/requisites_failed")
+        logger.info("requisite not archived: %s: %s", request.url, reason)
 
     # --- requests and limits --------------------------------------------------------------
 
@@ -305,15 +408,19 @@ class SiteSpider(ArchiveSpider):
         # Sitemaps and feeds are visited once per crawl, however many indexes point at them.
         return Request(url, callback=self.route, errback=self.on_error, meta=meta, dont_filter=from_seed)
 
-    def _count(self, key: str) -> None:
+    def _count(self, key: str, amount: int = 1) -> None:
         crawler = getattr(self, "crawler", None)  # `scraper enqueue` builds seed requests with no crawler
-        if crawler is not None and crawler.stats is not None:
-            crawler.stats.inc_value(key)
+        if amount and crawler is not None and crawler.stats is not None:
+            crawler.stats.inc_value(key, amount)
 
     def _failed(self, failure: Failure) -> Iterator[Any]:
         """Name the URL and the reason; robots.txt refusals are policy, counted but not failures."""
         if isinstance(failure.value, IgnoreRequest) and "robots.txt" in str(failure.value):
             self._count("crawl/robots_forbidden")
+            return
+        request = getattr(failure, "request", None)
+        if request is not None and request.meta.get("kind") == "requisite":  # counted, not a page's failure
+            self._requisite_failed(failure, request)
             return
         if isinstance(failure.value, HttpError):
             response = failure.value.response

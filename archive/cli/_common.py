@@ -111,12 +111,21 @@ def print_summary(stats: dict[str, Any], args: argparse.Namespace, command: str 
         f"extracted in workers, {get('extraction/worker_restarts', 0)} worker restarts"
     )
     if command == "crawl":
+        exchanges = sum(v for k, v in stats.items() if k.startswith("archive/exchanges/"))
+        requisites = get("archive/exchanges/requisite", 0)
         print(
             f"fetched: {get('downloader/response_count', 0)} responses, {get('archive/revisits', 0)} revisits, "
-            f"{sum(v for k, v in stats.items() if k.startswith('archive/exchanges/'))} redirects/raw, "
+            f"{exchanges - requisites} redirects/raw, {requisites} requisites, "
             f"{get('crawl/skipped_not_html', 0)} not HTML, {get('crawl/robots_forbidden', 0)} forbidden by robots.txt, "
-            f"{get('archive/resumed_from_warc', 0)} resumed from the archive"
+            f"{get('archive/resumed_from_warc', 0)} resumed from the archive, "
+            f"{get('crawl/refused_address', 0)} refused by the network guard"
         )
+        if any(k.startswith("crawl/requisites") for k in stats):
+            print(
+                f"requisites: {requisites} archived, {get('crawl/requisites_capped', 0)} over the per-page cap, "
+                f"{get('crawl/requisites_too_large', 0)} too large, {get('crawl/requisites_failed', 0)} failed, "
+                f"{get('crawl/requisites_out_of_scope', 0)} out of scope"
+            )
     if command == "reextract":
         print(
             f"re-extracted: {get('archive/reextracted', 0)} captures given a new extraction, "

@@ -39,7 +39,12 @@ SCOPE_FLAGS = {
     "max_per_site": "--max-per-site",
     "archive_other": "--archive-other",
     "discover_feeds": "--feeds",
+    "requisites": "--requisites",
+    "requisites_per_page": "--requisites-per-page",
+    "requisite_max_bytes": "--requisite-max-bytes",
+    "requisites_any_site": "--requisites-any-site",
 }
+REQUISITE_KEYS = ("requisites_per_page", "requisite_max_bytes", "requisites_any_site")  # only with --requisites
 SCOPE_KEYS = tuple(SCOPE_FLAGS)
 WORKER_OPTIONS = ("contact", "concurrency", "timeout", "max_body_bytes", "retries", "allow_network", "operator", "jobs")
 
@@ -109,8 +114,36 @@ def _scope_options(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument("--max-per-site", type=int, help="pages per site")
     cmd.add_argument("--feeds", action="store_true", help="also crawl the RSS/Atom feeds seed pages advertise")
     cmd.add_argument("--archive-other", action="store_true", help="archive non-HTML responses raw (no record)")
+    cmd.add_argument(
+        "--requisites",
+        action="store_true",
+        help="also fetch each page's stylesheets, scripts, images, media and fonts (archived raw, no record)",
+    )
+    cmd.add_argument(
+        "--requisites-per-page",
+        type=_at_least_one,
+        metavar="N",
+        help="requisites per page, with those its stylesheets load (default 100)",
+    )
+    cmd.add_argument(
+        "--requisite-max-bytes",
+        type=_at_least_one,
+        metavar="N",
+        help="abandon (and count) a larger requisite (default 16 MiB)",
+    )
+    cmd.add_argument("--requisites-any-site", action="store_true", help="fetch requisites from other sites too (CDNs)")
     cmd.add_argument("--delay", type=float, help="seconds between requests to one domain (default 1)")
     cmd.add_argument("--job", help="the schedule job this run belongs to (recorded with the crawl)")
+
+
+def _at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return value
 
 
 def _worker_options(cmd: argparse.ArgumentParser) -> None:
@@ -179,6 +212,10 @@ def _plan(args: argparse.Namespace, previous: CrawlRun | None = None) -> CrawlPl
         "max_per_site": args.max_per_site,
         "archive_other": args.archive_other,
         "discover_feeds": args.feeds,
+        "requisites": args.requisites,
+        "requisites_per_page": args.requisites_per_page,
+        "requisite_max_bytes": args.requisite_max_bytes,
+        "requisites_any_site": args.requisites_any_site,
     }
     if previous is not None:  # options not given again come from the crawl being continued
         stored = previous.args
@@ -191,6 +228,9 @@ def _plan(args: argparse.Namespace, previous: CrawlRun | None = None) -> CrawlPl
             seeds = [Seed(**s) for s in stored.get("seeds", [])]
     if spider_args["depth"] is None:
         spider_args["depth"] = 1
+    unused = [SCOPE_FLAGS[k] for k in REQUISITE_KEYS if spider_args[k] not in (None, False)]
+    if unused and not spider_args["requisites"]:
+        print(f"note: {', '.join(unused)} apply with --requisites", file=sys.stderr)
     crawl_args = {
         "command": "crawl",
         "job": args.job,

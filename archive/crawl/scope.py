@@ -21,15 +21,34 @@ from scraper import normalize_url, site_of
 if TYPE_CHECKING:
     from archive.frontier.store import Frontier
 
-__all__ = ["CAPPED", "FETCH", "OUT", "SEEN", "CrawlScope", "LocalLedger", "ScopeOptions", "SharedLedger"]
+__all__ = [
+    "CAPPED",
+    "DEFAULT_REQUISITES_PER_PAGE",
+    "DEFAULT_REQUISITE_MAX_BYTES",
+    "FETCH",
+    "OUT",
+    "SEEN",
+    "CrawlScope",
+    "LocalLedger",
+    "ScopeOptions",
+    "SharedLedger",
+]
 
 # What admit() says of a URL.
 FETCH, SEEN, CAPPED, OUT = "fetch", "seen", "capped", "out"
+DEFAULT_REQUISITES_PER_PAGE = 100
+DEFAULT_REQUISITE_MAX_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
 class ScopeOptions:
-    """A crawl's rules: link hops, which sites and URLs, how many pages, what else to archive."""
+    """A crawl's rules: link hops, which sites and URLs, how many pages, what else to archive.
+
+    With `requisites`, each archived page's stylesheets, scripts, images, media and fonts are
+    fetched too (archive.crawl.requisites): at most `requisites_per_page` of them (with those its
+    stylesheets load), each at most `requisite_max_bytes`, from the page's own site (and the
+    allowed domains) unless `requisites_any_site`.
+    """
 
     depth: int = 1
     any_site: bool = False
@@ -41,6 +60,10 @@ class ScopeOptions:
     max_per_site: int | None = None
     archive_other: bool = False
     discover_feeds: bool = False
+    requisites: bool = False
+    requisites_per_page: int = DEFAULT_REQUISITES_PER_PAGE
+    requisite_max_bytes: int = DEFAULT_REQUISITE_MAX_BYTES
+    requisites_any_site: bool = False
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ScopeOptions:
@@ -192,3 +215,21 @@ class CrawlScope:
         if any(p.search(url) for p in self.deny_patterns):
             return False
         return not self.allow_patterns or any(p.search(url) for p in self.allow_patterns) or url == seed_url
+
+    def requisite_in_scope(self, url: str, page_url: str) -> bool:
+        """Return whether the crawl fetches `url` as a requisite of the page at `page_url`.
+
+        Same site as the page, or an allowed domain, unless `requisites_any_site`; denied domains
+        and URL patterns hold for requisites too. Page rules (`--allow`, caps) do not apply: a
+        requisite is not a page, and it is fetched once per crawl by its request fingerprint.
+        """
+        if not url.startswith(("http://", "https://")):
+            return False
+        host = (urlsplit(url).hostname or "").lower()
+        if any(host == d or host.endswith("." + d) for d in self.deny_domains):
+            return False
+        if any(p.search(url) for p in self.deny_patterns):
+            return False
+        if self.options.requisites_any_site or site_of(url) == site_of(page_url):
+            return True
+        return any(host == d or host.endswith("." + d) for d in self.allow_domains)
