@@ -386,10 +386,11 @@ def test_cdxj_index_points_at_every_capture_record(crawled_twice: tuple[Cli, New
             record = next(iter(ArchiveIterator(fh)))
         assert record.rec_headers.get_header("WARC-Target-URI") == entry["url"]
         seen[record.rec_type] += 1
-    # Per crawl: sitemap.xml and the gzipped child are archived as fetched; the four articles are
-    # responses the first time and server-not-modified revisits the second. Their extractions (one
-    # each, the first time) are listed at their own urn:text: and urn:record: addresses.
-    assert seen == {"response": 2 + 4 + 2, "revisit": 4, "metadata": 4, "conversion": 4}, seen
+    # Per crawl: robots.txt (obeyed), sitemap.xml and the gzipped child are archived as fetched; the
+    # four articles are responses the first time and server-not-modified revisits the second. Their
+    # extractions (one each, the first time) are listed at their own urn:text: and urn:record: addresses.
+    assert seen == {"response": 3 + 4 + 3, "revisit": 4, "metadata": 4, "conversion": 4}, seen
+    assert sum(f'"url": "{site.base}/robots.txt"' in line for line in lines) == 2
     derived = [json.loads(line.split(" ", 2)[2])["url"] for line in lines if '"url": "urn:' in line]
     assert sorted(derived) == sorted(f"urn:{kind}:{url}" for kind in ("text", "record") for url in _article_urls(site))
 
