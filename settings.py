@@ -41,6 +41,13 @@ DOWNLOADER_MIDDLEWARES = {
     "archive.crawl.politeness.PolitenessGateMiddleware": 590,  # a frontier's per-host timetable (off otherwise)
     "archive.crawl.middlewares.WireMiddleware": 950,
 }
+# http and https through Scrapy's HTTP/1.1 handler, recording each exchange's bytes as they crossed
+# the connection (request and response heads exactly, the body before transfer decoding), and
+# keeping a body past DOWNLOAD_MAXSIZE up to it (archived with WARC-Truncated: length).
+DOWNLOAD_HANDLERS = {
+    "http": "archive.crawl.wire.WireDownloadHandler",
+    "https": "archive.crawl.wire.WireDownloadHandler",
+}
 EXTENSIONS = {
     "archive.crawl.middlewares.CrawlDelayExtension": 10,
     "archive.crawl.heartbeat.FrontierExtension": 20,  # a frontier worker's heartbeat and acks (off otherwise)

@@ -4,8 +4,8 @@ Order matters (lower numbers run first on the way out, last on the way back):
 ResumeMiddleware 60 serves pages a resumed crawl already archived from the WARC files;
 ConditionalRequestMiddleware 120 adds If-None-Match / If-Modified-Since from the catalog;
 PoliteRetryMiddleware 550 replaces Scrapy's retries (Retry-After, exponential backoff);
-WireMiddleware 950 sits next to the downloader, so it sees the request exactly as sent and
-the response exactly as received: status, headers and body before decompression.
+WireMiddleware 950 sits next to the downloader, so it sees each exchange first: as the
+download handler (archive.crawl.wire) recorded it on the connection, before decompression.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from scrapy.exceptions import NotConfigured
 from scrapy.http import Request, Response
 from scrapy.utils.response import response_status_message
 
-from archive.crawl.responses import Wire, archived_response, capture_from_wire, header_pairs
-from scraper import WireRequest
+from archive.crawl.responses import archived_response, capture_from_wire, wire_of
+from archive.crawl.wire import BodyLost, BodyTruncated
 
 if TYPE_CHECKING:
     from typing import Self
@@ -38,10 +38,14 @@ if TYPE_CHECKING:
 REDIRECT_RECEIVED = object()
 # Sent the same way for every 4xx or 5xx answer, each attempt of a retried request included.
 ERROR_RECEIVED = object()
+# Sent the same way for an exchange whose body was cut short: past the size limit (its first
+# DOWNLOAD_MAXSIZE bytes, WARC-Truncated: length) or by a lost connection (WARC-Truncated: disconnect).
+TRUNCATED_RECEIVED = object()
 
 __all__ = [
     "ERROR_RECEIVED",
     "REDIRECT_RECEIVED",
+    "TRUNCATED_RECEIVED",
     "ConditionalRequestMiddleware",
     "CrawlDelayExtension",
     "CrawlDelays",
@@ -64,10 +68,15 @@ def running_engine(crawler: Crawler) -> ExecutionEngine | None:
 
 
 class WireMiddleware:
-    """Record each exchange in `request.meta["wire"]`, and send each redirect off to be archived.
+    """Record each exchange in `request.meta["wire"]`, and send off to be archived what no spider callback gets.
 
-    A redirect is archived when it arrives (signal REDIRECT_RECEIVED, caught by the pipeline):
-    where the chain ends, or whether it is followed at all, does not change what was sent.
+    The exchange is as the download handler recorded it on the connection (archive.crawl.wire:
+    request and response heads byte for byte, the body before transfer decoding), else rebuilt
+    from Scrapy's request and response. A redirect is archived when it arrives (signal
+    REDIRECT_RECEIVED, caught by the pipeline): where the chain ends, or whether it is followed
+    at all, does not change what was sent. A download that failed holding part of a body (past
+    the size limit, or the connection lost) is archived as such (TRUNCATED_RECEIVED), never as a
+    page; a retry, if one follows, is another exchange.
     """
 
     def __init__(self, crawler: Crawler) -> None:
@@ -80,23 +89,10 @@ class WireMiddleware:
     def process_response(self, request: Request, response: Response, spider: Any = None) -> Response:
         if request.meta.get("archive_resumed") or not request.url.startswith(("http://", "https://")):
             return response
-        parts = urlsplit(request.url)
-        sent = header_pairs(request.headers)
-        if not any(k.lower() == "host" for k, _ in sent):
-            sent.insert(0, ("Host", parts.netloc))  # the HTTP client adds it on the wire
-        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        protocol = response.protocol or "HTTP/1.1"
-        wire = Wire(
-            request=WireRequest(request.method, target, tuple(sent), protocol),
-            status=response.status,
-            headers=tuple(header_pairs(response.headers)),
-            protocol=protocol,
-            body=response.body,
-            ip_address=str(response.ip_address) if response.ip_address is not None else None,
-            fetched_at=datetime.now(UTC),
-            url=request.url,
-        )
+        wire = wire_of(request, response)
         request.meta["wire"] = wire
+        if wire.truncated is not None:  # handed on all the same (DOWNLOAD_FAIL_ON_DATALOSS off)
+            self.crawler.stats.inc_value("archive/truncated")
         if 300 <= response.status < 400 and response.status != 304 and b"Location" in response.headers:
             self.crawler.signals.send_catch_log(
                 signal=REDIRECT_RECEIVED, capture=capture_from_wire(wire), crawl_id=request.meta.get("crawl")
@@ -106,6 +102,16 @@ class WireMiddleware:
                 signal=ERROR_RECEIVED, capture=capture_from_wire(wire), crawl_id=request.meta.get("crawl")
             )
         return response
+
+    def process_exception(self, request: Request, exception: Exception, spider: Any = None) -> None:
+        """Send off a truncated exchange to be archived; the failure goes on (to a retry, or the errback)."""
+        if not isinstance(exception, (BodyTruncated, BodyLost)) or request.meta.get("archive_resumed"):
+            return
+        wire = wire_of(request, exception.response)
+        self.crawler.stats.inc_value("archive/truncated")
+        self.crawler.signals.send_catch_log(
+            signal=TRUNCATED_RECEIVED, capture=capture_from_wire(wire), crawl_id=request.meta.get("crawl")
+        )
 
 
 def retry_delay(response: Response, retries: int, *, base: float, cap: float) -> float:

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from scrapy.http import Headers, Request, Response
 from scrapy.responsetypes import responsetypes
+from warcio.statusandheaders import StatusAndHeadersParser
 
+from archive.crawl.wire import RecordedExchange, recorded_exchange
 from scraper import Capture, WireRequest, media_kind
+from scraper.capture import dechunk, is_chunked
 
-__all__ = ["Wire", "archived_response", "capture_from_response", "capture_from_wire", "header_pairs"]
+__all__ = [
+    "Wire",
+    "archived_response",
+    "capture_from_response",
+    "capture_from_wire",
+    "header_pairs",
+    "wire_of",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,18 +34,76 @@ class Wire:
     status: int
     headers: tuple[tuple[str, str], ...]
     protocol: str
-    body: bytes
+    body: bytes  # as transferred: chunk framing kept when recorded (`head`), before decompression
     ip_address: str | None
     fetched_at: datetime
     url: str
+    head: bytes | None = None  # the response head exactly as received, when the exchange was recorded
+    reason: str | None = None  # the reason phrase as received, when recorded
+    truncated: str | None = None  # WARC-Truncated reason: `body` is the start of the body
+
+
+def wire_of(request: Request, response: Response) -> Wire:
+    """Return the exchange that brought `response`: as it crossed the connection when the download handler
+    recorded it (archive.crawl.wire), else rebuilt from what Scrapy parsed (names re-cased, body de-chunked).
+    """
+    ip_address = str(response.ip_address) if response.ip_address is not None else None
+    recorded = recorded_exchange(response)
+    if recorded is None:
+        return _rebuilt_wire(request, response, ip_address)
+    protocol, statusline, headers = _parsed_head(recorded.response_head)
+    return Wire(
+        request=_recorded_request(recorded),
+        status=response.status,
+        headers=headers,
+        protocol=protocol or "HTTP/1.1",
+        body=recorded.body,
+        ip_address=ip_address,
+        fetched_at=datetime.now(UTC),
+        url=request.url,
+        head=recorded.response_head,
+        reason=statusline.partition(" ")[2],
+        truncated=recorded.truncated,
+    )
+
+
+def _recorded_request(recorded: RecordedExchange) -> WireRequest:
+    method, line, headers = _parsed_head(recorded.request_head)
+    target, _, protocol = line.partition(" ")  # as archive.warc.sources reads a request record back
+    return WireRequest(method, target, headers, protocol or "HTTP/1.1", recorded.request_head, recorded.request_body)
+
+
+def _parsed_head(head: bytes) -> tuple[str, str, tuple[tuple[str, str], ...]]:
+    """Return (first word, rest of the first line, header pairs) of an HTTP head, as warcio reads it from a WARC."""
+    parsed = StatusAndHeadersParser([], verify=False).parse(io.BytesIO(head))
+    return str(parsed.protocol), str(parsed.statusline), tuple((str(k), str(v)) for k, v in parsed.headers)
+
+
+def _rebuilt_wire(request: Request, response: Response, ip_address: str | None) -> Wire:
+    parts = urlsplit(request.url)
+    sent = header_pairs(request.headers)
+    if not any(k.lower() == "host" for k, _ in sent):
+        sent.insert(0, ("Host", parts.netloc))  # the HTTP client adds it on the wire
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    return Wire(
+        request=WireRequest(request.method, target, tuple(sent), "HTTP/1.1"),  # Twisted's client speaks 1.1
+        status=response.status,
+        headers=tuple(header_pairs(response.headers)),
+        protocol=response.protocol or "HTTP/1.1",
+        body=response.body,
+        ip_address=ip_address,
+        fetched_at=datetime.now(UTC),
+        url=request.url,
+    )
 
 
 def capture_from_response(response: Response) -> Capture:
     """Return the capture a response carries: replay attaches one, a live fetch is built here.
 
     With the wire recorded (WireMiddleware), the payload is the body as transferred and
-    `content` the body Scrapy decoded from it; the headers are the ones received. Without
-    it (the middleware turned off), the response as Scrapy hands it over is all there is.
+    `content` the body Scrapy decoded from it (de-chunked, decompressed); the head and headers
+    are the ones received. Without it (the middleware turned off), the response as Scrapy hands
+    it over is all there is.
     """
     attached = response.meta.get("capture")
     if isinstance(attached, Capture):
@@ -69,6 +139,9 @@ def capture_from_wire(wire: Wire, *, content: bytes | None = None) -> Capture:
         http_status=wire.status,
         http_headers=wire.headers,
         http_protocol=wire.protocol,
+        http_reason=wire.reason,
+        http_head=wire.head,
+        truncated=wire.truncated,
         request=wire.request,
         ip_address=wire.ip_address,
     )
@@ -82,6 +155,13 @@ def header_pairs(headers: Any) -> list[tuple[str, str]]:
 def archived_response(
     url: str, status: int, headers: list[tuple[str, str]], body: bytes, request: Request | None
 ) -> Response:
-    """Return a Scrapy response rebuilt from an archived capture (body as transferred, still encoded)."""
+    """Return a Scrapy response rebuilt from an archived capture (body still encoded, its chunk framing undone).
+
+    A body archived as transferred in chunks (`Transfer-Encoding: chunked`) is handed on de-chunked,
+    without that header, as Scrapy's HTTP client hands on a live one.
+    """
+    if is_chunked(headers):
+        body = dechunk(body)
+        headers = [(k, v) for k, v in headers if k.lower() != "transfer-encoding"]
     kind = responsetypes.from_args(headers=Headers(headers), url=url, body=body)
     return kind(url, status=status, headers=headers, body=body, request=request)

@@ -19,6 +19,7 @@ from warcio.exceptions import ArchiveLoadFailed
 from archive.errors import ArchiveError
 from archive.warc.reader import WARC_READ_ERRORS, scan_records, warc_records
 from scraper import Capture, WireRequest, media_kind
+from scraper.capture import dechunk, is_chunked
 
 __all__ = [
     "DEFAULT_MAX_CAPTURE_BYTES",
@@ -295,7 +296,8 @@ def _load_warc_record(ref: SourceRef, max_bytes: int) -> Capture:
             status, _, reason = headers.statusline.partition(" ")
             return Capture(
                 payload=payload,
-                content=None if ref.revisit else _decoded(payload, headers.get_header("Content-Encoding"), max_bytes),
+                content=None if ref.revisit else _content(payload, headers, max_bytes),
+                http_head=headers.to_bytes(),  # as warcio reads the record's head: Transfer-Encoding too
                 media_type=media or "application/octet-stream",
                 charset=charset,
                 http_status=int(status) if status.isdigit() else None,
@@ -317,6 +319,19 @@ def _load_request(handle: Any, offset: int) -> WireRequest | None:
         return None
     target, _, protocol = http.statusline.partition(" ")  # warcio: protocol=method, statusline="target HTTP/x"
     return WireRequest(http.protocol, target, tuple((k, v) for k, v in http.headers), protocol or "HTTP/1.1")
+
+
+def _content(payload: bytes, headers: Any, max_bytes: int) -> bytes | None:
+    """Return an HTTP body as extraction reads it, when that differs from the payload stored.
+
+    A body archived as transferred in chunks keeps its chunk framing in the record: undone here,
+    then the Content-Encoding.
+    """
+    body = dechunk(payload) if is_chunked(headers.headers) else payload
+    decoded = _decoded(body, headers.get_header("Content-Encoding"), max_bytes)
+    if decoded is not None:
+        return decoded
+    return body if body != payload else None
 
 
 def decode_content(payload: bytes, encoding: str | None, max_bytes: int = DEFAULT_MAX_CAPTURE_BYTES) -> bytes:

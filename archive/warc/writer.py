@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from warcio.recordloader import ArcWarcRecord
-from warcio.statusandheaders import StatusAndHeaders
+from warcio.statusandheaders import StatusAndHeaders, StatusAndHeadersParser
 from warcio.timeutils import datetime_to_iso_date
 from warcio.utils import Digester
 from warcio.warcwriter import WARCWriter
@@ -46,6 +46,23 @@ _REVISIT_PROFILES = {
     "server-not-modified": "http://netpreserve.org/warc/1.1/revisit/server-not-modified",
     "identical-payload-digest": "http://netpreserve.org/warc/1.1/revisit/identical-payload-digest",
 }
+
+
+class _AsTransferred(StatusAndHeaders):  # type: ignore[misc]  # warcio has no type information
+    """An HTTP head written as it crossed the connection, byte for byte.
+
+    warcio's writer serializes a record's HTTP headers anew (`compute_headers_buffer`): names
+    and values as parsed, one line each. This keeps the bytes instead: the start line, header
+    names in their case and order, folded lines, whatever line ends were used.
+    """
+
+    def __init__(self, head: bytes) -> None:
+        parsed = StatusAndHeadersParser([], verify=False).parse(io.BytesIO(head))
+        super().__init__(parsed.statusline, parsed.headers, protocol=parsed.protocol)
+        self.headers_buff = head
+
+    def compute_headers_buffer(self, header_filter: Any = None) -> None:
+        """Keep the head as it was transferred (warcio would rebuild it from the parsed headers)."""
 
 
 class _Sha256Writer(WARCWriter):  # type: ignore[misc]  # warcio has no type information: WARCWriter is Any
@@ -188,6 +205,8 @@ class WarcFileWriter:
             **({"WARC-Refers-To": raw.record_id} if raw is not None else {}),
             "WARC-Refers-To-Target-URI": original.source_url,
             "WARC-Refers-To-Date": _warc_date(_parse_utc(original.provenance.captured_at)),
+            # The original's payload digest, so replay tools find it (pywb looks it up by URI and digest):
+            # a record's payload_sha256 is over its payload as stored, which is what warcio digests.
             "WARC-Payload-Digest": "sha256:" + _base32_from_hex(original.payload_sha256),
         }
         out = self._current()
@@ -204,11 +223,14 @@ class WarcFileWriter:
 
     def _exchange_answer(self, capture: Capture, concurrent_to: str) -> ArcWarcRecord:
         """Return a `metadata` record holding a response's status line and headers, in order, as received."""
-        status = capture.http_status or 0
-        reason = capture.http_reason if capture.http_reason is not None else _reason(status)
-        lines = [f"http-response-line: {capture.http_protocol} {status} {reason}".rstrip()]
-        lines += [f"http-response-header: {name}: {value}" for name, value in capture.http_headers]
-        body = "".join(f"{line}\r\n" for line in lines).encode("utf-8")
+        if capture.http_head is not None:
+            body = _head_fields(capture.http_head)
+        else:
+            status = capture.http_status or 0
+            reason = capture.http_reason if capture.http_reason is not None else _reason(status)
+            lines = [f"http-response-line: {capture.http_protocol} {status} {reason}".rstrip()]
+            lines += [f"http-response-header: {name}: {value}" for name, value in capture.http_headers]
+            body = "".join(f"{line}\r\n" for line in lines).encode("utf-8")
         headers = {"WARC-Concurrent-To": concurrent_to, "WARC-Date": _warc_date(self._when(capture))}
         return self._record(capture.url or "", "metadata", body, "application/warc-fields", headers)
 
@@ -226,14 +248,20 @@ class WarcFileWriter:
             return self._append(out, self._http_record(capture, kind, payload, headers))
 
     def _request(self, out: _OpenFile, capture: Capture, response_id: str) -> WarcLocation | None:
-        """Write the request record of a live capture (None for captures that have none)."""
+        """Write the request record of a live capture (None for captures that have none).
+
+        Its block is the request as written to the connection, when that was recorded: request
+        line, header lines and body byte for byte. Else it is rebuilt from the parsed request.
+        """
         wire = capture.request
         if wire is None:
             return None
-        # warcio splits a request line into protocol=method and statusline="target HTTP/1.1".
-        http = StatusAndHeaders(
-            f"{wire.method} {wire.target} {wire.protocol}", list(wire.headers), is_http_request=True
-        )
+        if wire.raw_head is not None:
+            http: StatusAndHeaders = _AsTransferred(wire.raw_head)
+        else:  # warcio splits a request line into protocol=method and statusline="target HTTP/1.1"
+            http = StatusAndHeaders(
+                f"{wire.method} {wire.target} {wire.protocol}", list(wire.headers), is_http_request=True
+            )
         headers = {
             "WARC-Record-ID": self.make_id(),
             "WARC-Date": _warc_date(self._when(capture)),
@@ -243,8 +271,8 @@ class WarcFileWriter:
         warc_record = self._builder.create_warc_record(
             capture.url or "",
             "request",
-            payload=io.BytesIO(b""),
-            length=0,
+            payload=io.BytesIO(wire.body),
+            length=len(wire.body),
             warc_headers_dict=headers,
             http_headers=http,
         )
@@ -259,13 +287,27 @@ class WarcFileWriter:
         return headers
 
     def _http_record(self, capture: Capture, kind: str, payload: bytes, headers: dict[str, str]) -> ArcWarcRecord:
-        status = capture.http_status or 200
-        reason = capture.http_reason if capture.http_reason is not None else _reason(status)
-        http = StatusAndHeaders(
-            f"{status} {reason}".strip(),
-            [(k, v) for k, v in capture.http_headers if k.lower() not in _HOP_BY_HOP],
-            protocol=capture.http_protocol,
-        )
+        """Return a response (or revisit) record: the head as received, then `payload` (a revisit keeps none).
+
+        With the head recorded (`capture.http_head`), the block is the response as it crossed the
+        connection: that head byte for byte and the body as transferred, chunk framing and all
+        (warcio and pywb de-chunk it as they read; the payload digest is over the bytes stored).
+        Else the head is rebuilt from the parsed status and headers, less Transfer-Encoding (the
+        body of such a capture was handed over de-chunked). A body cut short says so:
+        `WARC-Truncated` with the reason.
+        """
+        if capture.http_head is not None:
+            http: StatusAndHeaders = _AsTransferred(capture.http_head)
+        else:
+            status = capture.http_status or 200
+            reason = capture.http_reason if capture.http_reason is not None else _reason(status)
+            http = StatusAndHeaders(
+                f"{status} {reason}".strip(),
+                [(k, v) for k, v in capture.http_headers if k.lower() not in _HOP_BY_HOP],
+                protocol=capture.http_protocol,
+            )
+        if capture.truncated and kind == "response":
+            headers = {**headers, "WARC-Truncated": capture.truncated}
         return self._builder.create_warc_record(
             capture.url or "",
             kind,
@@ -451,6 +493,20 @@ def _codec_name(encoding: str | None) -> str | None:
 def _one_line(value: str) -> str:
     """Return a warcinfo value on one line (a field ends at its line's end)."""
     return " ".join(value.split())
+
+
+def _head_fields(head: bytes) -> bytes:
+    """Return an HTTP response head as warc-fields: its status line, then each header line as received.
+
+    A folded header's continuation lines stay continuation lines (leading white space kept).
+    """
+    status, *lines = [line.removesuffix(b"\r") for line in head.split(b"\n")]
+    fields = [b"http-response-line: " + status]
+    for line in lines:
+        if not line:
+            break
+        fields.append(line if line[:1] in (b" ", b"\t") else b"http-response-header: " + line)
+    return b"".join(field + b"\r\n" for field in fields)
 
 
 def _base32_from_hex(digest: str) -> str:
