@@ -450,10 +450,6 @@ def test_a_crawl_archives_each_exchange_as_the_server_saw_it(crawled: tuple[Cli,
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="the archive pipeline does not yet archive TRUNCATED_RECEIVED exchanges (archive/crawl/pipeline.py)",
-)
 def test_a_crawl_archives_a_body_past_the_limit_truncated(crawled: tuple[Cli, RawSite, Any]) -> None:
     cli, site, _ = crawled
     records = [r for path in warc_files(cli.data) for r in _blocks(path)]

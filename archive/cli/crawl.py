@@ -150,7 +150,11 @@ def _worker_options(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument("--contact", help="contact URL for the User-Agent (default $ARCHIVE_CONTACT_URL)")
     cmd.add_argument("--concurrency", type=int, help="requests at once per domain (default 2)")
     cmd.add_argument("--timeout", type=float, help="seconds per request (default 30)")
-    cmd.add_argument("--max-body-bytes", type=int, help="abandon larger responses (default 64 MiB)")
+    cmd.add_argument(
+        "--max-body-bytes",
+        type=int,
+        help="keep larger responses up to this size, archived with WARC-Truncated: length (default 64 MiB)",
+    )
     cmd.add_argument(
         "--allow-network",
         action="append",

@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from archive.catalog.facade import Catalog
 from archive.crawl.items import ArchiveItem, CaptureFailure, ExchangeItem, RevisitItem, SkippedRecord
-from archive.crawl.middlewares import ERROR_RECEIVED, REDIRECT_RECEIVED, running_engine
+from archive.crawl.middlewares import ERROR_RECEIVED, REDIRECT_RECEIVED, TRUNCATED_RECEIVED, running_engine
 from archive.crawl.politeness import ROBOTS_RECEIVED
 from archive.crawl.scheduler import ARCHIVE_CHECKPOINT, ARCHIVE_COMMITTED
 from archive.integrity.repair import reindex_file
@@ -156,6 +156,7 @@ class ArchivePipeline:
         self.crawler.signals.connect(self._redirect, signal=REDIRECT_RECEIVED)
         self.crawler.signals.connect(self._robots, signal=ROBOTS_RECEIVED)
         self.crawler.signals.connect(self._error, signal=ERROR_RECEIVED)
+        self.crawler.signals.connect(self._truncated, signal=TRUNCATED_RECEIVED)
         self.crawler.signals.connect(self._checkpoint, signal=ARCHIVE_CHECKPOINT)
         if self.site_evidence != "off" and spider is not None:
             # The spider's parse consults the catalog through these (spiders.base.ArchiveSpider).
@@ -208,6 +209,11 @@ class ArchivePipeline:
         """Archive a 4xx or 5xx answer as it was received (a response record, no catalog page)."""
         if self.status == "running":
             self._exchange(ExchangeItem(capture, "error"), crawl_id or self.crawl_id)
+
+    def _truncated(self, capture: Capture, crawl_id: str | None = None) -> None:
+        """Archive an exchange whose body was cut short (WARC-Truncated): a response record, no catalog page."""
+        if self.status == "running":
+            self._exchange(ExchangeItem(capture, "truncated"), crawl_id or self.crawl_id)
 
     def _robots(self, capture: Capture, crawl_id: str | None = None) -> None:
         """Archive a robots.txt the crawl read (and obeyed) as an exchange: the rules it was held to."""

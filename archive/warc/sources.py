@@ -223,6 +223,8 @@ def _classified(path: Path, offset: int, record: Any) -> SourceRef | SkippedReco
         return SourceRef(path, "warc", offset, revisit=refers)
     if record.rec_type not in REPLAYED_WARC_TYPES:
         return SkippedRecord(where, record.rec_type)
+    if headers.get_header("WARC-Truncated"):
+        return SkippedRecord(where, f"truncated {record.rec_type}")  # cut short: not the page it would have been
     if urlsplit(target).path == "/robots.txt" and target.startswith(("http://", "https://")):
         return SkippedRecord(where, "robots.txt")  # what a crawler read for politeness, not a page
     if record.rec_type == "response" and status and not status.startswith("2"):
