@@ -100,6 +100,16 @@ def evidence_option(cmd: argparse.ArgumentParser) -> None:
     )
 
 
+_EXCHANGES = {
+    "error": "4xx/5xx answers",
+    "other": "non-HTML bodies",
+    "redirect": "redirects",
+    "requisite": "requisites",
+    "robots": "robots.txt",
+    "truncated": "truncated bodies",
+}
+
+
 def print_summary(stats: dict[str, Any], args: argparse.Namespace, command: str = "replay") -> None:
     get = stats.get
     print(
@@ -111,15 +121,17 @@ def print_summary(stats: dict[str, Any], args: argparse.Namespace, command: str 
         f"extracted in workers, {get('extraction/worker_restarts', 0)} worker restarts"
     )
     if command == "crawl":
-        exchanges = sum(v for k, v in stats.items() if k.startswith("archive/exchanges/"))
         requisites = get("archive/exchanges/requisite", 0)
+        kept = {k.removeprefix("archive/exchanges/"): v for k, v in stats.items() if k.startswith("archive/exchanges/")}
         print(
             f"fetched: {get('downloader/response_count', 0)} responses, {get('archive/revisits', 0)} revisits, "
-            f"{exchanges - requisites} redirects/raw, {requisites} requisites, "
+            f"{sum(kept.values()) - requisites} other exchanges archived, {requisites} requisites, "
             f"{get('crawl/skipped_not_html', 0)} not HTML, {get('crawl/robots_forbidden', 0)} forbidden by robots.txt, "
             f"{get('archive/resumed_from_warc', 0)} resumed from the archive, "
             f"{get('crawl/refused_address', 0)} refused by the network guard"
         )
+        if kept:  # what was archived with no catalog page, by why
+            print("exchanges: " + ", ".join(f"{n} {_EXCHANGES.get(why, why)}" for why, n in sorted(kept.items())))
         if any(k.startswith("crawl/requisites") for k in stats):
             print(
                 f"requisites: {requisites} archived, {get('crawl/requisites_capped', 0)} over the per-page cap, "
