@@ -210,17 +210,20 @@ class TunnelProxy:
 def _pipe(one: socket.socket, other: socket.socket) -> None:
     peers = {one: other, other: one}
     while True:
-        ready, _, _ = select.select(list(peers), [], [], 10)
+        try:
+            ready, _, _ = select.select(list(peers), [], [], 10)
+        except (OSError, ValueError):  # the server closed the sockets on stop
+            return
         if not ready:
             return
         for sock in ready:
             try:
                 data = sock.recv(65536)
-            except OSError:
+                if not data:
+                    return
+                peers[sock].sendall(data)
+            except (OSError, ValueError):
                 return
-            if not data:
-                return
-            peers[sock].sendall(data)
 
 
 def self_signed_context(directory: Path) -> ssl.SSLContext:

@@ -380,6 +380,18 @@ def _payloads(data: Path) -> dict[str, tuple[str, str | None, bytes]]:
     return found
 
 
+def _truncated(data: Path) -> dict[str, tuple[str, bytes]]:
+    """URL -> (WARC-Truncated reason, payload as stored) of each response record marked truncated."""
+    found: dict[str, tuple[str, bytes]] = {}
+    for path in warc_files(data):
+        with path.open("rb") as handle:
+            for record in ArchiveIterator(handle):
+                reason = record.rec_headers.get_header("WARC-Truncated")
+                if record.rec_type == "response" and reason:
+                    found[record.rec_headers.get_header("WARC-Target-URI")] = (reason, record.content_stream().read())
+    return found
+
+
 def _export(cli: Cli) -> list[dict[str, object]]:
     return [json.loads(line) for line in cli("export", "--format", "jsonl", check=True).out.splitlines()]
 
@@ -400,10 +412,18 @@ def test_a_styled_site_is_archived_with_every_requisite_once(
     # Each once; the image the server does not have too, its 404 as answered (as every 4xx is).
     pages = {f"{site.base}/", f"{site.base}/tides/weekend"}
     responses = {u: n for u, n in _responses(cli.data).items() if u not in pages and not u.endswith("/robots.txt")}
-    assert responses == dict.fromkeys((site.base + p for p in [*wanted, "/img/missing.png"]), 1)
+    too_large = ["/big.js", "/stream.js"]
+    assert responses == dict.fromkeys((site.base + p for p in [*wanted, "/img/missing.png", *too_large]), 1)
     assert archived[f"{site.base}/img/missing.png"][0] == "404 Not Found"
-    # Larger than the cap, with and without a Content-Length: abandoned, counted, not archived.
-    assert site.state.hits["/big.js"] == 1 and site.state.hits["/stream.js"] == 1
+    # Larger than the cap, with and without a Content-Length: counted as too large, and archived
+    # up to the cap as a record marked WARC-Truncated: length (as every over-limit body is).
+    truncated = _truncated(cli.data)
+    for path in too_large:
+        assert site.state.hits[path] == 1
+        reason, payload = truncated[site.base + path]
+        assert reason == "length", path
+        assert 0 < len(payload) <= 100_000 < len(REQUISITES[path][1])
+        assert REQUISITES[path][1].startswith(payload), path
     # Another site (localhost) and an internal address are out of scope: never asked.
     assert site.state.hits["/img/lighthouse.png"] == 0 and internal.connections == 0
     assert f"{len(wanted)} requisites" in done.out
