@@ -14,6 +14,10 @@ DOWNLOAD_DELAY = 1
 AUTOTHROTTLE_ENABLED = True
 DOWNLOAD_TIMEOUT = 30  # seconds for the whole exchange: connect, send, read
 DOWNLOAD_MAXSIZE = 64 * 1024 * 1024  # a larger body is archived up to it (WARC-Truncated: length) and reported
+# A response head past either limit is refused (the exchange fails, nothing archived of it), as
+# browsers refuse one (Chromium at 256 KiB); a record keeps at most as much of any response's headers.
+ARCHIVE_MAX_HEADER_FIELDS = 256
+ARCHIVE_MAX_HEADER_BYTES = 256 * 1024
 RETRY_TIMES = 3
 RETRY_BACKOFF_BASE = 1.0  # seconds; doubles per retry, jittered, capped by RETRY_BACKOFF_MAX
 RETRY_BACKOFF_MAX = 30.0

@@ -6,7 +6,22 @@ import json
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-__all__ = ["EXTRACTED_FIELDS", "Provenance", "Record", "WarcLocation"]
+__all__ = [
+    "EXTRACTED_FIELDS",
+    "MAX_HEADER_BYTES",
+    "MAX_HEADER_FIELDS",
+    "Provenance",
+    "Record",
+    "WarcLocation",
+    "kept_headers",
+]
+
+# How many HTTP header fields, and how many bytes of them, a record keeps (its catalog row and its
+# WARC metadata record); the response record keeps every header as it came. A live crawl refuses a
+# response head past the same bounds (settings ARCHIVE_MAX_HEADER_FIELDS, ARCHIVE_MAX_HEADER_BYTES),
+# as browsers do (Chromium refuses response heads over 256 KiB).
+MAX_HEADER_FIELDS = 256
+MAX_HEADER_BYTES = 256 * 1024
 
 # What extraction makes of a capture (the rest of a record says what the capture is).
 EXTRACTED_FIELDS = (
@@ -34,6 +49,22 @@ class WarcLocation:
     record_id: str
 
 
+def kept_headers(
+    headers: tuple[tuple[str, str], ...], max_fields: int = MAX_HEADER_FIELDS, max_bytes: int = MAX_HEADER_BYTES
+) -> tuple[tuple[str, str], ...]:
+    """Return the leading header fields of `headers` within `max_fields` fields and `max_bytes` bytes (UTF-8)."""
+    if len(headers) <= max_fields and sum(len(k) + len(v) + 4 for k, v in headers) <= max_bytes // 4:
+        return headers  # the usual case, decided without encoding (a character is at most 4 bytes)
+    kept: list[tuple[str, str]] = []
+    size = 0
+    for name, value in headers[:max_fields]:
+        size += len(name.encode("utf-8", "surrogatepass")) + len(value.encode("utf-8", "surrogatepass")) + 4
+        if size > max_bytes:
+            break
+        kept.append((name, value))
+    return tuple(kept)
+
+
 @dataclass(frozen=True, slots=True)
 class Provenance:
     """Where, when and how a capture was obtained and turned into a record."""
@@ -57,6 +88,12 @@ class Provenance:
     warc_raw: WarcLocation | None = None
     warc_conversion: WarcLocation | None = None
     warc_metadata: WarcLocation | None = None
+
+    def __post_init__(self) -> None:
+        # However a record is made (extraction, a catalog row, a metadata record read back), what
+        # it keeps of the headers is bounded: a hostile response's 100,000 headers stay in its
+        # response record only.
+        object.__setattr__(self, "http_headers", kept_headers(tuple(self.http_headers)))
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,6 +43,23 @@ def test_migrate_is_idempotent_and_creates_named_tables(catalog: Catalog) -> Non
     assert {"ix_captures_site", "ix_captures_canonical_url", "ix_captures_published"} <= indexes
 
 
+def test_a_record_keeps_a_bounded_share_of_a_hostile_responses_headers(catalog: Catalog) -> None:
+    many = tuple((f"X-Field-{n}", "v") for n in range(100_000))
+    record = _record().with_provenance(http_headers=(("ETag", '"v1"'), *many), http_status=200)
+    # The first 256 fields (ETag and 255 more), in order.
+    assert record.provenance.http_headers == (("ETag", '"v1"'), *many[:255])
+    long = tuple((f"X-Long-{n}", "w" * 10_000) for n in range(40))  # 400 KB in 40 fields
+    record_b = _record(url="file:///b.txt").with_provenance(http_headers=long)
+    # Counting name, value, ": " and CR LF, 26 fields (10,012 or 10,013 bytes each: 260,328) fit in 256 KiB; 27 do not.
+    assert record_b.provenance.http_headers == long[:26]
+    catalog.add_records([record, record_b])
+    stored = catalog.get(record.id)
+    assert stored is not None and len(stored.provenance.http_headers) == 256
+    with catalog.engine.connect() as conn:
+        sizes = conn.execute(text("SELECT http_headers FROM captures")).scalars().all()
+    assert all(len(str(value)) < 300_000 for value in sizes)
+
+
 def test_same_text_is_one_document_with_several_captures(catalog: Catalog) -> None:
     a = _record(url="file:///a.txt")
     b = _record(url="file:///b.txt")

@@ -25,7 +25,14 @@ from warcio.archiveiterator import ArchiveIterator
 
 from archive.crawl.middlewares import TRUNCATED_RECEIVED, WireMiddleware
 from archive.crawl.responses import capture_from_response, capture_from_wire
-from archive.crawl.wire import BodyLost, BodyTruncated, RecordedExchange, WireDownloadHandler, recorded_exchange
+from archive.crawl.wire import (
+    BodyLost,
+    BodyTruncated,
+    HeadRefused,
+    RecordedExchange,
+    WireDownloadHandler,
+    recorded_exchange,
+)
 from archive.warc.sources import SourceRef, find_sources, load_capture
 from archive.warc.writer import WarcFileWriter
 from scraper import Capture, build_record
@@ -53,6 +60,12 @@ def _mixed(body: bytes) -> bytes:
         b"SET-COOKIE: a=1; Path=/\r\n"
         b"Content-Length: %d\r\n\r\n" % len(body)
     ) + body
+
+
+def _head_of(extra: int, body: bytes, value: bytes = b"v") -> bytes:
+    """Return a 200 response head with Content-Type, Content-Length and `extra` more header fields."""
+    fields = b"".join(b"X-Field-%d: %s\r\n" % (n, value) for n in range(extra))
+    return b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n%sContent-Length: %d\r\n\r\n" % (fields, len(body))
 
 
 def _chunks(body: bytes, size: int, *, extensions: bool = True, trailer: bool = False) -> bytes:
@@ -103,6 +116,12 @@ ANSWERS = {
         close=True,
     ),
     "/unchanged": Answer(b'HTTP/1.1 304 Not Modified\r\nETag: "v1"\r\nX-Odd:   spaced out\r\n\r\n'),
+    # Response heads at and past the limits (256 fields, 256 KiB): Content-Type and Content-Length
+    # are two of the fields.
+    "/fields-at-limit": Answer(_head_of(254, PAGE) + PAGE),
+    "/fields-over": Answer(_head_of(255, PAGE) + PAGE),
+    "/many-headers": Answer(_head_of(100_000, PAGE) + PAGE),
+    "/head-over": Answer(_head_of(200, PAGE, value=b"v" * 1400) + PAGE),  # 200 fields, over 280 KB
 }
 
 
@@ -245,6 +264,28 @@ def test_https_records_the_http_inside_tls_directly_and_through_a_connect_tunnel
     # The tunnel's own exchange with the proxy is not part of the page's.
     assert proxy.requests and proxy.requests[0].startswith(f"CONNECT 127.0.0.1:{site.port} HTTP/1.1".encode())
     assert b"CONNECT" not in _recorded(tunnelled).request_head
+
+
+def test_a_response_head_past_a_limit_is_refused_and_the_connection_serves_no_more(
+    site: RawSite, fetch: Callable[..., Any]
+) -> None:
+    at_limit = fetch(Request(f"{site.base}/fields-at-limit"))
+    assert isinstance(at_limit, Response) and at_limit.body == PAGE
+    assert _recorded(at_limit).response_head == _split(ANSWERS["/fields-at-limit"].data)[0]
+    fields = "refused: its response head has more than 256 header fields (ARCHIVE_MAX_HEADER_FIELDS)"
+    size = "refused: its response head is larger than 262144 bytes (ARCHIVE_MAX_HEADER_BYTES)"
+    for path, message in (("/fields-over", fields), ("/many-headers", fields), ("/head-over", size)):
+        with pytest.raises(HeadRefused) as refused:
+            fetch(Request(f"{site.base}{path}"))
+        assert str(refused.value) == message, path
+    # The handler goes on: the next request has a connection of its own and is recorded whole.
+    after = fetch(Request(f"{site.base}/mixed"))
+    _assert_as_on_the_wire(_recorded(after), site.exchanges_for("/mixed")[0])
+    # The limits are settings.
+    with pytest.raises(HeadRefused, match=r"more than 3 header fields"):
+        fetch(Request(f"{site.base}/mixed"), ARCHIVE_MAX_HEADER_FIELDS=3)
+    with pytest.raises(HeadRefused, match=r"larger than 100 bytes"):
+        fetch(Request(f"{site.base}/mixed"), ARCHIVE_MAX_HEADER_BYTES=100)
 
 
 # --- WireMiddleware and the WARC writer -------------------------------------------------------
@@ -422,7 +463,10 @@ def crawled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Cli, Raw
     work = tmp_path_factory.mktemp("wire-crawl")
     cli = Cli(cwd=work, data=work / "data", db=f"sqlite:///{work / 'catalog.sqlite'}")
     with RawSite(ANSWERS) as site:
-        urls = [f"{site.base}{path}" for path in ("/mixed", "/chunked", "/gzip", "/article-1.0", "/moved", "/big")]
+        urls = [
+            f"{site.base}{path}"
+            for path in ("/mixed", "/chunked", "/gzip", "/article-1.0", "/moved", "/big", "/many-headers")
+        ]
         done = cli(
             "crawl", *urls, "--depth", "0", "--archive-other", "--max-body-bytes", str(LIMIT), "--retries", "0",
             "--delay", "0", "--timeout", "5", "--jobs", "1", "--allow-network", "127.0.0.1/32",
@@ -433,12 +477,15 @@ def crawled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Cli, Raw
 @pytest.mark.slow
 def test_a_crawl_archives_each_exchange_as_the_server_saw_it(crawled: tuple[Cli, RawSite, Any]) -> None:
     cli, site, done = crawled
-    assert done.code == 1, done.out + done.err  # /big failed: it is past the size limit
-    failures = [line for line in done.err.splitlines() if line.strip().startswith("failed:")]
-    [failed] = failures or [done.err]
-    assert f"{site.base}/big" in failed and "size limit" in failed
+    assert done.code == 1, done.out + done.err  # /big is past the size limit, /many-headers past the header limit
+    failures = sorted(line for line in done.err.splitlines() if line.strip().startswith("failed:"))
+    [big, refused] = failures or [done.err, ""]
+    assert f"{site.base}/big" in big and "size limit" in big
+    assert f"{site.base}/many-headers: refused: its response head has more than 256 header fields" in refused
+    assert len(site.exchanges_for("/many-headers")) == 1  # asked once, and nothing kept of it
     records = [r for path in warc_files(cli.data) for r in _blocks(path)]
     responses = {h["WARC-Target-URI"].removeprefix(site.base): (h, b) for kind, h, b in records if kind == "response"}
+    assert not [h for _, h, _ in records if h.get("WARC-Target-URI", "").endswith("/many-headers")]
     requests = {h["WARC-Concurrent-To"]: b for kind, h, b in records if kind == "request"}
     for path in CRAWLED:
         headers, block = responses[path]

@@ -37,24 +37,26 @@ from scrapy.core.downloader.handlers.http11 import (
     _ResultT,
     _ScrapyAgent,
 )
-from scrapy.exceptions import DownloadCancelledError, ResponseDataLossError
+from scrapy.exceptions import DownloadCancelledError, DownloadFailedError, ResponseDataLossError
 from scrapy.http import Response
 from scrapy.utils._download_handlers import check_stop_download, get_dataloss_msg, wrap_twisted_exceptions
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.defer import Deferred
 from twisted.internet.protocol import connectionDone
+from twisted.python.failure import Failure
 from twisted.web._newclient import Request as TxRequest
 from twisted.web.client import ResponseFailed
 from twisted.web.iweb import UNKNOWN_LENGTH, IResponse
+
+from scraper.record import MAX_HEADER_BYTES, MAX_HEADER_FIELDS
 
 if TYPE_CHECKING:
     from scrapy import Request
     from scrapy.crawler import Crawler
     from twisted.internet.interfaces import IAddress
-    from twisted.python.failure import Failure
     from twisted.web._newclient import HTTP11ClientProtocol
 
-__all__ = ["BodyLost", "BodyTruncated", "RecordedExchange", "WireDownloadHandler", "recorded_exchange"]
+__all__ = ["BodyLost", "BodyTruncated", "HeadRefused", "RecordedExchange", "WireDownloadHandler", "recorded_exchange"]
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +78,13 @@ class BodyTruncated(DownloadCancelledError):
     def __init__(self, message: str, response: Response) -> None:
         super().__init__(message)
         self.response = response
+
+
+class HeadRefused(Exception):
+    """The response head passed a limit (ARCHIVE_MAX_HEADER_FIELDS, ARCHIVE_MAX_HEADER_BYTES): nothing is archived.
+
+    Not a download error Scrapy retries: the same server would send the same head again.
+    """
 
 
 class BodyLost(ResponseDataLossError):
@@ -128,6 +137,14 @@ def _head_end(data: bytes | bytearray, start: int) -> int | None:
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class HeadLimits:
+    """The largest response head taken: header fields, and bytes from the status line to the blank line."""
+
+    max_fields: int = MAX_HEADER_FIELDS
+    max_bytes: int = MAX_HEADER_BYTES
+
+
 class _Recorder:
     """The bytes of one exchange on a connection, gathered while it lasts."""
 
@@ -141,10 +158,31 @@ class _Recorder:
         self.on_over_limit: Callable[[], None] | None = None
         self.fail_on_dataloss = True
         self.receiving = False  # inside the protocol's dataReceived: `received` may run ahead of the parser
+        self.head_limits = HeadLimits()
+        self._head_lines = 0  # lines received while no complete response head has (1xx heads included)
 
     def take(self, data: bytes) -> None:
         if self.end is None and self.truncated is None:
             self.received += data
+
+    def head_refusal(self, data: bytes) -> str | None:
+        """Say why the response head is refused, once `data` (just taken) brings it past a limit."""
+        if self.bounds is not None or self.end is not None:
+            return None
+        self._head_lines += data.count(b"\n")
+        limits = self.head_limits
+        if len(self.received) <= limits.max_bytes and self._head_lines <= limits.max_fields + 1:
+            return None  # within bounds, complete or not (a status line and up to max_fields fields)
+        self.bounds = _head_bounds(self.received)
+        if self.bounds is not None:  # the head ended within this read: measure it, not what followed
+            start, end = self.bounds
+            fields = self.received.count(b"\n", start, end) - 2  # less the status line and the blank line
+            if end - start <= limits.max_bytes and fields <= limits.max_fields:
+                return None
+            self.bounds = None
+        if self._head_lines > limits.max_fields + 1:
+            return f"its response head has more than {limits.max_fields} header fields (ARCHIVE_MAX_HEADER_FIELDS)"
+        return f"its response head is larger than {limits.max_bytes} bytes (ARCHIVE_MAX_HEADER_BYTES)"
 
     def finish(self, rest: bytes) -> None:
         """The parser found the response's end; `rest` followed it in the last bytes received."""
@@ -233,11 +271,13 @@ class _RecordingProtocol(_LenientHTTP11ClientProtocol):
     """Scrapy's HTTP/1.1 client protocol, recording each exchange on its connection (one at a time)."""
 
     _recorder: _Recorder | None = None
+    head_limits = HeadLimits()
 
     def request(self, request: TxRequest) -> Deferred[IResponse]:
         if self.state != "QUIESCENT":  # refused below, as Twisted refuses it: no exchange to record
             return super().request(request)
         recorder = self._recorder = _Recorder()
+        recorder.head_limits = self.head_limits
         answered = super().request(_RecordingRequest.of(request, recorder.sent))
 
         def remember(response: IResponse) -> IResponse:
@@ -253,6 +293,11 @@ class _RecordingProtocol(_LenientHTTP11ClientProtocol):
             super().dataReceived(data)  # type: ignore[no-untyped-call]
             return
         recorder.take(data)
+        refusal = recorder.head_refusal(data)
+        if refusal is not None:  # before the parser reads a byte of it: the connection goes, the request fails
+            self._recorder = None
+            self._giveUp(Failure(HeadRefused(f"refused: {refusal}")))  # type: ignore[no-untyped-call]
+            return
         recorder.receiving = True
         try:
             super().dataReceived(data)  # type: ignore[no-untyped-call]
@@ -268,8 +313,12 @@ class _RecordingProtocol(_LenientHTTP11ClientProtocol):
 
 
 class _RecordingFactory(_LenientHTTP11ClientFactory):
+    head_limits = HeadLimits()  # a handler's own subclass sets its crawler's
+
     def buildProtocol(self, addr: IAddress | None) -> HTTP11ClientProtocol:
-        return _RecordingProtocol(self._quiescentCallback)  # type: ignore[no-untyped-call]
+        protocol = _RecordingProtocol(self._quiescentCallback)  # type: ignore[no-untyped-call]
+        protocol.head_limits = self.head_limits
+        return protocol
 
 
 class _RecordingReader(_ResponseReader):
@@ -386,12 +435,25 @@ class _RecordingAgent(_ScrapyAgent):
         return response
 
 
+def _refusal(exc: BaseException | None) -> HeadRefused | None:
+    """Return the HeadRefused a failed exchange (Twisted's ResponseFailed, with its reasons) ended with, if any."""
+    for reason in getattr(exc, "reasons", ()):
+        if isinstance(reason.value, HeadRefused):
+            return reason.value
+    return None
+
+
 class WireDownloadHandler(HTTP11DownloadHandler):
     """Scrapy's HTTP/1.1 download handler, recording each exchange's bytes (`recorded_exchange`)."""
 
     def __init__(self, crawler: Crawler) -> None:
         super().__init__(crawler)
-        self._pool._factory = _RecordingFactory
+        limits = HeadLimits(
+            max_fields=crawler.settings.getint("ARCHIVE_MAX_HEADER_FIELDS", MAX_HEADER_FIELDS),
+            max_bytes=crawler.settings.getint("ARCHIVE_MAX_HEADER_BYTES", MAX_HEADER_BYTES),
+        )
+        factory: type[_RecordingFactory] = type("_RecordingFactory", (_RecordingFactory,), {"head_limits": limits})
+        self._pool._factory = factory
 
     async def download_request(self, request: Request) -> Response:
         agent = _RecordingAgent(
@@ -407,6 +469,11 @@ class WireDownloadHandler(HTTP11DownloadHandler):
         try:
             with wrap_twisted_exceptions():
                 return await maybe_deferred_to_future(agent.download_request(request))
+        except DownloadFailedError as exc:
+            refused = _refusal(exc.__cause__)
+            if refused is not None:
+                raise refused from None
+            raise
         except ResponseDataLossError:
             if not self._fail_on_dataloss_warned:
                 logger.warning(get_dataloss_msg(request.url))
