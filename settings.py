@@ -62,6 +62,7 @@ EXTENSIONS = {
 # --- Archive ------------------------------------------------------------------------------
 ARCHIVE_DATA_DIR = "data"  # WARC files in data/warc, the SQLite catalog in data/catalog.sqlite
 ARCHIVE_DB_URL = None  # any SQLAlchemy URL; None means SQLite in ARCHIVE_DATA_DIR
+ARCHIVE_RUN_HEARTBEAT = 60  # seconds between a run's signs of life in the catalog (a silent run is found dead)
 ARCHIVE_WARC_PREFIX = "scraper"
 ARCHIVE_WARC_MAX_SIZE = 1024 * 1024 * 1024  # roll over to a new WARC file past this size
 ARCHIVE_COMMIT_EVERY = 50  # catalog rows per commit (after an fsync of the WARC file)

@@ -239,7 +239,7 @@ def enqueue_seeds(
 
     new = run is None
     if run is None:
-        run = catalog.start_crawl("crawl", dict(crawl_args))
+        run = catalog.start_crawl("crawl", dict(crawl_args), owned=False)  # the frontier's workers run it
         frontier.open_run(run, "crawl", options=options, job=job)
     elif frontier.state(run).get("status") != "running":
         raise FrontierError(f"crawl {run} is not running in the frontier: start a new one")
@@ -260,7 +260,7 @@ def enqueue_files(frontier: Frontier, catalog: Catalog, files: Iterable[str], *,
     """Start a re-extraction run whose items are WARC file names (relative to each worker's DATA/warc)."""
 
     names = sorted(set(files))
-    run = catalog.start_crawl("reextract", dict(args))
+    run = catalog.start_crawl("reextract", dict(args), owned=False)
     frontier.open_run(run, "reextract", options={})
     queued = sum(frontier.push(run, RequestCodec.dumps({"file": name})) == 1 for name in names)
     if not queued:

@@ -83,6 +83,7 @@ class Provenance:
     input_word_count: int = 0
     crawl_id: str | None = None
     source_record_id: str | None = None  # replayed from a WARC file: the record it was read from there
+    no_text: str | None = None  # why the capture has no main text (its raw records are archived all the same)
     archived_at: str | None = None
     warc_request: WarcLocation | None = None  # live captures: the request record
     warc_raw: WarcLocation | None = None
@@ -146,6 +147,7 @@ class Record:
             extractor_options={**theirs.extractor_options, **note},
             project_version=theirs.project_version,
             input_word_count=theirs.input_word_count,
+            no_text=theirs.no_text,
             warc_conversion=None,
             warc_metadata=None,
         )

@@ -6,7 +6,7 @@ import contextlib
 import re
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
-__all__ = ["normalize_url", "redacted", "site_of"]
+__all__ = ["lower_case_host", "normalize_url", "redacted", "site_of"]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ftp": 21}
 _TRACKING = re.compile(
@@ -31,6 +31,18 @@ def normalize_url(url: str) -> str:
     path = quote(unquote(parts.path), safe=_SAFE_PATH) or "/"
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not _TRACKING.match(k)]
     return urlunsplit((scheme, netloc, path, urlencode(query, quote_via=quote, safe="/:@!$'()*,;~"), ""))
+
+
+def lower_case_host(url: str) -> str:
+    """Return `url` with its scheme and host in lower case (both are case-insensitive), the rest as given."""
+    parts = urlsplit(url)
+    host = parts.hostname
+    if host is None:
+        return urlunsplit(parts._replace(scheme=parts.scheme.lower()))
+    userinfo, at, hostport = parts.netloc.rpartition("@")
+    start = hostport.lower().find(host)  # hostname is the lower-cased host as written (brackets aside)
+    netloc = userinfo + at + hostport[:start] + host + hostport[start + len(host) :]
+    return urlunsplit(parts._replace(scheme=parts.scheme.lower(), netloc=netloc))
 
 
 def redacted(url: str) -> str:

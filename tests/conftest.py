@@ -25,6 +25,7 @@ import pytest
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
+    from archive.catalog.facade import Catalog
     from archive.frontier.store import Frontier
 
 T = TypeVar("T")
@@ -108,6 +109,17 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'catalog.sqlite'}"
     return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def catalog(db_url: str) -> Iterator[Catalog]:
+    """A migrated catalog on each database in turn."""
+    from archive.catalog.facade import Catalog
+
+    opened = Catalog(db_url)
+    opened.migrate()
+    yield opened
+    opened.close()
 
 
 @pytest.fixture

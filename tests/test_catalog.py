@@ -25,20 +25,12 @@ def _record(body: str = ARTICLE, url: str = "file:///a.txt", lang_hint: str = ""
     return record.with_provenance(warc_raw=loc, warc_conversion=loc, warc_metadata=loc)
 
 
-@pytest.fixture
-def catalog(db_url: str) -> Catalog:
-    cat = Catalog(db_url)
-    cat.migrate()
-    yield cat  # type: ignore[misc]
-    cat.close()
-
-
 def test_migrate_is_idempotent_and_creates_named_tables(catalog: Catalog) -> None:
     catalog.migrate()
     names = set(inspect(catalog.engine).get_table_names())
     assert {"crawls", "documents", "captures", "warc_records", "site_pages", "site_lines", "alembic_version"} <= names
     with catalog.engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0008"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0009"
     indexes = {i["name"] for i in inspect(catalog.engine).get_indexes("captures")}
     assert {"ix_captures_site", "ix_captures_canonical_url", "ix_captures_published"} <= indexes
 
@@ -214,7 +206,7 @@ def test_a_catalog_made_by_the_first_release_upgrades_and_keeps_its_records(db_u
         documents = table("documents", column("id"), *(column(k) for k in document))
         document_id = session.execute(documents.insert().values(**document).returning(documents.c.id)).scalar_one()
         row = CaptureRow.from_record(record, document_id)
-        later = {"previous_id", "site_key", "claimed_url", "source_record_id"}  # columns later revisions added
+        later = {"previous_id", "site_key", "claimed_url", "source_record_id", "no_text"}  # columns later revisions added
         first_release = {c.key: getattr(row, c.key) for c in CaptureRow.__table__.columns if c.key not in later}
         session.execute(CaptureRow.__table__.insert().values(**first_release))
     assert "site_lines" not in inspect(old.engine).get_table_names()

@@ -32,6 +32,14 @@ def test_seed_lines_with_comments_markers_and_options() -> None:
     ]
 
 
+def test_a_seed_with_an_upper_case_scheme_or_host_is_the_same_page_in_lower_case() -> None:
+    [seed] = parse_seed_lines(["HTTP://News.Example:8080/Politics/Page?Id=A  depth=1"])
+    # Scheme and host are case-insensitive; path and query are not, and stay as given.
+    assert seed == Seed("http://news.example:8080/Politics/Page?Id=A", "auto", 1, None)
+    [with_user] = parse_seed_lines(["HTTPS://Reader:Secret@WWW.News.Example/A"])
+    assert with_user.url == "https://Reader:Secret@www.news.example/A"
+
+
 @pytest.mark.parametrize(
     ("line", "reason"),
     [

@@ -45,9 +45,19 @@ class Catalog:
     # --- Runs ---------------------------------------------------------------------------------
 
     @reconnecting
-    def start_crawl(self, kind: str, args: dict[str, Any]) -> str:
-        """Return the id of a new run row for a run that starts now."""
-        return runs.start(self.engine, kind, args)
+    def start_crawl(self, kind: str, args: dict[str, Any], *, owned: bool = True) -> str:
+        """Return the id of a new run row for a run that starts now (`owned`: by this process, not a frontier's)."""
+        return runs.start(self.engine, kind, args, owned=owned)
+
+    @reconnecting
+    def beat_crawl(self, crawl_id: str) -> None:
+        """Note that the process running `crawl_id` is alive now."""
+        runs.beat(self.engine, crawl_id)
+
+    @reconnecting
+    def close_dead_crawls(self) -> list[CrawlRun]:
+        """Mark running runs whose process died `interrupted`, counts re-read from what they archived; return them."""
+        return runs.close_dead(self.engine)
 
     @reconnecting
     def finish_crawl(self, crawl_id: str, status: str, counts: dict[str, Any]) -> None:

@@ -43,6 +43,8 @@ class Crawl(Base):
     args: Mapped[dict[str, Any]] = mapped_column(default=dict)
     software: Mapped[str] = mapped_column(String(200))
     counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    owner: Mapped[str | None] = mapped_column(String(200), default=None)  # "HOST PID START" of a running run
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
 
 
 class Document(Base):
@@ -125,6 +127,7 @@ class CaptureRow(Base):
     extractor_options: Mapped[dict[str, Any]] = mapped_column(default=dict)
     project_version: Mapped[str] = mapped_column(String(32))
     input_word_count: Mapped[int] = mapped_column(Integer, default=0)
+    no_text: Mapped[str | None] = mapped_column(Text, default=None)  # why it has no main text (raw kept)
     # The capture of the same canonical URL whose text this one replaced (version history).
     previous_id: Mapped[str | None] = mapped_column(String(32), default=None)
 
@@ -168,6 +171,7 @@ class CaptureRow(Base):
             extractor_options=dict(prov.extractor_options),
             project_version=prov.project_version,
             input_word_count=prov.input_word_count,
+            no_text=prov.no_text,
             warc_records=[
                 WarcRecordRow(role=role, file=loc.file, offset=loc.offset, length=loc.length, record_id=loc.record_id)
                 for role, loc in _locations(prov).items()
@@ -207,6 +211,7 @@ class CaptureRow(Base):
                 extractor_options=dict(self.extractor_options),
                 project_version=self.project_version,
                 input_word_count=self.input_word_count,
+                no_text=self.no_text,
                 crawl_id=self.crawl_id,
                 source_record_id=self.source_record_id,
                 archived_at=self.archived_at,

@@ -2,19 +2,39 @@
 
 from __future__ import annotations
 
+import os
+import socket
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
-from archive.catalog.models import Crawl
+from archive.catalog.models import CaptureRow, Crawl
 from scraper import __version__
 
-__all__ = ["CrawlRun", "ensure", "find", "finish", "newest", "resumable", "resume", "start"]
+__all__ = [
+    "STALE_AFTER",
+    "CrawlRun",
+    "beat",
+    "close_dead",
+    "ensure",
+    "find",
+    "finish",
+    "newest",
+    "owner",
+    "resumable",
+    "resume",
+    "start",
+]
+
+# A running run owned by a process on another host is taken for dead once it has shown no sign
+# of life (heartbeat_at) for this long; the pipeline beats every ARCHIVE_RUN_HEARTBEAT seconds (60).
+STALE_AFTER = timedelta(minutes=10)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,12 +75,104 @@ class CrawlRun:
         }
 
 
-def start(engine: Engine, kind: str, args: dict[str, Any]) -> str:
-    """Return the id of a new run row for a run that starts now."""
+def owner(pid: int | None = None) -> str:
+    """Return "HOST PID START" for process `pid` (this one by default): what a run's owner column holds.
+
+    START is the process's start time in clock ticks since boot, with the boot's id, read from
+    /proc (empty where there is none): a pid the kernel has since given to another process does
+    not pass for the run's.
+    """
+    pid = os.getpid() if pid is None else pid
+    return f"{socket.gethostname()} {pid} {_started(pid) or ''}".rstrip()
+
+
+def _started(pid: int) -> str | None:
+    """Return the boot id and start time of process `pid`, or None if it is not running (or no /proc)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    if fields[0] in ("Z", "X"):  # a zombie: dead, not yet reaped
+        return None
+    return f"{boot}:{fields[19]}"  # field 22 of stat: starttime
+
+
+def _alive_here(pid: int, start: str) -> bool:
+    """Return whether the process an owner names (on this host) still runs."""
+    if start:
+        return _started(pid) == start
+    try:  # no start time was recorded (no /proc): whether the pid exists is all there is
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def start(engine: Engine, kind: str, args: dict[str, Any], *, owned: bool = True) -> str:
+    """Return the id of a new run row for a run that starts now (`owned`: by this process, else queued)."""
     crawl_id = str(uuid.uuid4())
     with Session(engine) as session, session.begin():
-        session.add(_row(crawl_id, kind, "running", args, finished=False))
+        row = _row(crawl_id, kind, "running", args, finished=False)
+        if owned:
+            row.owner, row.heartbeat_at = owner(), row.started_at
+        session.add(row)
     return crawl_id
+
+
+def beat(engine: Engine, crawl_id: str) -> None:
+    """Note that the process running `crawl_id` is alive now."""
+    with Session(engine) as session, session.begin():
+        session.execute(update(Crawl).where(Crawl.id == crawl_id).values(heartbeat_at=datetime.now(UTC)))
+
+
+def close_dead(engine: Engine, *, stale_after: timedelta = STALE_AFTER) -> list[CrawlRun]:
+    """Mark each running run whose process died `interrupted`, its counts re-read from what it archived.
+
+    A run is dead when its owner is a process on this host that no longer runs, or, on another
+    host, when it has not beaten for `stale_after`. Runs with no owner (queued in a frontier,
+    or written before owners were recorded) are left as they are. Return the runs marked.
+    """
+    host = socket.gethostname()
+    now = datetime.now(UTC)
+    closed: list[CrawlRun] = []
+    with Session(engine) as session, session.begin():
+        running = session.scalars(
+            select(Crawl).where(Crawl.status == "running", Crawl.owner.is_not(None)).with_for_update()
+        ).all()
+        for crawl in running:
+            name, _, rest = (crawl.owner or "").partition(" ")
+            pid, _, started = rest.partition(" ")
+            if name == host and pid.isdigit():
+                dead = not _alive_here(int(pid), started)
+            else:
+                last = _aware(crawl.heartbeat_at or crawl.started_at)
+                dead = now - last > stale_after
+            if not dead:
+                continue
+            written, words = session.execute(
+                select(func.count(CaptureRow.id), func.coalesce(func.sum(CaptureRow.word_count), 0)).where(
+                    CaptureRow.crawl_id == crawl.id, CaptureRow.no_text.is_(None)
+                )
+            ).one()
+            crawl.status = "interrupted"
+            crawl.finished_at = _aware(crawl.heartbeat_at) if crawl.heartbeat_at else now
+            crawl.counts = {
+                **(crawl.counts or {}),
+                "records_written": int(written),
+                "words_kept": int(words),
+                "recounted": "from the catalog, after its process died",
+            }
+            closed.append(CrawlRun.from_row(crawl))
+    return closed
+
+
+def _aware(moment: datetime) -> datetime:
+    """Return `moment` with a time zone (SQLite hands back naive datetimes: they were stored in UTC)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def finish(engine: Engine, crawl_id: str, status: str, counts: dict[str, Any]) -> None:
@@ -70,6 +182,7 @@ def finish(engine: Engine, crawl_id: str, status: str, counts: dict[str, Any]) -
         crawl.finished_at = datetime.now(UTC)
         crawl.status = status
         crawl.counts = counts
+        crawl.owner = None  # ended: no process answers for it any more
 
 
 def ensure(engine: Engine, crawl_ids: Iterable[str]) -> None:
@@ -89,11 +202,12 @@ def resumable(engine: Engine, crawl_id: str) -> CrawlRun | None:
 
 
 def resume(engine: Engine, crawl_id: str) -> str:
-    """Reopen the crawl with this id to continue it; return the id."""
+    """Reopen the crawl with this id to continue it (in this process); return the id."""
     with Session(engine) as session, session.begin():
         crawl = session.get_one(Crawl, crawl_id)
         crawl.status = "running"
         crawl.finished_at = None
+        crawl.owner, crawl.heartbeat_at = owner(), datetime.now(UTC)
         return crawl.id
 
 

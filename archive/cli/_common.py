@@ -151,6 +151,8 @@ def print_summary(stats: dict[str, Any], args: argparse.Namespace, command: str 
         )
     for source, reason in get("archive/failures", []):
         print(f"  failed: {source}: {reason}", file=sys.stderr)
+    for line in get("archive/dead_runs_closed", []):
+        print(f"  interrupted: {line}", file=sys.stderr)
     skipped = {
         k.removeprefix("replay/warc_skipped/"): v for k, v in stats.items() if k.startswith("replay/warc_skipped/")
     }

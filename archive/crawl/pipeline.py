@@ -16,6 +16,7 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.defer import deferred_from_coro
 from sqlalchemy.exc import SQLAlchemyError
+from twisted.internet.task import LoopingCall
 
 from archive.catalog.facade import Catalog
 from archive.crawl.items import ArchiveItem, CaptureFailure, ExchangeItem, RevisitItem, SkippedRecord
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 __all__ = [
     "SITE_EVIDENCE_MODES",
     "ArchivePipeline",
+    "close_dead_runs",
     "recover_into",
 ]
 
@@ -82,6 +84,20 @@ def recover_into(data_dir: Path, catalog: Catalog, stats: StatsCollector | None 
     return len(recovered)
 
 
+def close_dead_runs(catalog: Catalog, stats: StatsCollector | None = None) -> list[str]:
+    """Mark the runs whose process died `interrupted` (counts re-read from the catalog); return a line on each."""
+    lines = [
+        f"run {run.id} ({run.kind}, started {run.started_at}) ended without a word: its process died; "
+        f"marked interrupted, {run.counts.get('records_written', 0)} records archived"
+        for run in catalog.close_dead_crawls()
+    ]
+    for line in lines:
+        logger.info("%s", line)
+    if stats is not None and lines:
+        stats.set_value("archive/dead_runs_closed", lines)
+    return lines
+
+
 class ArchivePipeline:
     """Writes each record's WARC records, then commits catalog rows in batches after an fsync.
 
@@ -97,6 +113,8 @@ class ArchivePipeline:
         self.data_dir = data_dir
         self.catalog = Catalog(db_url)
         self.commit_every = max(1, settings.getint("ARCHIVE_COMMIT_EVERY", 50))
+        self.heartbeat_every = settings.getfloat("ARCHIVE_RUN_HEARTBEAT", 60.0)
+        self._heartbeat: LoopingCall | None = None
         self.crawl_kind = settings.get("ARCHIVE_CRAWL_KIND") or "crawl"
         self.crawl_args: dict[str, Any] = dict(settings.getdict("ARCHIVE_CRAWL_ARGS"))
         self.shared = bool(settings.get("ARCHIVE_FRONTIER_URL"))
@@ -136,12 +154,16 @@ class ArchivePipeline:
         DataLayout(self.data_dir).check_writable()
         self.catalog.migrate()
         recover_into(self.data_dir, self.catalog, self.stats)
+        close_dead_runs(self.catalog, self.stats)
         if self.shared:
             pass  # runs are started by `scraper enqueue` and ended by whichever worker drains them
         elif self.resume_crawl:
             self.crawl_id = self.catalog.resume_crawl(self.resume_crawl)
         else:
             self.crawl_id = self.catalog.start_crawl(self.crawl_kind, self.crawl_args)
+        if self.crawl_id and self.heartbeat_every > 0:  # another host's next run tells a live run by its beats
+            self._heartbeat = LoopingCall(self._beat)
+            self._heartbeat.start(self.heartbeat_every, now=False)
         self.stats.set_value("archive/crawl_id", self.crawl_id or None)
         self.stats.set_value("archive/failures", self.failures)
         spider = self.crawler.spider
@@ -261,8 +283,16 @@ class ArchivePipeline:
             if self.shared:
                 self.stats.set_value("archive/runs", sorted(self.runs))
 
+    def _beat(self) -> None:
+        try:
+            self.catalog.beat_crawl(self.crawl_id)
+        except SQLAlchemyError as exc:  # the next commit meets the same error and says so
+            logger.warning("could not note that run %s is alive: %s", self.crawl_id, _first_line(exc))
+
     def _spider_closed(self, spider: Any, reason: str) -> None:
         """Record how the run ended (Scrapy names the reason only after the pipelines closed)."""
+        if self._heartbeat is not None and self._heartbeat.running:
+            self._heartbeat.stop()
         try:
             if self.shared:
                 return  # a frontier's runs end when drained (archive.crawl.scheduler)

@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from archive.errors import ArchiveError
+from scraper.urls import lower_case_host
 
 __all__ = ["KINDS", "Seed", "SeedError", "parse_seed_lines", "read_seed_file"]
 
@@ -88,6 +89,7 @@ def _seed(url: str, options: list[str], where: str) -> Seed:
         raise SeedError(f"{where}: not a URL: {url!r} ({exc})") from exc
     if parts.scheme not in ("http", "https") or not host:
         raise SeedError(f"{where}: not an http(s) URL: {url!r}")
+    url = lower_case_host(url)  # HTTP://Example.COM/Page is http://example.com/Page
     kind, depth, max_pages = "auto", None, None
     for option in options:
         key, sep, value = option.partition("=")

@@ -36,7 +36,8 @@ CREATE TABLE captures (
     previous_id character varying(32),
     site_key character varying(255) COLLATE "C",
     claimed_url text,
-    source_record_id character varying(128)
+    source_record_id character varying(128),
+    no_text text
 );
 ALTER TABLE captures ADD CONSTRAINT captures_crawl_id_fkey FOREIGN KEY (crawl_id) REFERENCES crawls(id);
 ALTER TABLE captures ADD CONSTRAINT captures_document_id_fkey FOREIGN KEY (document_id) REFERENCES documents(id);
@@ -50,7 +51,9 @@ CREATE TABLE crawls (
     status character varying(16) NOT NULL,
     args json NOT NULL,
     software character varying(200) NOT NULL,
-    counts json NOT NULL
+    counts json NOT NULL,
+    owner character varying(200),
+    heartbeat_at timestamp with time zone
 );
 ALTER TABLE crawls ADD CONSTRAINT crawls_pkey PRIMARY KEY (id);
 

@@ -33,7 +33,7 @@ CREATE TABLE captures (
 	extractor_version VARCHAR(32) NOT NULL,
 	extractor_options JSON NOT NULL,
 	project_version VARCHAR(32) NOT NULL,
-	input_word_count INTEGER NOT NULL, previous_id VARCHAR(32), site_key VARCHAR(255), claimed_url TEXT, source_record_id VARCHAR(128),
+	input_word_count INTEGER NOT NULL, previous_id VARCHAR(32), site_key VARCHAR(255), claimed_url TEXT, source_record_id VARCHAR(128), no_text TEXT,
 	PRIMARY KEY (id),
 	FOREIGN KEY(document_id) REFERENCES documents (id),
 	FOREIGN KEY(crawl_id) REFERENCES crawls (id)
@@ -47,7 +47,7 @@ CREATE TABLE crawls (
 	status VARCHAR(16) NOT NULL,
 	args JSON NOT NULL,
 	software VARCHAR(200) NOT NULL,
-	counts JSON NOT NULL,
+	counts JSON NOT NULL, owner VARCHAR(200), heartbeat_at DATETIME,
 	PRIMARY KEY (id)
 );
 -- table document_bands on document_bands
