@@ -39,6 +39,8 @@ _PUNCT = re.compile(r"[,.;:!?،。、，；：！？]")
 _LINKISH = re.compile(r"https?://|www\.|@\w|\.\w{2,4}\b/|\b\w+\.(?:com|org|net|de|fr|es|it|nl|ru)\b")
 _WINDOWS = (1, 3, 10)
 _LIST_CONVICTION = 0.5
+_OWN_FEATURES = 9  # the first BASE_FEATURES, what _own gives
+_ROWS_PER_BLOCK = 4096
 
 BASE_FEATURES = (
     "words_log",
@@ -93,7 +95,10 @@ FEATURES = BASE_FEATURES + LEXICON_FEATURES
 
 def line_features(analysis: Analysis, lexicon: Mapping[str, float]) -> np.ndarray:
     """Return one row of FEATURES per line of the analysed capture."""
-    return np.hstack([base_features(analysis), lexicon_features(line_tokens(analysis), lexicon)])
+    features = np.empty((len(analysis.lines), len(FEATURES)))  # filled in place: no second copy of every row
+    base_features(analysis, into=features[:, : len(BASE_FEATURES)])
+    features[:, len(BASE_FEATURES) :] = lexicon_features(line_tokens(analysis), lexicon)
+    return features
 
 
 def line_tokens(analysis: Analysis) -> list[list[str]]:
@@ -125,25 +130,73 @@ def lexicon_features(tokens: Sequence[Sequence[str]], lexicon: Mapping[str, floa
     return np.hstack([rows, np.array(windows).T])
 
 
-def base_features(analysis: Analysis) -> np.ndarray:
-    """Return one row of BASE_FEATURES per line: what the line and its neighbours show on their own."""
-    lines = analysis.lines
-    n = len(lines)
-    if n == 0:
-        return np.zeros((0, len(BASE_FEATURES)))
-    scores = np.array(analysis.scores())
-    own = np.array([_own(line.text) for line in lines])
-    words = np.array([line.words for line in lines], dtype=float)
-    prose = np.array([line.prose for line in lines], dtype=float)
-    prose_words = words * prose
-    total_prose = prose_words.sum() or 1.0
-    before = np.cumsum(prose_words) - prose_words
-    median_prose = float(np.median(words[prose > 0])) if prose.any() else 1.0
-    lead = set(analysis.lead)
-    prose_at = np.flatnonzero(prose)
-    rows = []
-    for i, line in enumerate(lines):
-        row = [
+def base_features(analysis: Analysis, into: np.ndarray | None = None) -> np.ndarray:
+    """Return one row of BASE_FEATURES per line: what the line and its neighbours show on their own.
+
+    Rows go straight into an array (`into`, when given), never a list of lists: a capture of
+    many short lines would hold hundreds of bytes per line in Python floats.
+    """
+    out = np.empty((len(analysis.lines), len(BASE_FEATURES))) if into is None else into
+    if analysis.lines:
+        _base_rows(_Neighbourhood.of(analysis), 0, len(analysis.lines), out)
+    return out
+
+
+@dataclass(frozen=True)
+class _Neighbourhood:
+    """What base features read about the whole capture, a few numbers per line; rows are then made in blocks."""
+
+    analysis: Analysis
+    scores: np.ndarray
+    own: np.ndarray
+    words: np.ndarray
+    prose: np.ndarray
+    prose_words: np.ndarray
+    total_prose: float
+    before: np.ndarray
+    median_prose: float
+    lead: frozenset[int]
+    prose_at: np.ndarray
+
+    @classmethod
+    def of(cls, analysis: Analysis) -> _Neighbourhood:
+        lines = analysis.lines
+        own = np.empty((len(lines), _OWN_FEATURES))
+        for i, line in enumerate(lines):
+            own[i] = _own(line.text)
+        words = np.array([line.words for line in lines], dtype=float)
+        prose = np.array([line.prose for line in lines], dtype=float)
+        prose_words = words * prose
+        return cls(
+            analysis=analysis,
+            scores=np.array(analysis.scores()),
+            own=own,
+            words=words,
+            prose=prose,
+            prose_words=prose_words,
+            total_prose=float(prose_words.sum() or 1.0),
+            before=np.cumsum(prose_words) - prose_words,
+            median_prose=float(np.median(words[prose > 0])) if prose.any() else 1.0,
+            lead=frozenset(analysis.lead),
+            prose_at=np.flatnonzero(prose),
+        )
+
+    def dist_to_prose(self, i: int) -> float:
+        """Return how many lines away the nearest prose line is (capped at 50); the nearest two by bisection."""
+        if not self.prose_at.size:
+            return 50.0
+        at = int(np.searchsorted(self.prose_at, i))
+        near = self.prose_at[max(0, at - 1) : at + 1]
+        return float(min(np.abs(near - i).min(), 50))
+
+
+def _base_rows(hood: _Neighbourhood, start: int, stop: int, out: np.ndarray) -> None:
+    """Write the base features of lines [start, stop) into `out`, one row each, from its first row."""
+    analysis, scores, own, words, prose = hood.analysis, hood.scores, hood.own, hood.words, hood.prose
+    n = len(analysis.lines)
+    for i in range(start, stop):
+        line = analysis.lines[i]
+        out[i - start] = [
             *own[i],
             float(line.bullet),
             float(min(line.indent, 20)),
@@ -162,19 +215,17 @@ def base_features(analysis: Analysis) -> np.ndarray:
             float(find_date(line.text) is not None) if line.words <= 12 else 0.0,
             float(bool(_LINKISH.search(line.text))),
             float(i == analysis.title_at),
-            float(i in lead),
+            float(i in hood.lead),
             math.log1p(words[i - 1]) if i > 0 else 0.0,
             math.log1p(words[i + 1]) if i + 1 < n else 0.0,
             *(float(prose[max(0, i - w) : i + w + 1].mean()) for w in _WINDOWS),
             *(float(np.clip(scores[max(0, i - w) : i + w + 1], -50, 50).mean()) for w in _WINDOWS),
             *(float(own[max(0, i - w) : i + w + 1, 8].mean()) for w in _WINDOWS),
-            float(min(np.abs(prose_at - i).min(), 50)) if prose_at.size else 50.0,
-            float(before[i] / total_prose),
-            float((total_prose - before[i] - prose_words[i]) / total_prose),
-            float(words[i] / median_prose),
+            hood.dist_to_prose(i),
+            float(hood.before[i] / hood.total_prose),
+            float((hood.total_prose - hood.before[i] - hood.prose_words[i]) / hood.total_prose),
+            float(words[i] / hood.median_prose),
         ]
-        rows.append(row)
-    return np.array(rows, dtype=float)
 
 
 def _own(text: str) -> list[float]:
@@ -283,12 +334,20 @@ class LineModel:
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
         """Return, per row, the probability that the line belongs to the article."""
-        leaves = self._forest.leaf_values(features)  # (trees, rows)
+        return _logistic(self._raw(features))
+
+    def _raw(self, features: np.ndarray) -> np.ndarray:
+        """Return, per row, the forest's summed leaf values (the log-odds), a block of rows at a time.
+
+        The walk holds (trees x rows) arrays: a gigabyte per temporary for 500,000 lines at once.
+        Each row's sum is its own, so blocks change no bit of it.
+        """
         raw = np.full(features.shape[0], self.base)
-        for values in leaves:  # tree by tree, in training order: the same float sums as the trainer's
-            raw += values
-        probabilities: np.ndarray = 1.0 / (1.0 + np.exp(-raw))
-        return probabilities
+        for start in range(0, features.shape[0], _ROWS_PER_BLOCK):
+            block = raw[start : start + _ROWS_PER_BLOCK]
+            for values in self._forest.leaf_values(features[start : start + _ROWS_PER_BLOCK]):  # (trees, rows)
+                block += values  # tree by tree, in training order: the same float sums as the trainer's
+        return raw
 
     def decide(self, analysis: Analysis) -> list[bool]:
         """Return the shipped decision per line: the model's, with sure furniture always dropped.
@@ -314,8 +373,30 @@ class LineModel:
         return [bool(p >= self.threshold) for p in self._probabilities_of(analysis)]
 
     def _probabilities_of(self, analysis: Analysis) -> np.ndarray:
-        features = line_features(analysis, self.lexicon)
-        return self.probabilities(features) if features.shape[0] else np.zeros(0)
+        """Return the probability of each line, its features made and walked a block of lines at a time.
+
+        The same numbers as `probabilities(line_features(...))`: a row's features and sum are its
+        own. All rows at once held about 500 bytes of features per line, and the forest walk
+        (trees x rows) arrays of 2 KB per line per temporary.
+        """
+        n = len(analysis.lines)
+        if n == 0:
+            return np.zeros(0)
+        lexical = lexicon_features(line_tokens(analysis), self.lexicon)
+        hood = _Neighbourhood.of(analysis)
+        raw = np.empty(n)
+        for start in range(0, n, _ROWS_PER_BLOCK):
+            stop = min(n, start + _ROWS_PER_BLOCK)
+            block = np.empty((stop - start, len(FEATURES)))
+            _base_rows(hood, start, stop, block[:, : len(BASE_FEATURES)])
+            block[:, len(BASE_FEATURES) :] = lexical[start:stop]
+            raw[start:stop] = self._raw(block)
+        return _logistic(raw)  # over all rows at once, as `probabilities` does: the same vector code for each
+
+
+def _logistic(raw: np.ndarray) -> np.ndarray:
+    probabilities: np.ndarray = 1.0 / (1.0 + np.exp(-raw))
+    return probabilities
 
 
 def _tree(flat: dict[str, Any]) -> _Tree:
