@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import zlib
 from collections import Counter
 from functools import cache
@@ -12,7 +13,16 @@ import brotli
 
 from tests.loopback import LoopbackSite
 
-__all__ = ["BOMB_BYTES", "INJECTION_TITLE", "HostileSite", "billion_laughs", "hostile_site", "nested_html"]
+__all__ = [
+    "BOMB_BYTES",
+    "INJECTION_TITLE",
+    "HostileSite",
+    "billion_laughs",
+    "gzip_bomb",
+    "hostile_site",
+    "nested_html",
+    "warc_bomb",
+]
 
 BOMB_BYTES = 1 << 30  # what each bomb inflates to: 1 GiB
 
@@ -24,6 +34,29 @@ def _gzip_bomb() -> bytes:
     block = b"\0" * (1 << 20)
     member = b"".join(packer.compress(block) for _ in range(64)) + packer.flush()
     return member * (BOMB_BYTES // (64 << 20))
+
+
+def gzip_bomb(head: bytes, size: int, tail: bytes = b"") -> bytes:
+    """One gzip member: `head`, `size` zero bytes, `tail` (a few hundred bytes per MiB of zeros as sent)."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    block = b"\0" * (1 << 20)
+    pieces = [packer.compress(head)]
+    pieces += [packer.compress(block[: min(len(block), size - done)]) for done in range(0, size, len(block))]
+    return b"".join([*pieces, packer.compress(tail), packer.flush()])
+
+
+def warc_bomb(size: int, then: bytes) -> bytes:
+    """A .warc.gz whose first record (a `resource` of text/html) inflates to `size` zeros; `then` (an HTML page) after it."""
+
+    def head(uri: str, length: int, serial: int) -> bytes:
+        return (
+            f"WARC/1.1\r\nWARC-Type: resource\r\nWARC-Target-URI: {uri}\r\nWARC-Date: 2025-03-14T08:00:00Z\r\n"
+            f"WARC-Record-ID: <urn:uuid:00000000-0000-4000-8000-00000000000{serial}>\r\n"
+            f"Content-Type: text/html; charset=utf-8\r\nContent-Length: {length}\r\n\r\n"
+        ).encode()
+
+    bomb = gzip_bomb(head("https://bomb.example/", size, 1), size, b"\r\n\r\n")
+    return bomb + gzip.compress(head("https://fine.example/page", len(then), 2) + then + b"\r\n\r\n")
 
 
 @cache

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import glob
+import os
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,6 +18,17 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
 
 from archive.errors import ArchiveError
+from archive.warc._disk import (
+    NAME_SAFE,
+    Refusal,
+    escaped_name,
+    expand,
+    open_regular,
+    os_reason,
+    read_bounded,
+    regular_file,
+    walk,
+)
 from archive.warc.reader import WARC_READ_ERRORS, scan_records, warc_records
 from scraper import Capture, WireRequest, media_kind
 from scraper.capture import dechunk, is_chunked
@@ -54,6 +66,7 @@ class SourceRef:
 
     `name` is how the archive names the file: relative to the folder given to replay (its
     own name first: `seeds/html/page.html`), never the host's absolute path unless asked.
+    It is the name as os.fsdecode gives it; `location` is it escaped for output (escaped_name).
     A WARC response's `request_offset` is where its request record is, if the file has one;
     a WARC revisit names the capture it repeats (`revisit`: profile, target URI, date).
     """
@@ -68,13 +81,13 @@ class SourceRef:
     @property
     def location(self) -> str:
         """Return how provenance names this source: the file's name, plus `#offset` in a WARC file."""
-        name = self.name or str(self.path)
+        name = escaped_name(self.name or str(self.path))
         return f"{name}#{self.offset}" if self.offset is not None else name
 
     @property
     def shown(self) -> str:
         """Return how messages name this source: its path as the user gave it, plus `#offset` in a WARC file."""
-        return f"{self.path}#{self.offset}" if self.offset is not None else str(self.path)
+        return _shown(self.path, self.offset)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,27 +111,33 @@ def find_sources(paths: list[str], *, absolute: bool = False) -> Iterator[Source
     """Yield every capture under `paths` (files, directories recursively, globs), in order.
 
     Captures are named relative to what was given (see SourceRef.name); `absolute` names
-    them by their absolute paths instead.
+    them by their absolute paths instead. Every path given or found that is not read is
+    named in a CaptureFailure with why: unreadable, not a regular file, a symlink loop...
     """
     for given in paths:
-        matches = _expand(given)
-        if not matches:
-            yield CaptureFailure(given, "no such file or directory")
-            continue
-        base = _base(given)
-        for path in matches:
+        base, matched = _base(given), False
+        for path in expand(given):
+            matched = True
+            if isinstance(path, Refusal):
+                yield _refused(path)
+                continue
             for found in _from_path(path):
                 yield _named(found, base, absolute)
+        if not matched:
+            yield CaptureFailure(escaped_name(given), "no such file or directory")
 
 
 def file_urn(name: str) -> str:
-    """Return the URI a saved file is archived under: `urn:file:` and its name (not a fetch it never had)."""
-    return FILE_URN + quote(name, safe="/:@!$&'()*+,;=-._~")
+    """Return the URI a saved file is archived under: `urn:file:` and its name (not a fetch it never had).
+
+    The name is percent-encoded from its raw bytes, so a name UTF-8 cannot decode is kept too.
+    """
+    return FILE_URN + quote(os.fsencode(name), safe=NAME_SAFE)
 
 
 def _base(given: str) -> Path:
     """Return the folder names are relative to: the given path's parent (a glob's: before its first wildcard)."""
-    if Path(given).exists() or not glob.has_magic(given):
+    if os.path.lexists(given) or not glob.has_magic(given):
         return Path(given).parent
     parts = PurePath(given).parts
     fixed = next(i for i, part in enumerate(parts) if glob.has_magic(part))
@@ -141,28 +160,49 @@ def _replace(ref: SourceRef, **changes: Any) -> SourceRef:
     return dataclasses.replace(ref, **changes)
 
 
-def _expand(given: str) -> list[Path]:
-    path = Path(given)
-    if path.exists():
-        return [path]
-    if glob.has_magic(given):
-        return [Path(p) for p in sorted(glob.glob(given, recursive=True))]
-    return []
-
-
 def _from_path(path: Path) -> Iterator[SourceRef | CaptureFailure | SkippedRecord]:
-    if path.is_dir():
-        files = sorted(p for p in path.rglob("*") if p.is_file() and not _hidden(p.relative_to(path)))
-        captures = [p for p in files if _kind(p)]
-        if not captures:
-            yield CaptureFailure(str(path), "directory holds no captures (.txt, .html, .htm, .warc, .warc.gz)")
-        for file in captures:
-            yield from _from_file(file)
-        return
-    if not _kind(path):
-        yield CaptureFailure(str(path), f"unsupported file type {_suffix(path) or '(no extension)'!r}")
-        return
-    yield from _from_file(path)
+    """Yield the captures at `path` as given or matched: a folder walked, a file checked, or why not."""
+    found = regular_file(path)
+    if found == "is a directory":
+        yield from _from_folder(path)
+    elif not _kind(path):  # never opened: a FIFO or device named so is refused unread
+        yield _failure(path, f"unsupported file type {_suffix(path) or '(no extension)'!r}")
+    elif isinstance(found, str):
+        yield _failure(path, found)
+    else:
+        yield from _from_file(path)
+
+
+def _from_folder(folder: Path) -> Iterator[SourceRef | CaptureFailure | SkippedRecord]:
+    captures = 0
+    refused = False
+    for path in walk(folder, lambda name: _kind(Path(name)) is not None):
+        if isinstance(path, Refusal):
+            refused = True
+            yield _refused(path)
+            continue
+        found = regular_file(path)
+        if isinstance(found, str):
+            yield _failure(path, found)
+            continue
+        captures += 1
+        yield from _from_file(path)
+    if not captures and not refused:
+        yield _failure(folder, "directory holds no captures (.txt, .html, .htm, .warc, .warc.gz)")
+
+
+def _failure(path: Path, reason: str) -> CaptureFailure:
+    return CaptureFailure(_shown(path), reason)
+
+
+def _refused(refusal: Refusal) -> CaptureFailure:
+    return _failure(refusal.path, refusal.reason)
+
+
+def _shown(path: Path, offset: int | None = None) -> str:
+    """Return how a message names a path: as the user gave it (undecodable bytes percent-encoded), `#offset`."""
+    shown = escaped_name(str(path))
+    return f"{shown}#{offset}" if offset is not None else shown
 
 
 def _from_file(path: Path) -> Iterator[SourceRef | CaptureFailure | SkippedRecord]:
@@ -170,13 +210,16 @@ def _from_file(path: Path) -> Iterator[SourceRef | CaptureFailure | SkippedRecor
     if kind != "warc":
         yield SourceRef(path, str(kind))
         return
+    size = 0
     end = 0
     found: list[SourceRef | SkippedRecord] = []
     links: dict[int, tuple[str, ...]] = {}  # position in `found` -> the response's own id and its concurrent request's
     requests: dict[str, int] = {}  # request record offsets by their own id and by the record they answer
     failure = None
     try:
-        with open(path, "rb") as handle:
+        fd, status = open_regular(path)
+        size = status.st_size
+        with os.fdopen(fd, "rb") as handle:
             for offset, record_end, record in scan_records(handle):
                 end = record_end
                 ids = tuple(
@@ -189,10 +232,13 @@ def _from_file(path: Path) -> Iterator[SourceRef | CaptureFailure | SkippedRecor
                 if isinstance(item, SourceRef) and record.rec_type == "response":
                     links[len(found)] = ids
                 found.append(item)
+    except OSError as exc:
+        failure = _failure(path, _reason(exc)) if end == 0 and not found else None
+        failure = failure or _failure(path, f"corrupt or truncated WARC at offset {end}: {_reason(exc)}")
     except (*WARC_READ_ERRORS, SourceError) as exc:
-        failure = CaptureFailure(str(path), f"corrupt or truncated WARC at offset {end}: {_reason(exc)}")
+        failure = _failure(path, f"corrupt or truncated WARC at offset {end}: {_reason(exc)}")
     carried = {position: next((requests[i] for i in ids if i in requests), None) for position, ids in links.items()}
-    kept_requests = {f"{path}#{offset}" for offset in carried.values() if offset is not None}
+    kept_requests = {_shown(path, offset) for offset in carried.values() if offset is not None}
     for position, item in enumerate(found):
         if isinstance(item, SkippedRecord) and item.source in kept_requests:
             continue  # a request record carried with its response, not left behind
@@ -201,14 +247,13 @@ def _from_file(path: Path) -> Iterator[SourceRef | CaptureFailure | SkippedRecor
     if failure is not None:
         yield failure
         return
-    size = path.stat().st_size
     if end < size:
-        yield CaptureFailure(str(path), f"corrupt or truncated WARC: {size - end} unreadable bytes at offset {end}")
+        yield _failure(path, f"corrupt or truncated WARC: {size - end} unreadable bytes at offset {end}")
 
 
 def _classified(path: Path, offset: int, record: Any) -> SourceRef | SkippedRecord:
     """Return what replay makes of one WARC record: a capture to load, or a record it counts and leaves."""
-    where = f"{path}#{offset}"
+    where = _shown(path, offset)
     headers = record.rec_headers
     status = record.http_headers.get_statuscode() if record.http_headers else ""
     media = _record_media(record)
@@ -254,18 +299,18 @@ def load_capture(ref: SourceRef, *, max_bytes: int = DEFAULT_MAX_CAPTURE_BYTES) 
 
 
 def _load_file(ref: SourceRef, max_bytes: int) -> Capture:
-    size = ref.path.stat().st_size
-    if size > max_bytes:
-        raise SourceError(f"too large: {size} bytes, over the {max_bytes}-byte limit")
-    data = ref.path.read_bytes()
+    try:
+        data, status = read_bounded(ref.path, max_bytes)
+    except ValueError as exc:
+        raise SourceError(str(exc)) from exc
     if ref.path.name.lower().endswith(".gz"):
         data = _gunzip(data, max_bytes)
-    mtime = datetime.fromtimestamp(ref.path.stat().st_mtime, UTC)
+    mtime = datetime.fromtimestamp(status.st_mtime, UTC)
     name = ref.name or ref.path.name
     return Capture(
         payload=data,
         source_kind="file",
-        source_location=name,
+        source_location=escaped_name(name),
         media_type="text/html" if ref.kind == "html" else "text/plain",
         url=Path(name).as_uri() if Path(name).is_absolute() else file_urn(name),
         captured_at=mtime,
@@ -273,7 +318,8 @@ def _load_file(ref: SourceRef, max_bytes: int) -> Capture:
 
 
 def _load_warc_record(ref: SourceRef, max_bytes: int) -> Capture:
-    with open(ref.path, "rb") as handle:
+    fd, _ = open_regular(ref.path)
+    with os.fdopen(fd, "rb") as handle:
         handle.seek(ref.offset or 0)
         record = next(iter(warc_records(ArchiveIterator(handle, check_digests=False))), None)
         if record is None:
@@ -406,14 +452,10 @@ def _suffix(path: Path) -> str:
     return "".join(path.suffixes[-2:]) if path.name.lower().endswith(".gz") else path.suffix
 
 
-def _hidden(relative: Path) -> bool:
-    return any(part.startswith(".") for part in relative.parts)
-
-
 def _reason(exc: BaseException) -> str:
     """Return an exception as a short, printable, one-line reason."""
     if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror.lower()
+        return os_reason(exc)
     text = (str(exc) or type(exc).__name__).splitlines()[0]
     if isinstance(exc, ArchiveLoadFailed) and ", first line:" in text:
         text = text.split(", first line:")[0].lower() + " (not a WARC record header)"
