@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.conftest import PROJECT_SEEDS, Cli, Result, copy_archive, warc_files, warcio_check
+from tests.conftest import PROJECT_SEEDS, Cli, Result, copy_archive, warc_files
 
 
 @pytest.fixture(scope="module")
@@ -65,29 +65,88 @@ def test_captures_the_catalog_lost_come_back_from_the_warc_files_as_they_were(cl
     assert all(i in found for i in lost)
 
 
+def _catalog_state(cli: Cli) -> list[tuple[object, ...]]:
+    engine = create_engine(cli.db.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text('SELECT capture_id, role, file, "offset", length, record_id FROM warc_records ORDER BY record_id')
+        )
+        found = [tuple(row) for row in rows]
+        found += [tuple(row) for row in connection.execute(text("SELECT id, source_url FROM captures ORDER BY id"))]
+    engine.dispose()
+    return found
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_flipped_byte_costs_the_one_capture_that_held_it_and_is_set_aside(cli_any_db: Cli) -> None:
+    cli = cli_any_db
+    cli("replay", str(PROJECT_SEEDS), check=True)
+    before = _export(cli)
+    [warc] = warc_files(cli.data)
+    original = warc.read_bytes()
+    # The raw record of the capture archived fifth: one gzip member, one byte flipped in its middle.
+    victim = sorted(before, key=lambda i: before[i]["provenance"]["warc_raw"]["offset"])[4]  # type: ignore[index]
+    raw = before[victim]["provenance"]["warc_raw"]  # type: ignore[index]
+    offset, length = raw["offset"], raw["length"]  # type: ignore[index]
+    damaged = bytearray(original)
+    damaged[offset + length // 2] ^= 0x01
+    warc.write_bytes(damaged)
+
+    files, catalog = _tree(cli.data), _catalog_state(cli)
+    dry = cli("repair", "--dry-run")
+    assert dry.code == 1 and "dry run: nothing was changed" in dry.out, dry.out
+    assert "1 stretch(es) would be set aside" in dry.out and victim in dry.out
+    assert _tree(cli.data) == files and _catalog_state(cli) == catalog  # not one byte, not one row changed
+
+    done = cli("repair")
+    assert done.code == 1, done.out + done.err
+    line = f"{warc.name}: offset {offset}, {length} bytes: damaged (bad bytes): "
+    [unmended] = done.out.split("not mended: 1\n")[1].splitlines()
+    assert unmended.strip().startswith(line) and f"(captures: {victim} {before[victim]['source_url']})" in unmended
+    assert set(_export(cli)) == set(before) - {victim}  # the other captures stay, each as it was
+    assert all(_export(cli)[i] == before[i] for i in set(before) - {victim})
+    assert warc.read_bytes() == bytes(damaged)  # in place: no byte of the file moved or went
+    quarantine = cli.data / "quarantine"
+    assert (quarantine / f"{warc.name}@{offset}+{length}.bin").read_bytes() == bytes(damaged[offset : offset + length])
+    [entry] = [json.loads(x) for x in (quarantine / "report.jsonl").read_text().splitlines()]
+    assert (entry["offset"], entry["length"], entry["kind"]) == (offset, length, "damaged (bad bytes)")
+    assert [c["id"] for c in entry["captures"]] == [victim]
+    assert raw["record_id"] in entry["captures"][0]["record_ids"]  # type: ignore[index]
+
+    again = cli("repair")
+    assert again.code == 0 and "not mended: 0" in again.out and "1 set aside earlier" in again.out, again.out
+    checked = cli("verify")
+    assert checked.code == 0 and "damage set aside by repair: 1" in checked.out, checked.out
+    assert checked.err == ""
+
+
 @pytest.mark.slow
-def test_a_torn_tail_is_cut_and_the_rows_into_it_leave_the_catalog(
+def test_a_closed_file_cut_short_keeps_its_bytes_and_sets_the_torn_record_aside(
     project_seeds_archive: tuple[Cli, Result], tmp_path: Path
 ) -> None:
     cli = copy_archive(project_seeds_archive[0], tmp_path)  # seeds/ replayed
     [warc] = warc_files(cli.data)
     original = warc.read_bytes()
     before = _export(cli)
-    # A copy cut short (not a file our writer left open): the last capture's records are half there.
-    conversions = sorted(r["provenance"]["warc_conversion"]["offset"] for r in before.values())  # type: ignore[index]
-    cut_at = conversions[-1] + 10
+    # A copy cut short (not a file our writer left open): the last capture's metadata record is half there.
+    last = max(before, key=lambda i: before[i]["provenance"]["warc_conversion"]["offset"])  # type: ignore[index]
+    conversion = before[last]["provenance"]["warc_conversion"]  # type: ignore[index]
+    metadata_at = conversion["offset"] + conversion["length"]  # type: ignore[index]
+    cut_at = metadata_at + 10
     warc.write_bytes(original[:cut_at])
 
-    done = _repair(cli)
-    [(name, removed)] = dict(done["cut"]).items()  # type: ignore[call-overload]
-    assert name == warc.name and 0 < removed <= 10
-    kept = warc.read_bytes()
-    assert original.startswith(kept) and len(kept) == cut_at - removed  # only the torn record's bytes went
-    [forgotten] = done["forgotten"]  # type: ignore[misc]
-    assert before[forgotten]["provenance"]["warc_conversion"]["offset"] == conversions[-1]  # type: ignore[index]
-    assert set(_export(cli)) == set(before) - {forgotten}
-    assert cli("verify").code == 0
-    assert warcio_check([warc]).returncode == 0
+    done = cli("repair", "--format", "json")
+    report = json.loads(done.out)
+    assert done.code == 1 and report["cut"] == {}, done.out  # a closed file loses no byte
+    assert warc.read_bytes() == original[:cut_at]
+    [line] = report["unmendable"]
+    assert line.startswith(f"{warc.name}: offset {metadata_at}, 10 bytes: cut short: ") and last in line, line
+    assert report["forgotten"] == [last]
+    assert set(_export(cli)) == set(before) - {last}
+    assert cli("verify").code == 0  # what repair set aside is known, not a problem
 
     cli("replay", str(PROJECT_SEEDS), check=True)  # the lost capture is archived again
     assert set(_export(cli)) == set(before)
@@ -127,6 +186,7 @@ def test_a_capture_whose_records_disagree_with_its_metadata_is_reported_not_inde
     warc.write_bytes(data[:start] + member + data[end:])
 
     done = cli("repair")
-    assert done.code == 1 and f"capture {lost}:" in done.out, done.out
-    assert "not where its metadata says" in done.out or "does not match the text digest" in done.out
+    # Its conversion record no longer matches its own block digest: a damaged stretch, its capture not mended.
+    assert done.code == 1 and f"(captures: {lost} " in done.out, done.out
+    assert f"{warc.name}: offset {start}, " in done.out and "digest" in done.out
     assert set(_export(cli)) == set(before) - {lost}  # the others stay; the tampered one is not trusted

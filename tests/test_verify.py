@@ -9,6 +9,9 @@ from __future__ import annotations
 import base64
 import gzip
 import hashlib
+import subprocess
+import sys
+import zlib
 from pathlib import Path
 
 import pytest
@@ -59,7 +62,8 @@ def test_a_record_whose_bytes_do_not_match_its_digest_is_reported(cli: Cli) -> N
     (cli.data / "warc" / "tampered.warc.gz").write_bytes(gzip.compress(record))
     found = cli("verify")
     assert found.code == 1
-    assert "tampered.warc.gz@0: <urn:uuid:00000000-0000-4000-8000-000000000001>" in found.out, found.out
+    line = f"tampered.warc.gz: offset 0, {len(gzip.compress(record))} bytes: damaged (bad bytes): record <urn:uuid:"
+    assert line in found.out and "00000000-0000-4000-8000-000000000001" in found.out, found.out
     assert "problems: 1" in found.out
 
 
@@ -67,11 +71,50 @@ def test_a_cut_file_and_the_pointers_into_the_lost_part_are_reported(cli: Cli) -
     _archive(cli)
     [warc] = warc_files(cli.data)
     data = warc.read_bytes()
-    warc.write_bytes(data[: len(data) * 2 // 3])
+    cut = len(data) * 2 // 3
+    warc.write_bytes(data[:cut])
     found = cli("verify")
-    assert found.code == 1
-    assert f"{warc.name}: unreadable after the last good record" in found.out, found.out
-    assert "dangling: capture" in found.out and "no record there" in found.out
+    assert found.code == 1 and found.err == ""
+    # One line for the torn end, naming every capture with a record past the cut; no dangling line besides.
+    [line] = [x for x in found.out.splitlines() if x.strip().startswith(f"{warc.name}: offset ")]
+    offset = int(line.split("offset ")[1].split(",")[0])
+    assert 0 < offset < cut and f", {cut - offset} bytes: cut short: " in line, line
+    lost = _captures_past(cli, offset)
+    assert lost and all(capture in line for capture in lost), (lost, line)
+    assert "dangling:" not in found.out
+
+
+def _captures_past(cli: Cli, offset: int) -> set[str]:
+    engine = create_engine(cli.db)
+    with engine.connect() as connection:
+        rows = connection.execute(text('SELECT capture_id FROM warc_records WHERE "offset" >= :o'), {"o": offset})
+        found = {row[0] for row in rows}
+    engine.dispose()
+    return found
+
+
+def test_each_damaged_stretch_is_reported_once_with_its_captures_and_nothing_leaks_to_stderr(cli: Cli) -> None:
+    _archive(cli)
+    [warc] = warc_files(cli.data)
+    data = bytearray(warc.read_bytes())
+    engine = create_engine(cli.db)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text('SELECT capture_id, "offset", length FROM warc_records WHERE role = \'raw\' ORDER BY "offset"')
+        )
+        raws = [tuple(row) for row in rows]
+    engine.dispose()
+    hit = [raws[1], raws[3]]  # two raw records, each its own gzip member: two stretches
+    for _, offset, length in hit:
+        data[offset + length // 3] ^= 0x80
+    warc.write_bytes(data)
+    found = cli("verify")
+    assert found.code == 1 and found.err == "", found.err
+    assert "problems: 2" in found.out, found.out
+    for capture, offset, length in hit:
+        [line] = [x for x in found.out.splitlines() if f"{warc.name}: offset {offset}, " in x]
+        assert f"offset {offset}, {length} bytes: damaged (bad bytes): " in line and f"(captures: {capture} " in line
+    assert "cut short" not in found.out and "Error -3" not in found.err
 
 
 def test_catalog_rows_pointing_nowhere_and_records_without_rows_are_reported(cli: Cli) -> None:
@@ -85,3 +128,35 @@ def test_catalog_rows_pointing_nowhere_and_records_without_rows_are_reported(cli
     _execute(cli, "DELETE FROM warc_records WHERE capture_id = (SELECT min(id) FROM captures)")
     found = cli("verify")
     assert found.code == 1 and found.out.count("orphan: ") == 1 and "has no catalog row" in found.out, found.out
+
+
+_MEASURE = """
+import resource, subprocess, sys
+done = subprocess.run([sys.executable, "-m", "archive.cli", *sys.argv[1:]], capture_output=True, text=True)
+peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # KiB on Linux: the child's peak
+print(done.returncode, peak, repr(done.stderr[-300:]))
+"""
+
+
+@pytest.mark.slow
+def test_a_gzip_bomb_member_is_read_in_bounded_memory(tmp_path: Path) -> None:
+    # One record of 1 GiB of zeros in one gzip member of about 1 MB: reading it must not hold it.
+    size = 1 << 30
+    head = (
+        "WARC/1.1\r\nWARC-Type: resource\r\nWARC-Record-ID: <urn:uuid:00000000-0000-4000-8000-00000000b0b0>\r\n"
+        f"WARC-Date: 2026-01-01T00:00:00Z\r\nWARC-Target-URI: file:///bomb\r\nContent-Length: {size}\r\n\r\n"
+    ).encode()
+    warc = tmp_path / "data" / "warc" / "bomb.warc.gz"
+    warc.parent.mkdir(parents=True)
+    packer, zeros = zlib.compressobj(9, zlib.DEFLATED, 31), bytes(1 << 20)
+    with open(warc, "wb") as out:
+        out.write(packer.compress(head))
+        for _ in range(size // len(zeros)):
+            out.write(packer.compress(zeros))
+        out.write(packer.compress(b"\r\n\r\n") + packer.flush())
+    assert warc.stat().st_size < 2 << 20
+    args = ["verify", "--data", str(tmp_path / "data"), "--db", f"sqlite:///{tmp_path / 'catalog.sqlite'}"]
+    measured = subprocess.run([sys.executable, "-c", _MEASURE, *args], capture_output=True, text=True, check=True)
+    code, peak_kib, err = measured.stdout.split(" ", 2)
+    assert code == "0" and err.strip() == "''", measured.stdout  # a sound record, read whole; nothing on stderr
+    assert int(peak_kib) < 600 * 1024, f"peak RSS {int(peak_kib) // 1024} MiB"

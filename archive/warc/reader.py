@@ -1,10 +1,20 @@
-"""Reading WARC files back: every complete record with its offsets, one payload at a known place."""
+"""Reading WARC files back: every complete record with its offsets, damaged stretches between them, one payload.
+
+A reader never trusts a record because the one before it read whole: each record is read on
+its own, inside the bounds of its own gzip member (.warc.gz) or of the file (.warc), so bad
+bytes cost the record that holds them and no other. After damage the reader resynchronizes
+at the next record: the next gzip member that inflates whole and holds one complete WARC
+record, or in an uncompressed file the next `WARC/1.0` / `WARC/1.1` line that starts one.
+Every inflation is bounded: output is taken in slices of `_INFLATE_SLICE` bytes and dropped.
+"""
 
 from __future__ import annotations
 
+import io
 import os
 import zlib
 from collections.abc import Collection, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -17,11 +27,13 @@ from scraper import WarcLocation
 
 __all__ = [
     "WARC_READ_ERRORS",
+    "DamagedRegion",
     "MalformedRecord",
     "TornRecord",
     "WarcReadError",
     "read_payload",
     "scan_records",
+    "scan_resync",
     "warc_records",
 ]
 
@@ -40,6 +52,36 @@ class MalformedRecord(ArchiveError):
 
 # What reading a damaged WARC file raises: ours, warcio's, and the gzip and I/O layers'.
 WARC_READ_ERRORS = (TornRecord, MalformedRecord, ArchiveLoadFailed, EOFError, OSError, ValueError, zlib.error)
+
+_GZIP_MAGIC = b"\x1f\x8b\x08"
+_WARC_LINES = (b"WARC/1.0\r\n", b"WARC/1.1\r\n")
+_INFLATE_SLICE = 1 << 20  # the most a gzip member may inflate to at once while its end is sought
+_READ = 1 << 16
+
+
+@dataclass(frozen=True)
+class DamagedRegion:
+    """Bytes offset..offset+length of a WARC file that hold no complete record.
+
+    `cut_short`: the file ends inside a record (its end is missing, the bytes there are
+    sound); otherwise the bytes themselves are bad (bit rot, a cut-out, inserted garbage).
+    """
+
+    offset: int
+    length: int
+    reason: str
+    cut_short: bool = False
+
+    @property
+    def end(self) -> int:
+        return self.offset + self.length
+
+    @property
+    def kind(self) -> str:
+        return "cut short" if self.cut_short else "damaged (bad bytes)"
+
+
+ScanItem = tuple[int, int, ArcWarcRecord] | DamagedRegion
 
 
 def warc_records(iterator: ArchiveIterator) -> Iterator[ArcWarcRecord]:
@@ -65,62 +107,180 @@ def scan_records(
     matched (None: it carries none). `parse_http=False` leaves blocks unparsed (no
     `http_headers`), so their bytes can be counted against Content-Length: the full check.
     Records whose type is in `keep` carry their block (after any HTTP headers) as `.block`.
-    Raises TornRecord, or warcio's and zlib's errors, at the first damaged record.
+    Raises TornRecord (the file ends inside a record) or MalformedRecord (bad bytes) at the
+    first damaged record; `scan_resync` reads on past damage instead.
     """
-    records = ArchiveIterator(handle, check_digests=check_digests, no_record_parse=not parse_http)
-    # Each record is held back until the next one reads whole: only then is its gzip member
-    # known to have ended whole. The last one's member is checked directly.
-    held: tuple[int, int, ArcWarcRecord] | None = None
-    try:
-        for warc_record in warc_records(records):
+    for item in _scan(handle, check_digests=check_digests, parse_http=parse_http, keep=keep, resync=False):
+        if isinstance(item, DamagedRegion):
+            error = TornRecord if item.cut_short else MalformedRecord
+            raise error(f"record at offset {item.offset}: {item.reason}")
+        yield item
+
+
+def scan_resync(
+    handle: IO[bytes], *, check_digests: bool = False, parse_http: bool = True, keep: Collection[str] = ()
+) -> Iterator[ScanItem]:
+    """Yield, in file order, each complete record as (offset, end, record) and each damaged stretch as a DamagedRegion.
+
+    The options are scan_records'. Damage never stops the scan: it resumes at the next
+    record that reads whole, so every intact record is yielded. A record whose digest fails
+    is yielded as a record (its `digest_checker` says so): its bounds are sound.
+    """
+    return _scan(handle, check_digests=check_digests, parse_http=parse_http, keep=keep, resync=True)
+
+
+def _scan(
+    handle: IO[bytes], *, check_digests: bool, parse_http: bool, keep: Collection[str], resync: bool
+) -> Iterator[ScanItem]:
+    fd = handle.fileno()
+    size = os.fstat(fd).st_size
+    reader = _RecordReader(fd, size, check_digests=check_digests, parse_http=parse_http, keep=keep)
+    position = 0
+    while position < size:
+        found = reader.record_at(position)
+        if not isinstance(found, str):
+            yield found
+            position = found[1]
+            continue
+        after = reader.next_record(position + 1) if resync else None
+        if after is None:
+            yield DamagedRegion(position, size - position, found.removeprefix(_CUT), found.startswith(_CUT))
+            return
+        yield DamagedRegion(position, after[0] - position, found.removeprefix(_CUT))
+        yield after
+        position = after[1]
+
+
+_CUT = "cut short: "  # a reason that starts so: the file ended before the record did
+
+
+class _RecordReader:
+    """Reads one record at a time from an open WARC file, each within its own bounds."""
+
+    def __init__(self, fd: int, size: int, *, check_digests: bool, parse_http: bool, keep: Collection[str]) -> None:
+        self.fd, self.size = fd, size
+        self.check_digests, self.parse_http, self.keep = check_digests, parse_http, keep
+        self.gzip = os.pread(fd, 3, 0) == _GZIP_MAGIC
+
+    def record_at(self, start: int) -> tuple[int, int, ArcWarcRecord] | str:
+        """Return (start, end, record) for the complete record at `start`, or why there is none there."""
+        if not self.gzip:
+            return self._record_in(start, self.size)
+        end = member_end(self.fd, start, self.size)
+        if isinstance(end, str):
+            return end
+        return self._record_in(start, end)
+
+    def next_record(self, start: int) -> tuple[int, int, ArcWarcRecord] | None:
+        """Return the first complete record at or after `start` (as record_at does), or None."""
+        marks = (_GZIP_MAGIC,) if self.gzip else _WARC_LINES
+        for candidate in _occurrences(self.fd, start, self.size, marks):
+            found = self.record_at(candidate)
+            if not isinstance(found, str):
+                return found
+        return None
+
+    def _record_in(self, start: int, limit: int) -> tuple[int, int, ArcWarcRecord] | str:
+        window = _Window(self.fd, start, limit)
+        records = ArchiveIterator(window, check_digests=self.check_digests, no_record_parse=not self.parse_http)
+        try:
+            warc_record = next(warc_records(records), None)
+            if warc_record is None:
+                return "no WARC record here"
             stream, read, kept = warc_record.raw_stream, 0, []
-            while chunk := stream.read(1 << 16):  # before get_record_offset: asked first, it empties the stream
+            while chunk := stream.read(_READ):
                 read += len(chunk)
-                if warc_record.rec_type in keep:
+                if warc_record.rec_type in self.keep:
                     kept.append(chunk)
-            warc_record.block = b"".join(kept)
-            offset = records.get_record_offset()
             length = warc_record.rec_headers.get_header("Content-Length")
-            if warc_record.rec_type is None or length is None:  # a member cut in its header reads as an empty record
-                raise TornRecord(f"record at offset {offset} has no complete header")
-            declared = int(length)
+            if warc_record.rec_type is None or length is None or not length.strip().isdigit():
+                return "no complete WARC header"
             # Unparsed, the whole block was read here; parsed, the HTTP headers were read apart
             # from it, and the stream's own count of what it still owed tells.
-            short = declared - read if not parse_http else int(getattr(stream, "limit", 0) or 0)
-            if short > 0:
-                raise TornRecord(f"record at offset {offset} is cut short by {short} bytes")
-            records.read_to_end(warc_record)
-            if held is not None:
-                yield held
-            held = (offset, offset + records.get_record_length(), warc_record)
-    except WARC_READ_ERRORS:
-        if held is not None and _member_complete(handle, held[0], held[1]):
-            yield held
-        raise
-    if held is not None:
-        if not _member_complete(handle, held[0], held[1]):
-            raise TornRecord(f"record at offset {held[0]} has lost the end of its gzip member")
-        yield held
+            short = int(length) - read if not self.parse_http else int(getattr(stream, "limit", 0) or 0)
+            consumed = window.tell() - records.reader.rem_length()
+            trailer = records.reader.read(8) if self.gzip else os.pread(self.fd, 4, start + consumed)
+        except WARC_READ_ERRORS as exc:
+            return f"unreadable record: {_reason(exc)}"
+        ends_file = not self.gzip and start + consumed + len(trailer) >= self.size
+        if short > 0:
+            return f"{_CUT if ends_file else ''}the record ends {short} bytes before its Content-Length"
+        if self.gzip and trailer.strip():
+            return "its gzip member holds more than one record"
+        if not self.gzip and trailer != b"\r\n\r\n":
+            if ends_file and b"\r\n\r\n".startswith(trailer):
+                return f"{_CUT}the file ends before the blank lines that close the record"
+            return "the record is not followed by the blank lines that close it (a wrong Content-Length?)"
+        warc_record.block = b"".join(kept)
+        return start, (limit if self.gzip else start + consumed + 4), warc_record
 
 
-def _member_complete(handle: IO[bytes], start: int, end: int) -> bool:
-    """Return whether bytes start..end of a gzip file are one whole member (an uncompressed file: True).
-
-    A cut in the member's last bytes (the CRC and size trailer) loses no content, so the record
-    reads whole; but a member appended after it would be read as the rest of its trailer.
-    """
-    fd = handle.fileno()
-    if os.pread(fd, 2, start) != b"\x1f\x8b":
-        return True
-    reader = zlib.decompressobj(31)
+def member_end(fd: int, start: int, size: int) -> int | str:
+    """Return where the gzip member at `start` ends, inflating it in bounded slices; or why it does not end whole."""
+    if os.pread(fd, 3, start) != _GZIP_MAGIC:
+        return "no gzip member starts here"
+    inflater = zlib.decompressobj(31)
     position = start
-    while position < end and not reader.eof:
-        chunk = os.pread(fd, min(1 << 20, end - position), position)
-        if not chunk:
-            break
-        reader.decompress(chunk)
-        position += len(chunk)
-    return reader.eof
+    try:
+        while not inflater.eof:
+            chunk = os.pread(fd, min(_READ, size - position), position)
+            if not chunk:
+                return f"{_CUT}the file ends inside a gzip member"
+            position += len(chunk)
+            pending = chunk
+            while pending and not inflater.eof:
+                inflater.decompress(pending, _INFLATE_SLICE)  # the output is not kept: only where it ends counts
+                pending = inflater.unconsumed_tail
+    except zlib.error as exc:
+        return f"bad gzip data: {exc}"
+    return position - len(inflater.unused_data)
+
+
+def _occurrences(fd: int, start: int, size: int, marks: tuple[bytes, ...]) -> Iterator[int]:
+    """Yield, in order, each offset at or after `start` where one of `marks` begins."""
+    overlap = max(map(len, marks)) - 1
+    position = start
+    while position < size:
+        chunk = os.pread(fd, min(1 << 20, size - position), position)
+        hits = sorted({position + i for mark in marks for i in _find_all(chunk, mark)})
+        yield from hits
+        if position + len(chunk) >= size:
+            return
+        position += len(chunk) - overlap
+
+
+def _find_all(data: bytes, mark: bytes) -> Iterator[int]:
+    at = data.find(mark)
+    while at >= 0:
+        yield at
+        at = data.find(mark, at + 1)
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+class _Window(io.RawIOBase):
+    """Bytes start..end of a file as a stream of their own (offsets count from start), read with pread."""
+
+    def __init__(self, fd: int, start: int, end: int) -> None:
+        self._fd, self._start, self._end, self._position = fd, start, end, start
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        count = min(len(buffer), self._end - self._position)
+        if count <= 0:
+            return 0
+        data = os.pread(self._fd, count, self._position)
+        buffer[: len(data)] = data
+        self._position += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self._position - self._start
 
 
 def read_payload(directory: Path, location: WarcLocation) -> bytes:
@@ -128,8 +288,12 @@ def read_payload(directory: Path, location: WarcLocation) -> bytes:
     path = directory / location.file
     try:
         with open(path, "rb") as handle:
-            handle.seek(location.offset)
-            for warc_record in warc_records(ArchiveIterator(handle)):
+            fd = handle.fileno()
+            size = os.fstat(fd).st_size
+            end = member_end(fd, location.offset, size) if os.pread(fd, 3, 0) == _GZIP_MAGIC else size
+            if isinstance(end, str):
+                raise WarcReadError(f"{path}@{location.offset}: {end.removeprefix(_CUT)}")
+            for warc_record in warc_records(ArchiveIterator(_Window(fd, location.offset, end))):
                 found = warc_record.rec_headers.get_header("WARC-Record-ID")
                 if found != location.record_id:
                     raise WarcReadError(f"{path}@{location.offset}: found record {found}, not {location.record_id}")

@@ -1,4 +1,9 @@
-"""Recovering WARC files a killed writer left open: cut the torn tail, hand the file on to be re-indexed."""
+"""Recovering WARC files a killed writer left open: cut the torn tail, hand the file on to be re-indexed.
+
+Only a file marked open (`.NAME.open`) may lose bytes, and only its torn tail: what follows its
+last complete record. Damage anywhere else, and in every closed file, is read past
+(`reader.scan_resync`) and left in place for `archive.integrity` to set aside and report.
+"""
 
 from __future__ import annotations
 
@@ -7,26 +12,33 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from archive.warc.reader import WARC_READ_ERRORS, scan_records
+from archive.warc.reader import DamagedRegion, scan_resync
 from archive.warc.writer import open_marker
 
-__all__ = ["cut_torn_tail", "open_files", "recover_open_files"]
+__all__ = ["cut_torn_tail", "open_files", "recover_open_files", "torn_tail"]
 
 
-def cut_torn_tail(path: Path) -> int:
-    """Cut a WARC file back to the end of its last complete record; return how many bytes went.
-
-    Only a tail is ever cut: the bytes of complete records are never touched.
-    """
-    end = 0
+def torn_tail(path: Path) -> DamagedRegion | None:
+    """Return the damaged stretch a WARC file ends with (after its last complete record), or None."""
+    last = None
     with open(path, "rb") as handle:
-        try:
-            for _, record_end, _ in scan_records(handle, parse_http=False):
-                end = record_end
-        except WARC_READ_ERRORS:
-            pass
-    size = path.stat().st_size
-    if end < size:
+        for item in scan_resync(handle, parse_http=False):
+            last = item
+    return last if isinstance(last, DamagedRegion) else None
+
+
+def cut_torn_tail(path: Path, *, dry_run: bool = False) -> int:
+    """Cut a WARC file back to the end of its last complete record; return how many bytes went (would go).
+
+    Only a tail is ever cut: damage before the last complete record is read past and kept,
+    and the bytes of complete records are never touched. Call it only on a file a killed
+    writer left open: a closed file's damaged end is set aside, not cut (archive.integrity).
+    """
+    tail = torn_tail(path)
+    if tail is None:
+        return 0
+    size, end = path.stat().st_size, tail.offset
+    if end < size and not dry_run:
         with open(path, "r+b") as handle:
             handle.truncate(end)
             handle.flush()
@@ -34,8 +46,12 @@ def cut_torn_tail(path: Path) -> int:
     return size - end
 
 
-def recover_open_files(directory: Path, reindex: Callable[[Path], object] | None = None) -> list[tuple[str, int]]:
+def recover_open_files(
+    directory: Path, reindex: Callable[[Path], object] | None = None, *, dry_run: bool = False
+) -> list[tuple[str, int]]:
     """Repair files a killed writer left open (marked `.NAME.open`): [(file name, bytes cut)].
+
+    With `dry_run`, nothing changes: the list says what would be cut, and `reindex` is not called.
 
     Each file is cut back to its last complete record, then handed to `reindex` (which puts
     what no catalog row points at into the catalog); only when that succeeds does the marker
@@ -54,6 +70,10 @@ def recover_open_files(directory: Path, reindex: Callable[[Path], object] | None
             except BlockingIOError:
                 continue
             target = directory / name
+            if dry_run:
+                if target.exists():
+                    repaired.append((name, cut_torn_tail(target, dry_run=True)))
+                continue
             if target.exists():
                 repaired.append((name, cut_torn_tail(target)))
                 if target.stat().st_size == 0:

@@ -1,0 +1,214 @@
+"""Damage in WARC files: each file read past its damaged stretches, and those stretches set aside in quarantine.
+
+Damaged bytes are never deleted. `set_aside` copies a damaged stretch into the data folder's
+`quarantine/` and appends what it held to `quarantine/report.jsonl`: the file, offset, length,
+why, the SHA-256 of the bytes, and the captures (catalog id, URL, WARC record ids) they held.
+The WARC file itself is left as it is, so no offset anything points at ever moves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from archive.layout import DataLayout
+from archive.warc.reader import DamagedRegion, scan_resync
+
+__all__ = [
+    "FileScan",
+    "Found",
+    "Loss",
+    "RegionFinding",
+    "known_losses",
+    "quarantine_dir",
+    "region_digest",
+    "scan_file",
+    "set_aside",
+    "set_aside_regions",
+]
+
+REPORT = "report.jsonl"
+
+
+@dataclass(frozen=True)
+class Found:
+    """A WARC record that read back whole, with its digests (when it carries any) matching."""
+
+    offset: int
+    end: int
+    rec_type: str
+    record_id: str
+    block: bytes  # kept for the record types asked for, else empty
+    digest_checked: bool
+
+
+@dataclass
+class FileScan:
+    """One WARC file read end to end: its intact records and its damaged stretches, in file order."""
+
+    path: Path
+    size: int
+    records: list[Found] = field(default_factory=list)
+    regions: list[DamagedRegion] = field(default_factory=list)
+
+    def region_at(self, offset: int) -> DamagedRegion | None:
+        """Return the damaged stretch holding byte `offset`, if one does."""
+        return next((r for r in self.regions if r.offset <= offset < r.end), None)
+
+    def region_of(self, anchors: Mapping[str, int], offset: int) -> DamagedRegion | None:
+        """Return the damaged stretch that now holds the record that was at `offset`, if one does.
+
+        Bytes cut out or inserted move everything after them, so an old offset is placed by its
+        neighbours: `anchors` gives the offsets records had (record id -> offset), and the
+        stretch sought lies between the records found whole that were before and after it.
+        """
+        before, after = 0, self.size
+        for record in self.records:
+            was = anchors.get(record.record_id)
+            if was is None:
+                continue
+            if was == offset:
+                return None  # it is here, whole
+            if was < offset:
+                before = max(before, record.end)
+            else:
+                after = min(after, record.offset)
+        return next((r for r in self.regions if r.offset < after and r.end > before), None)
+
+
+@dataclass(frozen=True)
+class Loss:
+    """A capture some of whose WARC records were in a damaged stretch."""
+
+    capture_id: str
+    url: str
+    record_ids: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return f"{self.capture_id} {self.url}".strip()
+
+
+@dataclass
+class RegionFinding:
+    """A damaged stretch of one file, the captures it held, and whether it was set aside already."""
+
+    file: str
+    region: DamagedRegion
+    captures: list[Loss] = field(default_factory=list)
+    set_aside: bool = False  # quarantined by an earlier repair, and the bytes are still the same
+    torn_tail: bool = False  # the end of a file a writer holds open (or a killed one left): cut, not kept
+
+    def line(self) -> str:
+        """Return the one line that reports this stretch: file, offset, length, why, and the captures it held."""
+        region = self.region
+        torn = " (the torn tail of a file left open, unreadable after the last good record)" if self.torn_tail else ""
+        held = ", ".join(map(str, self.captures)) or "none in the catalog"
+        where = f"{self.file}: offset {region.offset}, {region.length} bytes"
+        return f"{where}: {region.kind}: {region.reason}{torn} (captures: {held})"
+
+
+def scan_file(path: Path, keep: Collection[str] = ()) -> FileScan:
+    """Read WARC file `path` to its end, past any damage; a record whose digest fails counts as damaged."""
+    with open(path, "rb") as handle:
+        scan = FileScan(path, os.fstat(handle.fileno()).st_size)
+        for item in scan_resync(handle, check_digests=True, keep=keep):
+            if isinstance(item, DamagedRegion):
+                scan.regions.append(item)
+                continue
+            offset, end, record = item
+            record_id = record.rec_headers.get_header("WARC-Record-ID") or ""
+            passed = record.digest_checker.passed
+            if passed is False:
+                why = "; ".join(map(str, record.digest_checker.problems)) or "digest mismatch"
+                scan.regions.append(DamagedRegion(offset, end - offset, f"record {record_id}: {why}"))
+                continue
+            scan.records.append(Found(offset, end, record.rec_type, record_id, record.block, passed is not None))
+    return scan
+
+
+def quarantine_dir(data_dir: Path) -> Path:
+    """Return the folder damaged WARC bytes are copied to: `quarantine/` in the data folder."""
+    return DataLayout(Path(data_dir)).root / "quarantine"
+
+
+def set_aside(data_dir: Path, finding: RegionFinding) -> Path:
+    """Copy a damaged stretch into quarantine and append its entry to the report; return the copy's path."""
+    folder = quarantine_dir(data_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    region = finding.region
+    copy = folder / f"{finding.file}@{region.offset}+{region.length}.bin"
+    digest = _copy_bytes(DataLayout(Path(data_dir)).warc / finding.file, region, copy)
+    entry = {
+        "file": finding.file,
+        "offset": region.offset,
+        "length": region.length,
+        "kind": region.kind,
+        "reason": region.reason,
+        "sha256": digest,
+        "copy": copy.name,
+        "captures": [{"id": c.capture_id, "url": c.url, "record_ids": list(c.record_ids)} for c in finding.captures],
+        "set_aside_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    with open(folder / REPORT, "a", encoding="utf-8") as report:
+        report.write(json.dumps(entry, sort_keys=True) + "\n")
+        report.flush()
+        os.fsync(report.fileno())
+    return copy
+
+
+def set_aside_regions(data_dir: Path) -> list[dict[str, object]]:
+    """Return the report's entries: every stretch an earlier repair set aside."""
+    report = quarantine_dir(data_dir) / REPORT
+    if not report.exists():
+        return []
+    entries = []
+    for line in report.read_text(encoding="utf-8").splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue  # a line cut by a kill as it was written: its region is simply set aside again
+        if isinstance(entry, dict):
+            entries.append(entry)
+    return entries
+
+
+def region_digest(path: Path, region: DamagedRegion) -> str:
+    """Return the SHA-256 of a stretch of a file, read in bounded pieces."""
+    return _copy_bytes(path, region, None)
+
+
+def known_losses(entries: Iterable[dict[str, object]]) -> set[str]:
+    """Return the WARC record ids of every capture the report says was lost to damage."""
+    found: set[str] = set()
+    for entry in entries:
+        for capture in entry.get("captures") or []:  # type: ignore[attr-defined]
+            found.update(str(i) for i in capture.get("record_ids") or [])
+    return found
+
+
+def _copy_bytes(source: Path, region: DamagedRegion, target: Path | None) -> str:
+    digest = hashlib.sha256()
+    with open(source, "rb") as handle:
+        out = open(target, "wb") if target is not None else None  # noqa: SIM115 - closed below
+        try:
+            position = region.offset
+            while position < region.end:
+                chunk = os.pread(handle.fileno(), min(1 << 20, region.end - position), position)
+                if not chunk:
+                    break
+                digest.update(chunk)
+                if out is not None:
+                    out.write(chunk)
+                position += len(chunk)
+            if out is not None:
+                out.flush()
+                os.fsync(out.fileno())
+        finally:
+            if out is not None:
+                out.close()
+    return digest.hexdigest()
