@@ -18,6 +18,7 @@ from archive.crawl.workers import available_cores
 from archive.errors import ArchiveError
 from archive.frontier.store import FrontierError, RequestCodec
 from archive.layout import DataLayout
+from archive.warc.sources import escaped_name
 from scraper import __version__
 from spiders.reextract import ReextractSpider
 from spiders.replay import ReplaySpider
@@ -93,10 +94,11 @@ def recorded_paths(paths: Sequence[str], overrides: Mapping[str, Any]) -> list[s
     """Return the paths a run records in the catalog: as given, but an absolute one by its last part only.
 
     The archive keeps no host path unless asked (ARCHIVE_ABSOLUTE_PATHS, replay --absolute-paths).
+    A name with bytes UTF-8 does not decode is kept percent-encoded, as provenance keeps it.
     """
     if overrides.get("ARCHIVE_ABSOLUTE_PATHS"):
-        return list(paths)
-    return [Path(p).name if Path(p).is_absolute() else p for p in paths]
+        return [escaped_name(p) for p in paths]
+    return [escaped_name(Path(p).name if Path(p).is_absolute() else p) for p in paths]
 
 
 def _busy(settings: Any) -> Any:

@@ -203,6 +203,17 @@ def test_undecodable_name_is_archived_under_its_percent_encoded_bytes(batch: Bat
     assert "urn:text:urn:file:inbox/badname%FF%FE.txt" in targets
 
 
+def test_an_undecodable_name_given_directly_is_archived_and_recorded_escaped(cli: Cli) -> None:
+    named = cli.cwd / BAD_NAME
+    shutil.copy(PROJECT_SEEDS / "text" / "wire-drought.txt", named)
+    done = cli("replay", str(named), "--jobs", "1")  # as an unquoted shell glob hands it over
+    assert done.code == 0, done.out + done.err
+    [record] = _export(cli)
+    assert record["source_url"] == "urn:file:badname%FF%FE.txt"
+    [run] = json.loads(cli("crawls", "--format", "json", check=True).out)
+    assert run["args"]["paths"] == ["badname%FF%FE.txt"]  # the run's arguments, as provenance names it
+
+
 def test_bounded_replay_of_the_batch_stays_small(batch: Batch) -> None:
     # 64 MiB bombs against a 1 MB limit: nothing near a bomb's size is ever held.
     assert batch.run.peak_mib < RSS_LIMIT_MIB, batch.run.peak_mib

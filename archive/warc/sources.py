@@ -29,7 +29,7 @@ from archive.warc._disk import (
     regular_file,
     walk,
 )
-from archive.warc.reader import WARC_READ_ERRORS, scan_records, warc_records
+from archive.warc.reader import WARC_READ_ERRORS, DamagedRegion, scan_resync, warc_records
 from scraper import Capture, WireRequest, media_kind
 from scraper.capture import dechunk, is_chunked
 
@@ -40,6 +40,7 @@ __all__ = [
     "SourceError",
     "SourceRef",
     "decode_content",
+    "escaped_name",
     "file_urn",
     "find_sources",
     "load_capture",
@@ -216,11 +217,18 @@ def _from_file(path: Path) -> Iterator[SourceRef | CaptureFailure | SkippedRecor
     links: dict[int, tuple[str, ...]] = {}  # position in `found` -> the response's own id and its concurrent request's
     requests: dict[str, int] = {}  # request record offsets by their own id and by the record they answer
     failure = None
+    damaged: list[CaptureFailure] = []  # each stretch no record reads whole from; the scan goes on past it
     try:
         fd, status = open_regular(path)
         size = status.st_size
         with os.fdopen(fd, "rb") as handle:
-            for offset, record_end, record in scan_records(handle):
+            for scanned in scan_resync(handle):
+                if isinstance(scanned, DamagedRegion):
+                    where = f"corrupt or truncated WARC at offset {scanned.offset}"
+                    damaged.append(_failure(path, f"{where}: {scanned.length} bytes {scanned.kind}: {scanned.reason}"))
+                    end = scanned.end
+                    continue
+                offset, record_end, record = scanned
                 end = record_end
                 ids = tuple(
                     v for k in ("WARC-Record-ID", "WARC-Concurrent-To") if (v := record.rec_headers.get_header(k))
@@ -244,6 +252,7 @@ def _from_file(path: Path) -> Iterator[SourceRef | CaptureFailure | SkippedRecor
             continue  # a request record carried with its response, not left behind
         request = carried.get(position)
         yield _replace(item, request_offset=request) if isinstance(item, SourceRef) and request is not None else item
+    yield from damaged
     if failure is not None:
         yield failure
         return
