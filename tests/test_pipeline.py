@@ -23,10 +23,12 @@ from scrapy.http import Response
 from warcio.archiveiterator import ArchiveIterator
 
 from archive.catalog.facade import Catalog
-from archive.crawl.items import ArchiveItem, CaptureFailure, ExchangeItem, RevisitItem, SkippedRecord
+from archive.catalog.filters import SearchFilters
+from archive.crawl.items import ArchiveItem, CaptureFailure, ExchangeItem, NoTextItem, RevisitItem, SkippedRecord
 from archive.crawl.middlewares import ResumeMiddleware, WireMiddleware
 from archive.crawl.pipeline import ArchivePipeline
 from archive.crawl.scheduler import ARCHIVE_COMMITTED
+from archive.crawl.workers import build_item, without_text
 from archive.warc.reader import read_payload
 from scraper import Capture, WireRequest, build_record
 from tests.conftest import crawl_rows, warc_files, warcio_check
@@ -419,3 +421,69 @@ def test_a_file_a_killed_run_left_open_is_mended_when_the_next_run_opens(
     catalog.close()
     assert intact <= (warc / name).stat().st_size < intact + (grown - intact) // 2  # only the torn record's bytes went
     assert warcio_check([warc / name]).returncode == 0
+
+
+def test_a_capture_extraction_fails_on_is_archived_raw_and_catalogued_with_no_main_text(
+    make_crawler: MakeCrawler, tmp_path: Path
+) -> None:
+    nested = b"<html><body>" + b"<div>" * 5000 + b"x" + b"</div>" * 5000 + b"</body></html>"
+    broken = _live(f"{URL}-nested", nested)
+    failed = build_item(broken)  # as a spider builds it
+    assert isinstance(failed, NoTextItem) and failed.record is not None
+    empty = build_item(_live(f"{URL}-empty", b""))
+    assert type(empty) is CaptureFailure  # nothing to keep
+
+    run = Run(make_crawler, tmp_path)
+    run.feed(failed, empty, _item(_live()))
+    stats = run.close()
+    assert stats["archive/no_text"] == 1 and stats["archive/failed"] == 2
+    assert stats["archive/records_written"] == 1  # the page with text; the other is catalogued apart
+    [(where, reason), (empty_where, empty_reason)] = stats["archive/failures"]
+    assert where == broken.source_location and reason.startswith(failed.reason)
+    assert "raw capture archived" in reason and "no main text" in reason
+    assert (empty_where, empty_reason) == (f"{URL}-empty", "empty capture (no bytes)")
+    # The exchange as fetched: request and response records, the body byte for byte.
+    records = _warc(run.data)
+    responses = {h["WARC-Target-URI"]: body for kind, h, _, body in records if kind == "response"}
+    assert responses[f"{URL}-nested"] == nested
+    assert [h["WARC-Target-URI"] for kind, h, _, _ in records if kind == "request"].count(f"{URL}-nested") == 1
+    catalog = _catalog(run.db)
+    kept = catalog.get(failed.record.id)
+    catalog.close()
+    assert kept is not None and kept.text == "" and kept.provenance.no_text == failed.reason
+    assert kept.provenance.warc_raw is not None
+    assert read_payload(run.data / "warc", kept.provenance.warc_raw) == nested
+    assert warcio_check(warc_files(run.data)).returncode == 0
+
+
+def test_reextract_gives_a_capture_with_no_main_text_its_text_when_extraction_succeeds(
+    make_crawler: MakeCrawler, tmp_path: Path
+) -> None:
+    capture = _live()
+    first = Run(make_crawler, tmp_path)
+    first.feed(without_text(capture, "extraction crashed: RecursionError: maximum recursion depth exceeded"))
+    first.close()
+    catalog = _catalog(first.db)
+    [before] = catalog.crawl_records(crawl_rows(first.db)[0]["id"])
+    catalog.close()
+    assert before.text == "" and before.provenance.no_text is not None and before.provenance.warc_raw is not None
+    [old_file] = warc_files(first.data)
+
+    at_raw = replace(capture, source_location=f"{old_file}#{before.provenance.warc_raw.offset}")
+    again = Run(make_crawler, tmp_path, ARCHIVE_CRAWL_KIND="reextract")
+    again.feed(without_text(at_raw, "no article text found"))  # fails again: kept as it was
+    stats = again.close()
+    assert stats["archive/unchanged"] == 1 and stats["archive/failed"] == 1
+    assert "still no main text" in stats["archive/failures"][0][1]
+
+    last = Run(make_crawler, tmp_path, ARCHIVE_CRAWL_KIND="reextract")
+    last.feed(_item(at_raw))  # extraction succeeds at last
+    stats = last.close()
+    assert stats["archive/reextracted"] == 1
+    catalog = _catalog(first.db)
+    now = catalog.get(before.id)
+    hits = catalog.search("landing stage", SearchFilters())
+    catalog.close()
+    assert now is not None and now.provenance.no_text is None and "landing stage" in now.text
+    assert now.provenance.warc_raw == before.provenance.warc_raw
+    assert [hit.record.id for hit in hits] == [before.id]

@@ -110,7 +110,7 @@ def _crawls(cli: Cli) -> list[dict[str, object]]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("finder", ["next run"])
+@pytest.mark.parametrize("finder", ["next run", "repair"])
 def test_a_killed_replay_is_found_interrupted_with_what_it_archived(cli: Cli, tmp_path: Path, finder: str) -> None:
     inbox = _inbox(tmp_path / "inbox", 200)
     env = {**os.environ, **cli.env()}
@@ -132,8 +132,11 @@ def test_a_killed_replay_is_found_interrupted_with_what_it_archived(cli: Cli, tm
         assert again.code == 0, again.out + again.err
         assert f"run {killed['id']} (replay, started" in again.err and "marked interrupted" in again.err
     else:
+        looked = cli("repair", "--dry-run")
+        assert f"would mark interrupted: run {killed['id']} (replay, started" in looked.out, looked.out + looked.err
+        assert _crawls(cli)[0]["status"] == "running"  # a dry run changes nothing
         mended = cli("repair")
-        assert f"run {killed['id']}" in mended.out + mended.err
+        assert f"interrupted: run {killed['id']} (replay, started" in mended.out, mended.out + mended.err
     rows = [json.loads(line) for line in cli("export", "--format", "jsonl", check=True).out.splitlines()]
     written = sum(1 for row in rows if row["provenance"]["crawl_id"] == killed["id"])
     assert written >= 5  # what it had committed, and what recovery re-indexed from its open file

@@ -15,6 +15,7 @@ from scraper import Record, normalize_url
 
 __all__ = [
     "AmbiguousId",
+    "capture_at",
     "capture_of",
     "captured_in_crawl",
     "count",
@@ -102,6 +103,14 @@ def captured_in_crawl(engine: Engine, crawl_id: str, url: str) -> Record | None:
 def capture_of(engine: Engine, url: str, captured_at: str) -> Record | None:
     """Return the capture fetched from `url` at exactly `captured_at` (what a revisit refers to)."""
     return _first_record(engine, CaptureRow.source_url == url, CaptureRow.captured_at == captured_at)
+
+
+def capture_at(engine: Engine, file: str, offset: int) -> Record | None:
+    """Return the capture whose raw record is at `offset` in WARC file `file` (a name), if the catalog holds one."""
+    raw = select(WarcRecordRow.capture_id).where(
+        WarcRecordRow.role == "raw", WarcRecordRow.file == file, WarcRecordRow.offset == offset
+    )
+    return _first_record(engine, CaptureRow.id.in_(raw.scalar_subquery()))
 
 
 def crawl_records(engine: Engine, crawl_id: str) -> list[Record]:

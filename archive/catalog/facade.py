@@ -55,9 +55,9 @@ class Catalog:
         runs.beat(self.engine, crawl_id)
 
     @reconnecting
-    def close_dead_crawls(self) -> list[CrawlRun]:
+    def close_dead_crawls(self, *, dry_run: bool = False) -> list[CrawlRun]:
         """Mark running runs whose process died `interrupted`, counts re-read from what they archived; return them."""
-        return runs.close_dead(self.engine)
+        return runs.close_dead(self.engine, dry_run=dry_run)
 
     @reconnecting
     def finish_crawl(self, crawl_id: str, status: str, counts: dict[str, Any]) -> None:
@@ -137,6 +137,11 @@ class Catalog:
     def captured_in_crawl(self, crawl_id: str, url: str) -> Record | None:
         """Return the capture of `url` this crawl archived, if it did."""
         return captures.captured_in_crawl(self.engine, crawl_id, url)
+
+    @reconnecting
+    def capture_at(self, file: str, offset: int) -> Record | None:
+        """Return the capture whose raw record is at `offset` in WARC file `file` (a name), if any."""
+        return captures.capture_at(self.engine, file, offset)
 
     def capture_of(self, url: str, captured_at: str) -> Record | None:
         """Return the capture fetched from `url` at exactly `captured_at` (what a revisit refers to)."""

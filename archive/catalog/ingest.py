@@ -137,7 +137,7 @@ def _relink(session: Session, urls: Collection[str]) -> None:
     for chunk in chunks(sorted(urls)):
         rows = session.execute(
             select(captures.c.id, captures.c.canonical_url, captures.c.text_sha256, captures.c.previous_id)
-            .where(captures.c.canonical_url.in_(chunk))
+            .where(captures.c.canonical_url.in_(chunk), captures.c.no_text.is_(None))  # no text: no version
             .order_by(captures.c.canonical_url, captures.c.captured_at, captures.c.id)
             .with_for_update()
         ).all()

@@ -22,6 +22,7 @@ __all__ = [
     "CrawlRun",
     "beat",
     "close_dead",
+    "died_line",
     "ensure",
     "find",
     "finish",
@@ -129,17 +130,18 @@ def beat(engine: Engine, crawl_id: str) -> None:
         session.execute(update(Crawl).where(Crawl.id == crawl_id).values(heartbeat_at=datetime.now(UTC)))
 
 
-def close_dead(engine: Engine, *, stale_after: timedelta = STALE_AFTER) -> list[CrawlRun]:
+def close_dead(engine: Engine, *, stale_after: timedelta = STALE_AFTER, dry_run: bool = False) -> list[CrawlRun]:
     """Mark each running run whose process died `interrupted`, its counts re-read from what it archived.
 
     A run is dead when its owner is a process on this host that no longer runs, or, on another
     host, when it has not beaten for `stale_after`. Runs with no owner (queued in a frontier,
-    or written before owners were recorded) are left as they are. Return the runs marked.
+    or written before owners were recorded) are left as they are. Return the runs marked (with
+    `dry_run`, the runs that would be: nothing changes).
     """
     host = socket.gethostname()
     now = datetime.now(UTC)
     closed: list[CrawlRun] = []
-    with Session(engine) as session, session.begin():
+    with Session(engine) as session:
         running = session.scalars(
             select(Crawl).where(Crawl.status == "running", Crawl.owner.is_not(None)).with_for_update()
         ).all()
@@ -167,7 +169,19 @@ def close_dead(engine: Engine, *, stale_after: timedelta = STALE_AFTER) -> list[
                 "recounted": "from the catalog, after its process died",
             }
             closed.append(CrawlRun.from_row(crawl))
+        if dry_run:
+            session.rollback()
+        else:
+            session.commit()
     return closed
+
+
+def died_line(run: CrawlRun) -> str:
+    """Return the line that tells the user a run was found dead and marked interrupted."""
+    return (
+        f"run {run.id} ({run.kind}, started {run.started_at}) ended without a word: its process died; "
+        f"marked interrupted, {run.counts.get('records_written', 0)} records archived"
+    )
 
 
 def _aware(moment: datetime) -> datetime:

@@ -115,6 +115,7 @@ def print_summary(stats: dict[str, Any], args: argparse.Namespace, command: str 
     print(
         f"{command}: {get('archive/captures_read', 0)} captures read, {get('archive/records_written', 0)} records "
         f"written, {get('archive/unchanged', 0)} unchanged, {get('archive/failed', 0)} failed"
+        + (f" ({get('archive/no_text')} of them archived raw with no main text)" if get("archive/no_text") else "")
     )
     print(
         f"extraction: {get('extraction/jobs', 1)} process(es), {get('extraction/in_workers', 0)} captures "

@@ -77,6 +77,8 @@ def _repair(args: argparse.Namespace) -> int:
             print(f"{dropped}, their WARC records lost (archive them again):")
             for capture_id in report.forgotten:
                 print(f"  {capture_id}")
+        for line in report.interrupted:
+            print(f"interrupted: {line}" if not report.dry_run else f"would mark interrupted: {line}")
         print(f"not mended: {len(report.unmendable)}")
         for problem in report.unmendable:
             print(f"  {problem}")

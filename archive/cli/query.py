@@ -92,7 +92,8 @@ def _print_table(hits: list[SearchHit]) -> None:
         table.add_column(column, overflow="fold")
     for hit in hits:
         record = hit.record
-        snippet = hit.snippet or record.text[:160]
+        no_text = record.provenance.no_text
+        snippet = hit.snippet or (f"(no main text: {no_text})" if no_text is not None else record.text[:160])
         table.add_row(
             record.id, record.site or "-", record.published or "-", record.title or "-", snippet.replace("\n", " ")
         )
@@ -132,7 +133,8 @@ def _print_record(record: Record) -> None:
         f"authors:     {', '.join(record.authors) or '-'}",
         f"published:   {record.published or '-'}",
         f"language:    {record.language or '-'}",
-        f"words:       {record.word_count} kept of {prov.input_word_count}",
+        f"words:       {record.word_count} kept of {prov.input_word_count}"
+        + (f"  (no main text: {prov.no_text}; raw capture archived)" if prov.no_text is not None else ""),
         f"sha256:      payload {record.payload_sha256}",
         f"             text    {record.text_sha256}",
         f"source:      {prov.source_kind} {prov.source_location}",

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from archive.warc.sources import CaptureFailure, SkippedRecord
 from scraper import Capture, Record
 
-__all__ = ["ArchiveItem", "CaptureFailure", "ExchangeItem", "RevisitItem", "SkippedRecord"]
+__all__ = ["ArchiveItem", "CaptureFailure", "ExchangeItem", "NoTextItem", "RevisitItem", "SkippedRecord"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,6 +17,17 @@ class ArchiveItem:
     capture: Capture
     record: Record
     crawl_id: str | None = None  # the shared-frontier run it belongs to (None: the pipeline's own run)
+
+
+@dataclass(frozen=True, slots=True)
+class NoTextItem(CaptureFailure):
+    """A capture extraction failed on (`reason`): archived all the same, raw, with a record that has no main text.
+
+    A failure to the user (named as they know it, `source`), and an archive item to the pipeline.
+    """
+
+    capture: Capture | None = None
+    record: Record | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from twisted.internet.task import LoopingCall
 
 from archive.catalog.facade import Catalog
-from archive.crawl.items import ArchiveItem, CaptureFailure, ExchangeItem, RevisitItem, SkippedRecord
+from archive.catalog.runs import died_line
+from archive.crawl.items import ArchiveItem, CaptureFailure, ExchangeItem, NoTextItem, RevisitItem, SkippedRecord
 from archive.crawl.middlewares import ERROR_RECEIVED, REDIRECT_RECEIVED, TRUNCATED_RECEIVED, running_engine
 from archive.crawl.politeness import ROBOTS_RECEIVED
 from archive.crawl.scheduler import ARCHIVE_CHECKPOINT, ARCHIVE_COMMITTED
@@ -86,11 +87,7 @@ def recover_into(data_dir: Path, catalog: Catalog, stats: StatsCollector | None 
 
 def close_dead_runs(catalog: Catalog, stats: StatsCollector | None = None) -> list[str]:
     """Mark the runs whose process died `interrupted` (counts re-read from the catalog); return a line on each."""
-    lines = [
-        f"run {run.id} ({run.kind}, started {run.started_at}) ended without a word: its process died; "
-        f"marked interrupted, {run.counts.get('records_written', 0)} records archived"
-        for run in catalog.close_dead_crawls()
-    ]
+    lines = [died_line(run) for run in catalog.close_dead_crawls()]
     for line in lines:
         logger.info("%s", line)
     if stats is not None and lines:
@@ -199,7 +196,12 @@ class ArchivePipeline:
 
     def _dispatch(self, item: Any) -> None:
         run = self._run_of(item)
-        if isinstance(item, CaptureFailure):
+        if isinstance(item, NoTextItem) and item.capture is not None and item.record is not None:
+            if self.crawl_kind == "reextract":
+                self._reextract_no_text(item, run)
+            else:
+                self._archive_no_text(item, run)
+        elif isinstance(item, CaptureFailure):
             kept = " (the capture keeps its earlier extraction)" if self.crawl_kind == "reextract" else ""
             self._fail(item.source, item.reason + kept, run)
         elif isinstance(item, SkippedRecord):
@@ -341,12 +343,54 @@ class ArchivePipeline:
         if len(self.pending) >= self.commit_every:
             self._commit()
 
+    def _archive_no_text(self, item: NoTextItem, run: str) -> None:
+        """Archive a capture extraction failed on, raw, with its no-text record; it still counts as failed."""
+        assert item.capture is not None and item.record is not None
+        record = item.record.with_provenance(crawl_id=run)
+        self._fail(item.source, f"{item.reason} (raw capture archived; catalogued with no main text)", run)
+        self._count(run, "no_text")
+        if any(p.id == record.id for p in self.pending) or self.catalog.known_captures([record.id]):
+            if item.capture.source_kind == "live":  # fetched again, same bytes: a revisit
+                self._revisit(item.capture, "identical-payload-digest", run, record.id)
+            return
+        located = self._write(item.source, run, self._writer(run).write_capture, item.capture, record)
+        if located is None:
+            return
+        self.pending.append(located)
+        if len(self.pending) >= self.commit_every:
+            self._commit()
+
+    def _reextract_no_text(self, item: NoTextItem, run: str) -> None:
+        """A capture re-extraction found no main text in: it keeps what it had (text, or its no-text record)."""
+        assert item.record is not None
+        self._count(run, "captures_read")
+        held = self._held_at(item.record.id, item.capture.source_location if item.capture else "")
+        if held is None:
+            self._count(run, "not_in_catalog")
+        elif held.provenance.no_text is not None:
+            self._count(run, "unchanged")  # no main text before, none now
+            self._fail(item.source, f"{item.reason} (still no main text)", run)
+        else:
+            self._fail(item.source, f"{item.reason} (the capture keeps its earlier extraction)", run)
+
+    def _held_at(self, record_id: str, source: str) -> Record | None:
+        """Return the catalog's capture at raw record `source` (path#offset): by id, else by where its raw record is.
+
+        A capture first catalogued with no main text has the id of its fetched URL; extracted at
+        last, it may name a canonical URL of its own site, and so another id.
+        """
+        held = self.catalog.get(record_id)
+        if held is not None and _same_record(held.provenance.warc_raw, source):
+            return held
+        path, _, offset = source.rpartition("#")
+        return self.catalog.capture_at(Path(path).name, int(offset)) if offset.isdigit() else None
+
     def _reextract(self, item: ArchiveItem, run: str) -> None:
         """Give the catalog's capture at this raw record the new extraction, if it differs; the raw record stays."""
         self._count(run, "captures_read")
-        held = self.catalog.get(item.record.id)
         source = item.capture.source_location
-        if held is None or not _same_record(held.provenance.warc_raw, source):
+        held = self._held_at(item.record.id, source)
+        if held is None:
             self._count(run, "not_in_catalog")  # a copy the catalog holds elsewhere, or not at all: `repair`'s
             return
         if held.same_extraction(item.record):
@@ -462,11 +506,15 @@ class ArchivePipeline:
         for writer in writers:
             writer.flush()  # bytes durable before any row points at them
         for run, records in _by_run((r.provenance.crawl_id or "", r) for r in self.pending).items():
-            inserted = self.catalog.add_records(records)
+            with_text = [r for r in records if r.provenance.no_text is None]
+            inserted = self.catalog.add_records(with_text)
             self._count(run, "records_written", inserted)
             self.stats.inc_value("catalog/inserted", inserted)
-            if inserted < len(records):  # another writer archived the same capture meanwhile
-                self._count(run, "unchanged", len(records) - inserted)
+            if inserted < len(with_text):  # another writer archived the same capture meanwhile
+                self._count(run, "unchanged", len(with_text) - inserted)
+            no_text = [r for r in records if r.provenance.no_text is not None]
+            if no_text:  # archived raw, catalogued with no main text (counted as such)
+                self.stats.inc_value("catalog/inserted", self.catalog.add_records(no_text))
         for run, records in _by_run(self.extractions).items():
             self._count(run, "reextracted", self.catalog.replace_extractions(records))
         for writer in writers:
@@ -497,6 +545,7 @@ class ArchivePipeline:
             "unchanged",
             "revisits",
             "failed",
+            "no_text",
             "words_kept",
             "boilerplate_words_dropped",
             "reextracted",

@@ -27,10 +27,11 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from archive.catalog.facade import Catalog
-from archive.crawl.items import ArchiveItem, CaptureFailure
+from archive.crawl.items import ArchiveItem, CaptureFailure, NoTextItem
 from scraper import Capture, CaptureError, Record, SiteEvidence, build_record
+from scraper.notext import no_text_record
 
-__all__ = ["START_AFTER", "ExtractionPool", "available_cores", "build_item"]
+__all__ = ["START_AFTER", "ExtractionPool", "available_cores", "build_item", "without_text"]
 
 # Captures extracted in the main process before a pool starts: below this a replay ends
 # sooner than a pool gets going, and starting one only costs.
@@ -51,14 +52,28 @@ def available_cores() -> int:
 def build_item(
     capture: Capture, evidence: SiteEvidence | None = None, evidence_for_html: bool = False
 ) -> ArchiveItem | CaptureFailure:
-    """Return the archive item of `capture`, or the failure that names it and why it has no record."""
+    """Return the archive item of `capture`, or the failure that names it and why it has no main text.
+
+    A capture with bytes that extraction fails on is still archived (`NoTextItem`).
+    """
     try:
         return ArchiveItem(capture, build_record(capture, evidence=evidence, evidence_for_html=evidence_for_html))
     except CaptureError as exc:
-        return CaptureFailure(capture.source_location, str(exc))
+        return without_text(capture, str(exc))
     except Exception as exc:  # a bug or an extractor crash must still be counted, not lost in a log
         logger.exception("extraction crashed on %s", capture.source_location)
-        return CaptureFailure(capture.source_location, f"extraction crashed: {type(exc).__name__}: {exc}")
+        return without_text(capture, f"extraction crashed: {type(exc).__name__}: {exc}")
+
+
+def without_text(capture: Capture, reason: str, record: Record | None = None) -> CaptureFailure:
+    """Return the failure of a capture extraction failed on, archived raw with no main text when it holds bytes.
+
+    An empty capture has nothing to keep: a plain failure.
+    """
+    if not capture.payload.strip():
+        return CaptureFailure(capture.source_location, reason)
+    record = record or no_text_record(capture, reason)
+    return NoTextItem(capture.source_location, reason, capture=capture, record=record)
 
 
 # In a worker: the catalog it reads site evidence from (its own connection), and the mode.
@@ -103,6 +118,8 @@ def _start_worker(main_pid: int, db_url: str | None, evidence_for_html: bool) ->
 def _extract(capture: Capture) -> Record | CaptureFailure:
     item = build_item(capture, _evidence, _evidence_for_html)
     # Only the record goes back: the main process has the capture.
+    if isinstance(item, NoTextItem) and item.record is not None:
+        return item.record
     return item.record if isinstance(item, ArchiveItem) else item
 
 
@@ -143,8 +160,12 @@ class ExtractionPool:
                 if executor is self.executor:  # the first of its captures to hear of it replaces it
                     self._replace()
                 continue
-            return item if isinstance(item, CaptureFailure) else ArchiveItem(capture, item)
-        return CaptureFailure(capture.source_location, "extraction worker died on this capture twice")
+            if isinstance(item, CaptureFailure):
+                return item
+            if item.provenance.no_text is not None:  # built in the worker: the capture is here
+                return without_text(capture, item.provenance.no_text, item)
+            return ArchiveItem(capture, item)
+        return without_text(capture, "extraction worker died on this capture twice")
 
     def _launch(self) -> None:
         executor = self._executor()

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from archive.catalog.facade import Catalog
+from archive.catalog.runs import died_line
 from archive.integrity.damage import FileScan, Loss, RegionFinding, scan_file, set_aside
 from archive.integrity.verify import Report, verify
 from archive.layout import DataLayout
@@ -43,6 +44,7 @@ class RepairReport:
     relocated: int = 0  # captures whose records moved in their file (bytes cut out or inserted before them)
     forgotten: list[str] = field(default_factory=list)  # captures whose WARC records were lost (damaged or gone)
     unmendable: list[str] = field(default_factory=list)
+    interrupted: list[str] = field(default_factory=list)  # runs whose process died, marked interrupted
 
 
 @dataclass
@@ -150,6 +152,8 @@ def repair(data_dir: Path, catalog: Catalog, *, dry_run: bool = False) -> Repair
         catalog.forget_captures(checked.dangling)
         _add(catalog, moved)
     report.forgotten = sorted(lost)
+    # Last, with the captures re-indexed: a run whose process died is counted from what it archived.
+    report.interrupted = [died_line(run) for run in catalog.close_dead_crawls(dry_run=dry_run)]
     return report
 
 
