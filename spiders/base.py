@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Mapping
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import scrapy
 from scrapy import signals
@@ -26,6 +28,8 @@ if TYPE_CHECKING:
 __all__ = ["ArchiveSpider"]
 
 _RUN_ITEMS = (ArchiveItem, CaptureFailure, ExchangeItem, RevisitItem)  # what the pipeline files under a run
+PARSE_THREADS = 2  # threads parsing links, sitemaps and feeds off the reactor (ARCHIVE_PARSE_THREADS)
+T = TypeVar("T")
 
 
 class ArchiveSpider(scrapy.Spider):
@@ -42,12 +46,15 @@ class ArchiveSpider(scrapy.Spider):
     pool: ExtractionPool | None = None
     jobs: int = 1
     frontier_worker: FrontierWorker | None = None  # set when this process is one worker of a shared frontier
+    parse_threads: int = PARSE_THREADS
+    _threads: ThreadPoolExecutor | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> ArchiveSpider:
         spider: ArchiveSpider = super().from_crawler(crawler, *args, **kwargs)
         settings = crawler.settings
         spider.jobs = max(1, settings.getint("ARCHIVE_JOBS", 1) or available_cores())
+        spider.parse_threads = max(1, settings.getint("ARCHIVE_PARSE_THREADS", PARSE_THREADS))
         if spider.jobs > 1:
             mode = settings.get("ARCHIVE_SITE_EVIDENCE") or "off"
             evidence_url = settings_catalog_url(settings) if mode in SITE_EVIDENCE_MODES and mode != "off" else None
@@ -101,8 +108,24 @@ class ArchiveSpider(scrapy.Spider):
             item = replace(item, source=source.shown)
         return item
 
+    async def in_thread(self, work: Callable[..., T], *args: Any) -> T:
+        """Return `work(*args)`, run in one of the spider's parse threads so the reactor stays free."""
+        if self._threads is None:
+            self._threads = ThreadPoolExecutor(max_workers=self.parse_threads, thread_name_prefix="parse")
+        return await asyncio.wrap_future(self._threads.submit(work, *args))
+
+    def closing(self) -> bool:
+        """Return whether the crawl is stopping (a signal, a close request): queued parse work is dropped."""
+        engine = getattr(getattr(self, "crawler", None), "engine", None)
+        if engine is None:
+            return False
+        slot = getattr(engine, "_slot", None)  # Scrapy sets its `closing` once close_spider begins
+        return not engine.running or (slot is not None and slot.closing is not None)
+
     def close_pool(self) -> None:
-        """Stop the workers; record how many processes extracted and how often one was replaced."""
+        """Stop the workers and threads; record how many processes extracted and how often one was replaced."""
+        if self._threads is not None:  # what is still queued is dropped, what runs finishes
+            self._threads.shutdown(wait=False, cancel_futures=True)
         if self.pool is not None:
             self.pool.close()
         if self.crawler.stats is not None:

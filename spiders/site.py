@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
+import threading
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 import feedparser
-from scrapy.exceptions import DownloadCancelledError, IgnoreRequest
+from scrapy import signals
+from scrapy.exceptions import DontCloseSpider, DownloadCancelledError, IgnoreRequest
 from scrapy.http import Headers, Request, Response, TextResponse
 from scrapy.linkextractors import LinkExtractor
 from scrapy.responsetypes import responsetypes
 from scrapy.spidermiddlewares.httperror import HttpError
-from scrapy.utils.gz import gunzip
-from scrapy.utils.sitemap import Sitemap, sitemap_urls_from_robots
+from scrapy.utils.sitemap import sitemap_urls_from_robots
 from twisted.internet.defer import CancelledError
 from twisted.python.failure import Failure
 
@@ -24,10 +27,14 @@ from archive.crawl.requisites import Requisite, allot, css_requisites, html_requ
 from archive.crawl.responses import archived_response, capture_from_response
 from archive.crawl.scope import CAPPED, FETCH, CrawlScope, LocalLedger, ScopeOptions
 from archive.crawl.seeds import Seed
+from archive.crawl.sitemaps import INDEX, IndexCache, SitemapError, read_sitemap
 from archive.warc.sources import SourceError, decode_content
 from scraper import media_kind
 from scraper.capture import HTML_TYPES
 from spiders.base import ArchiveSpider
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
 
 __all__ = ["SiteSpider"]
 
@@ -39,6 +46,10 @@ _FEED_HEAD = re.compile(rb"<(?:rss|feed|rdf:RDF)\b", re.IGNORECASE)
 _SITEMAP_HEAD = re.compile(rb"<(?:urlset|sitemapindex)\b", re.IGNORECASE)
 _SITEMAP_MAX_BYTES = 64 * 1024 * 1024
 _MAX_SITEMAP_DEPTH = 5  # sitemap indexes nested deeper than this (or pointing at themselves) stop
+SITEMAPS_AHEAD = 2  # child sitemaps of one index asked for at once (ARCHIVE_SITEMAPS_AHEAD)
+LINKS_PER_PAGE = 10_000  # links a page may give the crawl, in document order (ARCHIVE_LINKS_PER_PAGE)
+_PACE = 256  # requests handed to Scrapy between turns of the reactor
+PAGES_PER_BATCH = 500  # a sitemap's pages queued at a time; more as the queue runs low (ARCHIVE_SITEMAP_BATCH)
 _CSS_TYPES = ("text/css",)
 _BUILD_RECORD = object()  # yielded by _page where the page's record goes: route builds it (maybe in a worker)
 # The spider's `archived`, set by the archive pipeline: a URL's latest capture (status, headers, body as stored).
@@ -104,6 +115,26 @@ class SiteSpider(ArchiveSpider):
         self.scope = scope or CrawlScope(options, LocalLedger(seeds))
         self.seeds = list(seeds)
         self.links = LinkExtractor(unique=True)  # every link; CrawlScope.in_scope is the one rule for what is followed
+        self.links_per_page = LINKS_PER_PAGE
+        self.sitemaps_ahead = SITEMAPS_AHEAD
+        self.indexes = IndexCache()  # the children of sitemap indexes read, each asked for when the one before is read
+        self.offload = False  # parse in threads (a running crawl); else inline, for callers with no reactor
+        self.sitemap_batch = PAGES_PER_BATCH
+        # Sitemaps read but not yet all queued: (request meta, their page URLs, how far queued).
+        self.unqueued: deque[tuple[dict[str, Any], list[str], int]] = deque()
+        self._counting = threading.Lock()
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> SiteSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        assert isinstance(spider, SiteSpider)
+        settings = crawler.settings
+        spider.links_per_page = max(0, settings.getint("ARCHIVE_LINKS_PER_PAGE", LINKS_PER_PAGE))
+        spider.sitemaps_ahead = max(1, settings.getint("ARCHIVE_SITEMAPS_AHEAD", SITEMAPS_AHEAD))
+        spider.sitemap_batch = max(1, settings.getint("ARCHIVE_SITEMAP_BATCH", PAGES_PER_BATCH))
+        spider.offload = True
+        crawler.signals.connect(spider._on_idle, signal=signals.spider_idle)
+        return spider
 
     async def start(self) -> AsyncIterator[Request]:
         if self.frontier_worker is not None:  # seeds reach a shared frontier through `scraper enqueue`
@@ -137,6 +168,7 @@ class SiteSpider(ArchiveSpider):
                 yield self.tagged(item, response.meta)
         finally:  # everything it gave is with the pipeline or the scheduler now
             self.request_done(response.meta)
+            self._queue_sitemap_pages(low=self.sitemap_batch // 4)
 
     async def _route(self, response: Response) -> AsyncIterator[Any]:
         kind = response.meta["kind"]
@@ -145,20 +177,29 @@ class SiteSpider(ArchiveSpider):
         if kind in ("robots", "sitemap", "feed") and not response.meta.get("archive_resumed"):
             # What the crawl was steered by goes into the WARC too (as fetched, no record).
             yield ExchangeItem(capture_from_response(response), "discovery")
-        found: Iterator[Any]
-        if kind == "robots":
-            found = self._robots(response)
-        elif kind == "sitemap":
-            found = self._sitemap(response)
-        elif kind == "feed":
-            found = self._feed(response)
-        elif kind == "requisite":
-            found = self._requisite(response)
+        found: Iterable[Any]
+        if self.offload and not (kind == "page" and response.status == 304):  # a 304 reads the archive: here
+            # Parsing links, sitemaps and feeds takes seconds on a large page: never on the reactor thread.
+            found = await self.in_thread(self._found, response, kind)
         else:
-            found = self._page(response)
-        for item in found:
+            found = self._found(response, kind)
+        for count, item in enumerate(found, 1):
             # A page's record is built in a worker process when a pool runs (ArchiveSpider.build).
             yield await self.build(response) if item is _BUILD_RECORD else item
+            if count % _PACE == 0:  # thousands of requests: let downloads in between
+                await asyncio.sleep(0)
+
+    def _found(self, response: Response, kind: str) -> list[Any]:
+        """Return what a response of `kind` gives the crawl: items, requests, and where its record goes."""
+        if kind == "robots":
+            return list(self._robots(response))
+        if kind == "sitemap":
+            return list(self._sitemap(response))
+        if kind == "feed":
+            return list(self._feed(response))
+        if kind == "requisite":
+            return list(self._requisite(response))
+        return list(self._page(response))
 
     def _sniff(self, response: Response) -> str:
         if urlsplit(response.url).path == "/robots.txt":
@@ -182,41 +223,112 @@ class SiteSpider(ArchiveSpider):
                 yield request
 
     def _sitemap(self, response: Response) -> Iterator[Any]:
+        """Request a sitemap's pages while the crawl wants more, or an index's first few children.
+
+        An index's children are asked for `sitemaps_ahead` at a time: each one read (or failed)
+        asks for the next, behind the pages already queued, until the crawl's page caps are reached.
+        """
         meta = response.meta
-        body = response.body
-        if body[:2] == b"\x1f\x8b":
-            try:
-                body = gunzip(body, max_size=_SITEMAP_MAX_BYTES)
-            except Exception as exc:  # a bad or oversized gzip: name it, carry on with the crawl
-                yield CaptureFailure(response.url, f"unreadable gzipped sitemap: {exc}")
-                return
         try:
-            sitemap = Sitemap(body)
-        except Exception as exc:  # lxml refuses malformed XML
-            yield CaptureFailure(response.url, f"unreadable sitemap: {exc}")
+            sitemap = read_sitemap(response.body, _SITEMAP_MAX_BYTES)
+        except SitemapError as exc:  # named; the crawl, and the index this sitemap came from, go on
+            yield CaptureFailure(response.url, str(exc))
+            yield from self._next_sitemap(meta)
             return
         scope = self.scope_of(meta)
-        if sitemap.type == "sitemapindex":
+        if sitemap.kind == INDEX:
             if meta["sitemap_depth"] >= _MAX_SITEMAP_DEPTH:
                 yield CaptureFailure(response.url, f"sitemap index nested deeper than {_MAX_SITEMAP_DEPTH} levels")
+                yield from self._next_sitemap(meta)
                 return
-            for entry in sitemap:
-                request = self._request(
-                    scope,
-                    entry["loc"],
-                    "sitemap",
-                    meta["hops_left"],
-                    meta["seed"],
-                    sitemap_depth=meta["sitemap_depth"] + 1,
-                )
-                if request is not None:
-                    yield request
-        elif sitemap.type == "urlset":
-            for entry in sitemap:
-                depth = scope.entry_depth(meta["seed"])
-                request = self._request(scope, entry["loc"], "page", depth, meta["seed"], sitemap_depth=0)
-                if request is not None:
-                    yield request
+            self.indexes.put(response.url, sitemap.locs)
+            resume = meta.get("sitemap_resume")  # read again for a chain whose index this process had not read
+            ahead = 1 if resume is not None else self.sitemaps_ahead
+            yield from self._children(scope, response.url, meta, resume or 0, ahead)
+            return
+        yield from self._sitemap_pages(meta, sitemap.locs, 0)
+
+    def _sitemap_pages(self, meta: dict[str, Any], locs: list[str], start: int) -> Iterator[Request]:
+        """Request a sitemap's pages from `start` while the crawl wants more, a batch at a time; then its next sibling.
+
+        In one process, what is left after a batch waits here (`unqueued`) until the queue runs
+        low; a shared frontier queues it all, where every worker can take it.
+        """
+        scope = self.scope_of(meta)
+        seed = meta["seed"]
+        depth = scope.entry_depth(seed)
+        batch = self.sitemap_batch if self.offload and self.frontier_worker is None else len(locs)
+        position = start
+        while position < len(locs) and batch > 0:
+            if not scope.wants_pages(seed) or (position % _PACE == 0 and self.closing()):
+                return
+            request = self._request(scope, locs[position], "page", depth, seed, sitemap_depth=0)
+            position += 1
+            if request is not None:
+                batch -= 1
+                yield request
+        if position < len(locs):
+            self.unqueued.append((meta, locs, position))
+        else:
+            yield from self._next_sitemap(meta)
+
+    def _queue_sitemap_pages(self, low: int) -> bool:
+        """Queue the next batch of a sitemap's pages when fewer than `low` requests wait; return whether it did."""
+        engine = getattr(getattr(self, "crawler", None), "engine", None)
+        slot = getattr(engine, "_slot", None)
+        if engine is None or slot is None or not self.unqueued or self.closing():
+            return False
+        if len(slot.scheduler) >= low:
+            return False
+        meta, locs, position = self.unqueued.popleft()
+        queued = False
+        for request in self._sitemap_pages(meta, locs, position):
+            engine.crawl(request)
+            queued = True
+        return queued
+
+    def _on_idle(self) -> None:
+        """Keep the crawl open while a sitemap still has pages to queue."""
+        while self.unqueued and not self.closing():  # a sitemap whose batch queues nothing gives way to the next
+            if self._queue_sitemap_pages(low=1):
+                raise DontCloseSpider
+
+    def _next_sitemap(self, meta: dict[str, Any]) -> Iterator[Request]:
+        """Ask for the next child of the index a child sitemap came from (if any, and if pages are still wanted)."""
+        index = meta.get("sitemap_index")
+        if index is None:
+            return
+        index_meta = {**meta, "sitemap_depth": meta["sitemap_depth"] - 1}
+        yield from self._children(self.scope_of(meta), index, index_meta, meta["sitemap_position"] + 1, 1)
+
+    def _children(
+        self, scope: CrawlScope, index: str, meta: dict[str, Any], start: int, count: int
+    ) -> Iterator[Request]:
+        """Request up to `count` child sitemaps of `index` from position `start`, each marked with its place."""
+        children = self.indexes.get(index)
+        if children is None:  # read by another worker, or forgotten: read it again, to go on from `start`
+            again: dict[str, Any] = {k: meta[k] for k in ("hops_left", "seed", "sitemap_depth") if k in meta}
+            again.update(kind="sitemap", from_seed=False, sitemap_resume=start)
+            if scope.run is not None:
+                again["crawl"] = scope.run
+            yield Request(index, callback=self.route, errback=self.on_error, meta=again, dont_filter=True, priority=-1)
+            return
+        for position in range(start, len(children)):
+            if count <= 0 or not scope.wants_pages(meta["seed"]) or self.closing():
+                return
+            request = self._request(
+                scope,
+                children[position],
+                "sitemap",
+                meta["hops_left"],
+                meta["seed"],
+                sitemap_depth=meta["sitemap_depth"] + 1,
+                priority=-1,  # behind the pages already queued: a sitemap is read when they are taken
+            )
+            if request is not None:
+                request.meta.update(sitemap_index=index, sitemap_position=position)
+                count -= 1
+                yield request
 
     def _feed(self, response: Response) -> Iterator[Any]:
         meta = response.meta
@@ -286,7 +398,12 @@ class SiteSpider(ArchiveSpider):
                     yield request
         if meta["hops_left"] <= 0:
             return
-        for link in self.links.extract_links(response):
+        links = self.links.extract_links(response)
+        if len(links) > self.links_per_page:  # counted and named: a page of 50,000 links is not a mistake to hide
+            self._count("crawl/links_capped", len(links) - self.links_per_page)
+            logger.warning("%s: %d links, the first %d followed", response.url, len(links), self.links_per_page)
+            links = links[: self.links_per_page]
+        for link in links:
             request = self._request(scope, link.url, "page", meta["hops_left"] - 1, meta["seed"], sitemap_depth=0)
             if request is not None:
                 yield request
@@ -382,6 +499,7 @@ class SiteSpider(ArchiveSpider):
         *,
         sitemap_depth: int,
         from_seed: bool = False,
+        priority: int = 0,
     ) -> Request | None:
         """Return the request for a URL the crawl's scope takes (new, in scope, under its caps), else None.
 
@@ -406,15 +524,24 @@ class SiteSpider(ArchiveSpider):
             meta["crawl"] = scope.run
             meta["claim"] = claim  # taken when the frontier queues the request (archive.frontier.store)
         # Sitemaps and feeds are visited once per crawl, however many indexes point at them.
-        return Request(url, callback=self.route, errback=self.on_error, meta=meta, dont_filter=from_seed)
+        return Request(
+            url, callback=self.route, errback=self.on_error, meta=meta, dont_filter=from_seed, priority=priority
+        )
 
     def _count(self, key: str, amount: int = 1) -> None:
         crawler = getattr(self, "crawler", None)  # `scraper enqueue` builds seed requests with no crawler
         if amount and crawler is not None and crawler.stats is not None:
-            crawler.stats.inc_value(key, amount)
+            with self._counting:  # parse threads count too
+                crawler.stats.inc_value(key, amount)
 
     def _failed(self, failure: Failure) -> Iterator[Any]:
-        """Name the URL and the reason; robots.txt refusals are policy, counted but not failures."""
+        """Name the URL and the reason; robots.txt refusals are policy, counted but not failures.
+
+        A child sitemap that failed still asks for the next child of its index.
+        """
+        request = getattr(failure, "request", None)
+        if request is not None:
+            yield from self._next_sitemap(request.meta)
         if isinstance(failure.value, IgnoreRequest) and "robots.txt" in str(failure.value):
             self._count("crawl/robots_forbidden")
             return

@@ -9,6 +9,7 @@ however many workers run.
 from __future__ import annotations
 
 import re
+import threading
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
@@ -88,6 +89,10 @@ class Ledger(Protocol):
         """Return 1 (taken: fetch it), 0 (seen) or -1 (over a cap); None: taken when its request is queued."""
         ...
 
+    def taken(self, seed: int) -> tuple[int, int] | None:
+        """Return the pages taken by the crawl and through `seed`, or None where they are not counted here."""
+        ...
+
 
 class LocalLedger:
     """A crawl's ledger in this process."""
@@ -98,12 +103,20 @@ class LocalLedger:
         self.discovery: set[str] = set()
         self.per_site: Counter[str] = Counter()
         self.per_seed: Counter[int] = Counter()
+        self._lock = threading.Lock()  # links, sitemaps and feeds are read in several threads
 
     def seed(self, index: int) -> Seed:
         return self.seeds[index]
 
+    def taken(self, seed: int) -> tuple[int, int]:
+        return len(self.pages), self.per_seed[seed]
+
     def claim(self, ticket: Mapping[str, Any]) -> int:
         """Take a URL for the crawl, as the frontier's push script does (archive.frontier.store)."""
+        with self._lock:
+            return self._claim(ticket)
+
+    def _claim(self, ticket: Mapping[str, Any]) -> int:
         key = ticket["key"]
         if ticket["kind"] == "discovery":
             if key in self.discovery or key in self.pages:  # a seed of kind auto is a page so far
@@ -146,6 +159,9 @@ class SharedLedger:
     def claim(self, ticket: Mapping[str, Any]) -> None:
         return None
 
+    def taken(self, seed: int) -> None:  # counted in the frontier, as each request is queued
+        return None
+
 
 class CrawlScope:
     """One crawl's rules over its ledger: which URLs it may fetch, and whether each is new and within its caps.
@@ -174,6 +190,19 @@ class CrawlScope:
     def entry_depth(self, seed: int) -> int:
         """Pages listed by a sitemap or feed are archived, their links followed only if the seed says."""
         return self.seed(seed).depth or 0
+
+    def wants_pages(self, seed: int) -> bool:
+        """Return False once no further page can be taken through `seed`: the crawl's or the seed's page cap is met.
+
+        A shared crawl counts in the frontier, so here it always wants more (its pushes say no).
+        """
+        taken = self.ledger.taken(seed)
+        if taken is None:
+            return True
+        crawl_cap, seed_cap = self.options.max_pages, self.seed(seed).max_pages
+        return not (
+            (crawl_cap is not None and taken[0] >= crawl_cap) or (seed_cap is not None and taken[1] >= seed_cap)
+        )
 
     def admit(self, url: str, kind: str, seed: int, *, again: bool = False) -> tuple[str, dict[str, Any] | None]:
         """Return (FETCH, SEEN, CAPPED or OUT, claim) for a URL found through seed `seed`, taking it when FETCH.
