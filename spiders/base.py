@@ -48,6 +48,7 @@ class ArchiveSpider(scrapy.Spider):
     frontier_worker: FrontierWorker | None = None  # set when this process is one worker of a shared frontier
     parse_threads: int = PARSE_THREADS
     _threads: ThreadPoolExecutor | None = None
+    _builder: ThreadPoolExecutor | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> ArchiveSpider:
@@ -98,7 +99,12 @@ class ArchiveSpider(scrapy.Spider):
         """Return the response's archive item, built in a worker process when a pool runs, else here."""
         capture = capture_from_response(response)
         building = self.pool.submit(capture) if self.pool is not None else None
-        if building is None:
+        if building is None and self.pool is None:  # --jobs 1: one thread, in order, so the reactor keeps its clock
+            if self._builder is None:
+                self._builder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="record-build")
+            work = self._builder.submit(build_item, capture, self.site_evidence, self.evidence_for_html)
+            item = await asyncio.wrap_future(work)
+        elif building is None:  # the first START_AFTER captures, while the workers start: here
             item = build_item(capture, self.site_evidence, self.evidence_for_html)
         else:
             item = await building
@@ -124,8 +130,9 @@ class ArchiveSpider(scrapy.Spider):
 
     def close_pool(self) -> None:
         """Stop the workers and threads; record how many processes extracted and how often one was replaced."""
-        if self._threads is not None:  # what is still queued is dropped, what runs finishes
-            self._threads.shutdown(wait=False, cancel_futures=True)
+        for threads in (self._threads, self._builder):
+            if threads is not None:  # what is still queued is dropped, what runs finishes
+                threads.shutdown(wait=False, cancel_futures=True)
         if self.pool is not None:
             self.pool.close()
         if self.crawler.stats is not None:

@@ -130,6 +130,7 @@ def print_summary(stats: dict[str, Any], args: argparse.Namespace, command: str 
             f"{get('crawl/skipped_not_html', 0)} not HTML, {get('crawl/robots_forbidden', 0)} forbidden by robots.txt, "
             f"{get('archive/resumed_from_warc', 0)} resumed from the archive, "
             f"{get('crawl/refused_address', 0)} refused by the network guard"
+            + (f", {get('crawl/links_capped')} links over the per-page cap" if get("crawl/links_capped") else "")
         )
         if kept:  # what was archived with no catalog page, by why
             print("exchanges: " + ", ".join(f"{n} {_EXCHANGES.get(why, why)}" for why, n in sorted(kept.items())))
