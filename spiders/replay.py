@@ -28,9 +28,10 @@ class ReplaySpider(ArchiveSpider):
         "ARCHIVE_CRAWL_KIND": "replay",
     }
 
-    def __init__(self, paths: list[str] | tuple[str, ...] = (), **kwargs: Any) -> None:
+    def __init__(self, paths: list[str] | tuple[str, ...] | str = (), **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.paths = list(paths)
+        # `scrapy crawl replay -a paths=PATH` gives one path as text: one path, not its characters.
+        self.paths = [paths] if isinstance(paths, str) else list(paths)
 
     async def start(self) -> AsyncIterator[Any]:
         absolute = self.settings.getbool("ARCHIVE_ABSOLUTE_PATHS")

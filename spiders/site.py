@@ -31,6 +31,7 @@ from archive.crawl.sitemaps import INDEX, IndexCache, SitemapError, read_sitemap
 from archive.warc.sources import SourceError, decode_content
 from scraper import media_kind
 from scraper.capture import HTML_TYPES
+from spiders._args import as_flag, as_list, as_number, as_seeds
 from spiders.base import ArchiveSpider
 
 if TYPE_CHECKING:
@@ -73,9 +74,9 @@ class SiteSpider(ArchiveSpider):
 
     def __init__(
         self,
-        seeds: Sequence[Seed] = (),
+        seeds: Sequence[Seed] | str = (),
         *,
-        depth: int = 1,
+        depth: int | str = 1,
         any_site: bool = False,
         allow_domains: Sequence[str] = (),
         deny_domains: Sequence[str] = (),
@@ -93,22 +94,23 @@ class SiteSpider(ArchiveSpider):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        seeds = as_seeds(seeds)  # `scrapy crawl site -a seeds=URL,URL -a depth=2`: arguments come as text
         options = ScopeOptions.from_dict(  # None: the option's default
             {
-                "depth": depth,
-                "any_site": any_site,
-                "allow_domains": allow_domains,
-                "deny_domains": deny_domains,
-                "allow": allow,
-                "deny": deny,
-                "max_pages": max_pages,
-                "max_per_site": max_per_site,
-                "archive_other": archive_other,
-                "discover_feeds": discover_feeds,
-                "requisites": requisites,
-                "requisites_per_page": requisites_per_page,
-                "requisite_max_bytes": requisite_max_bytes,
-                "requisites_any_site": requisites_any_site,
+                "depth": as_number("depth", depth),
+                "any_site": as_flag("any_site", any_site),
+                "allow_domains": as_list(allow_domains),
+                "deny_domains": as_list(deny_domains),
+                "allow": as_list(allow),
+                "deny": as_list(deny),
+                "max_pages": as_number("max_pages", max_pages),
+                "max_per_site": as_number("max_per_site", max_per_site),
+                "archive_other": as_flag("archive_other", archive_other),
+                "discover_feeds": as_flag("discover_feeds", discover_feeds),
+                "requisites": as_flag("requisites", requisites),
+                "requisites_per_page": as_number("requisites_per_page", requisites_per_page),
+                "requisite_max_bytes": as_number("requisite_max_bytes", requisite_max_bytes),
+                "requisites_any_site": as_flag("requisites_any_site", requisites_any_site),
             }
         )
         # A crawl in this process has one scope; a frontier worker asks its worker for each crawl's.
