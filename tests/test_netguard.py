@@ -43,6 +43,59 @@ def test_the_address_policy_names_each_kind_of_internal_address(address: str, ki
     assert AddressPolicy().refusal(address) == f"{address.removeprefix('::ffff:')} is a {kind} address"
 
 
+# Each IPv6 spelling that carries an IPv4 address, and the verdict worked out by hand from its bits.
+EMBEDDINGS = [
+    # 6to4, 2002:AABB:CCDD::/48 carries AA.BB.CC.DD
+    ("2002:7f00:1::1", "2002:7f00:1::1 is a 6to4 address of 127.0.0.1, a loopback address"),
+    ("2002:a00:1::1", "2002:a00:1::1 is a 6to4 address of 10.0.0.1, a private address"),
+    ("2002:a9fe:a9fe::", "2002:a9fe:a9fe:: is a 6to4 address of 169.254.169.254, a link-local address"),
+    ("2002:5db8:d822::1", None),  # 93.184.216.34: a public relay address
+    # Teredo 2001:0:SERVER:FLAGS:PORT:CLIENT, the client stored XOR 0xffffffff: 80ff:fffe -> 7f00:0001
+    (
+        "2001:0:4136:e378:8000:63bf:80ff:fffe",
+        "2001:0:4136:e378:8000:63bf:80ff:fffe is a Teredo address of 127.0.0.1, a loopback address",
+    ),
+    (
+        "2001:0:4136:e378:8000:63bf:f5ff:fffe",  # f5ff:fffe -> 0a00:0001
+        "2001:0:4136:e378:8000:63bf:f5ff:fffe is a Teredo address of 10.0.0.1, a private address",
+    ),
+    (
+        "2001:0:a00:1:8000:63bf:a247:27dd",  # the server field 0a00:0001 is 10.0.0.1 too (client 93.184.216.34)
+        "2001:0:a00:1:8000:63bf:a247:27dd is a Teredo address of 10.0.0.1, a private address",
+    ),
+    ("2001:0:4136:e378:8000:63bf:a247:27dd", "2001:0:4136:e378:8000:63bf:a247:27dd is a private address"),
+    # site-local, fec0::/10 (deprecated, still routed inside some networks)
+    ("fec0::1", "fec0::1 is a site-local address"),
+    ("feff:ffff::1", "feff:ffff::1 is a site-local address"),
+    # NAT64: the well-known 64:ff9b::/96 and the local-use 64:ff9b:1::/48, IPv4 in the last 32 bits
+    ("64:ff9b::7f00:1", "64:ff9b::7f00:1 is a NAT64 address of 127.0.0.1, a loopback address"),
+    ("64:ff9b::a9fe:a9fe", "64:ff9b::a9fe:a9fe is a NAT64 address of 169.254.169.254, a link-local address"),
+    ("64:ff9b:1::c0a8:101", "64:ff9b:1::c0a8:101 is a NAT64 address of 192.168.1.1, a private address"),
+    ("64:ff9b:1:ffff::a00:1", "64:ff9b:1:ffff::a00:1 is a NAT64 address of 10.0.0.1, a private address"),
+    # IPv4-mapped (the address itself), IPv4-translated ::ffff:0:0/96 and IPv4-compatible ::/96
+    ("::ffff:127.0.0.1", "127.0.0.1 is a loopback address"),
+    ("::ffff:7f00:1", "127.0.0.1 is a loopback address"),
+    ("::ffff:0:7f00:1", "::ffff:0:7f00:1 is an IPv4-translated address of 127.0.0.1, a loopback address"),
+    ("::7f00:1", "::7f00:1 is an IPv4-compatible address of 127.0.0.1, a loopback address"),
+    ("::a00:1", "::a00:1 is an IPv4-compatible address of 10.0.0.1, a private address"),
+    ("::1", "::1 is a loopback address"),  # IPv6's own, not 0.0.0.1
+    ("::", ":: is a unspecified address"),
+    ("[2002:7f00:1::1]", "2002:7f00:1::1 is a 6to4 address of 127.0.0.1, a loopback address"),  # as in a URL
+]
+
+
+@pytest.mark.parametrize(("address", "verdict"), EMBEDDINGS)
+def test_an_ipv6_address_carrying_a_refused_ipv4_address_is_refused(address: str, verdict: str | None) -> None:
+    assert AddressPolicy().refusal(address) == verdict
+
+
+def test_allowing_the_ipv4_network_allows_its_6to4_spelling_and_not_others() -> None:
+    policy = AddressPolicy(["127.0.0.0/8"])
+    assert policy.refusal("2002:7f00:1::1") is None and policy.refusal("::ffff:127.0.0.1") is None
+    assert policy.refusal("2002:a00:1::1") == "2002:a00:1::1 is a 6to4 address of 10.0.0.1, a private address"
+    assert AddressPolicy(["2002:7f00::/32"]).refusal("2002:7f00:1::1") is None
+
+
 def test_public_addresses_pass_and_allowed_networks_open_up() -> None:
     policy = AddressPolicy(["10.0.0.0/8", "::1/128"])
     assert AddressPolicy().refusal("93.184.216.34") is None

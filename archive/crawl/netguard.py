@@ -64,10 +64,41 @@ class AddressPolicy:
             return f"{address!r} is not an IP address"
         if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
             ip = ip.ipv4_mapped
-        if any(ip in network for network in self.allowed):
+        if self._allows(ip):
             return None
+        for form, embedded in _embedded_ipv4(ip):
+            why = None if self._allows(embedded) else _kind(embedded)
+            if why is not None:
+                article = "an" if form[0] in "AEIOU" else "a"
+                return f"{ip} is {article} {form} address of {embedded}, a {why} address"
         kind = _kind(ip)
         return None if kind is None else f"{ip} is a {kind} address"
+
+    def _allows(self, ip: IPAddress) -> bool:
+        return any(ip in network for network in self.allowed)
+
+
+# IPv6 prefixes whose last 32 bits carry an IPv4 address a gateway or the host's stack may deliver to.
+_LAST_32_BITS = (
+    ("NAT64", ipaddress.IPv6Network("64:ff9b::/96")),  # RFC 6052 well-known prefix
+    ("NAT64", ipaddress.IPv6Network("64:ff9b:1::/48")),  # RFC 8215 local-use prefix, /96 spelling
+    ("IPv4-translated", ipaddress.IPv6Network("::ffff:0:0:0/96")),  # RFC 2765 (SIIT)
+    ("IPv4-compatible", ipaddress.IPv6Network("::/96")),  # RFC 4291, deprecated
+)
+
+
+def _embedded_ipv4(ip: IPAddress) -> list[tuple[str, ipaddress.IPv4Address]]:
+    """Return the IPv4 addresses an IPv6 address carries, each with the name of its form (6to4, Teredo...)."""
+    if not isinstance(ip, ipaddress.IPv6Address):
+        return []
+    if int(ip) <= 1:
+        return []  # :: and ::1 are IPv6's own unspecified and loopback addresses, not IPv4-compatible ones
+    found = [(form, ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)) for form, net in _LAST_32_BITS if ip in net]
+    if ip.sixtofour is not None:
+        found.append(("6to4", ip.sixtofour))
+    if ip.teredo is not None:  # (server, client): the client's address is stored XOR 0xffffffff
+        found += [("Teredo", ip.teredo[1]), ("Teredo", ip.teredo[0])]
+    return found
 
 
 def _kind(ip: IPAddress) -> str | None:
@@ -76,6 +107,8 @@ def _kind(ip: IPAddress) -> str | None:
         return "loopback"
     if ip.is_link_local:
         return "link-local"
+    if isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local:
+        return "site-local"
     if ip.is_unspecified:
         return "unspecified"
     if ip.is_multicast:
