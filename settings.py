@@ -24,7 +24,7 @@ RETRY_BACKOFF_MAX = 30.0
 RETRY_AFTER_MAX = 120.0  # a server asking to wait longer than this is taken as a refusal
 REDIRECT_MAX_TIMES = 10  # a longer chain (or a loop) fails with a clear reason
 ARCHIVE_PARSE_THREADS = 2  # threads reading links, sitemaps and feeds, off the reactor so downloads keep their clock
-ARCHIVE_LINKS_PER_PAGE = 10_000  # links a page gives the crawl, in document order; the rest counted (crawl/links_capped)
+ARCHIVE_LINKS_PER_PAGE = 10_000  # links a page gives the crawl, in document order; the rest are counted
 ARCHIVE_SITEMAPS_AHEAD = 2  # child sitemaps of an index asked for at once; each read asks for the next
 ARCHIVE_SITEMAP_BATCH = 500  # a sitemap's pages queued at a time, more as the queue runs low
 

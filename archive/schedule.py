@@ -22,6 +22,7 @@ same job at once: the second one skips that run and says so.
 
 from __future__ import annotations
 
+import difflib
 import fcntl
 import hashlib
 import os
@@ -100,10 +101,18 @@ def load_schedule(path: Path) -> list[Job]:
     return out
 
 
+_KEYS = frozenset({"seeds", "seeds_file", "args", "every", "cron", *_OPTIONS, *_SWITCHES})
+
+
 def _job(path: Path, name: str, spec: dict[str, Any]) -> Job:
     where = f"{path}: jobs.{name}"
     if not re.fullmatch(r"[\w.-]{1,64}", name):
         raise ScheduleError(f"{where}: a job name is letters, digits, '.', '_' or '-'")
+    for key in spec:  # a misspelt key would otherwise be dropped without a word (maxpages = 50)
+        if key not in _KEYS:
+            close = difflib.get_close_matches(key, sorted(_KEYS), n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(sorted(_KEYS))}"
+            raise ScheduleError(f"{where}: unknown key {key!r} ({hint})")
     args: list[str] = [str(url) for url in spec.get("seeds", [])]
     if "seeds_file" in spec:
         args += ["--seeds", str((path.parent / str(spec["seeds_file"])).resolve())]
@@ -192,9 +201,13 @@ class Scheduler:
         self.say = say
         self.clock = clock
         self.frontier = frontier  # (Redis URL, name): runs are enqueued there for its workers
+        self.failed: list[str] = []  # runs that ended with a non-zero status
 
     def run(self, *, max_runs: int | None = None, once: bool = False) -> int:
-        """Run jobs as they fall due; `once`: each job one time now. Return the number of runs started."""
+        """Run jobs as they fall due; `once`: each job one time now. Return the number of runs started.
+
+        `failed` lists each run that ended with a non-zero status, as "JOB (status N)".
+        """
         runs = 0
         while self.jobs:
             job = min(self.jobs, key=lambda j: j.next_run)
@@ -203,7 +216,9 @@ class Scheduler:
                 time.sleep(min(wait, 60))
                 continue
             started = self.clock()
-            self.run_job(job)
+            status = self.run_job(job)
+            if status:
+                self.failed.append(f"{job.name} (status {status})")
             runs += 1
             job.schedule_after(started)
             if once and runs >= len(self.jobs):

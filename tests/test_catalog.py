@@ -206,7 +206,13 @@ def test_a_catalog_made_by_the_first_release_upgrades_and_keeps_its_records(db_u
         documents = table("documents", column("id"), *(column(k) for k in document))
         document_id = session.execute(documents.insert().values(**document).returning(documents.c.id)).scalar_one()
         row = CaptureRow.from_record(record, document_id)
-        later = {"previous_id", "site_key", "claimed_url", "source_record_id", "no_text"}  # columns later revisions added
+        later = {
+            "previous_id",
+            "site_key",
+            "claimed_url",
+            "source_record_id",
+            "no_text",
+        }  # columns later revisions added
         first_release = {c.key: getattr(row, c.key) for c in CaptureRow.__table__.columns if c.key not in later}
         session.execute(CaptureRow.__table__.insert().values(**first_release))
     assert "site_lines" not in inspect(old.engine).get_table_names()

@@ -444,3 +444,14 @@ def test_wacz_packages_a_run_with_the_captures_its_revisits_point_at(
     assert {p["id"] for p in pages} == set(exported)
     assert all(p["title"] == exported[p["id"]]["title"] for p in pages)
     assert cli("wacz", "--crawl", "ffffffff").code == 1
+
+
+def test_wacz_refuses_a_run_that_archived_no_page(cli: Cli, site: NewsSite, tmp_path: Path) -> None:
+    done = cli("crawl", f"{site.base}/no/such/page", "--depth", "0", "--retries", "0", *FAST)
+    assert done.code == 1, done.out + done.err  # the one page is a 404: archived as answered, no page
+    [run] = json.loads(cli("crawls", "--format", "json", check=True).out)
+    out = tmp_path / "empty.wacz"
+    refused = cli("wacz", "--crawl", run["id"], "--out", str(out))
+    assert refused.code == 1, refused.out + refused.err  # as for a run that is not there
+    assert f"error: run {run['id']} archived no pages" in refused.err
+    assert not out.exists()

@@ -102,6 +102,14 @@ def test_schedule_file_jobs_and_their_crawl_arguments(tmp_path: Path) -> None:
         ('[jobs."a b"]\nseeds = ["https://x.example/"]\nevery = "1h"\n', "job name"),
         ("[jobs\n", "schedule.toml"),
         ('title = "nothing to do"\n', "no \\[jobs.NAME\\] tables"),
+        (
+            '[jobs.a]\nseeds = ["https://x.example/"]\nevery = "1h"\nmaxpages = 50\n',
+            "unknown key 'maxpages' \\(did you mean 'max_pages'\\?\\)",
+        ),
+        (
+            '[jobs.a]\nseeds = ["https://x.example/"]\nevery = "1h"\nfrobnicate = 1\n',
+            "unknown key 'frobnicate' \\(known keys: args, contact,",
+        ),
     ],
 )
 def test_a_bad_schedule_file_is_named_with_the_reason(tmp_path: Path, body: str, reason: str) -> None:
@@ -127,6 +135,22 @@ def test_schedule_runs_each_job_and_records_the_runs(cli: Cli, tmp_path: Path) -
     assert all(r["status"] == "finished" for r in runs)
     records = [json.loads(line) for line in cli("export", check=True).out.splitlines()]
     assert len(records) == len(ARTICLES)  # the second feeds run archived nothing new
+
+
+@pytest.mark.slow  # two crawls
+def test_schedule_once_exits_1_naming_the_jobs_whose_crawl_failed(cli: Cli, tmp_path: Path) -> None:
+    with NewsSite() as site:
+        schedule = _write(
+            tmp_path,
+            f'[jobs.good]\nseeds = ["{site.base}/harbour/fish-market"]\nevery = "1h"\ndepth = 0\nargs = {FAST}\n'
+            # Nothing listens on the discard port: the crawl's one page fails, and so does the job.
+            '[jobs.down]\nseeds = ["http://127.0.0.1:9/"]\nevery = "1h"\nargs = ["--retries", "0", '
+            '"--timeout", "3", "--allow-network", "127.0.0.1/32"]\n',
+        )
+        done = cli("schedule", str(schedule), "--once")
+    assert done.code == 1, done.out + done.err
+    assert "schedule: 1 run(s) failed: down (status 1)" in done.out
+    assert "good: crawl ended with status 0" in done.out
 
 
 def test_a_job_another_scheduler_holds_is_skipped(cli: Cli, tmp_path: Path) -> None:

@@ -347,4 +347,7 @@ def _schedule(args: argparse.Namespace) -> int:
         scheduler.run(max_runs=args.max_runs, once=args.once)
     except KeyboardInterrupt:
         print("schedule: stopped")
+    if scheduler.failed:  # --once or --max-runs: say which runs failed, and exit as a crawl that failed does
+        print(f"schedule: {len(scheduler.failed)} run(s) failed: {', '.join(scheduler.failed)}")
+        return 1
     return 0

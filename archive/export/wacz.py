@@ -78,6 +78,11 @@ def write_wacz(catalog: Catalog, layout: DataLayout, crawl: str, out: Path, titl
         index = build_cdxj(layout.warc, Path(scratch) / "index.cdxj", contents.files)
         members += _compressed_index(Path(scratch) / "index.cdxj", Path(scratch))
         pages = _pages(contents.run, contents.originals, layout.warc)
+        if not pages:  # a package a replay tool opens on nothing is no archive of the run
+            raise WaczError(
+                f"run {found.id} archived no pages (only exchanges such as robots.txt, errors or redirects): "
+                "nothing to package"
+            )
         members.append(("pages/pages.jsonl", _write_pages(pages, Path(scratch) / "pages.jsonl")))
         manifest = _datapackage(members, title or f"scraper run {found.id}", found)
         _write_zip(out, members, manifest)
