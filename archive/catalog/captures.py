@@ -9,6 +9,7 @@ from sqlalchemy import CursorResult, Engine, Select, func, select
 from sqlalchemy.orm import Session
 
 from archive.catalog._sql import table_of
+from archive.catalog.filters import bounded
 from archive.catalog.models import CaptureRow, Crawl, Document, WarcRecordRow
 from archive.errors import ArchiveError
 from scraper import Record, normalize_url
@@ -39,11 +40,17 @@ class AmbiguousId(ArchiveError, LookupError):
 
 
 def get(engine: Engine, record_id: str) -> Record | None:
-    """Return the record with this id (or unique id prefix of 6+ characters), or None."""
+    """Return the record with this id (or unique id prefix of 6+ hex digits), or None.
+
+    UsageError: the id is longer than any filter may be, or a prefix is not hexadecimal.
+    """
     with Session(engine) as session:
-        row = session.get(CaptureRow, record_id)
+        row = session.get(CaptureRow, bounded(record_id, "record id"))
         if row is None and len(record_id) >= _MIN_PREFIX:
-            rows = session.scalars(select(CaptureRow).where(CaptureRow.id.startswith(record_id)).limit(2)).all()
+            prefix = bounded(record_id, "record id", hex_only=True).lower()
+            # Escaped all the same: the prefix is a literal, never a LIKE pattern.
+            found = select(CaptureRow).where(CaptureRow.id.startswith(prefix, autoescape=True)).limit(2)
+            rows = session.scalars(found).all()
             if len(rows) > 1:
                 raise AmbiguousId(f"id prefix {record_id!r} matches more than one record")
             row = rows[0] if rows else None

@@ -6,17 +6,34 @@ import functools
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.orm import Session
 
 from archive.catalog._sql import dialect_insert
+from archive.errors import ArchiveError, UsageError
 
-__all__ = ["insert_ignore", "make_engine", "reconnecting", "retrying_deadlocks", "transactional_ddl"]
+__all__ = [
+    "QUERY_TIMEOUT_ENV",
+    "QueryTimeout",
+    "insert_ignore",
+    "make_engine",
+    "query_timeout",
+    "reconnecting",
+    "retrying_deadlocks",
+    "statement_timeout",
+    "transactional_ddl",
+]
+
+QUERY_TIMEOUT_ENV = "SCRAPER_QUERY_TIMEOUT"
+_QUERY_TIMEOUT = 30.0  # seconds a search statement may run before the server cancels it
+_CANCELED = "57014"  # PostgreSQL query_canceled (statement_timeout)
 
 _RETRIES = 3
 _RETRYABLE = {"40P01", "40001"}  # PostgreSQL deadlock_detected, serialization_failure
@@ -41,10 +58,13 @@ def make_engine(url: str) -> Engine:
             # On read-only media SQLite cannot open a WAL catalog (it needs its -shm file):
             # opened as immutable, it can still be searched, shown and verified.
             readonly = f"sqlite:///file:{where.resolve()}?mode=ro&immutable=1&uri=true"
-            return create_engine(readonly, json_serializer=dumps)
+            engine = create_engine(readonly, json_serializer=dumps)
+            event.listen(engine, "connect", _sqlite_functions)
+            return engine
         where.parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(parsed, json_serializer=dumps, connect_args={"timeout": 30})
     event.listen(engine, "connect", _sqlite_pragmas)
+    event.listen(engine, "connect", _sqlite_functions)
     return engine
 
 
@@ -102,6 +122,45 @@ def insert_ignore(dialect: str, model: Any, values: dict[str, Any], keys: list[s
     return dialect_insert(dialect, model).values(**values).on_conflict_do_nothing(index_elements=keys)
 
 
+class QueryTimeout(ArchiveError):
+    """A search ran longer than its statement timeout and the server cancelled it."""
+
+
+def query_timeout() -> float:
+    """Return the seconds a search may run: $SCRAPER_QUERY_TIMEOUT, else 30; 0 means no limit."""
+    given = os.environ.get(QUERY_TIMEOUT_ENV, "").strip()
+    try:
+        seconds = float(given) if given else _QUERY_TIMEOUT
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < 86_400:
+        raise UsageError(f"{QUERY_TIMEOUT_ENV}={given!r} is not a number of seconds (0 for no limit)")
+    return seconds
+
+
+@contextmanager
+def statement_timeout(session: Session, seconds: float | None = None) -> Iterator[Session]:
+    """Yield `session` with each PostgreSQL statement of its transaction cancelled after `seconds`.
+
+    The server enforces it (SET LOCAL), so a statement stops even when its client is gone.
+    QueryTimeout: a statement was cancelled. SQLite, in-process, needs no such guard: its
+    queries here are bounded by the words and filters allowed.
+    """
+    limit = query_timeout() if seconds is None else seconds
+    if session.get_bind().dialect.name == "postgresql" and limit > 0:
+        milliseconds = str(max(1, round(limit * 1000)))
+        session.execute(select(func.set_config("statement_timeout", milliseconds, True)))
+    try:
+        yield session
+    except OperationalError as exc:
+        if getattr(exc.orig, "sqlstate", None) != _CANCELED:
+            raise
+        raise QueryTimeout(
+            f"the query ran over {limit:g} s and was cancelled: narrow it (more words, --site, --since) "
+            f"or raise {QUERY_TIMEOUT_ENV}"
+        ) from None
+
+
 def _disconnected(exc: DBAPIError) -> bool:
     """Return whether a database error means the server went away (not a problem with the statement)."""
     if exc.connection_invalidated:
@@ -124,3 +183,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     for pragma in (*pragmas, "cache_size=-65536", "mmap_size=1073741824"):
         cursor.execute(f"PRAGMA {pragma}")
     cursor.close()
+
+
+def _sqlite_functions(dbapi_connection: Any, _record: Any) -> None:
+    # SQLite's lower() folds ASCII only: author filters compare Unicode case-folded text.
+    dbapi_connection.create_function("scraper_casefold", 1, _casefold, deterministic=True)
+
+
+def _casefold(value: object) -> object:
+    return value.casefold() if isinstance(value, str) else value

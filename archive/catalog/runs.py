@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session
 
+from archive.catalog.filters import id_prefix
 from archive.catalog.models import CaptureRow, Crawl
 from scraper import __version__
 
@@ -211,7 +212,7 @@ def ensure(engine: Engine, crawl_ids: Iterable[str]) -> None:
 
 def resumable(engine: Engine, crawl_id: str) -> CrawlRun | None:
     """Return the crawl `crawl_id` (an id or its prefix; "latest": the newest unfinished crawl)."""
-    which = Crawl.status != "finished" if crawl_id == "latest" else Crawl.id.startswith(crawl_id)
+    which = Crawl.status != "finished" if crawl_id == "latest" else id_prefix(Crawl.id, crawl_id)
     return _first(engine, select(Crawl).where(Crawl.kind == "crawl", which))
 
 
@@ -228,7 +229,7 @@ def resume(engine: Engine, crawl_id: str) -> str:
 def find(engine: Engine, crawl_id: str) -> CrawlRun | None:
     """Return the run with this id or id prefix ("latest": the newest run of any kind)."""
     query = select(Crawl)
-    return _first(engine, query if crawl_id == "latest" else query.where(Crawl.id.startswith(crawl_id)))
+    return _first(engine, query if crawl_id == "latest" else query.where(id_prefix(Crawl.id, crawl_id)))
 
 
 def newest(engine: Engine, limit: int = 50) -> list[CrawlRun]:

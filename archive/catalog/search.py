@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     ColumnElement,
     Engine,
     Select,
@@ -23,16 +24,25 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.compiler import SQLCompiler
 
-from archive.catalog.filters import SORTS, SearchFilters
+from archive.catalog._sql import table_of
+from archive.catalog.engine import statement_timeout
+from archive.catalog.filters import SORTS, SearchFilters, checked, id_prefix
 from archive.catalog.models import CaptureRow, Document, facet, site_key
 from archive.catalog.textsearch import CONFIGS, config_case
+from archive.errors import UsageError
 from scraper import Record
 
-__all__ = ["SearchHit", "filtered", "search"]
+__all__ = ["MAX_QUERY_CHARS", "MAX_QUERY_WORDS", "SearchHit", "filtered", "query_words", "search"]
 
 _FTS_TOKEN = re.compile(r"[\w'’-]+", re.UNICODE)
+# Every distinct word is one more index lookup and ranking term (and 16 on PostgreSQL, one per
+# text-search configuration): the red team's 300 repeated words ran 49 s on 15 documents.
+MAX_QUERY_CHARS = 1000
+MAX_QUERY_WORDS = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,10 +72,33 @@ def search(
     """
     if sort not in SORTS:
         raise ValueError(f"sort must be one of {', '.join(SORTS)}, not {sort!r}")
-    dialect = engine.dialect.name
+    query, filters = query_words(query), checked(filters)
+    with Session(engine) as session, statement_timeout(session):
+        return _search(session, query, filters, versions=versions, sort=sort, limit=limit, offset=offset)
+
+
+def query_words(query: str | None) -> str | None:
+    """Return the query's words, each distinct one once (in the order given); UsageError: too long or too many."""
+    if query is None:
+        return None
+    if len(query) > MAX_QUERY_CHARS:
+        raise UsageError(f"the query is {len(query):,} characters long: at most {MAX_QUERY_CHARS:,} are allowed")
+    seen: dict[str, str] = {}
+    for word in query.split():
+        seen.setdefault(word.casefold(), word)
+    terms = {token.casefold() for token in _FTS_TOKEN.findall(query)}
+    if len(terms) > MAX_QUERY_WORDS:
+        raise UsageError(f"the query has {len(terms)} different words: at most {MAX_QUERY_WORDS} are allowed")
+    return " ".join(seen.values())
+
+
+def _search(
+    session: Session, query: str | None, filters: SearchFilters, *, versions: bool, sort: str, limit: int, offset: int
+) -> list[SearchHit]:
+    dialect = session.get_bind().dialect.name
     # PostgreSQL: the query's lexemes are worked out first and sent as a constant, so the
     # planner can estimate how many documents match and start from a selective filter.
-    tsquery = _pg_tsquery(engine, query) if dialect == "postgresql" and query and query.strip() else None
+    tsquery = _pg_tsquery(session, query) if dialect == "postgresql" and query and query.strip() else None
     # Site and language are also tokens of each document (its captures' values): the text index
     # intersects them with the words; the exact conditions below still apply to each capture.
     facets = [facet("site", site_key(_bare_site(filters.site)) or "")] if filters.site else []
@@ -91,16 +124,15 @@ def search(
             .having(func.count(func.distinct(CaptureRow.text_sha256)) > 1)
         )
         stmt = stmt.where(CaptureRow.canonical_url.in_(changed))
-    with Session(engine) as session:
-        found = [(row, score) for row, score in session.execute(stmt.limit(limit).offset(max(0, offset)))]
-        # Snippets for this page only: made per matching document, they cost more than the ranking.
-        snippets = (
-            _snippets(session, query or "", tsquery, {row.document_id for row, _ in found}) if match is not None else {}
-        )
-        return [
-            SearchHit(row.to_record(), float(score) if score is not None else None, snippets.get(row.document_id))
-            for row, score in found
-        ]
+    found = [(row, score) for row, score in session.execute(stmt.limit(limit).offset(max(0, offset)))]
+    # Snippets for this page only: made per matching document, they cost more than the ranking.
+    snippets = (
+        _snippets(session, query or "", tsquery, {row.document_id for row, _ in found}) if match is not None else {}
+    )
+    return [
+        SearchHit(row.to_record(), float(score) if score is not None else None, snippets.get(row.document_id))
+        for row, score in found
+    ]
 
 
 def filtered(stmt: Select[Any], filters: SearchFilters) -> Select[Any]:
@@ -110,7 +142,7 @@ def filtered(stmt: Select[Any], filters: SearchFilters) -> Select[Any]:
         # The site and its subdomains: every key that starts with it ("/" sorts right after ".").
         stmt = stmt.where(CaptureRow.site_key >= key, CaptureRow.site_key < key[:-1] + "/")
     if filters.author:
-        stmt = stmt.where(func.lower(cast(CaptureRow.authors, String)).contains(filters.author.lower()))
+        stmt = stmt.where(_AuthorMatch(filters.author))
     if filters.language:
         stmt = stmt.where(CaptureRow.language == filters.language.lower())
     day = func.coalesce(CaptureRow.published, func.substr(CaptureRow.captured_at, 1, 10))
@@ -124,14 +156,47 @@ def filtered(stmt: Select[Any], filters: SearchFilters) -> Select[Any]:
     if filters.captured_until:
         stmt = stmt.where(captured_day <= filters.captured_until)
     if filters.crawl:
-        stmt = stmt.where(CaptureRow.crawl_id.startswith(filters.crawl))
+        stmt = stmt.where(id_prefix(CaptureRow.crawl_id, filters.crawl, "crawl"))
     return stmt
 
 
-def _pg_tsquery(engine: Engine, query: str) -> str:
+class _AuthorMatch(ColumnElement[bool]):
+    """Whether one of a capture's authors contains `needle`, in any case (Unicode, not ASCII only).
+
+    One element of the authors list, not the list's JSON text (where "[]" or a quote would match),
+    and searched for with instr/strpos, never LIKE (where "_" and "%" are wildcards).
+    """
+
+    type = Boolean()
+    inherit_cache = False  # the needle is an attribute the cache key does not see
+
+    def __init__(self, needle: str) -> None:
+        self.needle = needle
+
+
+@compiles(_AuthorMatch, "sqlite")
+def _author_match_sqlite(element: _AuthorMatch, compiler: SQLCompiler, **kw: Any) -> str:
+    authors = compiler.process(table_of(CaptureRow).c.authors, **kw)
+    needle = compiler.process(literal(element.needle.casefold()), **kw)
+    return (
+        f"EXISTS (SELECT 1 FROM json_each({authors}) AS author"
+        f" WHERE instr(scraper_casefold(author.value), {needle}) > 0)"
+    )
+
+
+@compiles(_AuthorMatch, "postgresql")
+def _author_match_postgresql(element: _AuthorMatch, compiler: SQLCompiler, **kw: Any) -> str:
+    authors = compiler.process(table_of(CaptureRow).c.authors, **kw)
+    needle = compiler.process(literal(element.needle, String), **kw)
+    return (
+        f"EXISTS (SELECT 1 FROM json_array_elements_text({authors}) AS author(name)"
+        f" WHERE strpos(lower(author.name), lower({needle})) > 0)"
+    )
+
+
+def _pg_tsquery(session: Session, query: str) -> str:
     """Return the text of the query's tsquery: each configuration's distinct lexemes, ORed."""
-    with engine.connect() as connection:
-        return str(connection.execute(select(_tsquery(query))).scalar_one())
+    return str(session.execute(select(_tsquery(query))).scalar_one())
 
 
 def _fts(dialect: str, query: str, tsquery: str | None, facets: Sequence[str]) -> Any:

@@ -1,0 +1,164 @@
+"""Queries are bounded, user text is taken literally (never a LIKE pattern), authors match in any Unicode case."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from sqlalchemy import event, text
+from sqlalchemy.orm import Session
+
+from archive.catalog.engine import QueryTimeout, statement_timeout
+from archive.catalog.facade import Catalog
+from archive.catalog.filters import SearchFilters
+from archive.catalog.search import query_words
+from archive.errors import UsageError
+from scraper import Capture, Record, WarcLocation, build_record
+from tests.conftest import Cli
+
+HARBOR = "A quiet harbor town voted to restore its lighthouse, which has stood since 1874 on the point. " * 3
+FESTIVAL = "The harbor festival returns again this summer, with boats and music by the lighthouse pier. " * 3
+BAKERY = "Bakers in the valley sell plum cakes every autumn at the weekly market square downtown. " * 3
+
+
+def _record(body: str, url: str, authors: tuple[str, ...] = (), crawl_id: str | None = None) -> Record:
+    capture = Capture(payload=body.encode(), source_kind="file", source_location=url, media_type="text/plain", url=url)
+    loc = WarcLocation("x.warc.gz", 0, 10, "<urn:uuid:1>")
+    record = build_record(capture, crawl_id=crawl_id).with_provenance(warc_raw=loc, warc_conversion=loc)
+    return replace(record, authors=authors)
+
+
+def _ids(catalog: Catalog, query: str | None = None, **filters: str) -> set[str]:
+    return {hit.record.id for hit in catalog.search(query, SearchFilters(**filters))}
+
+
+@pytest.fixture
+def three(catalog: Catalog) -> tuple[Record, Record, Record]:
+    """An article by Hans Übelacker, one by "Mary_Sue %" (wildcards in her name), one with no author."""
+    ubel = _record(HARBOR, "file:///ubel", ("Hans Übelacker",))
+    wild = _record(BAKERY, "file:///wild", ("Mary_Sue %",))
+    nobody = _record(FESTIVAL, "file:///nobody")
+    catalog.add_records([ubel, wild, nobody])
+    return ubel, wild, nobody
+
+
+def test_author_wildcards_and_json_text_match_only_literal_names(
+    catalog: Catalog, three: tuple[Record, Record, Record]
+) -> None:
+    _ubel, wild, _nobody = three
+    assert _ids(catalog, author="_") == {wild.id}  # her name holds a literal "_"; no one else's does
+    assert _ids(catalog, author="%") == {wild.id}
+    assert _ids(catalog, author="y_s") == {wild.id}
+    assert _ids(catalog, author="[]") == set()  # the JSON text of an empty list is not an author
+    assert _ids(catalog, author='"') == set()
+    assert _ids(catalog, author="a%s") == set()  # "%" is not "any characters"
+
+
+def test_authors_match_case_insensitively_in_unicode(catalog: Catalog, three: tuple[Record, Record, Record]) -> None:
+    ubel, _wild, _nobody = three
+    assert _ids(catalog, author="Übelacker") == {ubel.id}
+    assert _ids(catalog, author="übelacker") == {ubel.id}
+    assert _ids(catalog, author="ÜBELACKER") == {ubel.id}
+    assert _ids(catalog, author="hans ü") == {ubel.id}
+    assert _ids(catalog, author="ubelacker") == set()  # case, not accents
+
+
+def test_crawl_and_record_id_prefixes_are_literal(catalog: Catalog) -> None:
+    crawl = catalog.start_crawl("replay", {})
+    inside = _record(HARBOR, "file:///in", crawl_id=crawl)
+    outside = _record(BAKERY, "file:///out", crawl_id="crawl_1")
+    catalog.ensure_crawls(["crawl_1"])  # a run id read back from a WARC file need not be a UUID
+    catalog.add_records([inside, outside])
+    assert _ids(catalog, crawl=crawl[:8]) == {inside.id}
+    assert _ids(catalog, crawl="_") == set()
+    assert _ids(catalog, crawl="%") == set()
+    assert _ids(catalog, crawl="crawl_") == {outside.id}  # a literal "_" still matches itself
+    assert _ids(catalog, crawl="crawl%") == set()
+    run = catalog.find_crawl(crawl[:8])
+    assert run is not None and run.id == crawl
+    assert catalog.find_crawl("_") is None and catalog.find_crawl("%") is None
+    assert catalog.resumable("%") is None
+    assert catalog.get(inside.id[:6]) == inside
+    for pattern in ("______", "%%%%%%", inside.id[:5] + "_", "[]abcd"):
+        with pytest.raises(UsageError, match="not an id"):
+            catalog.get(pattern)
+
+
+@pytest.mark.parametrize("option", ["author", "site", "crawl", "language", "since"])
+def test_a_huge_filter_is_a_usage_error(catalog: Catalog, option: str) -> None:
+    with pytest.raises(UsageError, match=f"{option} is 50,000 characters long: at most 256"):
+        catalog.search(None, SearchFilters(**{option: "a" * 50_000}))
+
+
+def test_huge_ids_are_usage_errors(catalog: Catalog) -> None:
+    with pytest.raises(UsageError, match="record id is 50,000 characters long"):
+        catalog.get("a" * 50_000)
+    with pytest.raises(UsageError, match="run id is 50,000 characters long"):
+        catalog.find_crawl("a" * 50_000)
+
+
+def test_repeated_words_collapse_before_the_database(catalog: Catalog, three: tuple[Record, Record, Record]) -> None:
+    ubel, _wild, nobody = three
+    assert query_words("Harbor harbor HARBOR again Harbor") == "Harbor again"
+    assert _ids(catalog, " ".join(["lighthouse"] * 90)) == {ubel.id, nobody.id}  # 989 characters
+    assert _ids(catalog, " ".join(["Harbor", "harbor", "HARBOR"] * 30 + ["festival"])) == {nobody.id}
+
+
+def test_too_long_or_too_many_words_is_a_usage_error(catalog: Catalog) -> None:
+    with pytest.raises(UsageError, match="the query is 219,999 characters long: at most 1,000"):
+        catalog.search(" ".join(["lighthouse"] * 20_000))
+    with pytest.raises(UsageError, match="the query is 3,299 characters long"):
+        catalog.search(" ".join(["lighthouse"] * 300))
+    many = " ".join(f"w{n}" for n in range(65))  # 65 different words, 374 characters
+    with pytest.raises(UsageError, match="the query has 65 different words: at most 64"):
+        catalog.search(many)
+    assert catalog.search(" ".join(f"w{n}" for n in range(64))) == []  # 64 are allowed (none matches)
+
+
+def test_the_cli_says_what_is_wrong_in_one_line(cli_any_db: Cli) -> None:
+    cli = cli_any_db
+    for args in (
+        ("query", " ".join(["harbor"] * 20_000)),
+        ("query", "--author", "x" * 50_000),
+        ("show", "--", "______"),
+        ("show", "a" * 50_000),
+    ):
+        result = cli(*args)
+        assert result.code == 2, (args[:2], result.err)
+        assert result.err.startswith("error: ") and result.err.count("\n") == 1, result.err
+        assert "Traceback" not in result.err
+
+
+@pytest.mark.postgres
+def test_the_server_cancels_a_statement_over_its_timeout(postgres_url: str) -> None:
+    catalog = Catalog(postgres_url)
+    try:
+        cancelled = pytest.raises(QueryTimeout, match=r"ran over 0\.2 s and was cancelled")
+        with Session(catalog.engine) as session, cancelled, statement_timeout(session, 0.2):
+            session.execute(text("SELECT pg_sleep(5)"))
+        with Session(catalog.engine) as session, statement_timeout(session, 0.2):
+            assert session.execute(text("SHOW statement_timeout")).scalar_one() == "200ms"
+    finally:
+        catalog.close()
+
+
+@pytest.mark.postgres
+def test_a_search_runs_under_the_configured_timeout(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    catalog = Catalog(postgres_url)
+    catalog.migrate()
+    timeouts: list[object] = []
+
+    def note(_conn: object, _cursor: object, statement: str, parameters: object, *_args: object) -> None:
+        if "set_config" in statement:
+            timeouts.append(parameters)
+
+    event.listen(catalog.engine, "before_cursor_execute", note)
+    try:
+        monkeypatch.setenv("SCRAPER_QUERY_TIMEOUT", "2.5")
+        assert catalog.search("lighthouse") == []
+        assert len(timeouts) == 1 and "2500" in str(timeouts[0])
+        monkeypatch.setenv("SCRAPER_QUERY_TIMEOUT", "soon")
+        with pytest.raises(UsageError, match="SCRAPER_QUERY_TIMEOUT='soon' is not a number of seconds"):
+            catalog.search("lighthouse")
+    finally:
+        catalog.close()
