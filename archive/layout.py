@@ -57,7 +57,7 @@ class DataLayout:
 
     def catalog_url(self, given: str | None = None) -> str:
         """Return the catalog's SQLAlchemy URL: `given`, else $SCRAPER_DB, else SQLite in this folder."""
-        return given or os.environ.get("SCRAPER_DB") or f"sqlite:///{self.catalog_file}"
+        return _dialect_named(given or os.environ.get("SCRAPER_DB") or f"sqlite:///{self.catalog_file}")
 
     @property
     def index_file(self) -> Path:
@@ -88,4 +88,11 @@ def settings_catalog_url(settings: Any) -> str:
     Settings alone decide (the CLI sets ARCHIVE_DB_URL from --db and $SCRAPER_DB): a run
     started with Scrapy's own tools keeps its catalog beside its WARC files.
     """
-    return str(settings.get("ARCHIVE_DB_URL") or f"sqlite:///{DataLayout.from_settings(settings).catalog_file}")
+    return _dialect_named(
+        str(settings.get("ARCHIVE_DB_URL") or f"sqlite:///{DataLayout.from_settings(settings).catalog_file}")
+    )
+
+
+def _dialect_named(url: str) -> str:
+    """Return a catalog URL with `postgres://` (libpq's spelling) written `postgresql://`, as SQLAlchemy wants."""
+    return "postgresql://" + url.removeprefix("postgres://") if url.startswith("postgres://") else url

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from archive.catalog.filters import SearchFilters
 from archive.errors import UsageError
@@ -18,16 +21,42 @@ if TYPE_CHECKING:
     from archive.catalog.facade import Catalog
 
 __all__ = [
+    "MAX_LIMIT",
     "add_filters",
+    "bounded",
     "command",
     "db_url",
     "evidence_option",
     "filters_of",
+    "iso_date",
+    "need_archive",
     "open_catalog",
     "print_summary",
     "set_option",
     "settings_given",
+    "shown",
 ]
+
+# Commands that only read an archive: on a folder or catalog that does not exist they say so
+# and create nothing (SQLite would create an empty catalog on connect, and report on nothing).
+READS_CATALOG = frozenset({"query", "show", "crawls", "history", "similar", "stories", "export"})
+READS_FOLDER = frozenset({"verify", "index", "wacz"})  # also the WARC files of --data
+MAX_LIMIT = 1_000_000
+
+# C0 controls, DEL, C1 controls (a terminal takes 0x9b as ESC [), the Unicode line and paragraph
+# separators, and the lone surrogates os.fsdecode gives undecodable bytes of a file name.
+_ESCAPES: dict[int, str] = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, *range(0x80, 0xA0))}
+_ESCAPES.update({ord("\t"): "\\t", ord("\n"): "\\n", ord("\r"): "\\r", 0x2028: "\\u2028", 0x2029: "\\u2029"})
+_ESCAPES.update({c: f"\\x{c - 0xDC00:02x}" for c in range(0xDC80, 0xDD00)})
+
+
+def shown(text: object) -> str:
+    """Return `text` safe to print to a terminal: control characters escaped (`\\n`, `\\x1b`), nothing else changed.
+
+    A name or string from an input (a file name, a page's title) could otherwise print a line
+    of its own (a fake `failed:` line) or send escape sequences (a window title, a cleared screen).
+    """
+    return str(text).translate(_ESCAPES)
 
 
 def command(sub: Any, name: str, help_text: str, func: Any) -> argparse.ArgumentParser:
@@ -36,8 +65,33 @@ def command(sub: Any, name: str, help_text: str, func: Any) -> argparse.Argument
         "--data", type=Path, default=data_root(), help="data directory (default: $SCRAPER_DATA, else ./data)"
     )
     cmd.add_argument("--db", help="catalog SQLAlchemy URL (default: $SCRAPER_DB, else SQLite in --data)")
-    cmd.set_defaults(func=func)
+    cmd.set_defaults(func=func, reads_catalog=name in READS_CATALOG | READS_FOLDER, reads_folder=name in READS_FOLDER)
     return cmd
+
+
+def bounded(low: int, high: int) -> Callable[[str], int]:
+    """Return an argparse type: a whole number from `low` to `high`, else a one-line usage error."""
+
+    def whole_number(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text} is out of range: {low:,} to {high:,}")
+        return value
+
+    return whole_number
+
+
+def iso_date(text: str) -> str:
+    """Return an ISO 8601 date `YYYY-MM-DD` as given (an argparse type); an impossible or other form is refused."""
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            return date.fromisoformat(text).isoformat()
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date: {exc}") from None
+    raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD")
 
 
 def add_filters(cmd: argparse.ArgumentParser) -> None:
@@ -45,10 +99,10 @@ def add_filters(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument("--site")
     cmd.add_argument("--author")
     cmd.add_argument("--lang", dest="language")
-    cmd.add_argument("--since", help="YYYY-MM-DD, publication date (capture date when none)")
-    cmd.add_argument("--until", help="YYYY-MM-DD, inclusive")
-    cmd.add_argument("--captured-since", help="YYYY-MM-DD, capture date")
-    cmd.add_argument("--captured-until", help="YYYY-MM-DD, capture date, inclusive")
+    cmd.add_argument("--since", type=iso_date, help="YYYY-MM-DD, publication date (capture date when none)")
+    cmd.add_argument("--until", type=iso_date, help="YYYY-MM-DD, inclusive")
+    cmd.add_argument("--captured-since", type=iso_date, help="YYYY-MM-DD, capture date")
+    cmd.add_argument("--captured-until", type=iso_date, help="YYYY-MM-DD, capture date, inclusive")
     cmd.add_argument("--crawl", help="only captures of this run (id or prefix; see `scraper crawls`)")
 
 
@@ -59,15 +113,71 @@ def filters_of(args: argparse.Namespace) -> SearchFilters:
 
 @contextmanager
 def open_catalog(args: argparse.Namespace) -> Iterator[Catalog]:
-    """Yield the catalog the command names, brought to the newest schema; close it after."""
+    """Yield the catalog the command names, brought to the newest schema; close it after.
+
+    A command that only reads gets UsageError when there is no archive to read; a catalog that
+    cannot be opened (a bad URL, a server down, a wrong user) is one UsageError naming why.
+    """
     from archive.catalog.facade import Catalog
 
-    catalog = Catalog(db_url(args))
+    url = db_url(args)
+    catalog = None
     try:
+        need_archive(args)
+        catalog = Catalog(url)
         catalog.migrate()
+    except (ImportError, ValueError, _database_errors()) as exc:
+        if catalog is not None:
+            catalog.close()
+        raise UsageError(f"catalog URL: {redacted(url)}: {_why_not(exc, url)}") from None
+    try:
         yield catalog
     finally:
         catalog.close()
+
+
+def need_archive(args: argparse.Namespace) -> None:
+    """Raise UsageError when a reading command's archive is not there: the data folder, or a SQLite catalog's file."""
+    if getattr(args, "reads_folder", False) and not Path(args.data).is_dir():
+        raise UsageError(f"no archive at {args.data}")
+    if not getattr(args, "reads_catalog", False):
+        return
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(db_url(args))
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return
+    where = Path(parsed.database or "")
+    if not where.exists():
+        default = where == DataLayout(args.data).catalog_file
+        raise UsageError(f"no archive at {args.data}" if default else f"no archive at {where}: no such catalog")
+
+
+def _database_errors() -> type[Exception]:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    return SQLAlchemyError
+
+
+def _why_not(exc: Exception, url: str) -> str:
+    """Return why a catalog URL did not open, on one line, with no password in it."""
+    from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
+
+    if isinstance(exc, NoSuchModuleError):
+        reason = f"unsupported database {url.partition(':')[0]!r} (use sqlite:///FILE or postgresql://USER@HOST/DATABASE)"
+    elif isinstance(exc, ArgumentError):
+        reason = "not a database URL (use sqlite:///FILE or postgresql://USER@HOST/DATABASE)"
+    elif isinstance(exc, ImportError):
+        reason = f"its database driver is not installed ({exc})"
+    elif isinstance(exc, ValueError) and "int()" in str(exc):
+        reason = "the port is not a number"
+    elif isinstance(exc, DBAPIError):
+        reason = str(exc.orig).strip().removeprefix("connection failed: ")
+    else:
+        reason = str(exc)
+    reason = " ".join(reason.split("(Background on this error")[0].split())
+    password = urlsplit(url).password
+    return reason.replace(password, "***") if password else reason
 
 
 def db_url(args: argparse.Namespace) -> str:
@@ -152,9 +262,9 @@ def print_summary(stats: dict[str, Any], args: argparse.Namespace, command: str 
             f"reaped, {get('frontier/runs_finished', 0)} run(s) finished here"
         )
     for source, reason in get("archive/failures", []):
-        print(f"  failed: {source}: {reason}", file=sys.stderr)
+        print(f"  failed: {shown(source)}: {shown(reason)}", file=sys.stderr)
     for line in get("archive/dead_runs_closed", []):
-        print(f"  interrupted: {line}", file=sys.stderr)
+        print(f"  interrupted: {shown(line)}", file=sys.stderr)
     skipped = {
         k.removeprefix("replay/warc_skipped/"): v for k, v in stats.items() if k.startswith("replay/warc_skipped/")
     }
@@ -165,15 +275,16 @@ def print_summary(stats: dict[str, Any], args: argparse.Namespace, command: str 
         f"{get('archive/boilerplate_words_dropped', 0):,} boilerplate dropped"
     )
     files = get("archive/warc_files", [])
-    print(f"warc: {len(files)} file(s), {get('archive/warc_bytes', 0):,} bytes in {DataLayout(args.data).warc}")
+    warc = shown(DataLayout(args.data).warc)
+    print(f"warc: {len(files)} file(s), {get('archive/warc_bytes', 0):,} bytes in {warc}")
     for name in files:
-        print(f"  {DataLayout(args.data).warc / name}")
+        print(f"  {warc}/{shown(name)}")
     from archive.catalog.facade import Catalog
 
     catalog = Catalog(db_url(args))
     counts = catalog.count()
     catalog.close()
     print(
-        f"catalog: {redacted(db_url(args))} ({counts['documents']} documents, "
+        f"catalog: {shown(redacted(db_url(args)))} ({counts['documents']} documents, "
         f"{counts['captures']} captures, crawl {get('archive/crawl_id') or ', '.join(get('archive/runs', [])) or '-'})"
     )

@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from archive.cli._common import command, open_catalog
+from archive.cli._common import command, open_catalog, shown
 
 __all__ = ["add_commands"]
 
@@ -45,12 +45,12 @@ def _verify(args: argparse.Namespace) -> int:
         if report.set_aside:
             print(f"damage set aside by repair: {len(report.set_aside)} stretch(es), see quarantine/report.jsonl")
             for finding in report.set_aside:
-                print(f"  {finding.line()}")
+                print(f"  {shown(finding.line())}")
         if report.remains:
             print(f"records left of captures lost to that damage: {report.remains} conversion record(s)")
         print(f"problems: {len(report.problems)}")
         for problem in report.problems:
-            print(f"  {problem}")
+            print(f"  {shown(problem)}")
     return 0 if report.ok else 1
 
 
@@ -76,10 +76,10 @@ def _repair(args: argparse.Namespace) -> int:
             dropped = f"catalog: {len(report.forgotten)} capture(s) {would}dropped"
             print(f"{dropped}, their WARC records lost (archive them again):")
             for capture_id in report.forgotten:
-                print(f"  {capture_id}")
+                print(f"  {shown(capture_id)}")
         for line in report.interrupted:
-            print(f"interrupted: {line}" if not report.dry_run else f"would mark interrupted: {line}")
+            print(f"interrupted: {shown(line)}" if not report.dry_run else f"would mark interrupted: {shown(line)}")
         print(f"not mended: {len(report.unmendable)}")
         for problem in report.unmendable:
-            print(f"  {problem}")
+            print(f"  {shown(problem)}")
     return 0 if not report.unmendable else 1

@@ -1,0 +1,227 @@
+"""Every mistake is one line and exit 2; names from inputs reach the terminal with their control characters escaped.
+
+Each case runs the CLI in-process (the `cli` fixture) and reads what a user would see:
+the exit status, exactly one `error:` line on stderr, and no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from archive.cli._common import bounded, shown
+from tests.conftest import PG_URL, Cli, Result, _postgres_reachable, copy_archive, need
+
+PG = PG_URL.replace("+psycopg", "")  # postgresql://postgres@127.0.0.1:5432/test
+
+
+def one_error(result: Result) -> str:
+    """Return the one `error:` line of a result that exited 2, having checked there is no other and no traceback."""
+    assert result.code == 2, (result.code, result.err)
+    assert "Traceback" not in result.err, result.err
+    errors = [line for line in result.err.splitlines() if "error:" in line]
+    assert len(errors) == 1, result.err
+    return errors[0]
+
+
+# --- catalog URLs -------------------------------------------------------------------------------
+
+URL_MISTAKES = [
+    ("notaurl", "catalog URL: notaurl: not a database URL"),
+    ("mysql://me@127.0.0.1/archive", "catalog URL: mysql://me@127.0.0.1/archive: its database driver is not installed"),
+    ("oracle+nothing://me@127.0.0.1/archive", "unsupported database 'oracle+nothing' (use sqlite:///FILE or"),
+    (
+        "postgresql://postgres@127.0.0.1:abc/test",
+        "catalog URL: postgresql://postgres@127.0.0.1:abc/test: the port is not",
+    ),
+    ("postgresql://postgres:s3cret@127.0.0.1:1/test", "port 1 failed: Connection refused"),
+]
+SERVER_MISTAKES = [
+    (PG.replace("postgres@", "nobody_here@"), 'FATAL: role "nobody_here" does not exist'),
+    (PG.replace("/test", "/no_such_database"), 'FATAL: database "no_such_database" does not exist'),
+]
+
+
+@pytest.mark.parametrize(("url", "says"), URL_MISTAKES)
+def test_a_catalog_url_that_cannot_work_is_one_line(tmp_path: Path, url: str, says: str) -> None:
+    line = one_error(Cli(cwd=tmp_path, data=tmp_path / "data", db=url)("crawls"))
+    assert line.startswith("error: catalog URL: "), line
+    assert says in line, line
+    assert "s3cret" not in line
+    assert "Background on this error" not in line
+
+
+def test_a_password_in_a_catalog_url_is_hidden(tmp_path: Path) -> None:
+    line = one_error(Cli(tmp_path, tmp_path / "data", "postgresql://postgres:s3cret@127.0.0.1:1/test")("query"))
+    assert line.startswith("error: catalog URL: postgresql://postgres:***@127.0.0.1:1/test: "), line
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(("url", "says"), SERVER_MISTAKES)
+def test_a_catalog_the_server_refuses_is_one_line(tmp_path: Path, url: str, says: str) -> None:
+    problem = _postgres_reachable()
+    need(problem is None, f"PostgreSQL not reachable at {PG_URL}: {problem}")
+    line = one_error(Cli(cwd=tmp_path, data=tmp_path / "data", db=url)("crawls"))
+    assert line.startswith(f"error: catalog URL: {url}: connection to server at "), line
+    assert line.endswith(says), line
+
+
+@pytest.mark.postgres
+def test_postgres_scheme_works_as_postgresql(tmp_path: Path, postgres_url: str) -> None:
+    url = postgres_url.replace("postgresql+psycopg://", "postgres://")
+    result = Cli(cwd=tmp_path, data=tmp_path / "data", db=url)("crawls", "--format", "json")
+    assert (result.code, result.err, json.loads(result.out)) == (0, "", [])
+
+
+# --- no archive where one is read ---------------------------------------------------------------
+
+READING = [
+    ("query", "lighthouse"),
+    ("show", "abcdef12"),
+    ("crawls",),
+    ("history", "https://example.org/"),
+    ("similar", "abcdef12"),
+    ("stories",),
+    ("export",),
+    ("verify",),
+    ("index",),
+    ("wacz",),
+]
+
+
+@pytest.mark.parametrize("args", READING, ids=[a[0] for a in READING])
+def test_reading_a_mistyped_data_folder_says_so_and_creates_nothing(tmp_path: Path, args: tuple[str, ...]) -> None:
+    typo = tmp_path / "dtaa"
+    cli = Cli(cwd=tmp_path, data=typo, db="")  # no $SCRAPER_DB: the catalog is the one in the data folder
+    assert one_error(cli(*args)) == f"error: no archive at {typo}"
+    assert os.listdir(tmp_path) == []
+
+
+def test_reading_a_missing_sqlite_catalog_says_so_and_creates_nothing(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    missing = tmp_path / "catalgo.sqlite"
+    cli = Cli(cwd=tmp_path, data=tmp_path / "data", db=f"sqlite:///{missing}")
+    assert one_error(cli("crawls")) == f"error: no archive at {missing}: no such catalog"
+    assert os.listdir(tmp_path) == ["data"]
+    assert os.listdir(tmp_path / "data") == []
+
+
+# --- dates and numbers --------------------------------------------------------------------------
+
+DATE_MISTAKES = [
+    ("query", "--since", "2025-13-01", "argument --since: '2025-13-01' is not a date: month must be in 1..12"),
+    ("query", "--since", "05/01/2025", "argument --since: '05/01/2025' is not a date YYYY-MM-DD"),
+    ("query", "--until", "2025-02-30", "argument --until: '2025-02-30' is not a date: day is out of range for month"),
+    ("stories", "--captured-since", "20250101", "argument --captured-since: '20250101' is not a date YYYY-MM-DD"),
+]
+
+
+@pytest.mark.parametrize(("command", "option", "value", "says"), DATE_MISTAKES)
+def test_a_date_that_is_not_yyyy_mm_dd_is_refused(cli: Cli, command: str, option: str, value: str, says: str) -> None:
+    assert one_error(cli(command, option, value)) == f"scraper {command}: error: {says}"
+
+
+def test_a_real_date_is_taken_as_given(tmp_path: Path, project_seeds_archive: tuple[Cli, object]) -> None:
+    cli = copy_archive(project_seeds_archive[0], tmp_path / "copy")
+    result = cli("query", "--since", "2025-03-14", "--until", "2025-03-14", "--format", "jsonl")
+    published = {json.loads(line)["published"] for line in result.out.splitlines()}
+    assert (result.code, published) == (0, {"2025-03-14"})
+
+
+@pytest.mark.parametrize(
+    ("given", "says"),
+    [
+        ("99999999999999999999", "argument --limit: 99999999999999999999 is out of range: 1 to 1,000,000"),
+        ("0", "argument --limit: 0 is out of range: 1 to 1,000,000"),
+        ("ten", "argument --limit: 'ten' is not a whole number"),
+    ],
+)
+def test_a_bounded_number_refuses_what_is_out_of_range(
+    given: str, says: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    parser = argparse.ArgumentParser(prog="scraper query")
+    parser.add_argument("--limit", type=bounded(1, 1_000_000))
+    with pytest.raises(SystemExit) as stopped:
+        parser.parse_args(["--limit", given])
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == f"scraper query: error: {says}"
+    assert parser.parse_args(["--limit", "1000000"]).limit == 1_000_000
+
+
+# --- output paths -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def archived(tmp_path: Path, project_seeds_archive: tuple[Cli, object]) -> Cli:
+    return copy_archive(project_seeds_archive[0], tmp_path / "copy")
+
+
+@pytest.mark.parametrize(("fmt", "first"), [("jsonl", "{"), ("csv", "id,")])
+def test_export_to_dash_is_standard_output(archived: Cli, fmt: str, first: str) -> None:
+    result = archived("export", "--format", fmt, "--out", "-")
+    assert result.code == 0, result.err
+    assert result.out.startswith(first)
+    assert not Path("-").exists() and not (archived.cwd / "-").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("export", "--format", "parquet", "--out", "-"), "--format parquet cannot stream to standard output"),
+        (("wacz", "--out", "-"), "a WACZ file cannot stream to standard output"),
+    ],
+)
+def test_a_format_that_cannot_stream_to_dash_is_refused(archived: Cli, args: tuple[str, ...], says: str) -> None:
+    assert one_error(archived(*args)).startswith(f"error: {says}")
+    assert not Path("-").exists()
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
+def test_export_into_a_missing_folder_is_one_line(archived: Cli, fmt: str) -> None:
+    out = archived.cwd / "MISSINGDIR" / f"x.{fmt}"
+    assert one_error(archived("export", "--format", fmt, "--out", str(out))) == (
+        f"error: cannot write {out}: No such file or directory"
+    )
+    assert not out.parent.exists()
+
+
+# --- what reaches the terminal ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("plain name.txt", "plain name.txt"),
+        ("é ü 中 ☃", "é ü 中 ☃"),
+        ("a\nfailed: b", "a\\nfailed: b"),
+        ("cr\rtab\t", "cr\\rtab\\t"),
+        ("\x1b]0;title\x07\x1b[2J", "\\x1b]0;title\\x07\\x1b[2J"),
+        ("nul\x00del\x7f", "nul\\x00del\\x7f"),
+        ("c1 csi\x9b2J", "c1 csi\\x9b2J"),
+        ("line\u2028sep", "line\\u2028sep"),
+        ("undecodable \udcff", "undecodable \\xff"),
+    ],
+)
+def test_shown_escapes_control_characters_only(text: str, expected: str) -> None:
+    assert shown(text) == expected
+
+
+@pytest.mark.slow
+def test_a_file_named_like_a_failure_line_prints_one_escaped_line(cli: Cli, tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    evil = "evil\nfailed: spoofed line\n\x1b]0;owned\x07\x1b[2J.txt"
+    (inbox / evil).write_bytes(b"")  # empty: it fails, and its failure line names it
+    (inbox / "plain.txt").write_bytes(b"")
+    result = cli("replay", str(inbox))
+    assert result.code == 1
+    assert "\x1b" not in result.err and "\x07" not in result.err and "\x1b" not in result.out
+    failed = [line.strip() for line in result.err.splitlines() if line.strip().startswith("failed:")]
+    assert sorted(failed) == [
+        f"failed: {inbox}/evil\\nfailed: spoofed line\\n\\x1b]0;owned\\x07\\x1b[2J.txt: empty capture (no bytes)",
+        f"failed: {inbox}/plain.txt: empty capture (no bytes)",
+    ]
