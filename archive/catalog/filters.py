@@ -15,6 +15,7 @@ __all__ = ["MAX_FILTER_CHARS", "SORTS", "SearchFilters", "bounded", "checked", "
 SORTS = ("relevance", "newest", "oldest", "published")
 # Longer than any site name (253), author, language or run id: a longer value is a mistake or an attack.
 MAX_FILTER_CHARS = 256
+_OPTIONS = {"language": "lang"}  # the CLI options whose names differ from the fields'
 _HEX = re.compile(r"[0-9a-f]*", re.IGNORECASE)
 
 
@@ -42,7 +43,7 @@ def checked(filters: SearchFilters) -> SearchFilters:
     for field in fields(filters):
         value = getattr(filters, field.name)
         if value is not None:
-            bounded(value, field.name.replace("_", "-"))
+            bounded(value, "--" + _OPTIONS.get(field.name, field.name).replace("_", "-"))
     return filters
 
 
@@ -51,7 +52,7 @@ def bounded(value: str, what: str, *, hex_only: bool = False) -> str:
     if len(value) > MAX_FILTER_CHARS:
         raise UsageError(f"{what} is {len(value):,} characters long: at most {MAX_FILTER_CHARS} are allowed")
     if hex_only and not _HEX.fullmatch(value):
-        raise UsageError(f"{what} {value!r} is not an id: ids are hexadecimal (0-9, a-f)")
+        raise UsageError(f"{what} {value!r} is not hexadecimal: ids are made of 0-9 and a-f")
     return value
 
 

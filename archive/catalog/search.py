@@ -72,7 +72,7 @@ def search(
     """
     if sort not in SORTS:
         raise ValueError(f"sort must be one of {', '.join(SORTS)}, not {sort!r}")
-    query, filters = query_words(query), checked(filters)
+    query, filters = query_words(query), checked(filters)  # before a connection is opened
     with Session(engine) as session, statement_timeout(session):
         return _search(session, query, filters, versions=versions, sort=sort, limit=limit, offset=offset)
 
@@ -136,7 +136,8 @@ def _search(
 
 
 def filtered(stmt: Select[Any], filters: SearchFilters) -> Select[Any]:
-    """Return `stmt` narrowed to the captures that meet `filters`."""
+    """Return `stmt` narrowed to the captures that meet `filters`; UsageError: a value is too long."""
+    checked(filters)
     if filters.site:
         key = site_key(_bare_site(filters.site)) or ""
         # The site and its subdomains: every key that starts with it ("/" sorts right after ".").
