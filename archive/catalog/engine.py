@@ -142,14 +142,19 @@ def query_timeout() -> float:
 def statement_timeout(session: Session, seconds: float | None = None) -> Iterator[Session]:
     """Yield `session` with each PostgreSQL statement of its transaction cancelled after `seconds`.
 
-    The server enforces it (SET LOCAL), so a statement stops even when its client is gone.
+    The server enforces it (SET LOCAL), so a statement stops even when its client is gone
+    (PostgreSQL 14+ also checks every second that the client is still there).
     QueryTimeout: a statement was cancelled. SQLite, in-process, needs no such guard: its
     queries here are bounded by the words and filters allowed.
     """
     limit = query_timeout() if seconds is None else seconds
-    if session.get_bind().dialect.name == "postgresql" and limit > 0:
+    dialect = session.get_bind().dialect
+    if dialect.name == "postgresql" and limit > 0:
         milliseconds = str(max(1, round(limit * 1000)))
         session.execute(select(func.set_config("statement_timeout", milliseconds, True)))
+        if (dialect.server_version_info or (0,)) >= (14,):
+            # And a client killed mid-query is noticed within a second, not at the timeout.
+            session.execute(select(func.set_config("client_connection_check_interval", "1000", True)))
     try:
         yield session
     except OperationalError as exc:
