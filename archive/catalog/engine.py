@@ -140,30 +140,38 @@ def query_timeout() -> float:
 
 @contextmanager
 def statement_timeout(session: Session, seconds: float | None = None) -> Iterator[Session]:
-    """Yield `session` with each PostgreSQL statement of its transaction cancelled after `seconds`.
+    """Yield `session` with its statements cancelled once they run over `seconds` ($SCRAPER_QUERY_TIMEOUT).
 
-    The server enforces it (SET LOCAL), so a statement stops even when its client is gone
-    (PostgreSQL 14+ also checks every second that the client is still there).
-    QueryTimeout: a statement was cancelled. SQLite, in-process, needs no such guard: its
-    queries here are bounded by the words and filters allowed.
+    PostgreSQL: each statement of the transaction, by the server (SET LOCAL), so it stops even
+    when its client is gone (14+ also checks every second that the client is still there).
+    SQLite: all the session's statements together, interrupted from SQLite's progress handler.
+    QueryTimeout: a statement was cancelled.
     """
     limit = query_timeout() if seconds is None else seconds
     dialect = session.get_bind().dialect
+    sqlite = None
     if dialect.name == "postgresql" and limit > 0:
         milliseconds = str(max(1, round(limit * 1000)))
         session.execute(select(func.set_config("statement_timeout", milliseconds, True)))
         if (dialect.server_version_info or (0,)) >= (14,):
             # And a client killed mid-query is noticed within a second, not at the timeout.
             session.execute(select(func.set_config("client_connection_check_interval", "1000", True)))
+    elif dialect.name == "sqlite" and limit > 0:
+        sqlite = session.connection().connection.dbapi_connection
+        deadline = time.monotonic() + limit
+        sqlite.set_progress_handler(lambda: time.monotonic() > deadline, 10_000)  # type: ignore[union-attr]
     try:
         yield session
     except OperationalError as exc:
-        if getattr(exc.orig, "sqlstate", None) != _CANCELED:
+        if getattr(exc.orig, "sqlstate", None) != _CANCELED and str(exc.orig) != "interrupted":
             raise
         raise QueryTimeout(
             f"the query ran over {limit:g} s and was cancelled: narrow it (more words, --site, --since) "
             f"or raise {QUERY_TIMEOUT_ENV}"
         ) from None
+    finally:
+        if sqlite is not None:
+            sqlite.set_progress_handler(None, 0)  # the connection goes back to the pool unbounded
 
 
 def _disconnected(exc: DBAPIError) -> bool:
