@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from archive.cli._common import bounded, shown
+from scraper.urls import redacted
 from tests.conftest import PG_URL, Cli, Result, _postgres_reachable, copy_archive, need
 
 PG = PG_URL.replace("+psycopg", "")  # postgresql://postgres@127.0.0.1:5432/test
@@ -75,6 +76,23 @@ def test_postgres_scheme_works_as_postgresql(tmp_path: Path, postgres_url: str) 
     url = postgres_url.replace("postgresql+psycopg://", "postgres://")
     result = Cli(cwd=tmp_path, data=tmp_path / "data", db=url)("crawls", "--format", "json")
     assert (result.code, result.err, json.loads(result.out)) == (0, "", [])
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("notaurl", "not a database URL"),
+        ("postgresql://postgres:s3cret@127.0.0.1:1/test", "port 1 failed: Connection refused"),
+    ],
+)
+def test_a_run_whose_catalog_cannot_open_stops_before_it_starts(cli: Cli, tmp_path: Path, url: str, says: str) -> None:
+    result = cli("replay", "--db", url, str(tmp_path))
+    assert result.code == 1
+    assert "Traceback" not in result.err
+    errors = [line for line in result.err.splitlines() if "error:" in line]
+    assert len(errors) == 1 and errors[0].startswith(f"error: the run stopped: catalog URL: {redacted(url)}: ")
+    assert says in result.err and "s3cret" not in result.err
+    assert not cli.data.exists()
 
 
 # --- no archive where one is read ---------------------------------------------------------------
@@ -150,6 +168,24 @@ def test_a_bounded_number_refuses_what_is_out_of_range(
     assert stopped.value.code == 2
     assert capsys.readouterr().err.splitlines()[-1] == f"scraper query: error: {says}"
     assert parser.parse_args(["--limit", "1000000"]).limit == 1_000_000
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (
+            ("crawl", "--depth", "99999999999999999999", "https://example.org/"),
+            "argument --depth: 99999999999999999999 is out of range: 0 to 1,000",
+        ),
+        (
+            ("crawl", "--concurrency", "0", "https://example.org/"),
+            "argument --concurrency: 0 is out of range: 1 to 1,000",
+        ),
+        (("reextract", "--jobs", "many"), "argument --jobs: 'many' is not a whole number"),
+    ],
+)
+def test_a_run_refuses_a_number_out_of_range(cli: Cli, args: tuple[str, ...], says: str) -> None:
+    assert one_error(cli(*args)) == f"scraper {args[0]}: error: {says}"
 
 
 # --- output paths -------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import re
 import sys
 from collections.abc import Callable, Iterator
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from archive.catalog.filters import SearchFilters
-from archive.errors import UsageError
+from archive.errors import ArchiveError, UsageError
 from archive.layout import DataLayout, data_root
 from scraper.urls import redacted
 
@@ -41,6 +42,9 @@ __all__ = [
 # and create nothing (SQLite would create an empty catalog on connect, and report on nothing).
 READS_CATALOG = frozenset({"query", "show", "crawls", "history", "similar", "stories", "export"})
 READS_FOLDER = frozenset({"verify", "index", "wacz"})  # also the WARC files of --data
+# Commands that start a Scrapy run open the catalog first: a catalog that cannot open is one
+# line then, not a run that stops with Scrapy's own traceback about a pipeline that never opened.
+STARTS_RUN = frozenset({"replay", "crawl", "reextract"})
 MAX_LIMIT = 1_000_000
 
 # C0 controls, DEL, C1 controls (a terminal takes 0x9b as ESC [), the Unicode line and paragraph
@@ -65,8 +69,33 @@ def command(sub: Any, name: str, help_text: str, func: Any) -> argparse.Argument
         "--data", type=Path, default=data_root(), help="data directory (default: $SCRAPER_DATA, else ./data)"
     )
     cmd.add_argument("--db", help="catalog SQLAlchemy URL (default: $SCRAPER_DB, else SQLite in --data)")
-    cmd.set_defaults(func=func, reads_catalog=name in READS_CATALOG | READS_FOLDER, reads_folder=name in READS_FOLDER)
+    cmd.set_defaults(
+        func=_catalog_first(func) if name in STARTS_RUN else func,
+        reads_catalog=name in READS_CATALOG | READS_FOLDER,
+        reads_folder=name in READS_FOLDER,
+    )
     return cmd
+
+
+def _catalog_first(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Return `func` run once the command's catalog has opened (and been brought to the newest schema)."""
+
+    @functools.wraps(func)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            with open_catalog(args):
+                pass
+        except UsageError as exc:
+            raise _NotStarted(f"the run stopped: {exc}") from None  # a run's contract: exit 1, as when it stops
+        return func(args)
+
+    return run
+
+
+class _NotStarted(ArchiveError):
+    """A run could not start: its catalog did not open."""
+
+    exit_status = 1
 
 
 def bounded(low: int, high: int) -> Callable[[str], int]:
@@ -126,7 +155,7 @@ def open_catalog(args: argparse.Namespace) -> Iterator[Catalog]:
         need_archive(args)
         catalog = Catalog(url)
         catalog.migrate()
-    except (ImportError, ValueError, _database_errors()) as exc:
+    except (ImportError, ValueError, OSError, _database_errors()) as exc:
         if catalog is not None:
             catalog.close()
         raise UsageError(f"catalog URL: {redacted(url)}: {_why_not(exc, url)}") from None
@@ -159,18 +188,23 @@ def _database_errors() -> type[Exception]:
     return SQLAlchemyError
 
 
+_WANTED = "(use sqlite:///FILE or postgresql://USER@HOST/DATABASE)"
+
+
 def _why_not(exc: Exception, url: str) -> str:
     """Return why a catalog URL did not open, on one line, with no password in it."""
     from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
     if isinstance(exc, NoSuchModuleError):
-        reason = f"unsupported database {url.partition(':')[0]!r} (use sqlite:///FILE or postgresql://USER@HOST/DATABASE)"
+        reason = f"unsupported database {url.partition(':')[0]!r} {_WANTED}"
     elif isinstance(exc, ArgumentError):
-        reason = "not a database URL (use sqlite:///FILE or postgresql://USER@HOST/DATABASE)"
+        reason = f"not a database URL {_WANTED}"
     elif isinstance(exc, ImportError):
         reason = f"its database driver is not installed ({exc})"
     elif isinstance(exc, ValueError) and "int()" in str(exc):
         reason = "the port is not a number"
+    elif isinstance(exc, OSError):
+        reason = f"{exc.strerror}: {exc.filename}"
     elif isinstance(exc, DBAPIError):
         reason = str(exc.orig).strip().removeprefix("connection failed: ")
     else:

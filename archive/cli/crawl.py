@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from archive.cli._common import (
+    bounded,
     command,
     db_url,
     evidence_option,
@@ -66,7 +67,7 @@ def add_commands(sub: Any) -> None:
     schedule = command(sub, "schedule", "run recurring crawl jobs from a schedule file (TOML)", _schedule)
     schedule.add_argument("file", type=Path)
     schedule.add_argument("--once", action="store_true", help="run every job once now, then exit")
-    schedule.add_argument("--max-runs", type=int, help="exit after this many runs")
+    schedule.add_argument("--max-runs", type=bounded(1, 10**9), help="exit after this many runs")
     frontier_options(schedule, worker=False, help_text="enqueue each run in this frontier for its workers")
 
 
@@ -104,14 +105,14 @@ def _scope_options(cmd: argparse.ArgumentParser) -> None:
         help="seed file: one URL per line, with options (docs/crawling.md)",
     )
     cmd.add_argument("--kind", choices=KINDS, default="auto", help="what the URL seeds are (default: sniff)")
-    cmd.add_argument("--depth", type=int, help="link hops from page seeds (default 1)")
+    cmd.add_argument("--depth", type=bounded(0, 1000), help="link hops from page seeds (default 1)")
     cmd.add_argument("--any-site", action="store_true", help="follow links to other sites too")
     cmd.add_argument("--allow-domain", action="append", default=[], help="only these domains (and subdomains)")
     cmd.add_argument("--deny-domain", action="append", default=[], help="never these domains")
     cmd.add_argument("--allow", action="append", default=[], metavar="REGEX", help="only URLs matching")
     cmd.add_argument("--deny", action="append", default=[], metavar="REGEX", help="never URLs matching")
-    cmd.add_argument("--max-pages", type=int, help="pages per crawl")
-    cmd.add_argument("--max-per-site", type=int, help="pages per site")
+    cmd.add_argument("--max-pages", type=bounded(0, 10**9), help="pages per crawl")
+    cmd.add_argument("--max-per-site", type=bounded(0, 10**9), help="pages per site")
     cmd.add_argument("--feeds", action="store_true", help="also crawl the RSS/Atom feeds seed pages advertise")
     cmd.add_argument("--archive-other", action="store_true", help="archive non-HTML responses raw (no record)")
     cmd.add_argument(
@@ -148,11 +149,11 @@ def _at_least_one(text: str) -> int:
 
 def _worker_options(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument("--contact", help="contact URL for the User-Agent (default $ARCHIVE_CONTACT_URL)")
-    cmd.add_argument("--concurrency", type=int, help="requests at once per domain (default 2)")
+    cmd.add_argument("--concurrency", type=bounded(1, 1000), help="requests at once per domain (default 2)")
     cmd.add_argument("--timeout", type=float, help="seconds per request (default 30)")
     cmd.add_argument(
         "--max-body-bytes",
-        type=int,
+        type=bounded(1, 2**40),
         help="keep larger responses up to this size, archived with WARC-Truncated: length (default 64 MiB)",
     )
     cmd.add_argument(
@@ -162,10 +163,13 @@ def _worker_options(cmd: argparse.ArgumentParser) -> None:
         metavar="CIDR",
         help="may reach these private/loopback/link-local addresses (e.g. 10.0.0.0/8; default: public only)",
     )
-    cmd.add_argument("--retries", type=int, help="retries on 5xx, 429 and timeouts (default 3)")
+    cmd.add_argument("--retries", type=bounded(0, 100), help="retries on 5xx, 429 and timeouts (default 3)")
     cmd.add_argument("--operator", help="who runs the archive, for the warcinfo record")
     cmd.add_argument(
-        "--jobs", type=int, metavar="N", help="extraction processes (default: one per core; 1: in this process)"
+        "--jobs",
+        type=bounded(1, 1024),
+        metavar="N",
+        help="extraction processes (default: one per core; 1: in this process)",
     )
     set_option(cmd)
     evidence_option(cmd)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from archive.cli._common import (
+    bounded,
     command,
     db_url,
     evidence_option,
@@ -36,7 +37,7 @@ def add_commands(sub: Any) -> None:
     redo = command(sub, "reextract", "extract archived captures again from their raw WARC records", _reextract)
     redo.add_argument("files", nargs="*", metavar="FILE", help="WARC files (default: every file the catalog names)")
     redo.add_argument("--crawl", metavar="CRAWL_ID", help="only the captures of this run")
-    redo.add_argument("--jobs", type=int, metavar="N", help="extraction processes (default: one per core)")
+    redo.add_argument("--jobs", type=bounded(1, 1024), metavar="N", help="extraction processes (default: one per core)")
     redo.add_argument("--enqueue", action="store_true", help="with --frontier: queue the files for workers, and exit")
     set_option(redo)
     evidence_option(redo)
