@@ -32,7 +32,7 @@ def add_commands(sub: Any) -> None:
     query.add_argument("--format", choices=("table", "json", "jsonl", "csv"), default="table")
 
     show = command(sub, "show", "show one record with its provenance", _show)
-    show.add_argument("id", help="record id, or a unique prefix of 6+ characters")
+    show.add_argument("id", help="record id, or a unique prefix of 6+ hex digits")
     show.add_argument("--format", choices=("text", "json"), default="text")
     show.add_argument("--raw", action="store_true", help="write the original capture bytes, read from the WARC")
 

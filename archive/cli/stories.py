@@ -21,7 +21,7 @@ def add_commands(sub: Any) -> None:
     similar = command(
         sub, "similar", "list captures of the same text, near-duplicates and same-story documents", _similar
     )
-    similar.add_argument("id", help="record id, or a unique prefix of 6+ characters")
+    similar.add_argument("id", help="record id, or a unique prefix of 6+ hex digits")
     similar.add_argument("--format", choices=("table", "json"), default="table")
 
     stories = command(sub, "stories", "group documents that tell one story (across sites)", _stories)
