@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from archive.cli._common import bounded, shown
+from archive.cli._common import bounded, shown, shown_text
 from scraper.urls import redacted
 from tests.conftest import PG_URL, Cli, Result, _postgres_reachable, copy_archive, need
 
@@ -244,6 +244,10 @@ def test_export_into_a_missing_folder_is_one_line(archived: Cli, fmt: str) -> No
 )
 def test_shown_escapes_control_characters_only(text: str, expected: str) -> None:
     assert shown(text) == expected
+
+
+def test_shown_text_keeps_line_breaks_and_escapes_the_rest() -> None:
+    assert shown_text("Title\n\x1b[2Jbody\r\nend") == "Title\n\\x1b[2Jbody\\r\nend"
 
 
 @pytest.mark.slow

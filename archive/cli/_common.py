@@ -36,6 +36,7 @@ __all__ = [
     "set_option",
     "settings_given",
     "shown",
+    "shown_text",
 ]
 
 # Commands that only read an archive: on a folder or catalog that does not exist they say so
@@ -61,6 +62,11 @@ def shown(text: object) -> str:
     of its own (a fake `failed:` line) or send escape sequences (a window title, a cleared screen).
     """
     return str(text).translate(_ESCAPES)
+
+
+def shown_text(text: str) -> str:
+    """Return a body of text (a record's) safe to print: as shown() does, but its line breaks kept as lines."""
+    return "\n".join(shown(line) for line in text.split("\n"))
 
 
 def command(sub: Any, name: str, help_text: str, func: Any) -> argparse.ArgumentParser:
