@@ -269,6 +269,22 @@ def test_history_links_each_changed_text_to_the_capture_it_replaced(catalog: Cat
     assert latest is not None and latest.id == changed.id
 
 
+def test_history_finds_a_page_by_the_url_fetched_its_canonical_or_the_file_replayed(catalog: Catalog) -> None:
+    fetched = "https://News.Example/story?utm_source=feed&id=7"  # canonical: https://news.example/story?id=7
+    live = _record(url=fetched).with_provenance(source_kind="live", captured_at="2026-03-01T00:00:00Z")
+    assert live.canonical_url == "https://news.example/story?id=7"
+    saved = _record(body=ARTICLE + " Saved later.", url="urn:file:inbox/story.html").with_provenance(
+        source_location="inbox/story.html"
+    )
+    other = _record(body=ARTICLE + " Another page.", url="https://news.example/other")
+    assert catalog.add_records([live, saved, other]) == 3
+    for given in (fetched, "https://news.example/story?id=7", "HTTPS://NEWS.EXAMPLE/story?id=7&utm_medium=x"):
+        assert [r.id for r, _ in catalog.history(given)] == [live.id], given
+    for given in ("inbox/story.html", "urn:file:inbox/story.html"):
+        assert [r.id for r, _ in catalog.history(given)] == [saved.id], given
+    assert catalog.history("https://news.example/story") == []  # another page: the query is part of its address
+
+
 def _version(body: str, day: int, url: str = "https://news.example/story") -> Record:
     """A live capture of `url` on March `day` whose page text is `body`."""
     record = _record(body=body, url=url)

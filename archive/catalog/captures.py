@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Iterator
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Engine, Select, func, select
+from sqlalchemy import CursorResult, Engine, Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from archive.catalog._sql import table_of
@@ -65,11 +65,25 @@ def known(engine: Engine, ids: Iterable[str]) -> set[str]:
 
 
 def history(engine: Engine, url: str) -> list[tuple[Record, str | None]]:
-    """Return every capture of the URL's canonical form, oldest first, with the capture it replaced."""
+    """Return every capture of the page `url` names, oldest first, with the capture it replaced.
+
+    `url` may be the page's canonical URL (in any spelling normalization agrees with), a URL a
+    capture was fetched from (tracking parameters and all), or a saved file as replay named it
+    (`seeds/html/page.html`, or its `urn:file:` URI): each leads to the canonical URLs of the
+    captures it names.
+    """
     with Session(engine) as session:
+        named = select(CaptureRow.canonical_url).where(
+            or_(
+                CaptureRow.source_url == url,
+                CaptureRow.source_location == url,
+                CaptureRow.source_url == "urn:file:" + url,
+            )
+        )
+        canonical = {normalize_url(url), *session.scalars(named.distinct())}
         rows = session.scalars(
             select(CaptureRow)
-            .where(CaptureRow.canonical_url == normalize_url(url))
+            .where(CaptureRow.canonical_url.in_(sorted(canonical)))
             .order_by(CaptureRow.captured_at, CaptureRow.id)
         )
         return [(row.to_record(), row.previous_id) for row in rows]
