@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from archive.catalog.facade import Catalog
 from archive.cli._common import bounded, shown, shown_text
 from scraper.urls import redacted
 from tests.conftest import PG_URL, Cli, Result, _postgres_reachable, copy_archive, need
@@ -248,6 +249,16 @@ def test_shown_escapes_control_characters_only(text: str, expected: str) -> None
 
 def test_shown_text_keeps_line_breaks_and_escapes_the_rest() -> None:
     assert shown_text("Title\n\x1b[2Jbody\r\nend") == "Title\n\\x1b[2Jbody\\r\nend"
+
+
+def test_an_error_naming_an_input_stays_one_line(cli: Cli, tmp_path: Path) -> None:
+    out = tmp_path / "no\nsuch\x1b[2J" / "x.jsonl"
+    (tmp_path / "data").mkdir()
+    catalog = Catalog(cli.db)  # the archive exists: the mistake is the output path
+    catalog.migrate()
+    catalog.close()
+    line = one_error(cli("export", "--out", str(out)))
+    assert line == f"error: cannot write {tmp_path}/no\\nsuch\\x1b[2J/x.jsonl: No such file or directory"
 
 
 @pytest.mark.slow

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from archive.cli import crawl, export, frontier, integrity, quality, query, replay, stories
+from archive.cli._common import shown
 from archive.errors import ArchiveError
 from scraper._version import __version__
 
@@ -28,7 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `scraper export | head` is fine
         return 0
     except ArchiveError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {shown(exc)}", file=sys.stderr)  # one line, whatever input the message names
         return exc.exit_status
 
 

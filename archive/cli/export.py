@@ -56,14 +56,14 @@ def _export(args: argparse.Namespace) -> int:
 def _writable(out: Path) -> None:
     """Raise UsageError when file `out` cannot be written: its folder does not exist, or is not a folder."""
     if not out.parent.is_dir():
-        raise UsageError(f"cannot write {shown(out)}: No such file or directory")
+        raise UsageError(f"cannot write {out}: No such file or directory")
 
 
 def _opened(out: Path) -> IO[str]:
     try:
         return open(out, "w", encoding="utf-8", newline="")  # closed by the caller
     except OSError as exc:
-        raise UsageError(f"cannot write {shown(out)}: {exc.strerror}") from None
+        raise UsageError(f"cannot write {out}: {exc.strerror}") from None
 
 
 def _index(args: argparse.Namespace) -> int:
