@@ -5,7 +5,8 @@ No HTTP library between the test and the wire: each answer is the whole response
 test chose), and each request is kept as it arrived. Connections persist while the client
 keeps them; an answer may end its connection (`close=True`: a body delimited by the close,
 or one cut short by it). With a TLS context it speaks HTTPS; `TunnelProxy` is an HTTP proxy
-that opens CONNECT tunnels to it.
+that opens CONNECT tunnels to it, `ForwardProxy` one that forwards plain-http requests. Each
+listens on 127.0.0.1 unless given another loopback address (127.0.0.2, ...).
 
     with RawSite({"/a": Answer(b"HTTP/1.1 204 No Content\\r\\n\\r\\n")}) as site:
         ...  # fetch f"{site.base}/a"
@@ -27,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Self
 
-__all__ = ["Answer", "Exchange", "RawSite", "TunnelProxy", "self_signed_context"]
+__all__ = ["Answer", "Exchange", "ForwardProxy", "RawSite", "TunnelProxy", "self_signed_context"]
 
 NOT_FOUND = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
 
@@ -51,17 +52,22 @@ class Exchange:
 
 
 class RawSite:
-    """Answers requests on an ephemeral port of 127.0.0.1 from `answers` (request-target -> Answer)."""
+    """Answers requests on an ephemeral port of `host` (127.0.0.1) from `answers` (request-target -> Answer).
 
-    def __init__(self, answers: Mapping[str, Answer], *, tls: ssl.SSLContext | None = None) -> None:
+    `connections` counts the connections accepted: a site no request may reach is a canary.
+    """
+
+    def __init__(
+        self, answers: Mapping[str, Answer], *, tls: ssl.SSLContext | None = None, host: str = "127.0.0.1"
+    ) -> None:
         self.answers = dict(answers)
         self.tls = tls
         self.exchanges: list[Exchange] = []
         self.connections = 0
         self._lock = threading.Lock()
-        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener = socket.create_server((host, 0))
         self.port = self._listener.getsockname()[1]
-        self.base = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
+        self.base = f"{'https' if tls else 'http'}://{host}:{self.port}"
         self._threads: list[threading.Thread] = []
         self._open: list[socket.socket] = []
 
@@ -158,13 +164,15 @@ def _stop_listening(listener: socket.socket) -> None:
 class TunnelProxy:
     """An HTTP proxy that only tunnels: CONNECT host:port, then bytes both ways until either side closes.
 
-    `requests` keeps each CONNECT request as it arrived.
+    `requests` keeps each CONNECT request as it arrived, `connections` counts the connections accepted.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
         self.requests: list[bytes] = []
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        self.connections = 0
+        self._listener = socket.create_server((host, 0))
+        self.host = host
+        self.url = f"http://{host}:{self._listener.getsockname()[1]}"
         self._threads: list[threading.Thread] = []
         self._open: list[socket.socket] = []
 
@@ -187,6 +195,7 @@ class TunnelProxy:
                 client, _ = self._listener.accept()
             except OSError:
                 return
+            self.connections += 1
             self._open.append(client)
             thread = threading.Thread(target=self._tunnel, args=(client,), daemon=True)
             thread.start()
@@ -198,13 +207,37 @@ class TunnelProxy:
             if request is None:
                 return
             self.requests.append(request)
-            host, _, port = request.split(b" ", 2)[1].decode("ascii").rpartition(":")
-            with socket.create_connection((host, int(port)), timeout=10) as upstream:
-                self._open.append(upstream)
-                client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
-                if rest:
-                    upstream.sendall(rest)
-                _pipe(client, upstream)
+            self._relay(client, request, rest)
+
+    def _relay(self, client: socket.socket, request: bytes, rest: bytes) -> None:
+        host, _, port = request.split(b" ", 2)[1].decode("ascii").rpartition(":")
+        with socket.create_connection((host, int(port)), timeout=10) as upstream:
+            self._open.append(upstream)
+            client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            if rest:
+                upstream.sendall(rest)
+            _pipe(client, upstream)
+
+
+class ForwardProxy(TunnelProxy):
+    """An HTTP proxy that forwards plain-http requests: `GET http://host:port/path HTTP/1.1` goes to host:port
+    (a name resolved here, by the proxy, as a real one would) as `GET /path HTTP/1.1`, then bytes both ways.
+
+    `requests` keeps each request as it arrived (Proxy-Authorization and all). One upstream per
+    client connection: a test sends each of its connections' requests to one site.
+    """
+
+    def _relay(self, client: socket.socket, request: bytes, rest: bytes) -> None:
+        method, target, tail = request.split(b" ", 2)
+        found = re.match(rb"http://([^/:]+|\[[^\]]+\])(?::(\d+))?(/.*)?$", target)
+        if found is None:
+            client.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+            return
+        host, port, path = found.group(1).strip(b"[]").decode(), int(found.group(2) or 80), found.group(3) or b"/"
+        with socket.create_connection((host, port), timeout=10) as upstream:
+            self._open.append(upstream)
+            upstream.sendall(b" ".join((method, path, tail)) + rest)
+            _pipe(client, upstream)
 
 
 def _pipe(one: socket.socket, other: socket.socket) -> None:

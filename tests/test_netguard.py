@@ -6,7 +6,8 @@ tests/test_limits.py crawls a real loopback site through the CLI to show the sam
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Any
 
 import pytest
 from scrapy import Request
@@ -18,6 +19,8 @@ from twisted.internet.error import DNSLookupError
 from archive.crawl.netguard import AddressPolicy, BlockedAddress, GuardedResolver, PrivateAddressMiddleware
 
 MakeCrawler = Callable[..., Crawler]
+RunAsync = Callable[[Coroutine[Any, Any, Any]], Any]
+PROXY_VARIABLES = ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY")
 HINT = "crawls reach only public addresses unless --allow-network allows it"
 
 
@@ -106,24 +109,28 @@ def test_public_addresses_pass_and_allowed_networks_open_up() -> None:
         AddressPolicy(["not-a-network"])
 
 
-def test_an_ip_address_url_the_policy_forbids_is_refused_before_it_is_sent(make_crawler: MakeCrawler) -> None:
+def test_an_ip_address_url_the_policy_forbids_is_refused_before_it_is_sent(
+    make_crawler: MakeCrawler, run_async: RunAsync, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
     crawler = make_crawler()
     guard = PrivateAddressMiddleware.from_crawler(crawler)
     with pytest.raises(BlockedAddress) as refused:
-        guard.process_request(Request("http://169.254.169.254/latest/meta-data/"))
+        run_async(guard.process_request(Request("http://169.254.169.254/latest/meta-data/")))
     assert str(refused.value) == f"refused 169.254.169.254: 169.254.169.254 is a link-local address; {HINT}"
     with pytest.raises(BlockedAddress, match=r"refused ::1: ::1 is a loopback address"):
-        guard.process_request(Request("http://[::1]:8080/admin"))
-    assert guard.process_request(Request("http://93.184.216.34/")) is None
-    assert guard.process_request(Request("http://intranet.example/")) is None  # a name: the resolver checks it
+        run_async(guard.process_request(Request("http://[::1]:8080/admin")))
+    assert run_async(guard.process_request(Request("http://93.184.216.34/"))) is None
+    assert run_async(guard.process_request(Request("http://intranet.example/"))) is None  # the resolver checks it
     assert crawler.stats.get_value("crawl/refused_address") == 2
 
 
-def test_allowed_networks_open_up_to_the_middleware(make_crawler: MakeCrawler) -> None:
+def test_allowed_networks_open_up_to_the_middleware(make_crawler: MakeCrawler, run_async: RunAsync) -> None:
     guard = PrivateAddressMiddleware.from_crawler(make_crawler({"ARCHIVE_ALLOW_NETWORKS": ["10.0.0.0/8"]}))
-    assert guard.process_request(Request("http://10.1.2.3/wiki")) is None
+    assert run_async(guard.process_request(Request("http://10.1.2.3/wiki"))) is None
     with pytest.raises(BlockedAddress, match=r"192\.168\.1\.1 is a private address"):
-        guard.process_request(Request("http://192.168.1.1/"))
+        run_async(guard.process_request(Request("http://192.168.1.1/")))
 
 
 def test_a_response_from_a_forbidden_address_is_refused_unless_read_back_from_the_archive(

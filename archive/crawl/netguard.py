@@ -11,21 +11,27 @@ own intranet allow networks with ARCHIVE_ALLOW_NETWORKS (the CLI's --allow-netwo
 from __future__ import annotations
 
 import ipaddress
+import socket
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+from urllib.request import _parse_proxy  # type: ignore[attr-defined]  # how Scrapy's proxy middleware reads one
 
-from scrapy.exceptions import CannotResolveHostError, IgnoreRequest
+from scrapy import Request
+from scrapy.downloadermiddlewares.httpproxy import HttpProxyMiddleware
+from scrapy.exceptions import CannotResolveHostError, IgnoreRequest, NotConfigured
 from scrapy.resolver import CachingThreadedResolver
 from scrapy.utils.datatypes import LocalCache
+from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import defer
 from twisted.internet.error import DNSLookupError
+from twisted.internet.threads import deferToThread
 
 if TYPE_CHECKING:
     from typing import Self
 
     from scrapy.crawler import Crawler
-    from scrapy.http import Request, Response
+    from scrapy.http import Response
     from twisted.internet.base import ReactorBase
 
 __all__ = ["AddressPolicy", "BlockedAddress", "GuardedResolver", "PrivateAddressMiddleware"]
@@ -149,27 +155,61 @@ class GuardedResolver(CachingThreadedResolver):
 
 
 class PrivateAddressMiddleware:
-    """Refuse requests to IP-address URLs the policy forbids, and responses that came from such an address.
+    """Refuse requests to addresses the policy forbids, and responses that came from such an address.
 
-    Names are checked by GuardedResolver as they resolve; this catches what bypasses it
-    (an address in the URL itself, a proxy doing the lookup) before anything is sent.
+    Names are checked by GuardedResolver as they resolve; this catches what bypasses it before
+    anything is sent: an address in the URL itself, and every request through a proxy (from
+    meta["proxy"] or http_proxy/https_proxy, as HttpProxyMiddleware picks it), where the proxy
+    resolves the target's name and this process never would: the proxy's address and each
+    address the target's name has here are checked.
     """
 
     def __init__(self, crawler: Crawler) -> None:
         self.policy = AddressPolicy.from_settings(crawler.settings)
         self.crawler = crawler
+        self._env_proxies = _env_proxies(crawler)
+        self._lookups: LocalCache[str, tuple[str, ...]] = LocalCache(10000)
+        self._cache_lookups = crawler.settings.getbool("DNSCACHE_ENABLED", True)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         return cls(crawler)
 
-    def process_request(self, request: Request, spider: Any = None) -> None:
+    async def process_request(self, request: Request, spider: Any = None) -> None:
         host = urlsplit(request.url).hostname or ""
-        try:
-            ipaddress.ip_address(host.split("%")[0])
-        except ValueError:
+        proxy = self._proxy_for(request)
+        if proxy is None:
+            if _is_address(host):
+                self._check(host, host)
             return  # a name: the resolver checks what it resolves to
-        self._check(host, host)
+        proxy_host = urlsplit("//" + _parse_proxy(proxy)[3]).hostname or ""
+        for label, name in ((f"proxy {proxy_host}", proxy_host), (f"{host} (proxied)", host)):
+            for address in await self._addresses(label, name):
+                self._check(label, address)
+
+    def _proxy_for(self, request: Request) -> str | None:
+        """Return the proxy `request` will go through (as HttpProxyMiddleware chooses it), or None."""
+        if "proxy" in request.meta:
+            return request.meta["proxy"] or None
+        if self._env_proxies is None:
+            return None
+        probe = Request(request.url)
+        self._env_proxies.process_request(probe)
+        return probe.meta.get("proxy") or None
+
+    async def _addresses(self, label: str, name: str) -> tuple[str, ...]:
+        """Return every address `name` has here (a lookup in a thread), refusing a name that has none."""
+        if _is_address(name):
+            return (name,)
+        found = self._lookups.get(name)
+        if found is None:
+            found = await maybe_deferred_to_future(deferToThread(_lookup, name))
+            if self._cache_lookups and found:
+                self._lookups[name] = found
+        if not found:
+            self._count()
+            raise BlockedAddress(_hint(label, f"{name} does not resolve here, so its address cannot be checked"))
+        return found
 
     def process_response(self, request: Request, response: Response, spider: Any = None) -> Response:
         if response.ip_address is not None and not request.meta.get("archive_resumed"):
@@ -186,6 +226,34 @@ class PrivateAddressMiddleware:
     def _check(self, host: str, address: str) -> None:
         why = self.policy.refusal(address)
         if why is not None:
-            if self.crawler.stats is not None:
-                self.crawler.stats.inc_value("crawl/refused_address")
+            self._count()
             raise BlockedAddress(_hint(host, why))
+
+    def _count(self) -> None:
+        if self.crawler.stats is not None:
+            self.crawler.stats.inc_value("crawl/refused_address")
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.split("%")[0])
+    except ValueError:
+        return False
+    return True
+
+
+def _lookup(name: str) -> tuple[str, ...]:
+    """Return the addresses `name` resolves to here (none when it does not), as a proxy might reach them."""
+    try:
+        answers = socket.getaddrinfo(name, None, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return ()
+    return tuple(dict.fromkeys(str(sockaddr[0]) for *_, sockaddr in answers))
+
+
+def _env_proxies(crawler: Crawler) -> HttpProxyMiddleware | None:
+    """Return Scrapy's proxy middleware as configured from the environment, to ask which proxy a URL takes."""
+    try:
+        return HttpProxyMiddleware.from_crawler(crawler)
+    except NotConfigured:
+        return None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,6 +22,7 @@ __all__ = [
     "capture_from_response",
     "capture_from_wire",
     "header_pairs",
+    "redacted",
     "wire_of",
 ]
 
@@ -43,17 +44,28 @@ class Wire:
     truncated: str | None = None  # WARC-Truncated reason: `body` is the start of the body
 
 
-def wire_of(request: Request, response: Response) -> Wire:
+# Request headers carrying a credential the crawl was configured with: a proxy's password
+# (HttpProxyMiddleware), a site's (HttpAuthMiddleware, DEFAULT_REQUEST_HEADERS), a session's cookies.
+CREDENTIAL_HEADERS = frozenset({"proxy-authorization", "authorization", "cookie"})
+REDACTED = "[redacted]"
+
+
+def wire_of(request: Request, response: Response, *, keep_credentials: bool = False) -> Wire:
     """Return the exchange that brought `response`: as it crossed the connection when the download handler
     recorded it (archive.crawl.wire), else rebuilt from what Scrapy parsed (names re-cased, body de-chunked).
+
+    The request's credential headers (CREDENTIAL_HEADERS) keep their names and lose their values,
+    `Proxy-Authorization: [redacted]`, unless `keep_credentials`.
     """
     ip_address = str(response.ip_address) if response.ip_address is not None else None
     recorded = recorded_exchange(response)
     if recorded is None:
-        return _rebuilt_wire(request, response, ip_address)
+        wire = _rebuilt_wire(request, response, ip_address)
+        return wire if keep_credentials or wire.request is None else replace(wire, request=redacted(wire.request))
     protocol, statusline, headers = _parsed_head(recorded.response_head)
+    sent = _recorded_request(recorded)
     return Wire(
-        request=_recorded_request(recorded),
+        request=sent if keep_credentials else redacted(sent),
         status=response.status,
         headers=headers,
         protocol=protocol or "HTTP/1.1",
@@ -71,6 +83,24 @@ def _recorded_request(recorded: RecordedExchange) -> WireRequest:
     method, line, headers = _parsed_head(recorded.request_head)
     target, _, protocol = line.partition(" ")  # as archive.warc.sources reads a request record back
     return WireRequest(method, target, headers, protocol or "HTTP/1.1", recorded.request_head, recorded.request_body)
+
+
+def redacted(sent: WireRequest) -> WireRequest:
+    """Return the request with each credential header's value replaced by `[redacted]`, in its parsed
+    headers and in its head as written (a folded value's continuation lines go with it).
+    """
+    headers = tuple((k, REDACTED if k.lower() in CREDENTIAL_HEADERS else v) for k, v in sent.headers)
+    if sent.raw_head is None:
+        return replace(sent, headers=headers)
+    lines: list[bytes] = []
+    dropping = False
+    for line in sent.raw_head.split(b"\r\n"):
+        if dropping and line[:1] in (b" ", b"\t"):
+            continue
+        name, colon, _ = line.partition(b":")
+        dropping = bool(colon) and bool(lines) and name.strip().lower().decode("latin-1") in CREDENTIAL_HEADERS
+        lines.append(name + b": " + REDACTED.encode() if dropping else line)
+    return replace(sent, headers=headers, raw_head=b"\r\n".join(lines))
 
 
 def _parsed_head(head: bytes) -> tuple[str, str, tuple[tuple[str, str], ...]]:
