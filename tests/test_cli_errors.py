@@ -9,6 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -94,6 +97,35 @@ def test_a_run_whose_catalog_cannot_open_stops_before_it_starts(cli: Cli, tmp_pa
     assert len(errors) == 1 and errors[0].startswith(f"error: the run stopped: catalog URL: {redacted(url)}: ")
     assert says in result.err and "s3cret" not in result.err
     assert not cli.data.exists()
+
+
+@pytest.fixture
+def read_only_catalog(tmp_path: Path) -> Iterator[str]:
+    """Return the URL of a migrated SQLite catalog in a folder made immutable (chattr +i: read-only even to root)."""
+    folder = tmp_path / "catalog-media"
+    folder.mkdir()
+    catalog = Catalog(f"sqlite:///{folder / 'catalog.sqlite'}")
+    catalog.migrate()
+    catalog.close()
+    chattr = shutil.which("chattr")
+    made = chattr and subprocess.run([chattr, "+i", str(folder)], capture_output=True, check=False).returncode == 0
+    need(bool(made), "chattr +i (to make a folder read-only even to root) is not available here")
+    try:
+        yield f"sqlite:///{folder / 'catalog.sqlite'}"
+    finally:
+        subprocess.run([str(chattr), "-i", str(folder)], check=True)
+
+
+def test_a_run_into_a_read_only_catalog_is_one_line(cli: Cli, read_only_catalog: str, tmp_path: Path) -> None:
+    result = cli("replay", "--db", read_only_catalog, str(tmp_path))
+    assert result.code == 1 and "Traceback" not in result.err
+    where = read_only_catalog.removeprefix("sqlite:///")
+    assert result.err == f"error: the run stopped: catalog {where} is read-only: a run writes to it\n"
+
+
+def test_a_read_only_catalog_can_still_be_read(cli: Cli, read_only_catalog: str) -> None:
+    result = cli("crawls", "--db", read_only_catalog, "--format", "json")
+    assert (result.code, result.err, json.loads(result.out)) == (0, "", [])
 
 
 # --- no archive where one is read ---------------------------------------------------------------

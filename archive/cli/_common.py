@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import os
 import re
 import sys
 from collections.abc import Callable, Iterator
@@ -91,6 +92,7 @@ def _catalog_first(func: Callable[[argparse.Namespace], int]) -> Callable[[argpa
         try:
             with open_catalog(args):
                 pass
+            _check_writable_catalog(db_url(args))
         except UsageError as exc:
             raise _NotStarted(f"the run stopped: {exc}") from None  # a run's contract: exit 1, as when it stops
         return func(args)
@@ -171,21 +173,33 @@ def open_catalog(args: argparse.Namespace) -> Iterator[Catalog]:
         catalog.close()
 
 
+def _check_writable_catalog(url: str) -> None:
+    """Raise UsageError when a SQLite catalog's file or folder cannot be written (it opens read-only, for reading)."""
+    where = _sqlite_file(url)
+    if where is not None and where.exists() and not (os.access(where, os.W_OK) and os.access(where.parent, os.W_OK)):
+        raise UsageError(f"catalog {where} is read-only: a run writes to it")
+
+
 def need_archive(args: argparse.Namespace) -> None:
     """Raise UsageError when a reading command's archive is not there: the data folder, or a SQLite catalog's file."""
     if getattr(args, "reads_folder", False) and not Path(args.data).is_dir():
         raise UsageError(f"no archive at {args.data}")
     if not getattr(args, "reads_catalog", False):
         return
-    from sqlalchemy.engine import make_url
-
-    parsed = make_url(db_url(args))
-    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
-        return
-    where = Path(parsed.database or "")
-    if not where.exists():
+    where = _sqlite_file(db_url(args))
+    if where is not None and not where.exists():
         default = where == DataLayout(args.data).catalog_file
         raise UsageError(f"no archive at {args.data}" if default else f"no archive at {where}: no such catalog")
+
+
+def _sqlite_file(url: str) -> Path | None:
+    """Return the file of a SQLite catalog URL; None for another database or one in memory."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database or "")
 
 
 def _database_errors() -> type[Exception]:
