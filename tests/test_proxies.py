@@ -143,6 +143,8 @@ def test_credential_headers_keep_their_names_and_lose_their_values() -> None:
     )
     assert sent.headers == (("Host", "example.com"), ("Proxy-Authorization", "[redacted]"), ("X-Cookie-Note", "kept"))
     assert sent.body == b"q=1" and sent.target == "http://example.com/a"
+    rebuilt = redacted(WireRequest("GET", "/a", (("Cookie", "sid=1"), ("Accept", "*/*"))))  # no head recorded
+    assert rebuilt.headers == (("Cookie", "[redacted]"), ("Accept", "*/*")) and rebuilt.raw_head is None
 
 
 @pytest.mark.parametrize(

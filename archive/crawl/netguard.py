@@ -191,7 +191,7 @@ class PrivateAddressMiddleware:
         """Return the proxy `request` will go through (as HttpProxyMiddleware chooses it), or None."""
         if "proxy" in request.meta:
             return request.meta["proxy"] or None
-        if self._env_proxies is None:
+        if self._env_proxies is None or not self._env_proxies.proxies:
             return None
         probe = Request(request.url)
         self._env_proxies.process_request(probe)
