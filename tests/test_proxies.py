@@ -8,6 +8,7 @@ resolves to 127.0.0.1 here, as `vm` did for the red team.
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
@@ -189,18 +190,24 @@ def test_an_allowed_proxied_fetch_is_archived_without_the_proxy_password(
 ) -> None:
     monkeypatch.setenv("HTTP_PROXY", proxy.url.replace("http://", "http://crawler:Secret%40X6@"))
     url = f"http://localhost:{site.port}/x"
-    done = cli("crawl", url, *CRAWL, "--allow-network", "127.0.0.2/32", "--allow-network", "127.0.0.1/32")
+    site_password = ["-s", 'DEFAULT_REQUEST_HEADERS={"Authorization": "Bearer tide-token"}']
+    allow = ["--allow-network", "127.0.0.2/32", "--allow-network", "127.0.0.1/32"]
+    done = cli("crawl", url, *CRAWL, *allow, *site_password)
     assert done.code == 0, done.out + done.err
     [sent] = proxy.requests
+    assert b"\r\nAuthorization: Bearer tide-token\r\n" in sent
     # Basic base64("crawler:Secret@X6"): the proxy was sent the password...
     assert b"\r\nProxy-Authorization: Basic Y3Jhd2xlcjpTZWNyZXRAWDY=\r\n" in sent
     assert sent.startswith(f"GET {url} HTTP/1.1\r\n".encode())
     assert [e.path for e in site.exchanges] == ["/x"]
     # ...and the archive holds the request as sent, with the credential's value taken out.
     [recorded] = _request_records(cli.data)
-    assert recorded == sent.replace(b"Basic Y3Jhd2xlcjpTZWNyZXRAWDY=", b"[redacted]")
-    assert b"Y3Jhd2xlcjpTZWNyZXRAWDY" not in b"".join(p.read_bytes() for p in warc_files(cli.data))
-    assert "Secret" not in done.out + done.err
+    assert recorded == sent.replace(b"Basic Y3Jhd2xlcjpTZWNyZXRAWDY=", b"[redacted]").replace(
+        b"Bearer tide-token", b"[redacted]"
+    )
+    stored = b"".join(gzip.decompress(p.read_bytes()) for p in warc_files(cli.data))
+    assert b"Y3Jhd2xlcjpTZWNyZXRAWDY" not in stored and b"tide-token" not in stored
+    assert "Secret" not in done.out + done.err and "tide-token" not in done.out + done.err
     check = warcio_check(warc_files(cli.data))  # block digests over the redacted request
     assert check.returncode == 0, check.stdout + check.stderr
 
