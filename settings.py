@@ -33,6 +33,9 @@ ARCHIVE_SITEMAP_BATCH = 500  # a sitemap's pages queued at a time, more as the q
 # address, a redirect to one, or a URL naming one is refused unless listed here (CIDRs).
 TWISTED_DNS_RESOLVER = "archive.crawl.netguard.GuardedResolver"
 ARCHIVE_ALLOW_NETWORKS: list[str] = []
+# Request records keep the names of Proxy-Authorization, Authorization and Cookie headers and
+# replace their values with [redacted]; True records the values as sent.
+ARCHIVE_RECORD_CREDENTIALS = False
 
 # --- Components, by dotted path and order -------------------------------------------------
 ITEM_PIPELINES = {

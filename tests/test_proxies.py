@@ -148,6 +148,22 @@ def test_credential_headers_keep_their_names_and_lose_their_values() -> None:
     assert rebuilt.headers == (("Cookie", "[redacted]"), ("Accept", "*/*")) and rebuilt.raw_head is None
 
 
+def test_request_records_keep_credential_values_only_when_asked(make_crawler: MakeCrawler) -> None:
+    from scrapy.http import HtmlResponse
+
+    from archive.crawl.middlewares import WireMiddleware
+
+    def recorded(settings: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+        request = Request("https://example.com/a", headers={"Cookie": "sid=1", "Authorization": "Bearer abc"})
+        response = HtmlResponse(request.url, body=b"<html></html>", request=request)
+        WireMiddleware.from_crawler(make_crawler(settings)).process_response(request, response)
+        sent = request.meta["wire"].request
+        return tuple((k, v) for k, v in sent.headers if k in ("Cookie", "Authorization"))
+
+    assert recorded({}) == (("Cookie", "[redacted]"), ("Authorization", "[redacted]"))
+    assert recorded({"ARCHIVE_RECORD_CREDENTIALS": True}) == (("Cookie", "sid=1"), ("Authorization", "Bearer abc"))
+
+
 @pytest.mark.parametrize(
     ("url", "shown"),
     [

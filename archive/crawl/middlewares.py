@@ -81,6 +81,8 @@ class WireMiddleware:
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
+        # Proxy-Authorization, Authorization and Cookie values go into request records only when asked.
+        self.keep_credentials = crawler.settings.getbool("ARCHIVE_RECORD_CREDENTIALS", False)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -89,7 +91,7 @@ class WireMiddleware:
     def process_response(self, request: Request, response: Response, spider: Any = None) -> Response:
         if request.meta.get("archive_resumed") or not request.url.startswith(("http://", "https://")):
             return response
-        wire = wire_of(request, response)
+        wire = wire_of(request, response, keep_credentials=self.keep_credentials)
         request.meta["wire"] = wire
         if wire.truncated is not None:  # handed on all the same (DOWNLOAD_FAIL_ON_DATALOSS off)
             self.crawler.stats.inc_value("archive/truncated")
@@ -107,7 +109,7 @@ class WireMiddleware:
         """Send off a truncated exchange to be archived; the failure goes on (to a retry, or the errback)."""
         if not isinstance(exception, (BodyTruncated, BodyLost)) or request.meta.get("archive_resumed"):
             return
-        wire = wire_of(request, exception.response)
+        wire = wire_of(request, exception.response, keep_credentials=self.keep_credentials)
         self.crawler.stats.inc_value("archive/truncated")
         self.crawler.signals.send_catch_log(
             signal=TRUNCATED_RECEIVED, capture=capture_from_wire(wire), crawl_id=request.meta.get("crawl")
