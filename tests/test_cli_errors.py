@@ -215,6 +215,18 @@ def test_a_bounded_number_refuses_what_is_out_of_range(
             "argument --concurrency: 0 is out of range: 1 to 1,000",
         ),
         (("reextract", "--jobs", "many"), "argument --jobs: 'many' is not a whole number"),
+        (
+            ("crawl", "--delay", "-1", "https://example.org/"),
+            "argument --delay: -1 is out of range: 0 to 86400 seconds",
+        ),
+        (
+            ("crawl", "--timeout", "nan", "https://example.org/"),
+            "argument --timeout: nan is out of range: 0.001 to 86400 seconds",
+        ),
+        (
+            ("crawl", "--timeout", "soon", "https://example.org/"),
+            "argument --timeout: 'soon' is not a number of seconds",
+        ),
     ],
 )
 def test_a_run_refuses_a_number_out_of_range(cli: Cli, args: tuple[str, ...], says: str) -> None:

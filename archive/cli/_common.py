@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from archive.catalog.filters import SearchFilters
@@ -21,6 +21,8 @@ from scraper.urls import redacted
 
 if TYPE_CHECKING:
     from archive.catalog.facade import Catalog
+
+N = TypeVar("N", int, float)
 
 __all__ = [
     "MAX_LIMIT",
@@ -34,6 +36,7 @@ __all__ = [
     "need_archive",
     "open_catalog",
     "print_summary",
+    "seconds",
     "set_option",
     "settings_given",
     "shown",
@@ -108,17 +111,25 @@ class _NotStarted(ArchiveError):
 
 def bounded(low: int, high: int) -> Callable[[str], int]:
     """Return an argparse type: a whole number from `low` to `high`, else a one-line usage error."""
+    return _within(int, "a whole number", low, high, f"{low:,} to {high:,}")
 
-    def whole_number(text: str) -> int:
+
+def seconds(low: float, high: float) -> Callable[[str], float]:
+    """Return an argparse type: a number of seconds from `low` to `high` (no nan, no inf), else a usage error."""
+    return _within(float, "a number of seconds", low, high, f"{low:g} to {high:g} seconds")
+
+
+def _within(convert: Callable[[str], N], kind: str, low: N, high: N, span: str) -> Callable[[str], N]:
+    def value_of(text: str) -> N:
         try:
-            value = int(text)
+            value = convert(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{text} is out of range: {low:,} to {high:,}")
+            raise argparse.ArgumentTypeError(f"{text!r} is not {kind}") from None
+        if not low <= value <= high:  # nan compares false: refused too
+            raise argparse.ArgumentTypeError(f"{text} is out of range: {span}")
         return value
 
-    return whole_number
+    return value_of
 
 
 def iso_date(text: str) -> str:

@@ -16,6 +16,7 @@ from archive.cli._common import (
     evidence_option,
     open_catalog,
     print_summary,
+    seconds,
     set_option,
     settings_given,
 )
@@ -133,7 +134,7 @@ def _scope_options(cmd: argparse.ArgumentParser) -> None:
         help="abandon (and count) a larger requisite (default 16 MiB)",
     )
     cmd.add_argument("--requisites-any-site", action="store_true", help="fetch requisites from other sites too (CDNs)")
-    cmd.add_argument("--delay", type=float, help="seconds between requests to one domain (default 1)")
+    cmd.add_argument("--delay", type=seconds(0, 86400), help="seconds between requests to one domain (default 1)")
     cmd.add_argument("--job", help="the schedule job this run belongs to (recorded with the crawl)")
 
 
@@ -150,7 +151,7 @@ def _at_least_one(text: str) -> int:
 def _worker_options(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument("--contact", help="contact URL for the User-Agent (default $ARCHIVE_CONTACT_URL)")
     cmd.add_argument("--concurrency", type=bounded(1, 1000), help="requests at once per domain (default 2)")
-    cmd.add_argument("--timeout", type=float, help="seconds per request (default 30)")
+    cmd.add_argument("--timeout", type=seconds(0.001, 86400), help="seconds per request (default 30)")
     cmd.add_argument(
         "--max-body-bytes",
         type=bounded(1, 2**40),
