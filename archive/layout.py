@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DEFAULT_DATA", "DataLayout", "data_root", "settings_catalog_url"]
+__all__ = ["DEFAULT_DATA", "DataLayout", "data_root", "settings_catalog_url", "unwritable"]
 
 DEFAULT_DATA = "data"
 
@@ -77,9 +77,16 @@ class DataLayout:
         place = self.warc
         while not place.exists() and place != place.parent:
             place = place.parent
-        if not os.access(place, os.W_OK):
-            reason = "read-only file system" if os.statvfs(place).f_flag & os.ST_RDONLY else "no write permission"
+        reason = unwritable(place)
+        if reason:
             raise PermissionError(f"cannot archive into {self.warc}: {place} is not writable ({reason})")
+
+
+def unwritable(place: Path) -> str | None:
+    """Return why `place` (a file or folder that exists) cannot be written, or None when it can."""
+    if os.access(place, os.W_OK):
+        return None
+    return "read-only file system" if os.statvfs(place).f_flag & os.ST_RDONLY else "no write permission"
 
 
 def settings_catalog_url(settings: Any) -> str:

@@ -120,7 +120,10 @@ def test_a_run_into_a_read_only_catalog_is_one_line(cli: Cli, read_only_catalog:
     result = cli("replay", "--db", read_only_catalog, str(tmp_path))
     assert result.code == 1 and "Traceback" not in result.err
     where = read_only_catalog.removeprefix("sqlite:///")
-    assert result.err == f"error: the run stopped: catalog {where} is read-only: a run writes to it\n"
+    assert (
+        result.err
+        == f"error: the run stopped: catalog {where} is not writable (no write permission): a run writes to it\n"
+    )
 
 
 def test_a_read_only_catalog_can_still_be_read(cli: Cli, read_only_catalog: str) -> None:

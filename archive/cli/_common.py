@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import os
 import re
 import sys
 from collections.abc import Callable, Iterator
@@ -16,7 +15,7 @@ from urllib.parse import urlsplit
 
 from archive.catalog.filters import SearchFilters
 from archive.errors import ArchiveError, UsageError
-from archive.layout import DataLayout, data_root
+from archive.layout import DataLayout, data_root, unwritable
 from scraper.urls import redacted
 
 if TYPE_CHECKING:
@@ -81,7 +80,7 @@ def command(sub: Any, name: str, help_text: str, func: Any) -> argparse.Argument
     cmd.add_argument("--db", help="catalog SQLAlchemy URL (default: $SCRAPER_DB, else SQLite in --data)")
     cmd.set_defaults(
         func=_catalog_first(func) if name in STARTS_RUN else func,
-        reads_catalog=name in READS_CATALOG | READS_FOLDER,
+        reads_catalog=name in READS_CATALOG,
         reads_folder=name in READS_FOLDER,
     )
     return cmd
@@ -93,10 +92,11 @@ def _catalog_first(func: Callable[[argparse.Namespace], int]) -> Callable[[argpa
     @functools.wraps(func)
     def run(args: argparse.Namespace) -> int:
         try:
+            DataLayout(args.data).check_writable()
             with open_catalog(args):
                 pass
             _check_writable_catalog(db_url(args))
-        except UsageError as exc:
+        except (UsageError, PermissionError) as exc:
             raise _NotStarted(f"the run stopped: {exc}") from None  # a run's contract: exit 1, as when it stops
         return func(args)
 
@@ -187,14 +187,21 @@ def open_catalog(args: argparse.Namespace) -> Iterator[Catalog]:
 def _check_writable_catalog(url: str) -> None:
     """Raise UsageError when a SQLite catalog's file or folder cannot be written (it opens read-only, for reading)."""
     where = _sqlite_file(url)
-    if where is not None and where.exists() and not (os.access(where, os.W_OK) and os.access(where.parent, os.W_OK)):
-        raise UsageError(f"catalog {where} is read-only: a run writes to it")
+    why = where is not None and where.exists() and (unwritable(where) or unwritable(where.parent))
+    if why:
+        raise UsageError(f"catalog {where} is not writable ({why}): a run writes to it")
 
 
 def need_archive(args: argparse.Namespace) -> None:
-    """Raise UsageError when a reading command's archive is not there: the data folder, or a SQLite catalog's file."""
-    if getattr(args, "reads_folder", False) and not Path(args.data).is_dir():
-        raise UsageError(f"no archive at {args.data}")
+    """Raise UsageError when a reading command's archive is not there: its data folder, or its SQLite catalog's file.
+
+    The commands that read WARC files need the folder only: a folder of WARC files whose
+    catalog is gone is still an archive to verify (and repair).
+    """
+    if getattr(args, "reads_folder", False):
+        if not Path(args.data).is_dir():
+            raise UsageError(f"no archive at {args.data}")
+        return
     if not getattr(args, "reads_catalog", False):
         return
     where = _sqlite_file(db_url(args))
