@@ -323,3 +323,35 @@ def test_a_file_named_like_a_failure_line_prints_one_escaped_line(cli: Cli, tmp_
         f"failed: {inbox}/evil\\nfailed: spoofed line\\n\\x1b]0;owned\\x07\\x1b[2J.txt: empty capture (no bytes)",
         f"failed: {inbox}/plain.txt: empty capture (no bytes)",
     ]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["query", "--limit", "99999999999999999999"],
+        ["query", "--page", "0"],
+        ["crawls", "--limit", "-1"],
+        ["stories", "--limit", "99999999999999999999"],
+        ["stories", "--min-size", "0"],
+    ],
+)
+def test_the_catalog_commands_bound_their_counts(archived: Cli, args: list[str]) -> None:
+    result = archived(*args)
+    assert result.code == 2, result.out + result.err
+    [line] = [line for line in result.err.splitlines() if "error:" in line]
+    assert "is out of range: 1 to 1,000,000" in line and "Traceback" not in result.err
+
+
+def test_a_page_title_with_escapes_and_markup_is_shown_inert(cli: Cli, tmp_path: Path) -> None:
+    page = tmp_path / "inbox" / "page.html"
+    page.parent.mkdir()
+    title = "[bold]Harbour[/] \x1b]0;pwned\x07news\x1b[2J"
+    body = "<p>" + "The harbour ferry timetable changes next week while the landing stage is repaired. " * 6 + "</p>"
+    page.write_text(f"<html><head><title>{title}</title></head><body><article>{body}</article></body></html>")
+    assert cli("replay", str(page.parent), "--jobs", "1").code == 0
+    [hit] = json.loads(cli("query", "--format", "json").out)
+    for args in (["query", "harbour"], ["show", hit["id"]]):
+        result = cli(*args)
+        assert result.code == 0, result.err
+        assert "\x1b" not in result.out and "\x07" not in result.out, args
+        assert "[bold]Harbour[/]" in result.out, args  # rich markup printed as text, not applied

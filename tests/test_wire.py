@@ -13,6 +13,7 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -123,6 +124,11 @@ ANSWERS = {
     "/many-headers": Answer(_head_of(100_000, PAGE) + PAGE),
     "/head-over": Answer(_head_of(200, PAGE, value=b"v" * 1400) + PAGE),  # 200 fields, over 280 KB
 }
+
+
+def _cookie_redacted(request: bytes) -> bytes:
+    """Return request bytes with each Cookie header's value as a request record stores it: `[redacted]`."""
+    return re.sub(rb"(?im)^(cookie:)[^\r\n]*", rb"\1 [redacted]", request)
 
 
 def _split(message: bytes) -> tuple[bytes, bytes]:
@@ -357,7 +363,8 @@ def test_warc_records_hold_each_exchange_as_it_crossed_the_wire(
     requests = {h["WARC-Concurrent-To"]: b for kind, h, b in records if kind == "request"}
     for path, (headers, block) in responses.items():
         [exchange] = site.exchanges_for(path)
-        assert requests[headers["WARC-Record-ID"]] == exchange.received, path
+        # As sent, but for the cookie /mixed set, whose value a request record does not keep.
+        assert requests[headers["WARC-Record-ID"]] == _cookie_redacted(exchange.received), path
         head, body = _split(exchange.sent)
         if path == "/big":
             assert headers["WARC-Truncated"] == "length" and block == head + body[:LIMIT]
@@ -491,7 +498,8 @@ def test_a_crawl_archives_each_exchange_as_the_server_saw_it(crawled: tuple[Cli,
         headers, block = responses[path]
         [exchange] = site.exchanges_for(path)
         assert block == exchange.sent, path
-        assert requests[headers["WARC-Record-ID"]] == exchange.received, path
+        # As sent, but for the cookie /mixed set, whose value a request record does not keep.
+        assert requests[headers["WARC-Record-ID"]] == _cookie_redacted(exchange.received), path
     checked = warcio_check(warc_files(cli.data))
     assert checked.returncode == 0, checked.stdout + checked.stderr
 

@@ -9,7 +9,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from archive.catalog.filters import SORTS
-from archive.cli._common import add_filters, command, filters_of, open_catalog
+from archive.cli._common import MAX_LIMIT, add_filters, bounded, command, filters_of, open_catalog, shown, shown_text
 from archive.errors import NotFound, UsageError
 from archive.layout import DataLayout
 
@@ -27,8 +27,8 @@ def add_commands(sub: Any) -> None:
     add_filters(query)
     query.add_argument("--versions", action="store_true", help="only URLs whose text changed at least once")
     query.add_argument("--sort", choices=SORTS, default="relevance")
-    query.add_argument("--limit", type=int, default=20, help="records per page (default 20)")
-    query.add_argument("--page", type=int, default=1, help="page number, from 1")
+    query.add_argument("--limit", type=bounded(1, MAX_LIMIT), default=20, help="records per page (default 20)")
+    query.add_argument("--page", type=bounded(1, MAX_LIMIT), default=1, help="page number, from 1")
     query.add_argument("--format", choices=("table", "json", "jsonl", "csv"), default="table")
 
     show = command(sub, "show", "show one record with its provenance", _show)
@@ -42,7 +42,7 @@ def add_commands(sub: Any) -> None:
     history.add_argument("--format", choices=("table", "json"), default="table")
 
     crawls = command(sub, "crawls", "list runs (crawls and replays) with their counts and outcome", _crawls)
-    crawls.add_argument("--limit", type=int, default=20)
+    crawls.add_argument("--limit", type=bounded(1, MAX_LIMIT), default=20)
     crawls.add_argument("--format", choices=("table", "json"), default="table")
 
 
@@ -84,6 +84,7 @@ def _print_rows(hits: list[SearchHit], fmt: str) -> None:
 
 def _print_table(hits: list[SearchHit]) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(show_lines=True)
@@ -94,9 +95,8 @@ def _print_table(hits: list[SearchHit]) -> None:
         record = hit.record
         no_text = record.provenance.no_text
         snippet = hit.snippet or (f"(no main text: {no_text})" if no_text is not None else record.text[:160])
-        table.add_row(
-            record.id, record.site or "-", record.published or "-", record.title or "-", snippet.replace("\n", " ")
-        )
+        cells = (record.id, record.site or "-", record.published or "-", record.title or "-", snippet)
+        table.add_row(*(escape(shown(cell)) for cell in cells))  # a page's title is neither markup nor escapes
     Console(width=max(120, Console().width)).print(table)
     print(f"{len(hits)} record(s)")
 
@@ -126,18 +126,18 @@ def _print_record(record: Record) -> None:
     prov = record.provenance
     lines = [
         f"id:          {record.id}",
-        f"title:       {record.title or '-'}",
-        f"url:         {record.source_url}",
-        f"canonical:   {record.canonical_url}",
-        f"site:        {record.site or '-'}{f' ({record.site_name})' if record.site_name else ''}",
-        f"authors:     {', '.join(record.authors) or '-'}",
+        f"title:       {shown(record.title or '-')}",
+        f"url:         {shown(record.source_url)}",
+        f"canonical:   {shown(record.canonical_url)}",
+        f"site:        {shown(record.site or '-')}{f' ({shown(record.site_name)})' if record.site_name else ''}",
+        f"authors:     {shown(', '.join(record.authors) or '-')}",
         f"published:   {record.published or '-'}",
         f"language:    {record.language or '-'}",
         f"words:       {record.word_count} kept of {prov.input_word_count}"
         + (f"  (no main text: {prov.no_text}; raw capture archived)" if prov.no_text is not None else ""),
         f"sha256:      payload {record.payload_sha256}",
         f"             text    {record.text_sha256}",
-        f"source:      {prov.source_kind} {prov.source_location}",
+        f"source:      {prov.source_kind} {shown(prov.source_location)}",
         f"captured:    {prov.captured_at}  archived: {prov.archived_at or '-'}",
         f"extractor:   {prov.extractor} {prov.extractor_version} (scraper-archive {prov.project_version})",
         f"crawl:       {prov.crawl_id or '-'}",
@@ -146,14 +146,14 @@ def _print_record(record: Record) -> None:
         loc = getattr(prov, f"warc_{role}")
         if loc is not None:
             lines.append(f"warc {role + ':':<11}{loc.file} @{loc.offset}+{loc.length} {loc.record_id}")
-    print("\n".join(lines) + "\n\n" + record.text)
+    print("\n".join(lines) + "\n\n" + shown_text(record.text))
 
 
 def _history(args: argparse.Namespace) -> int:
     with open_catalog(args) as catalog:
         captures = catalog.history(args.url)
     if not captures:
-        print(f"no captures of {args.url}", file=sys.stderr)
+        print(f"no captures of {shown(args.url)}", file=sys.stderr)
         return 1
     versions: list[Record] = []  # a new version whenever the text differs from the capture before
     rows = []
@@ -206,7 +206,7 @@ def _crawls(args: argparse.Namespace) -> int:
             else f"{counts.get('records_written', 0)} written"
         )
         print(
-            f"{run.id[:8]}  {run.kind:<9} {(job or '-')[:12]:<12} {run.status:<11} {run.started_at[:19]}  "
+            f"{run.id[:8]}  {run.kind:<9} {shown(job or '-')[:12]:<12} {run.status:<11} {run.started_at[:19]}  "
             f"{done}, {counts.get('unchanged', 0)} unchanged, "
             f"{counts.get('revisits', 0)} revisits, {counts.get('failed', 0)} failed"
         )

@@ -7,7 +7,16 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
-from archive.cli._common import command, db_url, evidence_option, print_summary, set_option, settings_given
+from archive.cli._common import (
+    command,
+    db_url,
+    evidence_option,
+    print_summary,
+    set_option,
+    settings_given,
+    shown,
+    shown_text,
+)
 
 if TYPE_CHECKING:
     from scraper import Record
@@ -77,14 +86,14 @@ def _extract(args: argparse.Namespace) -> int:
         if not isinstance(found, SourceRef):
             if isinstance(found, CaptureFailure):
                 failed += 1
-                print(f"error: {found.source}: {found.reason}", file=sys.stderr)
+                print(f"error: {shown(found.source)}: {shown(found.reason)}", file=sys.stderr)
             continue
         try:
             capture = load_capture(found)
             record = build_record(capture, evidence=evidence, evidence_for_html=args.site_evidence == "all")
         except (SourceError, CaptureError) as exc:
             failed += 1
-            print(f"error: {found.shown}: {exc}", file=sys.stderr)
+            print(f"error: {shown(found.shown)}: {shown(exc)}", file=sys.stderr)
             continue
         scope = evidence_scope(capture.url)
         if evidence is not None and scope is not None:
@@ -95,7 +104,7 @@ def _extract(args: argparse.Namespace) -> int:
         elif args.format == "json":
             results.append(result)
         else:
-            print(f"== {found.location}\n{_heading(record)}\n{record.text}\n")
+            print(f"== {shown(found.location)}\n{shown_text(_heading(record))}\n{shown_text(record.text)}\n")
     if args.format == "json":
         print(json.dumps(results, ensure_ascii=False, indent=2, sort_keys=True))
     return 1 if failed else 0

@@ -7,7 +7,7 @@ import json
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from archive.cli._common import add_filters, command, filters_of, open_catalog
+from archive.cli._common import MAX_LIMIT, add_filters, bounded, command, filters_of, open_catalog, shown
 from archive.errors import NotFound
 
 if TYPE_CHECKING:
@@ -26,8 +26,8 @@ def add_commands(sub: Any) -> None:
 
     stories = command(sub, "stories", "group documents that tell one story (across sites)", _stories)
     add_filters(stories)
-    stories.add_argument("--min-size", type=int, default=2, help="smallest group to list (documents)")
-    stories.add_argument("--limit", type=int, default=50, help="groups to list (largest first)")
+    stories.add_argument("--min-size", type=bounded(1, MAX_LIMIT), default=2, help="smallest group to list (documents)")
+    stories.add_argument("--limit", type=bounded(1, MAX_LIMIT), default=50, help="groups to list (largest first)")
     stories.add_argument("--format", choices=("table", "json"), default="table")
 
 
@@ -71,7 +71,7 @@ def _print_similar(found: list[Similar]) -> None:
     for item in found:
         doc = item.document
         print(f"{item.relation:15} {item.score:5.2f}  {doc.record_id}  {doc.day}  {', '.join(doc.sites) or '-'}")
-        print(f"{'':23}{doc.title or doc.url}")
+        print(f"{'':23}{shown(doc.title or doc.url)}")
     print(f"{len(found)} related")
 
 
@@ -80,5 +80,5 @@ def _print_stories(found: list[Story]) -> None:
         span = story.first if story.first == story.last else f"{story.first} .. {story.last}"
         print(f"story {number}: {len(story.documents)} documents, {len(story.sites)} sites, {span}")
         for doc in story.documents:
-            print(f"  {doc.record_id}  {doc.day}  {', '.join(doc.sites) or '-':24}  {doc.title or doc.url}")
+            print(f"  {doc.record_id}  {doc.day}  {', '.join(doc.sites) or '-':24}  {shown(doc.title or doc.url)}")
     print(f"{len(found)} stories")
