@@ -142,6 +142,7 @@ READING = [
     ("stories",),
     ("export",),
     ("verify",),
+    ("repair",),
     ("index",),
     ("wacz",),
 ]

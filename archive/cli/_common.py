@@ -45,7 +45,7 @@ __all__ = [
 # Commands that only read an archive: on a folder or catalog that does not exist they say so
 # and create nothing (SQLite would create an empty catalog on connect, and report on nothing).
 READS_CATALOG = frozenset({"query", "show", "crawls", "history", "similar", "stories", "export"})
-READS_FOLDER = frozenset({"verify", "index", "wacz"})  # also the WARC files of --data
+READS_FOLDER = frozenset({"verify", "repair", "index", "wacz"})  # also the WARC files of --data
 # Commands that start a Scrapy run open the catalog first: a catalog that cannot open is one
 # line then, not a run that stops with Scrapy's own traceback about a pipeline that never opened.
 STARTS_RUN = frozenset({"replay", "crawl", "reextract"})
