@@ -7,6 +7,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import cache
+from typing import Any
 
 from scraper._extraction import Extraction
 from scraper._html import (
@@ -25,7 +26,7 @@ from scraper.record import Provenance, Record
 from scraper.strip import STRIPPER_VERSION, strip_boilerplate
 from scraper.urls import normalize_url, site_of
 
-__all__ = ["build_record", "detect_language", "iso_utc", "record_id"]
+__all__ = ["build_record", "detect_language", "identity", "iso_utc", "record_id"]
 
 # " date 2025-05-06 Mariane Angela": capture date, then the author when there is one.
 _DATE_LINE = re.compile(r"^\s*date\s+(\d{4}-\d{2}-\d{2})(?:[ \t]+(.*?))?\s*$", re.IGNORECASE)
@@ -80,14 +81,9 @@ def build_record(
     text = normalize_text(extracted.text)
     if not text:
         raise CaptureError("no article text found")
-    source_url, canonical, site, claimed = _addresses(capture, extracted.page_url)
     captured_at = method.captured_at or capture.captured_at or datetime.fromtimestamp(0, UTC)
-    payload_sha = sha256_hex(capture.payload)
     return Record(
-        id=record_id(canonical, payload_sha),
-        source_url=source_url,
-        canonical_url=canonical,
-        site=site,
+        **identity(capture, extracted.page_url),
         site_name=extracted.site_name,
         title=normalize_line(extracted.title) if extracted.title else None,
         authors=tuple(normalize_line(a) for a in extracted.authors),
@@ -97,7 +93,6 @@ def build_record(
         description=normalize_line(extracted.description) if extracted.description else None,
         text=text,
         word_count=word_count(text),
-        payload_sha256=payload_sha,
         text_sha256=sha256_hex(text),
         provenance=Provenance(
             source_kind=capture.source_kind,
@@ -115,9 +110,26 @@ def build_record(
             crawl_id=crawl_id,
             source_record_id=capture.source_record_id,
         ),
-        claimed_url=claimed,
         line_keys=extracted.line_keys,
     )
+
+
+def identity(capture: Capture, claim: str | None) -> dict[str, Any]:
+    """Return the fields that say which capture a record is: id, addresses, site and payload digest.
+
+    `claim` is the URL the page gives for itself, if extraction found one. The id depends on
+    the canonical URL and the payload only, so a capture's record has it however it was made.
+    """
+    source_url, canonical, site, claimed = _addresses(capture, claim)
+    payload_sha = sha256_hex(capture.payload)
+    return {
+        "id": record_id(canonical, payload_sha),
+        "source_url": source_url,
+        "canonical_url": canonical,
+        "site": site,
+        "claimed_url": claimed,
+        "payload_sha256": payload_sha,
+    }
 
 
 def _addresses(capture: Capture, claim: str | None) -> tuple[str, str, str | None, str | None]:

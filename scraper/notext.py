@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from scraper._text import sha256_hex
 from scraper._version import __version__
 from scraper.capture import Capture
-from scraper.extract import _addresses, iso_utc, record_id
+from scraper.extract import identity, iso_utc
 from scraper.record import Provenance, Record
 
 __all__ = ["NO_TEXT_EXTRACTOR", "no_text_record"]
@@ -20,15 +20,10 @@ def no_text_record(capture: Capture, reason: str, *, crawl_id: str | None = None
 
     Its raw records are archived like any capture's, so nothing fetched is lost; the catalog
     lists it without text (provenance `no_text`), and `scraper reextract` can try it again. Its
-    id is the one a successful extraction would give it (the same URL and bytes).
+    id, like any record's, comes from its canonical URL and its bytes (`identity`).
     """
-    source_url, canonical, site, _ = _addresses(capture, None)
-    payload_sha = sha256_hex(capture.payload)
     return Record(
-        id=record_id(canonical, payload_sha),
-        source_url=source_url,
-        canonical_url=canonical,
-        site=site,
+        **identity(capture, None),
         site_name=None,
         title=None,
         authors=(),
@@ -38,7 +33,6 @@ def no_text_record(capture: Capture, reason: str, *, crawl_id: str | None = None
         description=None,
         text="",
         word_count=0,
-        payload_sha256=payload_sha,
         text_sha256=sha256_hex(""),
         provenance=Provenance(
             source_kind=capture.source_kind,
