@@ -7,37 +7,39 @@ A capture's WARC records are durable before it gets here. Rows go in key order, 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Sequence
 
 from sqlalchemy import Engine, bindparam, literal, select, update
 from sqlalchemy.orm import Session
 
-from archive.catalog._sql import chunks, table_of
+from archive.catalog._sql import chunks, dialect_insert, table_of
 from archive.catalog.captures import drop_unheld_documents
-from archive.catalog.engine import insert_ignore
 from archive.catalog.models import CaptureRow, Document, WarcRecordRow, capture_facets
-from archive.catalog.similarity import count_terms, document_signatures, index_document
+from archive.catalog.similarity import count_terms, document_signatures, index_documents
 from scraper import Record
 
 __all__ = ["add_records", "replace_extractions"]
 
 
 def add_records(engine: Engine, records: Sequence[Record]) -> int:
-    """Insert records (their WARC records already durable); return how many were new."""
-    inserted = 0
+    """Insert records (their WARC records already durable); return how many were new.
+
+    Each table takes the batch in one statement of many rows (its key order), not a round trip per row.
+    """
     with Session(engine) as session, session.begin():
         terms: Counter[int] = Counter()
         documents = _documents_of(session, records, terms)
+        rows: dict[str, CaptureRow] = {}
         for record in sorted(records, key=lambda r: r.id):
-            row = CaptureRow.from_record(record, documents[record.text_sha256])
-            values = {c.key: getattr(row, c.key) for c in table_of(CaptureRow).columns}
-            insert = insert_ignore(engine.dialect.name, CaptureRow, values, ["id"]).returning(CaptureRow.id)
-            if session.execute(insert).first() is not None:
-                inserted += 1
-                _insert_locations(session, record.id, row.warc_records)
+            rows.setdefault(record.id, CaptureRow.from_record(record, documents[record.text_sha256]))
+        columns = [c.key for c in table_of(CaptureRow).columns]
+        values = [{key: getattr(row, key) for key in columns} for row in rows.values()]
+        insert = dialect_insert(engine.dialect.name, CaptureRow).on_conflict_do_nothing(index_elements=["id"])
+        inserted = set(session.execute(insert.returning(CaptureRow.id), values).scalars()) if values else set()
+        _insert_locations(session, [(i, w) for i, row in rows.items() if i in inserted for w in row.warc_records])
         count_terms(session.connection(), terms)
         _relink(session, {r.canonical_url for r in records})
-    return inserted
+    return len(inserted)
 
 
 def replace_extractions(engine: Engine, records: Sequence[Record]) -> int:
@@ -69,7 +71,7 @@ def replace_extractions(engine: Engine, records: Sequence[Record]) -> int:
                 .delete()
                 .where(WarcRecordRow.capture_id == record.id, WarcRecordRow.role.in_(roles))
             )
-            _insert_locations(session, record.id, [w for w in row.warc_records if w.role in roles])
+            _insert_locations(session, [(record.id, w) for w in row.warc_records if w.role in roles])
             replaced += 1
         count_terms(session.connection(), terms)
         drop_unheld_documents(session, before)
@@ -78,50 +80,68 @@ def replace_extractions(engine: Engine, records: Sequence[Record]) -> int:
 
 
 def _documents_of(session: Session, records: Sequence[Record], terms: Counter[int]) -> dict[str, int]:
-    """Return the document id of each record's text (text digest -> id), creating and indexing new ones."""
-    documents: dict[str, int] = {}
+    """Return the document id of each record's text (text digest -> id), creating and indexing new ones.
+
+    New texts are inserted in one statement; the texts the catalog holds already are read in one
+    query per chunk and given the batch's facets they lack. New documents' terms are added to `terms`.
+    """
     facets: dict[str, set[str]] = {}
+    first: dict[str, Record] = {}
     for record in records:
         facets.setdefault(record.text_sha256, set()).update(capture_facets(record.site, record.language))
-    for record in sorted(records, key=lambda r: r.text_sha256):
-        if record.text_sha256 not in documents:
-            documents[record.text_sha256] = _document_id(session, record, facets[record.text_sha256], terms)
+        first.setdefault(record.text_sha256, record)
+    digests = sorted(first)
+    if not digests:
+        return {}
+    values = [Document.values_from(first[d]) | {"facets": " ".join(sorted(facets[d]))} for d in digests]
+    insert = dialect_insert(session.get_bind().dialect.name, Document).on_conflict_do_nothing(
+        index_elements=["text_sha256"]
+    )
+    created: dict[str, int] = {
+        d: i for d, i in session.execute(insert.returning(Document.text_sha256, Document.id), values)
+    }
+    known = [d for d in digests if d not in created]
+    documents = created | _add_facets(session, known, facets)
+    _index_new(session, [(created[d], first[d]) for d in digests if d in created], terms)
     return documents
 
 
-def _document_id(session: Session, record: Record, facets: set[str], terms: Counter[int]) -> int:
-    """Return the id of the document holding `record`'s text, with `facets` among its facets.
+def _add_facets(session: Session, digests: Sequence[str], facets: dict[str, set[str]]) -> dict[str, int]:
+    """Return the ids of documents the catalog holds (by text digest), each given the facets it lacks.
 
-    A new document is indexed, its terms added to `terms`.
+    The same text at another site or in another language: its filters must find it there too.
     """
-    values = Document.values_from(record) | {"facets": " ".join(sorted(facets))}
-    dialect = session.get_bind().dialect.name
-    created = session.execute(insert_ignore(dialect, Document, values, ["text_sha256"]).returning(Document.id)).first()
-    if created is None:
-        known = session.execute(
-            select(Document.id, Document.facets).where(Document.text_sha256 == record.text_sha256)
-        ).one()
-        # The same text at another site or in another language: its filters must find it there too.
-        for token in sorted(facets - set(known.facets.split())):
-            spaced = literal(" ") + Document.facets + literal(" ")
-            session.execute(
-                update(Document)
-                .where(Document.id == known.id, spaced.not_like(f"% {token} %"))
-                .values(facets=Document.facets + literal(" " + token))
-            )
-        return int(known.id)
+    found: dict[str, int] = {}
+    for chunk in chunks(digests):
+        query = select(Document.text_sha256, Document.id, Document.facets).where(Document.text_sha256.in_(chunk))
+        for digest, document_id, held in sorted(session.execute(query).all()):
+            found[digest] = int(document_id)
+            for token in sorted(facets[digest] - set(held.split())):
+                spaced = literal(" ") + Document.facets + literal(" ")
+                session.execute(
+                    update(Document)
+                    .where(Document.id == document_id, spaced.not_like(f"% {token} %"))
+                    .values(facets=Document.facets + literal(" " + token))
+                )
+    return found
+
+
+def _index_new(session: Session, created: Sequence[tuple[int, Record]], terms: Counter[int]) -> None:
+    """Index new documents (id, a record holding its text) for similarity; add their terms to `terms`."""
     connection = session.connection()
-    found = document_signatures(connection, record.text, record.title)
-    index_document(connection, created.id, found)
-    terms.update(found.terms)
-    return int(created.id)
+    found = document_signatures(connection, [(document_id, r.text, r.title) for document_id, r in created])
+    index_documents(connection, found)
+    for signed in found.values():
+        terms.update(signed.terms)
 
 
-def _insert_locations(session: Session, capture_id: str, rows: Iterable[WarcRecordRow]) -> None:
-    """Insert a capture's WARC record locations."""
-    for warc in rows:
-        values = {c.key: getattr(warc, c.key) for c in table_of(WarcRecordRow).columns if c.key != "id"}
-        session.execute(table_of(WarcRecordRow).insert().values({**values, "capture_id": capture_id}))
+def _insert_locations(session: Session, rows: Sequence[tuple[str, WarcRecordRow]]) -> None:
+    """Insert WARC record locations (capture id, location) in one statement."""
+    if not rows:
+        return
+    columns = [c.key for c in table_of(WarcRecordRow).columns if c.key != "id"]
+    values = [{key: getattr(warc, key) for key in columns} | {"capture_id": capture_id} for capture_id, warc in rows]
+    session.execute(table_of(WarcRecordRow).insert(), values)
 
 
 def _relink(session: Session, urls: Collection[str]) -> None:

@@ -46,7 +46,7 @@ __all__ = [
     "document_signatures",
     "facts",
     "find_stories",
-    "index_document",
+    "index_documents",
     "index_missing",
     "related",
     "similar",
@@ -145,17 +145,24 @@ def stories(engine: Engine, filters: SearchFilters, *, min_size: int = 2, limit:
     return sorted(found, key=lambda s: (-len(s.documents), s.first))
 
 
-def index_document(connection: Connection, document_id: int, found: Signatures) -> None:
-    """Store a new document's signatures and band keys (count its terms with count_terms, once)."""
+def index_documents(connection: Connection, signed: Mapping[int, Signatures]) -> None:
+    """Store new documents' signatures and band keys (document id -> signatures), each table in one statement.
+
+    Count their terms with count_terms, once. Rows go in key order, so concurrent writers lock them in one order.
+    """
+    if not signed:
+        return
     dialect = connection.dialect.name
     connection.execute(
-        dialect_insert(dialect, DocumentSignature)
-        .values(document_id=document_id, shingles=found.shingles, story=found.story)
-        .on_conflict_do_nothing(index_elements=["document_id"])
+        dialect_insert(dialect, DocumentSignature).on_conflict_do_nothing(index_elements=["document_id"]),
+        [{"document_id": d, "shingles": s.shingles, "story": s.story} for d, s in sorted(signed.items())],
     )
-    keys = [(DUPLICATE, key) for key in band_keys(found.shingles, DUPLICATE_ROWS)]
-    keys += [(STORY, key) for key in band_keys(found.story, STORY_ROWS)] if found.story else []
-    rows = [{"kind": kind, "band_key": key, "document_id": document_id} for kind, key in sorted(set(keys))]
+    keys: set[tuple[int, int, int]] = set()
+    for document_id, found in signed.items():
+        keys.update((DUPLICATE, key, document_id) for key in band_keys(found.shingles, DUPLICATE_ROWS))
+        if found.story:
+            keys.update((STORY, key, document_id) for key in band_keys(found.story, STORY_ROWS))
+    rows = [{"kind": kind, "band_key": key, "document_id": d} for kind, key, d in sorted(keys)]
     connection.execute(dialect_insert(dialect, DocumentBand).on_conflict_do_nothing(), rows)
 
 
@@ -175,11 +182,23 @@ def count_terms(connection: Connection, counts: Mapping[int, int]) -> None:
     connection.execute(upsert, [{"term": t, "documents": n} for t, n in sorted(counts.items())])
 
 
-def document_signatures(connection: Connection, text: str, title: str | None) -> Signatures:
-    """Return a new document's signatures, its key terms weighed by the catalog's document counts."""
-    vector = term_vector(text)
-    frequency = dict(_frequencies(connection, sorted({term_hash(t) for t in vector})))
-    return signatures(text, title, idf=idf_from(_documents(connection), frequency), vector=vector)
+def document_signatures(
+    connection: Connection, documents: Sequence[tuple[int, str, str | None]], catalog_size: int | None = None
+) -> dict[int, Signatures]:
+    """Return documents' signatures (id -> signatures) from (id, text, title), key terms weighed by the catalog.
+
+    The catalog's term counts are read once for the whole batch. Its size is `catalog_size`, or
+    for a document just added its own id: the highest id, the catalog as it stood when it joined.
+    """
+    vectors = {document_id: term_vector(text) for document_id, text, _ in documents}
+    wanted = sorted({term_hash(t) for vector in vectors.values() for t in vector})
+    frequency = dict(_frequencies(connection, wanted))
+    return {
+        document_id: signatures(
+            text, title, idf=idf_from(catalog_size or document_id, frequency), vector=vectors[document_id]
+        )
+        for document_id, text, title in documents
+    }
 
 
 def _documents(connection: Connection) -> int:
@@ -197,9 +216,9 @@ def index_missing(connection: Connection) -> int:
     )
     done = 0
     for row in connection.execute(missing).fetchall():
-        found = document_signatures(connection, row.text, row.title)
-        index_document(connection, row.id, found)
-        count_terms(connection, dict.fromkeys(found.terms, 1))
+        found = document_signatures(connection, [(row.id, row.text, row.title)], _documents(connection))
+        index_documents(connection, found)
+        count_terms(connection, dict.fromkeys(found[row.id].terms, 1))
         done += 1
     return done
 
