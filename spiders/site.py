@@ -22,7 +22,7 @@ from scrapy.utils.sitemap import sitemap_urls_from_robots
 from twisted.internet.defer import CancelledError
 from twisted.python.failure import Failure
 
-from archive.crawl.items import CaptureFailure, ExchangeItem, RevisitItem
+from archive.crawl.items import CaptureFailure, ExchangeItem, HttpErrorItem, RevisitItem
 from archive.crawl.requisites import Requisite, allot, css_requisites, html_requisites
 from archive.crawl.responses import archived_response, capture_from_response
 from archive.crawl.scope import CAPPED, FETCH, CrawlScope, LocalLedger, ScopeOptions
@@ -553,7 +553,10 @@ class SiteSpider(ArchiveSpider):
             return
         if isinstance(failure.value, HttpError):
             response = failure.value.response
-            yield CaptureFailure(response.url, f"HTTP {response.status}")
+            if request is not None and not request.meta.get("from_seed"):  # the site's answer to a link it gave
+                yield HttpErrorItem(response.url, f"HTTP {response.status}", status=response.status)
+            else:  # a URL the user gave: theirs to look at
+                yield CaptureFailure(response.url, f"HTTP {response.status}")
             return
         yield from super()._failed(failure)
 

@@ -225,6 +225,7 @@ def test_a_signal_stops_a_crawl_amid_a_huge_sitemap_and_the_archive_is_whole(cli
                 proc.kill()
                 proc.communicate()
     assert b"Traceback" not in err, err.decode()
+    assert proc.returncode == 130 and b"interrupted: resume with: scraper crawl --resume " in err, err.decode()
     assert len(_captures(cli.db)) >= 3, out.decode()
     verified = cli("verify")
     assert verified.code == 0 and "problems: 0" in verified.out, verified.out + verified.err

@@ -308,7 +308,7 @@ def _check_upgrade(catalog: Catalog) -> None:
         _add_old_rows(connection)
     catalog.migrate()
     with catalog.engine.begin() as connection:
-        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0009"
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0010"
         captures = connection.execute(text("SELECT document_id, site, language, site_key FROM captures")).all()
         assert len(captures) == sum(len(sites) for _, _, sites in OLD_DOCUMENTS)
         assert {site: key for _, site, _, key in captures} == {site: site_key(site) for _, site, _, _ in captures}

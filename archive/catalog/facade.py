@@ -86,6 +86,15 @@ class Catalog:
         """Return the newest runs first."""
         return runs.newest(self.engine, limit)
 
+    @reconnecting
+    def add_problems(self, crawl_id: str, found: Iterable[runs.Problem]) -> None:
+        """Keep what run `crawl_id` met (inputs that failed, pages answered with an HTTP error)."""
+        runs.add_problems(self.engine, crawl_id, found)
+
+    def problems(self, crawl_id: str, *, kind: str | None = None, limit: int | None = None) -> list[runs.Problem]:
+        """Return what run `crawl_id` met, in order (`kind`: "failed" or "http" only)."""
+        return runs.problems(self.engine, crawl_id, kind=kind, limit=limit)
+
     # --- Captures -----------------------------------------------------------------------------
 
     @reconnecting

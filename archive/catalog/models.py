@@ -47,6 +47,24 @@ class Crawl(Base):
     heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
 
 
+class CrawlProblem(Base):
+    """Something of a run the user may want to look at: an input that failed, or a page the site answered with an error.
+
+    kind "failed": the input gave no record (and the run exits 1); kind "http": a page the crawl found
+    answered 4xx/5xx (archived as received, counted, listed by `scraper crawls RUN`).
+    """
+
+    __tablename__ = "crawl_problems"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    crawl_id: Mapped[str] = mapped_column(String(36), index=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    status: Mapped[int | None] = mapped_column(SmallInteger, default=None)
+    source: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class Document(Base):
     """One distinct extracted text; captures with the same text share it."""
 

@@ -11,16 +11,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from archive.catalog.filters import id_prefix
-from archive.catalog.models import CaptureRow, Crawl
+from archive.catalog.models import CaptureRow, Crawl, CrawlProblem
 from scraper import __version__
 
 __all__ = [
     "STALE_AFTER",
     "CrawlRun",
+    "Problem",
+    "add_problems",
     "beat",
     "close_dead",
     "died_line",
@@ -29,6 +31,7 @@ __all__ = [
     "finish",
     "newest",
     "owner",
+    "problems",
     "resumable",
     "resume",
     "start",
@@ -183,6 +186,44 @@ def died_line(run: CrawlRun) -> str:
         f"run {run.id} ({run.kind}, started {run.started_at}) ended without a word: its process died; "
         f"marked interrupted, {run.counts.get('records_written', 0)} records archived"
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """What a run met: an input that failed (kind "failed") or a page answered with an HTTP error (kind "http")."""
+
+    kind: str
+    source: str
+    reason: str
+    status: int | None = None
+    at: str = ""  # ISO 8601, when the run met it
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "status": self.status, "source": self.source, "reason": self.reason, "at": self.at}
+
+
+def add_problems(engine: Engine, crawl_id: str, found: Iterable[Problem]) -> None:
+    """Keep what run `crawl_id` met, for `scraper crawls RUN` to list."""
+    now = datetime.now(UTC)
+    rows = [
+        {"crawl_id": crawl_id, "kind": p.kind, "status": p.status, "source": p.source, "reason": p.reason, "at": now}
+        for p in found
+    ]
+    if rows:
+        with Session(engine) as session, session.begin():
+            session.execute(insert(CrawlProblem), rows)
+
+
+def problems(engine: Engine, crawl_id: str, *, kind: str | None = None, limit: int | None = None) -> list[Problem]:
+    """Return what run `crawl_id` met, in the order it met them (`kind`: "failed" or "http" only)."""
+    query = select(CrawlProblem).where(CrawlProblem.crawl_id == crawl_id)
+    if kind is not None:
+        query = query.where(CrawlProblem.kind == kind)
+    with Session(engine) as session:
+        return [
+            Problem(p.kind, p.source, p.reason, p.status, _aware(p.at).isoformat())
+            for p in session.scalars(query.order_by(CrawlProblem.id).limit(limit))
+        ]
 
 
 def _aware(moment: datetime) -> datetime:

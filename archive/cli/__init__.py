@@ -23,7 +23,9 @@ FAMILIES = (replay, crawl, frontier, query, stories, export, integrity, quality)
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status (0 done, 1 something failed or was not found, 2 usage)."""
-    args = build_parser().parse_args(argv)
+    args, unknown = build_parser().parse_known_args(argv)
+    if unknown:  # a mistyped option: the command's own usage, not the top level's
+        args.command_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         return int(args.func(args))
     except BrokenPipeError:  # `scraper export | head` is fine
@@ -40,4 +42,6 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
     for family in FAMILIES:
         family.add_commands(sub)
+    for command in sub.choices.values():  # main() shows a mistyped option with its command's usage
+        command.set_defaults(command_parser=command)
     return parser

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import functools
 import re
+import shlex
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 N = TypeVar("N", int, float)
 
 __all__ = [
+    "EXIT_INTERRUPTED",
     "MAX_LIMIT",
     "add_filters",
     "bounded",
@@ -292,7 +294,16 @@ _EXCHANGES = {
 }
 
 
-def print_summary(stats: dict[str, Any], args: argparse.Namespace, command: str = "replay") -> None:
+EXIT_INTERRUPTED = 130  # as a shell reports a command Ctrl-C stopped (128 + SIGINT)
+FAILURES_SHOWN = 50  # failure lines a summary prints; `scraper crawls RUN` lists them all
+
+
+def print_summary(stats: dict[str, Any], args: argparse.Namespace, command: str = "replay") -> int:
+    """Print what the run did and how it ended; return the exit status (docs/cli.md#exit-status).
+
+    0: it did its job (pages a site answered with an HTTP error are counted, not failures);
+    1: inputs failed; 130: interrupted (with how to continue).
+    """
     get = stats.get
     print(
         f"{command}: {get('archive/captures_read', 0)} captures read, {get('archive/records_written', 0)} records "
@@ -333,8 +344,25 @@ def print_summary(stats: dict[str, Any], args: argparse.Namespace, command: str 
             f"{get('frontier/items_put_back', 0)} put back, {get('frontier/workers_reaped', 0)} dead worker(s) "
             f"reaped, {get('frontier/runs_finished', 0)} run(s) finished here"
         )
-    for source, reason in get("archive/failures", []):
+    run = get("archive/crawl_id") or ""
+    if get("archive/http_errors"):
+        by_status = sorted(
+            (int(k.rsplit("/", 1)[1]), v) for k, v in stats.items() if k.startswith("archive/http_status/")
+        )
+        print(
+            f"http errors: {get('archive/http_errors')} page(s) the sites answered with an error, archived as "
+            f"received ({', '.join(f'{n} x {status}' for status, n in by_status)})"
+            + (f"; listed by: scraper crawls {run[:8]}" if run else "")
+        )
+    failures = get("archive/failures", [])
+    for source, reason in failures[:FAILURES_SHOWN]:
         print(f"  failed: {shown(source)}: {shown(reason)}", file=sys.stderr)
+    if len(failures) > FAILURES_SHOWN:
+        more = len(failures) - FAILURES_SHOWN
+        print(
+            f"  ... and {more} more failed" + (f": scraper crawls {run[:8]} lists them all" if run else ""),
+            file=sys.stderr,
+        )
     for line in get("archive/dead_runs_closed", []):
         print(f"  interrupted: {shown(line)}", file=sys.stderr)
     skipped = {
@@ -360,3 +388,22 @@ def print_summary(stats: dict[str, Any], args: argparse.Namespace, command: str 
         f"catalog: {shown(redacted(db_url(args)))} ({counts['documents']} documents, "
         f"{counts['captures']} captures, crawl {get('archive/crawl_id') or ', '.join(get('archive/runs', [])) or '-'})"
     )
+    return _outcome(stats, args, command)
+
+
+def _outcome(stats: dict[str, Any], args: argparse.Namespace, command: str) -> int:
+    """Say how to go on after an interruption (Ctrl-C, SIGTERM); return the run's exit status."""
+    if stats.get("finish_reason") != "shutdown":
+        return 1 if stats.get("archive/failed", 0) else 0
+    run = stats.get("archive/crawl_id")
+    if stats.get("frontier/worker"):
+        how = "the frontier keeps its crawls: start a worker again (scraper crawl --frontier URL) to go on"
+    elif command == "crawl" and run:
+        where = [f"--data {shlex.quote(str(args.data))}"] if Path(args.data) != Path("data") else []
+        if getattr(args, "db", None):
+            where.append(f"--db {shlex.quote(redacted(args.db))}")
+        how = f"resume with: scraper crawl --resume {run[:8]}" + "".join(f" {w}" for w in where)
+    else:  # a replay or re-extraction: what it archived counts as unchanged when run again
+        how = f"run the same {command} again to finish it: what it archived already is kept, not written twice"
+    print(f"interrupted: {how}", file=sys.stderr)
+    return EXIT_INTERRUPTED

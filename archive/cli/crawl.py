@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from archive.cli._common import (
+    EXIT_INTERRUPTED,
     bounded,
     command,
     db_url,
@@ -287,8 +288,7 @@ def _crawl(args: argparse.Namespace) -> int:
         crawl_args=plan.crawl_args,
         frontier=frontier,
     )
-    print_summary(stats, args, "crawl")
-    return 1 if stats.get("archive/failed", 0) else 0
+    return print_summary(stats, args, "crawl")
 
 
 def _enqueue(args: argparse.Namespace) -> int:
@@ -350,8 +350,10 @@ def _schedule(args: argparse.Namespace) -> int:
     )
     try:
         scheduler.run(max_runs=args.max_runs, once=args.once)
-    except KeyboardInterrupt:
-        print("schedule: stopped")
+    except KeyboardInterrupt:  # the job running now was interrupted too: `crawl --resume` continues it
+        print("schedule: stopped", flush=True)
+        print("interrupted: start the schedule again; `scraper crawl --resume` continues a crawl it cut short")
+        return EXIT_INTERRUPTED
     if scheduler.failed:  # --once or --max-runs: say which runs failed, and exit as a crawl that failed does
         print(f"schedule: {len(scheduler.failed)} run(s) failed: {', '.join(scheduler.failed)}")
         return 1

@@ -121,8 +121,7 @@ def _reextract(args: argparse.Namespace) -> int:
         frontier=frontier,
         overrides=overrides,
     )
-    print_summary(stats, args, "reextract")
-    return 1 if stats.get("archive/failed", 0) else 0
+    return print_summary(stats, args, "reextract")
 
 
 def _files(args: argparse.Namespace) -> list[str]:

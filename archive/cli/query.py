@@ -41,8 +41,19 @@ def add_commands(sub: Any) -> None:
     history.add_argument("--diff", nargs=2, type=int, metavar=("A", "B"), help="version numbers to compare")
     history.add_argument("--format", choices=("table", "json"), default="table")
 
-    crawls = command(sub, "crawls", "list runs (crawls and replays) with their counts and outcome", _crawls)
-    crawls.add_argument("--limit", type=bounded(1, MAX_LIMIT), default=20)
+    crawls = command(
+        sub,
+        "crawls",
+        "list runs (crawls and replays) with their counts and outcome; with RUN, what that run met",
+        _crawls,
+    )
+    crawls.add_argument(
+        "run",
+        nargs="?",
+        metavar="RUN",
+        help="a run's id (or 6+ hex digits of it, or latest): list its failures and HTTP errors",
+    )
+    crawls.add_argument("--limit", type=bounded(1, MAX_LIMIT), default=20, help="runs listed (default 20)")
     crawls.add_argument("--format", choices=("table", "json"), default="table")
 
 
@@ -192,6 +203,8 @@ def _diff(versions: list[Record], a: int, b: int) -> str:
 
 
 def _crawls(args: argparse.Namespace) -> int:
+    if args.run is not None:
+        return _crawl_problems(args)
     with open_catalog(args) as catalog:
         runs = catalog.crawls(args.limit)
     if args.format == "json":
@@ -209,5 +222,27 @@ def _crawls(args: argparse.Namespace) -> int:
             f"{run.id[:8]}  {run.kind:<9} {shown(job or '-')[:12]:<12} {run.status:<11} {run.started_at[:19]}  "
             f"{done}, {counts.get('unchanged', 0)} unchanged, "
             f"{counts.get('revisits', 0)} revisits, {counts.get('failed', 0)} failed"
+            + (f", {counts['http_errors']} HTTP errors" if counts.get("http_errors") else "")
         )
+    return 0
+
+
+def _crawl_problems(args: argparse.Namespace) -> int:
+    """Print one run, then each input that failed and each page answered with an HTTP error."""
+    with open_catalog(args) as catalog:
+        run = catalog.find_crawl(args.run)
+        if run is None:
+            raise NotFound(f"no run {shown(args.run)}")
+        met = catalog.problems(run.id)
+    if args.format == "json":
+        print(json.dumps({**run.to_dict(), "problems": [p.to_dict() for p in met]}, indent=2, ensure_ascii=False))
+        return 0
+    failed = [p for p in met if p.kind == "failed"]
+    errors = [p for p in met if p.kind == "http"]
+    print(f"run {run.id} ({run.kind}, {run.status}, started {run.started_at[:19]})")
+    print(f"{len(failed)} failed, {len(errors)} HTTP error(s)")
+    for problem in failed:
+        print(f"  failed: {shown(problem.source)}: {shown(problem.reason)}")
+    for problem in sorted(errors, key=lambda p: p.status or 0):
+        print(f"  HTTP {problem.status}: {shown(problem.source)}")
     return 0

@@ -8,6 +8,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from archive.cli._common import (
+    bounded,
     command,
     db_url,
     evidence_option,
@@ -30,10 +31,15 @@ def add_commands(sub: Any) -> None:
     replay.add_argument("paths", nargs="+", metavar="PATH", help="files, directories (recursive) or globs")
     replay.add_argument("--operator", help="who runs the archive, for the warcinfo record")
     replay.add_argument(
-        "--max-capture-bytes", type=int, help="refuse captures larger than this (default 64 MiB, after gunzip)"
+        "--max-capture-bytes",
+        type=bounded(1, 2**40),
+        help="refuse captures larger than this (default 64 MiB, after gunzip)",
     )
     replay.add_argument(
-        "--jobs", type=int, metavar="N", help="extraction processes (default: one per core; 1: in this process)"
+        "--jobs",
+        type=bounded(1, 1024),
+        metavar="N",
+        help="extraction processes (default: one per core; 1: in this process)",
     )
     _paths_option(replay)
     set_option(replay)
@@ -71,8 +77,7 @@ def _replay(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         overrides=overrides,
     )
-    print_summary(stats, args)
-    return 1 if stats.get("archive/failed", 0) else 0
+    return print_summary(stats, args)
 
 
 def _extract(args: argparse.Namespace) -> int:

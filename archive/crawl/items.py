@@ -7,7 +7,15 @@ from dataclasses import dataclass
 from archive.warc.sources import CaptureFailure, SkippedRecord
 from scraper import Capture, Record
 
-__all__ = ["ArchiveItem", "CaptureFailure", "ExchangeItem", "NoTextItem", "RevisitItem", "SkippedRecord"]
+__all__ = [
+    "ArchiveItem",
+    "CaptureFailure",
+    "ExchangeItem",
+    "HttpErrorItem",
+    "NoTextItem",
+    "RevisitItem",
+    "SkippedRecord",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +36,17 @@ class NoTextItem(CaptureFailure):
 
     capture: Capture | None = None
     record: Record | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HttpErrorItem(CaptureFailure):
+    """A page the crawl found (not a seed) that its site answered with a 4xx or 5xx status, retries spent.
+
+    The site's answer, not the crawl's failure: archived as received (an "error" exchange),
+    counted by status and kept for `scraper crawls RUN`; the run still did its job.
+    """
+
+    status: int = 0
 
 
 @dataclass(frozen=True, slots=True)

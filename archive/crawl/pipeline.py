@@ -19,8 +19,16 @@ from sqlalchemy.exc import SQLAlchemyError
 from twisted.internet.task import LoopingCall
 
 from archive.catalog.facade import Catalog
-from archive.catalog.runs import died_line
-from archive.crawl.items import ArchiveItem, CaptureFailure, ExchangeItem, NoTextItem, RevisitItem, SkippedRecord
+from archive.catalog.runs import Problem, died_line
+from archive.crawl.items import (
+    ArchiveItem,
+    CaptureFailure,
+    ExchangeItem,
+    HttpErrorItem,
+    NoTextItem,
+    RevisitItem,
+    SkippedRecord,
+)
 from archive.crawl.middlewares import ERROR_RECEIVED, REDIRECT_RECEIVED, TRUNCATED_RECEIVED, running_engine
 from archive.crawl.politeness import ROBOTS_RECEIVED
 from archive.crawl.scheduler import ARCHIVE_CHECKPOINT, ARCHIVE_COMMITTED
@@ -53,7 +61,8 @@ _DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG, errno.EACC
 
 
 def _first_line(exc: BaseException) -> str:
-    return str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+    lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 def _source_of(item: Any) -> str:
@@ -137,6 +146,7 @@ class ArchivePipeline:
         self.extractions: list[tuple[str, Record]] = []  # (run, re-extracted record), committed with the rest
         self.run_counts: defaultdict[str, Counter[str]] = defaultdict(Counter)  # per run, since the last commit
         self.failures: list[list[str]] = []
+        self.problems: defaultdict[str, list[Problem]] = defaultdict(list)  # per run, kept at the next commit
         # Replayed revisits whose original this run has not archived yet (replay runs captures out of order).
         self.deferred: list[tuple[Capture, str, str, tuple[str, str]]] = []
 
@@ -201,6 +211,8 @@ class ArchivePipeline:
                 self._reextract_no_text(item, run)
             else:
                 self._archive_no_text(item, run)
+        elif isinstance(item, HttpErrorItem):
+            self._http_error(item, run)
         elif isinstance(item, CaptureFailure):
             kept = " (the capture keeps its earlier extraction)" if self.crawl_kind == "reextract" else ""
             self._fail(item.source, item.reason + kept, run)
@@ -273,8 +285,9 @@ class ArchivePipeline:
         except SQLAlchemyError as exc:
             self.status = "failed"
             self.stats.set_value("archive/stopped", f"catalog error: {_first_line(exc)}")
-        except Exception:
+        except Exception as exc:  # Scrapy logs what a pipeline's close raises and exits 0: the run must say it
             self.status = "failed"
+            self.stats.set_value("archive/stopped", f"{type(exc).__name__}: {_first_line(exc)}")
             raise
         finally:
             for writer in [*self.retired, *self.writers.values()]:
@@ -500,7 +513,7 @@ class ArchivePipeline:
 
     def _commit(self, *, always: bool = False) -> None:
         """Make the WARC bytes durable, then commit the pending rows; then say so (ARCHIVE_COMMITTED)."""
-        if not (self.pending or self.extractions or always):
+        if not (self.pending or self.extractions or self.problems or always):
             return
         writers = [*self.retired, *self.writers.values()]
         for writer in writers:
@@ -517,6 +530,9 @@ class ArchivePipeline:
                 self.stats.inc_value("catalog/inserted", self.catalog.add_records(no_text))
         for run, records in _by_run(self.extractions).items():
             self._count(run, "reextracted", self.catalog.replace_extractions(records))
+        problems, self.problems = self.problems, defaultdict(list)
+        for run, found in problems.items():
+            self.catalog.add_problems(run, found)
         for writer in writers:
             writer.settle()
         for writer in self.retired:
@@ -536,7 +552,16 @@ class ArchivePipeline:
     def _fail(self, source: str, reason: str, run: str = "") -> None:
         self._count(run, "failed")
         self.failures.append([source, reason])
+        if run:
+            self.problems[run].append(Problem("failed", source, reason))
         logger.debug("capture failed: %s: %s", source, reason)
+
+    def _http_error(self, item: HttpErrorItem, run: str) -> None:
+        """Count a page the site answered with an error (archived as received): not the run's failure."""
+        self._count(run, "http_errors")
+        self.stats.inc_value(f"archive/http_status/{item.status}")
+        if run:
+            self.problems[run].append(Problem("http", item.source, item.reason, item.status))
 
     def _counts(self) -> dict[str, Any]:
         keys = (
@@ -545,6 +570,7 @@ class ArchivePipeline:
             "unchanged",
             "revisits",
             "failed",
+            "http_errors",
             "no_text",
             "words_kept",
             "boilerplate_words_dropped",
