@@ -1,0 +1,154 @@
+"""Who published a text capture: the outlet read off the capture's own lines.
+
+The shared seeds are labeled by hand in data/seed_outlets.json; the other captures here are
+fictional (outlets and stories made up for these tests), each expectation read off the text.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from scraper.outlet import OUTLET_RULES_VERSION, find_outlet
+from tests.conftest import DATA
+
+SEED_OUTLETS = json.loads((DATA / "seed_outlets.json").read_text(encoding="utf-8"))
+SEED_NAMES = sorted(n for n in SEED_OUTLETS if not n.startswith("_"))
+
+PROSE = (
+    "The harbour board voted on Tuesday to close the old ferry pier for repairs, a decision that "
+    "leaves commuters on the north shore with a longer trip until the spring."
+)
+
+
+def _capture(*lines: str) -> str:
+    return "\n\n".join(lines)
+
+
+@pytest.mark.parametrize("name", SEED_NAMES)
+def test_each_shared_seed_names_the_outlet_its_reader_finds(shared_seeds: Path, name: str) -> None:
+    label = SEED_OUTLETS[name]
+    outlet = find_outlet((shared_seeds / name).read_text(encoding="utf-8"))
+    assert outlet is not None, name
+    assert (outlet.name, outlet.domain, outlet.origin) == (label["outlet"], label["domain"], label["origin"])
+    assert sorted({c.rule for c in outlet.cues}) == label["rules"]
+    assert outlet.site == (label["domain"] or label["outlet"])
+
+
+def test_a_capture_that_names_no_outlet_gets_no_claim() -> None:
+    text = _capture("Ferry pier to close for repairs", PROSE, "Photo: © Jane Roe", "Share this story")
+    assert find_outlet(text) is None
+
+
+def test_the_claim_says_which_rule_found_the_outlet_and_on_which_line() -> None:
+    text = "\n".join(["Pier closes", "", PROSE, "", "Support Harbour Ledger by linking to this article."])
+    outlet = find_outlet(text)
+    assert outlet is not None
+    assert outlet.claim() == {
+        "name": "Harbour Ledger",
+        "domain": None,
+        "found_by": [{"rule": "support by linking", "line": 5, "text": "Harbour Ledger"}],
+        "rules_version": OUTLET_RULES_VERSION,
+    }
+
+
+def test_spellings_of_one_outlet_add_up_and_its_domain_names_the_site() -> None:
+    text = _capture(
+        PROSE,
+        "Support Harbour Ledger by linking to this article from your website.",
+        "Reprinting is permitted with credit to HarbourLedger.com (with a link).",
+        "This site is part of the Harbour Ledger Network © 2023 All Rights Reserved.",
+        "Sources: NorthShoreDaily.com",
+    )
+    outlet = find_outlet(text)
+    assert outlet is not None
+    assert outlet.name == "Harbour Ledger"
+    assert outlet.domain == "harbourledger.com"  # not the other domain the capture names
+    assert outlet.site == "harbourledger.com"
+    assert [c.rule for c in outlet.cues] == ["support by linking", "credit to", "copyright"]
+
+
+def test_a_republished_story_names_its_page_and_where_it_first_appeared() -> None:
+    head = ["QWEZNEWS", "  • Home", "  • World", "QWEZNEWS", "Pier closes", PROSE]
+    text = "\n".join([*head, "The post Pier closes appeared first on Lakeside Courier.", "  • Home", "  • World"])
+    outlet = find_outlet(text)
+    assert outlet is not None
+    assert (outlet.name, outlet.origin) == ("QWEZNEWS", "Lakeside Courier")
+    assert outlet.claim()["origin"] == {
+        "name": "Lakeside Courier",
+        "found_by": [{"rule": "appeared first on", "line": 7, "text": "Lakeside Courier"}],
+    }
+
+
+def test_with_no_page_cue_the_origin_stands_for_the_outlet() -> None:
+    text = _capture(PROSE, "The mayor did not immediately respond to a request for comment from the Lakeside Courier.")
+    outlet = find_outlet(text)
+    assert outlet is not None
+    assert (outlet.name, outlet.origin) == ("Lakeside Courier", None)
+    other = _capture(PROSE, "The mayor did not respond to a Lakeside Courier request for comment.")
+    assert getattr(find_outlet(other), "name", None) == "Lakeside Courier"
+
+
+@pytest.mark.parametrize(
+    ("opening", "agency"),
+    [
+        ("(QWIRE) The harbour board", "QWIRE"),
+        ("PORTVILLE (Coastwire) — The harbour board", "Coastwire"),
+        ("Portville (QW) - The harbour board", "QW"),
+        ("Portville (qwn) - The harbour board", "qwn"),
+        ("(QWIRE).- The harbour board", "QWIRE"),
+    ],
+)
+def test_an_agency_dateline_names_the_origin(opening: str, agency: str) -> None:
+    text = _capture("Pier closes", f"{opening} {PROSE[len('The harbour board ') :]}")
+    outlet = find_outlet(text)
+    assert outlet is not None
+    assert (outlet.name, [c.rule for c in outlet.cues]) == (agency, ["agency dateline"])
+
+
+@pytest.mark.parametrize(
+    "opening",
+    [
+        "The Harbour Authority (HA) said the board",  # an abbreviation, not a dateline
+        "Portville (Westland) - The harbour board",  # a country after a town
+        "(Updated) The harbour board",
+        "Jane Roe (Photo) was at the harbour board",
+    ],
+)
+def test_brackets_that_are_no_dateline_name_no_one(opening: str) -> None:
+    assert find_outlet(_capture("Pier closes", f"{opening} {PROSE}")) is None
+
+
+def test_trending_on_names_the_outlet_without_its_section_word() -> None:
+    text = _capture(PROSE, "Recommended", "Trending on Lakeside Courier Videos", "Advertisement")
+    outlet = find_outlet(text)
+    assert outlet is not None
+    assert (outlet.name, outlet.cues[0].line) == ("Lakeside Courier", 5)
+
+
+def test_a_copyright_line_names_its_holder_but_not_a_rights_notice_or_a_photo_credit() -> None:
+    assert getattr(
+        find_outlet(_capture(PROSE, "Copyright © 2024 Lakeside Courier. All Rights Reserved.")), "name", None
+    ) == ("Lakeside Courier")
+    assert find_outlet(_capture(PROSE, "Copyright © 2024. All Rights Reserved.")) is None
+    assert find_outlet(_capture(PROSE, "The pier in 1950. © Jane Roe")) is None  # no year: a photo credit
+    assert find_outlet(_capture(PROSE, "The board cited copyright law and Harbour Rules.")) is None
+
+
+def test_a_brand_line_must_head_the_page_repeat_and_look_like_a_name() -> None:
+    def brand(first: str, common: tuple[str, ...] = ()) -> str | None:
+        outlet = find_outlet("\n".join([first, "Menu", first, "Pier closes", PROSE]), common_words=common)
+        return outlet.name if outlet else None
+
+    assert brand("QWEZNEWS") == "QWEZNEWS"
+    assert brand("QwezNews") == "QwezNews"
+    assert brand("Harbourledger") is None  # one title-case word: as often a section as a name
+    assert brand("Newsletter QW", common=("newsletter",)) is None  # a word every site uses
+    assert brand("Home") is None
+    assert find_outlet("\n".join(["QWEZNEWS", "Pier closes", PROSE])) is None  # said once
+    # A title-case brand the capture gives a domain for is a name after all.
+    outlet = find_outlet("\n".join(["Harbourledger", "Menu", "Harbourledger", PROSE, "Write to us: harbourledger.org"]))
+    assert outlet is not None
+    assert (outlet.name, outlet.domain) == ("Harbourledger", "harbourledger.org")
