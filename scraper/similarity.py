@@ -63,9 +63,9 @@ BACKGROUND_RESOURCE = "term-frequencies.json"
 BACKGROUND_MIN_DOCUMENTS = 3
 
 _CJK = "\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\uac00-\ud7af"
-_TOKEN = re.compile(rf"[{_CJK}]+|[^\W_]+(?:['’][^\W_]+)*")
-_CJK_RUN = re.compile(rf"[{_CJK}]+")
-_SENTENCE_END = re.compile(r"[.!?:;\"“”«»]\s*$")
+# A CJK run, or a word: the group that matched says which (a word never starts with a CJK character).
+_TOKEN = re.compile(rf"([{_CJK}]+)|([^\W_]+(?:['’][^\W_]+)*)")
+_SENTENCE_ENDS = frozenset('.!?:;"“”«»')
 _SEED = 20250506
 _SCHEME = "affine32"  # stored signatures depend on it: changing it needs a migration
 
@@ -90,7 +90,7 @@ def signatures(
     `idf` weighs key terms; `vector` is the text's term_vector when the caller has it already.
     """
     text = text[:SIMILARITY_CHARS]
-    words = list(_terms(text))
+    words = _terms(text)
     keys = key_terms(text if not title else f"{title}\n{text}", idf=idf)
     return Signatures(
         shingles=_minhash(_shingles(words), DUPLICATE_PERMUTATIONS),
@@ -176,34 +176,61 @@ def key_terms(text: str, limit: int = KEY_TERMS, idf: Callable[[str], float] | N
     """
     rarity = idf or idf_from(0, {})
     text = text[:SIMILARITY_CHARS]
-    counts: Counter[str] = Counter()
-    named: Counter[str] = Counter()
-    for line in text.split("\n"):
-        for index, match in enumerate(_TOKEN.finditer(line)):
-            token = match.group(0)
-            capital = token[0].isupper() and index > 0 and not _SENTENCE_END.search(line[: match.start()])
-            for term in _line_terms(token):
-                if len(term) > 1 and term not in STOPWORDS and not term.isdigit():
-                    counts[term] += 1
-                    named[term] += capital
+    tokens: list[tuple[str, str]] = []
+    capitals: list[bool] = []
+    previous = None  # where the previous token ended
+    for match in _TOKEN.finditer(text):
+        # A capital inside a sentence: a token came before on the line, and no sentence ended since.
+        capital = previous is not None and match[0][0].isupper() and _inside_sentence(text[previous : match.start()])
+        capitals.append(capital)
+        tokens.append((match[1] or "", match[2] or ""))
+        previous = match.end()
+    every: list[str] = []
+    named_terms: list[str] = []
+    for terms, capital in zip(_token_terms(tokens), capitals, strict=True):
+        every.extend(terms)
+        if capital:
+            named_terms.extend(terms)
+    counts, named = Counter(every), Counter(named_terms)
+    rarities = {t: rarity(t) for t in counts if len(t) > 1 and t not in STOPWORDS and not t.isdigit()}
 
     def weight(term: str) -> float:
-        return (1 + math.log(counts[term])) * rarity(term) * (1.5 if 2 * named[term] > counts[term] else 1.0)
+        return (1 + math.log(counts[term])) * rarities[term] * (1.5 if 2 * named[term] > counts[term] else 1.0)
 
     # Only terms rarer than DISTINCTIVE count: a word in 1 document of 50 names no story.
-    distinctive = [term for term in counts if rarity(term) >= DISTINCTIVE]
+    distinctive = [term for term, found in rarities.items() if found >= DISTINCTIVE]
     return sorted(distinctive, key=lambda term: (-weight(term), term))[:limit]
 
 
-def _terms(text: str) -> Iterable[str]:
-    for match in _TOKEN.finditer(unicodedata.normalize("NFKC", text)):
-        yield from _line_terms(match.group(0))
+def _inside_sentence(gap: str) -> bool:
+    """Return whether the text between two tokens keeps them in one line and one sentence.
+
+    A token itself never ends in a sentence mark, so the gap's last mark decides.
+    """
+    if "\n" in gap:
+        return False
+    gap = gap.rstrip()
+    return not gap or gap[-1] not in _SENTENCE_ENDS
 
 
-def _line_terms(token: str) -> list[str]:
-    if _CJK_RUN.fullmatch(token):
-        return [token[i : i + 2] for i in range(max(1, len(token) - 1))]
-    return [token.casefold().replace("’", "'")]
+def _terms(text: str) -> list[str]:
+    tokens = _TOKEN.findall(unicodedata.normalize("NFKC", text))
+    return [term for terms in _token_terms(tokens) for term in terms]
+
+
+def _token_terms(tokens: list[tuple[str, str]]) -> list[tuple[str, ...]]:
+    """Return the terms of each (CJK run, word) token: a run's bigrams, or the word casefolded.
+
+    The words are folded in one call: casefolding maps each character alone, so folding them
+    joined by NUL (which no word holds) and splitting again gives each word's folding.
+    """
+    if not tokens:
+        return []
+    folded = "\0".join(word for _, word in tokens).casefold().replace("’", "'").split("\0")
+    return [
+        tuple(cjk[i : i + 2] for i in range(max(1, len(cjk) - 1))) if cjk else (word,)
+        for (cjk, _), word in zip(tokens, folded, strict=True)
+    ]
 
 
 def _shingles(words: list[str]) -> list[bytes]:
