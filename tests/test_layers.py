@@ -25,6 +25,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("archive.crawl",),
     ("spiders",),
     ("archive.runner", "archive.schedule"),
+    ("archive.serve",),  # the web app reads the catalog and WARC files; only `scraper serve` starts it
     ("archive.cli",),
     ("archive",),  # the package's own __init__: its lazy exports name every layer
     ("benchmarks",),

@@ -11,14 +11,14 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from archive.cli import crawl, export, frontier, integrity, quality, query, replay, stories
+from archive.cli import crawl, export, frontier, integrity, quality, query, replay, serve, stories
 from archive.cli._common import shown
 from archive.errors import ArchiveError
 from scraper._version import __version__
 
 __all__ = ["build_parser", "main"]
 
-FAMILIES = (replay, crawl, frontier, query, stories, export, integrity, quality)
+FAMILIES = (replay, crawl, frontier, query, stories, export, integrity, quality, serve)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

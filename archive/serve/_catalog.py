@@ -1,0 +1,168 @@
+"""The catalog as `serve` reads it: opened read-only, plus the counts and site figures its pages show.
+
+Read-only is enforced by the database, not by care: SQLite connections run with
+`PRAGMA query_only`, PostgreSQL sessions are READ ONLY transactions. A catalog at an older
+schema is refused rather than migrated (a migration writes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, Select, event, func, select
+from sqlalchemy.orm import Session
+
+from archive.catalog.engine import statement_timeout
+from archive.catalog.facade import Catalog
+from archive.catalog.filters import SearchFilters, checked
+from archive.catalog.models import CaptureRow, facet, site_key
+from archive.catalog.schema import SCHEMA_REVISION, schema_revision
+
+# The ranking's own pieces: a count has to match exactly the captures `search` pages through.
+from archive.catalog.search import _bare_site, _fts, _pg_tsquery, filtered, query_words
+from archive.errors import UsageError
+from scraper import Record
+
+__all__ = ["COUNT_CAP", "SiteFigures", "count_hits", "open_read_only", "run_progress", "site_figures", "versions_of"]
+
+# Past this many matches the total reads "10,000+": counting every match of a common word on a
+# large catalog costs more than the page itself.
+COUNT_CAP = 10_000
+
+
+def open_read_only(url: str) -> Catalog:
+    """Return the catalog at `url` opened for reading only; UsageError: it is not at this version's schema."""
+    catalog = Catalog(url)
+    event.listen(catalog.engine, "connect", _read_only_sqlite if catalog.dialect == "sqlite" else _read_only_pg)
+    found = schema_revision(catalog.engine)
+    if found != SCHEMA_REVISION:
+        catalog.close()
+        why = "holds no catalog" if found is None else f"is at schema revision {found}, not {SCHEMA_REVISION}"
+        raise UsageError(f"the catalog {why}: serve only reads (run `scraper query` once to bring it up to date)")
+    return catalog
+
+
+def _read_only_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.execute("PRAGMA query_only = ON")
+
+
+def _read_only_pg(dbapi_connection: Any, _record: Any) -> None:
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+    dbapi_connection.commit()
+
+
+def count_hits(engine: Engine, query: str | None, filters: SearchFilters, *, versions: bool) -> int:
+    """Return how many captures `search` finds for these arguments, at most COUNT_CAP + 1."""
+    query, filters = query_words(query), checked(filters)
+    with Session(engine) as session, statement_timeout(session):
+        dialect = session.get_bind().dialect.name
+        words = bool(query and query.strip())
+        tsquery = _pg_tsquery(session, query or "") if dialect == "postgresql" and words else None
+        facets = [facet("site", site_key(_bare_site(filters.site)) or "")] if filters.site else []
+        facets += [facet("language", filters.language.lower())] if filters.language else []
+        match = _fts(dialect, query or "", tsquery, facets) if words else None
+        stmt: Select[Any] = select(CaptureRow.id)
+        if match is not None:
+            stmt = stmt.join(match, match.c.doc_id == CaptureRow.document_id)
+        stmt = filtered(stmt, filters)
+        if versions:
+            changed = (
+                select(CaptureRow.canonical_url)
+                .group_by(CaptureRow.canonical_url)
+                .having(func.count(func.distinct(CaptureRow.text_sha256)) > 1)
+            )
+            stmt = stmt.where(CaptureRow.canonical_url.in_(changed))
+        capped = stmt.limit(COUNT_CAP + 1).subquery()
+        return int(session.execute(select(func.count()).select_from(capped)).scalar_one())
+
+
+def versions_of(captures: list[tuple[Record, str | None]]) -> list[tuple[int, Record]]:
+    """Return each capture with its version number: a new version whenever the text differs from the one before."""
+    numbered: list[tuple[int, Record]] = []
+    version, last = 0, None
+    for record, _previous in captures:
+        if record.text_sha256 != last:
+            version, last = version + 1, record.text_sha256
+        numbered.append((version, record))
+    return numbered
+
+
+@dataclass(frozen=True, slots=True)
+class SiteFigures:
+    """One site: its captures, words kept of words read (the rest was boilerplate), captures per month."""
+
+    site: str
+    captures: int
+    first: str
+    last: str
+    words_kept: int
+    words_read: int
+    months: tuple[tuple[str, int], ...]
+
+    @property
+    def boilerplate_share(self) -> float:
+        """Return the share of words read that extraction dropped as boilerplate (0 when none were read)."""
+        return 1 - self.words_kept / self.words_read if self.words_read else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "site": self.site,
+            "captures": self.captures,
+            "first_capture": self.first,
+            "last_capture": self.last,
+            "words_kept": self.words_kept,
+            "words_read": self.words_read,
+            "boilerplate_share": round(self.boilerplate_share, 4),
+            "captures_by_month": [{"month": m, "captures": n} for m, n in self.months],
+        }
+
+
+def site_figures(engine: Engine, limit: int, site: str | None = None) -> list[SiteFigures]:
+    """Return the sites with the most captures (or the one `site`), each with its figures."""
+    with Session(engine) as session, statement_timeout(session):
+        totals = (
+            select(
+                CaptureRow.site,
+                func.count(),
+                func.min(CaptureRow.captured_at),
+                func.max(CaptureRow.captured_at),
+                func.sum(CaptureRow.word_count),
+                func.sum(CaptureRow.input_word_count),
+            )
+            .where(CaptureRow.site.is_not(None))
+            .group_by(CaptureRow.site)
+            .order_by(func.count().desc(), CaptureRow.site)
+            .limit(limit)
+        )
+        if site is not None:
+            totals = totals.where(CaptureRow.site == site)
+        rows = session.execute(totals).all()
+        month = func.substr(CaptureRow.captured_at, 1, 7)
+        by_month = session.execute(
+            select(CaptureRow.site, month, func.count())
+            .where(CaptureRow.site.in_([row[0] for row in rows]))
+            .group_by(CaptureRow.site, month)
+            .order_by(month)
+        ).all()
+    months: dict[str | None, list[tuple[str, int]]] = {}
+    for name, when, n in by_month:
+        months.setdefault(name, []).append((when, int(n)))
+    return [
+        SiteFigures(str(name), int(n), first, last, int(kept or 0), int(read or 0), tuple(months.get(name, ())))
+        for name, n, first, last, kept, read in rows
+    ]
+
+
+def run_progress(engine: Engine, crawl_ids: list[str]) -> dict[str, int]:
+    """Return how many captures each run has archived so far (a running run's progress as the catalog holds it)."""
+    if not crawl_ids:
+        return {}
+    with Session(engine) as session:
+        found = session.execute(
+            select(CaptureRow.crawl_id, func.count())
+            .where(CaptureRow.crawl_id.in_(crawl_ids))
+            .group_by(CaptureRow.crawl_id)
+        ).all()
+    return {str(crawl): int(n) for crawl, n in found}
