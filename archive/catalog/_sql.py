@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Table
+from sqlalchemy import Connection, Insert, Row, Table, any_, bindparam, func, select
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql, sqlite
 
 T = TypeVar("T")
@@ -17,6 +18,44 @@ def dialect_insert(dialect: str, model: Any) -> Any:
     if insert is None:
         raise NotImplementedError(f"catalog does not support the {dialect} dialect")
     return insert(table_of(model))
+
+
+def insert_many(
+    connection: Connection, insert: Insert, rows: Sequence[dict[str, Any]], returning: Sequence[Any] = ()
+) -> list[Row[Any]]:
+    """Run `insert` (ON CONFLICT clauses and all) for many rows of the same columns (no JSON), in their order.
+
+    Return the `returning` columns of the rows inserted. PostgreSQL gets one statement: the rows
+    as one array per column, unnested (psycopg sends an executemany as a statement per row, and
+    parses a long multi-row VALUES in Python). SQLite's executemany is a loop in C already.
+    """
+    if not rows:
+        return []
+    if connection.dialect.name == "postgresql":
+        columns = list(rows[0])
+        table = cast(Table, insert.table)
+        arrays = [sql_cast(bindparam(f"many_{c}"), postgresql.ARRAY(table.c[c].type)) for c in columns]
+        unnested = func.unnest(*arrays).table_valued(*columns).render_derived()
+        insert = insert.from_select(columns, select(*(unnested.c[c] for c in columns)))
+        parameters: Any = {f"many_{c}": [row[c] for row in rows] for c in columns}
+    else:
+        parameters = rows
+    if returning:
+        return list(connection.execute(insert.returning(*returning), parameters))
+    connection.execute(insert, parameters)
+    return []
+
+
+def any_of(column: Any, values: Sequence[Any], dialect: str) -> Iterator[Any]:
+    """Yield conditions that together select the rows whose `column` is one of `values`.
+
+    PostgreSQL takes the values as one array (one short statement); elsewhere IN lists of 500.
+    """
+    if dialect == "postgresql":
+        yield column == any_(sql_cast(bindparam("any_of", list(values)), postgresql.ARRAY(column.type)))
+        return
+    for chunk in chunks(values):
+        yield column.in_(chunk)
 
 
 def table_of(model: Any) -> Table:

@@ -12,7 +12,7 @@ from collections.abc import Collection, Sequence
 from sqlalchemy import Engine, bindparam, literal, select, update
 from sqlalchemy.orm import Session
 
-from archive.catalog._sql import chunks, dialect_insert, table_of
+from archive.catalog._sql import chunks, dialect_insert, insert_many, table_of
 from archive.catalog.captures import drop_unheld_documents
 from archive.catalog.models import CaptureRow, Document, WarcRecordRow, capture_facets
 from archive.catalog.similarity import count_terms, document_signatures, index_documents
@@ -35,6 +35,7 @@ def add_records(engine: Engine, records: Sequence[Record]) -> int:
         columns = [c.key for c in table_of(CaptureRow).columns]
         values = [{key: getattr(row, key) for key in columns} for row in rows.values()]
         insert = dialect_insert(engine.dialect.name, CaptureRow).on_conflict_do_nothing(index_elements=["id"])
+        # Many columns, JSON among them: the multi-row VALUES of insertmanyvalues, not arrays.
         inserted = set(session.execute(insert.returning(CaptureRow.id), values).scalars()) if values else set()
         _insert_locations(session, [(i, w) for i, row in rows.items() if i in inserted for w in row.warc_records])
         count_terms(session.connection(), terms)
@@ -97,9 +98,8 @@ def _documents_of(session: Session, records: Sequence[Record], terms: Counter[in
     insert = dialect_insert(session.get_bind().dialect.name, Document).on_conflict_do_nothing(
         index_elements=["text_sha256"]
     )
-    created: dict[str, int] = {
-        d: i for d, i in session.execute(insert.returning(Document.text_sha256, Document.id), values)
-    }
+    returned = insert_many(session.connection(), insert, values, [Document.text_sha256, Document.id])
+    created: dict[str, int] = {row.text_sha256: row.id for row in returned}
     known = [d for d in digests if d not in created]
     documents = created | _add_facets(session, known, facets)
     _index_new(session, [(created[d], first[d]) for d in digests if d in created], terms)
@@ -137,11 +137,9 @@ def _index_new(session: Session, created: Sequence[tuple[int, Record]], terms: C
 
 def _insert_locations(session: Session, rows: Sequence[tuple[str, WarcRecordRow]]) -> None:
     """Insert WARC record locations (capture id, location) in one statement."""
-    if not rows:
-        return
     columns = [c.key for c in table_of(WarcRecordRow).columns if c.key != "id"]
     values = [{key: getattr(warc, key) for key in columns} | {"capture_id": capture_id} for capture_id, warc in rows]
-    session.execute(table_of(WarcRecordRow).insert(), values)
+    insert_many(session.connection(), table_of(WarcRecordRow).insert(), values)
 
 
 def _relink(session: Session, urls: Collection[str]) -> None:

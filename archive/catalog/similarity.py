@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Select, and_, case, func, select
 
-from archive.catalog._sql import chunks, dialect_insert
+from archive.catalog._sql import any_of, chunks, dialect_insert, insert_many
 from archive.catalog.filters import SearchFilters
 from archive.catalog.models import CaptureRow, Document, DocumentBand, DocumentSignature, TermDocuments
 from archive.catalog.search import filtered
@@ -153,7 +153,8 @@ def index_documents(connection: Connection, signed: Mapping[int, Signatures]) ->
     if not signed:
         return
     dialect = connection.dialect.name
-    connection.execute(
+    insert_many(
+        connection,
         dialect_insert(dialect, DocumentSignature).on_conflict_do_nothing(index_elements=["document_id"]),
         [{"document_id": d, "shingles": s.shingles, "story": s.story} for d, s in sorted(signed.items())],
     )
@@ -163,13 +164,13 @@ def index_documents(connection: Connection, signed: Mapping[int, Signatures]) ->
         if found.story:
             keys.update((STORY, key, document_id) for key in band_keys(found.story, STORY_ROWS))
     rows = [{"kind": kind, "band_key": key, "document_id": d} for kind, key, d in sorted(keys)]
-    connection.execute(dialect_insert(dialect, DocumentBand).on_conflict_do_nothing(), rows)
+    insert_many(connection, dialect_insert(dialect, DocumentBand).on_conflict_do_nothing(), rows)
 
 
 def count_terms(connection: Connection, counts: Mapping[int, int]) -> None:
     """Add new documents' term counts (documents per term hash) to term_documents.
 
-    One statement, many parameter sets (compiled once), in ascending term order: concurrent
+    Rows of many terms per statement, in ascending term order: concurrent
     writers then lock the rows in one order and cannot deadlock on them.
     """
     if not counts:
@@ -179,7 +180,7 @@ def count_terms(connection: Connection, counts: Mapping[int, int]) -> None:
     upsert = upsert.on_conflict_do_update(
         index_elements=["term"], set_={"documents": table.c.documents + upsert.excluded.documents}
     )
-    connection.execute(upsert, [{"term": t, "documents": n} for t, n in sorted(counts.items())])
+    insert_many(connection, upsert, [{"term": t, "documents": n} for t, n in sorted(counts.items())])
 
 
 def document_signatures(
@@ -385,8 +386,8 @@ class _Verifier:
 
 def _frequencies(connection: Connection, terms: list[int]) -> Iterable[tuple[int, int]]:
     """Yield (term hash, documents holding it) for the terms the catalog has counted."""
-    for chunk in chunks(terms):
-        query = select(TermDocuments.term, TermDocuments.documents).where(TermDocuments.term.in_(chunk))
+    for condition in any_of(TermDocuments.term, terms, connection.dialect.name):
+        query = select(TermDocuments.term, TermDocuments.documents).where(condition)
         yield from ((term, documents) for term, documents in connection.execute(query))
 
 
