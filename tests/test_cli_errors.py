@@ -51,6 +51,17 @@ SERVER_MISTAKES = [
 ]
 
 
+@pytest.mark.parametrize("command", ["crawls", "replay"])
+def test_a_password_with_an_unencoded_at_sign_is_refused_and_not_shown(tmp_path: Path, command: str) -> None:
+    # SQLAlchemy would end the password at the first '@' and send the rest to the server as its host name,
+    # which the server's error message then repeats ("failed to resolve host 'tail9@127.0.0.1'").
+    url = "postgresql://postgres:s3cret@tail9@127.0.0.1:1/test"
+    done = Cli(cwd=tmp_path, data=tmp_path / "data", db=url)(command, *(["x.html"] if command == "replay" else []))
+    assert "s3cret" not in done.out + done.err and "tail9" not in done.out + done.err, done.err
+    assert "its user or password holds an unencoded '@': write it as %40" in done.err, done.err
+    assert done.code == (2 if command == "crawls" else 1)  # a run that cannot start stops as a run does
+
+
 @pytest.mark.parametrize(("url", "says"), URL_MISTAKES)
 def test_a_catalog_url_that_cannot_work_is_one_line(tmp_path: Path, url: str, says: str) -> None:
     line = one_error(Cli(cwd=tmp_path, data=tmp_path / "data", db=url)("crawls"))

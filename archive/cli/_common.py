@@ -171,6 +171,7 @@ def open_catalog(args: argparse.Namespace) -> Iterator[Catalog]:
     from archive.catalog.facade import Catalog
 
     url = db_url(args)
+    _check_userinfo(url)
     catalog = None
     try:
         need_archive(args)
@@ -184,6 +185,21 @@ def open_catalog(args: argparse.Namespace) -> Iterator[Catalog]:
         yield catalog
     finally:
         catalog.close()
+
+
+def _check_userinfo(url: str) -> None:
+    """Refuse a catalog URL whose user or password holds an unencoded `@`: parsers split it differently.
+
+    SQLAlchemy takes the first `@` for the end of the password and the rest for the host, so the
+    password's tail would reach the server's error message ("failed to resolve host '...'").
+    """
+    scheme, _, rest = url.partition("://")
+    netloc = rest.split("/", 1)[0]
+    if netloc.count("@") > 1:
+        host = netloc.rpartition("@")[2]
+        raise UsageError(
+            f"catalog URL: {scheme}://***@{host}/...: its user or password holds an unencoded '@': write it as %40"
+        )
 
 
 def _check_writable_catalog(url: str) -> None:
