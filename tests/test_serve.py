@@ -7,6 +7,7 @@ and attributes carry script and `javascript:` links.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import io
 import re
@@ -70,21 +71,22 @@ def write_site_warc(folder: Path) -> Path:
     """Write the test site's captures into one WARC file in `folder`; return its path."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "site.warc.gz"
-    with warnings.catch_warnings():
-        # warcio spools each payload to digest it and leaves the spool to the collector: collected here.
-        warnings.filterwarnings("ignore", r"unclosed file <tempfile\.SpooledTemporaryFile", ResourceWarning)
-        _write(path)
-        gc.collect()
-    return path
-
-
-def _write(path: Path) -> None:
-    with open(path, "wb") as out:
-        writer = WARCWriter(out, gzip=True)
+    with gc_warc(path) as writer:
         _response(writer, STORY, _story(1).encode(), "text/html; charset=utf-8", "2026-01-10T08:00:00Z")
         _response(writer, STYLE, b"body { background: rgb(250, 240, 230); }", "text/css", "2026-01-10T08:00:01Z")
         _response(writer, STORY, _story(2).encode(), "text/html; charset=utf-8", "2026-02-10T08:00:00Z")
         _response(writer, HOSTILE, _HOSTILE_HTML.encode(), "text/html; charset=utf-8", "2026-01-11T08:00:00Z")
+
+
+@contextlib.contextmanager
+def gc_warc(path: Path) -> Iterator[WARCWriter]:
+    """Yield a writer of a gzipped WARC file at `path`; the spools warcio leaves behind are collected after."""
+    with warnings.catch_warnings():
+        # warcio spools each payload to digest it and leaves the spool to the collector: collected here.
+        warnings.filterwarnings("ignore", r"unclosed file <tempfile\.SpooledTemporaryFile", ResourceWarning)
+        with open(path, "wb") as out:
+            yield WARCWriter(out, gzip=True)
+        gc.collect()
 
 
 def _response(writer: WARCWriter, url: str, body: bytes, media_type: str, date: str) -> None:
