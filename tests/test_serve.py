@@ -76,6 +76,7 @@ def write_site_warc(folder: Path) -> Path:
         _response(writer, STYLE, b"body { background: rgb(250, 240, 230); }", "text/css", "2026-01-10T08:00:01Z")
         _response(writer, STORY, _story(2).encode(), "text/html; charset=utf-8", "2026-02-10T08:00:00Z")
         _response(writer, HOSTILE, _HOSTILE_HTML.encode(), "text/html; charset=utf-8", "2026-01-11T08:00:00Z")
+    return path
 
 
 @contextlib.contextmanager
