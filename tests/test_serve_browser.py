@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT, Cli, need
+from tests.conftest import ROOT, Cli, copy_archive, need
 from tests.loopback import LoopbackSite
 from tests.pywb import PYWB_BIN, need_pywb
 from tests.test_serve import _response, _story, gc_warc
@@ -392,3 +392,36 @@ def test_the_token_is_enforced_on_both_ports(site: Site, browser: Any) -> None:
         browser.find_element(By.ID, "replay-link").click()
         browser.switch_to.frame(_wait(browser, lambda d: d.find_element(By.ID, "replay")))
         _wait(browser, lambda d: "voted to fund" in d.find_element(By.TAG_NAME, "body").text)
+
+
+def test_a_running_runs_progress_updates_without_reload(site: Site, browser: Any, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from selenium.webdriver.common.by import By
+
+    from archive.catalog.facade import Catalog
+
+    copy = copy_archive(site.cli, tmp_path)
+    writer = Catalog(copy.db)
+    try:
+        run = writer.start_crawl("crawl", {"urls": ["http://news.example/"]})
+        with _serve(copy, tmp_path) as running:
+            browser.get(running.app + "/runs")
+            cell = browser.find_element(By.CSS_SELECTOR, f'tr[data-run="{run}"] .archived')
+            assert cell.text == "0"
+            marker = browser.execute_script("window.notReloaded = 1; return 1")  # gone if the page reloads
+            earlier = list(writer.iter_records())[:2]
+            archived = [
+                replace(r, id=f"{n:032x}", provenance=replace(r.provenance, crawl_id=run))
+                for n, r in enumerate(earlier)
+            ]
+            writer.add_records(archived)
+            _wait(browser, lambda d: cell.text == "2")
+            assert browser.execute_script("return window.notReloaded") == marker
+            writer.finish_crawl(run, "finished", {"records_written": 2})
+            _wait(
+                browser, lambda d: d.find_element(By.CSS_SELECTOR, f'tr[data-run="{run}"] .status').text == "finished"
+            )
+            assert browser.find_element(By.ID, "runs-status").text == "0 running"
+    finally:
+        writer.close()

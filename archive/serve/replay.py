@@ -10,6 +10,7 @@ so an archived script can reach neither the app (another port: another origin) n
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import shutil
@@ -28,7 +29,6 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from archive.export.cdxj import build_cdxj
 from archive.layout import DataLayout
 from archive.serve.app import token_guard
 
@@ -96,6 +96,8 @@ class Replay:
         return tuple(found)
 
     def _reindex(self) -> None:
+        from archive.export.cdxj import build_cdxj  # cdxj-indexer loads pkg_resources: a quarter second
+
         if not self._lock.acquire(blocking=False):
             return  # an index is being built already
         try:
@@ -219,7 +221,14 @@ def proxy_app(replay: Replay, app_port: int, token: str | None = None) -> Starle
         ]
         return response
 
-    app = Starlette(routes=[Route("/{path:path}", forward, methods=["GET", "HEAD"])])
+    @contextlib.asynccontextmanager
+    async def closing_client(_app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await client.aclose()  # its pooled connections to pywb
+
+    app = Starlette(routes=[Route("/{path:path}", forward, methods=["GET", "HEAD"])], lifespan=closing_client)
     if token:
         app.add_middleware(token_guard(token))
     return app
