@@ -1,0 +1,55 @@
+"""Headline lists above an article and lead-ins left dangling: fictional captures, labeled by hand."""
+
+from __future__ import annotations
+
+from scraper import Capture, build_record
+from scraper.strip import analyse, dangling_lead_ins
+
+ARTICLE = [
+    "The harbour board voted on Tuesday to close the old ferry pier for repairs, a decision that "
+    "leaves commuters on the north shore with a longer trip until the spring.",
+    "Engineers found that two of the pier's supporting piles had rotted below the waterline, and the "
+    "board's chair said the structure could no longer carry the weight of a loaded ferry.",
+    "Commuters will be carried by bus around the bay while the work goes on, adding about twenty "
+    "minutes to each crossing, according to the timetable the board published.",
+    "The repairs are expected to cost about four million dollars, most of it from a fund the city "
+    "set aside after the storms three winters ago damaged the southern breakwater.",
+    "Local shop owners near the pier said they feared losing trade over the winter months, when the "
+    "ferry brings most of their customers across from the other shore each morning.",
+]
+HEADLINES = [
+    "Council Weighs New Parking Rules for the Old Town and Its...",
+    "Lighthouse Keeper Retires After Forty Years on the Rock",
+    "Storm Season Forecast Warns of Higher Tides Along the Coast",
+    "School Board Delays Vote on Longer Days Until the New...",
+    "Fishing Fleet Returns Early as Prices for Cod Fall Again",
+    "Why the Bridge Tolls Went Up, and Where the Money Will...",
+]
+
+
+def _record(lines: list[str]) -> tuple[str, str | None]:
+    record = build_record(Capture("\n\n".join(lines).encode(), "file", "capture.txt", "text/plain"))
+    return record.text, record.title
+
+
+def test_a_list_of_headlines_some_cut_short_above_the_article_is_dropped() -> None:
+    text, title = _record([*HEADLINES, "Harbour", "Ferry pier to close for repairs", *ARTICLE])
+    assert title == "Ferry pier to close for repairs"
+    assert text.split("\n\n") == ARTICLE
+
+
+def test_a_dangling_sources_lead_in_goes_with_the_list_it_introduced() -> None:
+    footer = ["Sources for this article include:", "HarbourNews.com", "CoastDaily.com", "Share", "Copy link"]
+    text, _ = _record(["Ferry pier to close for repairs", *ARTICLE, *footer])
+    assert text.split("\n\n") == ARTICLE
+
+
+def test_a_lead_in_whose_lines_stay_stays_too() -> None:
+    analysis = analyse("\n\n".join(["Ferry pier to close", ARTICLE[0], "The chair told reporters:", ARTICLE[1]]))
+    assert dangling_lead_ins(analysis, [False, True, True, True]) == set()
+    assert dangling_lead_ins(analysis, [False, True, True, False]) == {2}
+    # A long line ending in a colon is a sentence of the article, kept whatever follows.
+    long_one = analyse(
+        "\n\n".join([ARTICLE[0], "The board listed the reasons for the closure in a notice it published:"])
+    )
+    assert dangling_lead_ins(long_one, [True, True]) == set()
