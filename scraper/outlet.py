@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,8 +57,22 @@ _RULES: tuple[tuple[str, str, int, re.Pattern[str]], ...] = (
     ("request for comment", "origin", 2, re.compile(_COMMENT_FROM)),
     ("request for comment", "origin", 2, re.compile(_COMMENT_TO)),
 )
-# Only lines holding one of these words can match a rule: the rest are not searched.
-_TRIGGER = re.compile(r"support|trending|popular|most|cookies|©|\(c\)|copyright|credit|attribution|first|comment", re.I)
+# Only lines holding one of these (lower-cased) can match a rule: the rest are not searched.
+_TRIGGERS = (
+    "support",
+    "trending",
+    "popular",
+    "most ",
+    "cookies",
+    "©",
+    "(c)",
+    "copyright",
+    "credit",
+    "attribution",
+    "appeared",
+    "published",
+    "comment",
+)
 # An agency's dateline opening a paragraph: "(MENAFN) Mexican ...", "(EFE).- ...", "London (CNN)It ...",
 # "Berlin (dpa) - ...", "WASHINGTON (Reuters) — ...", "HOUSTON, Texas (KTRK) -- ...". After a place in
 # title case only an acronym counts, and a dash (or text glued on) must follow: "Rostow (Russland) -"
@@ -156,9 +170,9 @@ def find_outlet(text: str, common_words: Collection[str] | None = None) -> Outle
     line is made of: "Home", "Startseite", "Newsletter" head pages of every site.
     """
     lines = text.split("\n")
-    domains = {_key(m.group(0)): m.group(0).lower() for line in lines for m in _DOMAIN_RE.finditer(line)}
+    domains = _Domains(text)
     common = _common_words() if common_words is None else common_words
-    cues = [*_rule_cues(lines), *_brand_cue(lines, common, domains)]
+    cues = [*_rule_cues(text, lines), *_brand_cue(lines, common, domains)]
     publisher = _strongest([c for c in cues if c.role == "publisher"])
     origin = _strongest([c for c in cues if c.role == "origin"])
     if publisher is None:
@@ -177,26 +191,55 @@ def find_outlet(text: str, common_words: Collection[str] | None = None) -> Outle
     )
 
 
-def _rule_cues(lines: list[str]) -> list[Cue]:
+class _Domains:
+    """The domains a capture names, by outlet key; looked for only when asked (most captures never are)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.found: dict[str, str] | None = None
+
+    def get(self, key: str) -> str | None:
+        if self.found is None:
+            self.found = {_key(m.group(0)): m.group(0).lower() for m in _DOMAIN_RE.finditer(self.text)}
+        return self.found.get(key)
+
+
+def _rule_cues(text: str, lines: list[str]) -> list[Cue]:
+    """Return the cues the line rules find: on lines holding a trigger word, and the first dateline."""
     cues: list[Cue] = []
-    dateline_seen = False
+    low = text.lower()  # as many line breaks as the text: numbers found in it hold for the text
+    hits = sorted(at for word in _TRIGGERS for at in _positions(low, word))
+    number, last, done = 1, 0, 0
+    for at in hits:
+        number += low.count("\n", last, at)
+        last = at
+        if number > done:
+            done = number
+            cues.extend(_line_cues(lines[number - 1].strip(), number))
     for number, raw in enumerate(lines, start=1):
         line = raw.strip()
-        if not line:
-            continue
-        if _TRIGGER.search(line):
-            for rule, role, weight, pattern in _RULES:
-                for match in pattern.finditer(line):
-                    name = _clean(match.group("name"), rule)
-                    if name:
-                        cues.append(Cue(name, rule, role, number, weight))
-        if not dateline_seen and line[:1] in _DATELINE_START and len(line.split()) >= _DATELINE_MIN_WORDS:
+        if line[:1] in _DATELINE_START and line.count(" ") + 1 >= _DATELINE_MIN_WORDS:
             dated = _DATELINE.match(line)
             name = _clean(next(n for n in dated.groups() if n), "dateline") if dated else None
             if name:
                 cues.append(Cue(name, "agency dateline", "origin", number, _DATELINE_WEIGHT))
-                dateline_seen = True
+                break
     return cues
+
+
+def _positions(text: str, word: str) -> Iterator[int]:
+    at = text.find(word)
+    while at >= 0:
+        yield at
+        at = text.find(word, at + len(word))
+
+
+def _line_cues(line: str, number: int) -> Iterator[Cue]:
+    for rule, role, weight, pattern in _RULES:
+        for match in pattern.finditer(line):
+            name = _clean(match.group("name"), rule)
+            if name:
+                yield Cue(name, rule, role, number, weight)
 
 
 def _common_words() -> Collection[str]:
@@ -204,28 +247,27 @@ def _common_words() -> Collection[str]:
     return model.lexicon if model is not None else ()
 
 
-def _brand_cue(lines: list[str], common: Collection[str], domains: Collection[str]) -> list[Cue]:
+def _brand_cue(lines: list[str], common: Collection[str], domains: _Domains) -> list[Cue]:
     """Return the brand line: the capture's first line, a name of words no other site uses, repeated in the page.
 
     It must look like a brand (capitals inside a word: "DNYUZ", "FIFPlay") or match a domain
     the capture names: a title-case word heading a page is as often a section as a name.
     """
-    numbered = [(n, _BULLET.sub("", raw.strip())) for n, raw in enumerate(lines, start=1) if raw.strip()]
-    if not numbered:
-        return []
-    number, first = numbered[0]
+    number, first = next(((n, raw.strip()) for n, raw in enumerate(lines, start=1) if raw.strip()), (0, ""))
+    first = _BULLET.sub("", first)
     words = first.split()
     if (
-        len(words) > _BRAND_WORDS
+        not first
+        or len(words) > _BRAND_WORDS
         or not _BRAND_CHARS[0] <= len(first) <= _BRAND_CHARS[1]
-        or any(w.casefold() in common for w in _TOKEN.findall(first))
         or _SENTENCE_END.search(first)
-        or _NAVIGATION.match(first)
         or not all(w[:1].isupper() or w[:1].isdigit() for w in words)
         or not any(ch.isalpha() for ch in first)
+        or _NAVIGATION.match(first)
         or _NOT_NAMES.match(first)
-        or sum(1 for _, line in numbered if line == first) < 2
-        or not (_BRAND_SHAPE.search(first) or _key(first) in domains)
+        or any(w.casefold() in common for w in _TOKEN.findall(first))
+        or sum(1 for raw in lines if first in raw and _BULLET.sub("", raw.strip()) == first) < 2
+        or not (_BRAND_SHAPE.search(first) or domains.get(_key(first)))
     ):
         return []
     return [Cue(first, "brand line", "publisher", number, 2)]
