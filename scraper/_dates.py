@@ -38,8 +38,14 @@ _PATTERNS = (
 )
 
 
+# Every pattern holds a four-digit year: text without four digits in a row (most lines) holds no date.
+_YEAR = re.compile(r"\d{4}")
+
+
 def find_date(text: str) -> str | None:
     """Return the first calendar date written in `text` as YYYY-MM-DD, or None."""
+    if not _YEAR.search(text):
+        return None
     for pattern, order in _PATTERNS:
         for match in pattern.finditer(text):
             found = _to_iso(dict(zip(order, match.groups(), strict=True)))
