@@ -23,6 +23,10 @@ RETRY_BACKOFF_BASE = 1.0  # seconds; doubles per retry, jittered, capped by RETR
 RETRY_BACKOFF_MAX = 30.0
 RETRY_AFTER_MAX = 120.0  # a server asking to wait longer than this is taken as a refusal
 REDIRECT_MAX_TIMES = 10  # a longer chain (or a loop) fails with a clear reason
+# Scrapy runs each response's output through CONCURRENT_ITEMS asyncio tasks (default 100). Ours
+# is one item and its links, handled by a synchronous pipeline: 100 tasks a response bought nothing
+# and, with thousands of responses waiting to be scraped in a replay, held hundreds of MB at peak.
+CONCURRENT_ITEMS = 4
 ARCHIVE_PARSE_THREADS = 2  # threads reading links, sitemaps and feeds, off the reactor so downloads keep their clock
 ARCHIVE_LINKS_PER_PAGE = 10_000  # links a page gives the crawl, in document order; the rest are counted
 ARCHIVE_SITEMAPS_AHEAD = 2  # child sitemaps of an index asked for at once; each read asks for the next
