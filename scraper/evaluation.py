@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -34,9 +35,12 @@ __all__ = [
     "WordShares",
     "evaluate",
     "load_eval_set",
+    "load_truth_set",
     "pages_of_sites",
     "render_text",
     "seed_report",
+    "token_f1",
+    "truth_scores",
     "word_shares",
 ]
 
@@ -342,3 +346,46 @@ def seed_report(seeds: Path, labels_path: Path) -> dict[str, Any]:
         record = build_record(Capture(raw, "file", str(seeds / name), "text/plain"))
         total += word_shares(raw.decode("utf-8").splitlines(), labels[name], record.title, record.text)
     return {"captures": len(names), "article_kept": total.kept_share, "boilerplate_dropped": total.dropped_share}
+
+
+def load_truth_set(directory: Path) -> list[tuple[EvalPage, str]]:
+    """Return the pages of a ground-truth set (html/ID.html.gz beside gt/ID.txt), each with its true text."""
+    found = []
+    for path in sorted((directory / "html").glob("*.html.gz")):
+        truth = directory / "gt" / f"{path.name.removesuffix('.html.gz')}.txt"
+        if truth.is_file():
+            found.append((EvalPage("", path, (), ()), truth.read_text(encoding="utf-8", errors="replace")))
+    return found
+
+
+_WORD = re.compile(r"\w+")
+
+
+def token_f1(output: str, truth: str) -> float:
+    """Return the bag-of-words F1 of an extraction against the true text (lower-cased word tokens, multiset overlap)."""
+    got, want = Counter(_WORD.findall(output.lower())), Counter(_WORD.findall(truth.lower()))
+    if not got or not want:
+        return float(got == want)
+    overlap = sum((got & want).values())
+    precision, recall = overlap / sum(got.values()), overlap / sum(want.values())
+    return 2 * precision * recall / (precision + recall) if overlap else 0.0
+
+
+def truth_scores(pages: Sequence[tuple[EvalPage, str]], modes: Iterable[str]) -> dict[str, dict[str, float]]:
+    """Return, per mode, the mean token F1 over `pages` and how many came back empty (a failure scores as empty)."""
+    results = {}
+    for mode in modes:
+        extract, total, empty = MODES[mode], 0.0, 0
+        for page, truth in pages:
+            try:
+                output = extract(page)
+            except CaptureError:
+                output = ""
+            empty += not output.strip()
+            total += token_f1(output, truth)
+        results[mode] = {
+            "token_f1": round(total / len(pages), 4) if pages else 0.0,
+            "pages": len(pages),
+            "empty": empty,
+        }
+    return results

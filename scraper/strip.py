@@ -248,11 +248,10 @@ def strip_boilerplate(
     for i in dangling_lead_ins(analysis, keep):
         keep[i] = False
     skip = {title_at, analysis.byline_at}
-    paragraphs = tuple(
-        line.text
-        for i, line in enumerate(lines)
-        if keep[i] and i not in skip and not _repeated_title(line, lines, title_at)
-    )
+    paragraphs = _paragraphs(lines, keep, skip, title_at)
+    if not paragraphs:  # the site's own furniture stays out even then
+        last = [k and key not in repeated for k, key in zip(_last_resort(lines), keys, strict=True)]
+        paragraphs = _paragraphs(lines, last, skip, title_at)
     return StrippedText(
         title=lines[title_at].text if title_at is not None else None,
         paragraphs=paragraphs,
@@ -262,6 +261,30 @@ def strip_boilerplate(
         line_keys=distinct,
         recurring_dropped=dropped,
     )
+
+
+def _paragraphs(
+    lines: list[_Line], keep: Sequence[bool], skip: set[int | None], title_at: int | None
+) -> tuple[str, ...]:
+    return tuple(
+        line.text
+        for i, line in enumerate(lines)
+        if keep[i] and i not in skip and not _repeated_title(line, lines, title_at)
+    )
+
+
+def _last_resort(lines: list[_Line]) -> list[bool]:
+    """Return the lines to keep when the decision kept none: those shaped like article text.
+
+    A page the model finds no article in (a thin post among a blog's menus, a render that ran
+    its text into a few long lines) still says something; its sentence-like lines of
+    _PROSE_MIN_WORDS words or more that are not sure furniture are the best guess. A capture
+    of furniture only ("Home", "Share", "© 2025") still gives nothing.
+    """
+    return [
+        (line.prose or line.words >= _PROSE_MIN_WORDS) and not (line.furniture or line.count or line.caption)
+        for line in lines
+    ]
 
 
 def _described(raw_lines: list[str]) -> list[_Line]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from scraper import Capture, build_record
-from scraper.strip import analyse, dangling_lead_ins
+from scraper.strip import analyse, dangling_lead_ins, strip_boilerplate
 
 ARTICLE = [
     "The harbour board voted on Tuesday to close the old ferry pier for repairs, a decision that "
@@ -53,3 +53,20 @@ def test_a_lead_in_whose_lines_stay_stays_too() -> None:
         "\n\n".join([ARTICLE[0], "The board listed the reasons for the closure in a notice it published:"])
     )
     assert dangling_lead_ins(long_one, [True, True]) == set()
+
+
+def test_when_the_decision_keeps_nothing_the_article_shaped_lines_still_come_back() -> None:
+    keep_none = lambda analysis: [False] * len(analysis.lines)  # noqa: E731 - a decision that finds no article
+    thin = "\n\n".join(["Home", "Pier closes", ARTICLE[0], "Share", ARTICLE[1], "© 2025 All rights reserved"])
+    assert strip_boilerplate(thin, decide=keep_none).paragraphs == (ARTICLE[0], ARTICLE[1])
+    furniture = "Home\nNews\nSports\nAdvertisement\n© 2025 All rights reserved"
+    assert strip_boilerplate(furniture, decide=keep_none).paragraphs == ()
+
+
+def test_a_page_whose_only_text_is_cut_short_still_gives_it() -> None:
+    """Menus around one excerpt ending in "...": stripper 1 kept nothing, and the capture had no text."""
+    menu = [f"* {word}" for word in ("Home", "About", "Archive", "Contact", "Categories", "Feed", "Login")]
+    months = [f"+ {month} 2014" for month in ("January", "February", "March", "April", "May", "June", "July")]
+    excerpt = "I finally rode the new ferry across the bay this morning and it was a calm, quiet crossing ..."
+    capture = Capture("\n".join([*menu, "Ferry day", excerpt, *months]).encode(), "file", "c.txt", "text/plain")
+    assert build_record(capture).text == excerpt
