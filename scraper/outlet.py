@@ -94,7 +94,8 @@ _NOT_NAMES = re.compile(
     r"|update|updated|opinion|analysis|editorial|watch|listen|audio|sponsored|advertisement|live|breaking"
     r"|ap photo|file|getty|reuters photo|creative commons|derechos|términos|terms|conditions|condiciones|privacy"
     r"|datenschutz\w*|impressum|nutzungsbedingungen|mentions|eine marke|alle|tous|todos|powered|theme"
-    r"|free blogger|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|\d+)\b",
+    r"|free blogger|(?:mon|tues|wednes|thurs|fri|satur|sun)day|january|february|march|april|june|july|august"
+    r"|september|october|november|december|jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|\d+)\b",
     re.IGNORECASE,
 )
 # A section word after the outlet in "Trending on Townhall Videos".

@@ -152,3 +152,11 @@ def test_a_brand_line_must_head_the_page_repeat_and_look_like_a_name() -> None:
     outlet = find_outlet("\n".join(["Harbourledger", "Menu", "Harbourledger", PROSE, "Write to us: harbourledger.org"]))
     assert outlet is not None
     assert (outlet.name, outlet.domain) == ("Harbourledger", "harbourledger.org")
+
+
+def test_a_day_or_a_month_after_originally_published_names_no_one() -> None:
+    text = _capture("Originally Published on Tuesday, August 9, 2011:", PROSE, "Originally published in March 2011.")
+    assert find_outlet(text) is None
+    assert getattr(find_outlet(_capture(PROSE, "Originally published by Lakeside Courier.")), "name", None) == (
+        "Lakeside Courier"
+    )
