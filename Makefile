@@ -68,4 +68,4 @@ test-fast: setup pywb
 bench: setup
 	$(BIN)/python -m benchmarks
 	$(BIN)/python -m benchmarks.startup
-	$(BIN)/python -m benchmarks.serve --db sqlite
+	$(BIN)/python -m benchmarks.serve --db sqlite --name serve-sqlite

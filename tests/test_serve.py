@@ -15,6 +15,7 @@ import sqlite3
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from markupsafe import escape
@@ -431,3 +432,20 @@ def test_serve_on_no_archive_says_so(tmp_path: Path) -> None:
     assert result.code == 2
     assert "no archive at" in result.err
     assert not (tmp_path / "none").exists()
+
+
+def test_runs_show_a_frontiers_queues_and_workers(site_archive: Cli, frontier: Any) -> None:
+    frontier.open_run("run-in-frontier", "crawl")
+    frontier.register("worker-1", {"kind": "crawl", "data": "/somewhere"}, ttl=60)
+    catalog = open_read_only(site_archive.db)
+    try:
+        app = create_app(ServeConfig(data=site_archive.data, catalog=catalog, frontier=frontier))
+        with TestClient(app, base_url="http://127.0.0.1:8080") as client:
+            shown = client.get("/api/runs").json()["frontier"]
+            page = client.get("/runs").text
+    finally:
+        catalog.close()
+    run = next(r for r in shown["runs"] if r["id"] == "run-in-frontier")
+    assert (run["status"], run["queued"], run["leased"]) == ("running", 0, 0)
+    assert [(w["worker"], w["alive"], w["in_flight"]) for w in shown["workers"]] == [("worker-1", True, 0)]
+    assert "<td>worker-1</td><td>crawl</td><td>yes</td><td>0</td>" in page
