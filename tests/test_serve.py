@@ -449,3 +449,12 @@ def test_runs_show_a_frontiers_queues_and_workers(site_archive: Cli, frontier: A
     assert (run["status"], run["queued"], run["leased"]) == ("running", 0, 0)
     assert [(w["worker"], w["alive"], w["in_flight"]) for w in shown["workers"]] == [("worker-1", True, 0)]
     assert "<td>worker-1</td><td>crawl</td><td>yes</td><td>0</td>" in page
+
+
+@pytest.mark.parametrize(
+    ("host", "status"),
+    [("127.0.0.1:8080", 200), ("localhost:8080", 200), ("[::1]:8080", 200), ("rebound.example:8080", 403)],
+)
+def test_without_a_token_only_its_own_host_names_are_answered(client: TestClient, host: str, status: int) -> None:
+    """A page elsewhere that points its own name at 127.0.0.1 (DNS rebinding) still sends that name."""
+    assert client.get("/api/runs", headers={"Host": host}).status_code == status

@@ -375,6 +375,8 @@ def test_paths_outside_the_data_folder_are_refused_by_the_server(served: Served)
         assert b"SQLite format" not in body
     status, body = served.get("/archive/20260101000000id_/file:///etc/passwd", "replay")
     assert b"root:" not in body
+    for port in ("app", "replay"):  # a name rebound to 127.0.0.1 by a page elsewhere is not answered
+        assert served.get("/", port, {"Host": f"rebound.example:{served.app.rpartition(':')[2]}"})[0] == 403
 
 
 def test_the_token_is_enforced_on_both_ports(site: Site, browser: Any) -> None:

@@ -11,7 +11,7 @@ import uvicorn
 
 from archive.layout import DataLayout
 from archive.serve._catalog import open_read_only
-from archive.serve.app import ServeConfig, create_app
+from archive.serve.app import LOOPBACK_NAMES, ServeConfig, create_app
 from archive.serve.replay import COLLECTION, Replay, proxy_app
 
 __all__ = ["serve"]
@@ -31,6 +31,7 @@ def serve(
 ) -> None:
     """Serve the archive until interrupted: the app on `port`, replayed pages on `replay_port` of the same host."""
     catalog = open_read_only(db_url)
+    hosts = LOOPBACK_NAMES | {host.strip("[]")}
     replay = Replay(DataLayout(data), wayback)
     config = ServeConfig(
         data=data,
@@ -40,11 +41,12 @@ def serve(
         replay_collection=COLLECTION,
         frontier=frontier,
         replay_ready=replay.why_not,
+        hosts=hosts,
     )
     servers = [
         uvicorn.Server(uvicorn.Config(create_app(config), host=host, port=port, log_level="warning")),
         uvicorn.Server(
-            uvicorn.Config(proxy_app(replay, port, token), host=host, port=replay_port, log_level="warning")
+            uvicorn.Config(proxy_app(replay, port, token, hosts), host=host, port=replay_port, log_level="warning")
         ),
     ]
     # uvicorn raises the signal that stopped it again once it is done: as SystemExit, so pywb is stopped too.

@@ -30,11 +30,12 @@ from archive.layout import DataLayout
 from archive.serve import _views
 from archive.serve._raw import raw_payload, source_text
 
-__all__ = ["TOKEN_COOKIE", "ServeConfig", "create_app", "token_guard"]
+__all__ = ["LOOPBACK_NAMES", "TOKEN_COOKIE", "ServeConfig", "create_app", "host_guard", "token_guard"]
 
 View = Callable[[Request], dict[str, Any]]
 
 TOKEN_COOKIE = "scraper_serve_token"
+LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
 STATIC = Path(__file__).parent / "static"
 
 
@@ -49,6 +50,7 @@ class ServeConfig:
     replay_collection: str = "archive"
     frontier: Any = None  # a Frontier to show queues and workers of, when given
     replay_ready: Callable[[], str | None] = field(default=lambda: "replay is not configured")
+    hosts: frozenset[str] = LOOPBACK_NAMES  # without a token, the Host names answered (DNS rebinding)
 
 
 def create_app(config: ServeConfig) -> Starlette:
@@ -75,8 +77,7 @@ def create_app(config: ServeConfig) -> Starlette:
     ]
     app = Starlette(routes=routes, exception_handlers={404: pages.not_found, 405: pages.not_found})
     app.add_middleware(_Headers, replay_port=config.replay_port)
-    if config.token:
-        app.add_middleware(token_guard(config.token))
+    app.add_middleware(token_guard(config.token) if config.token else host_guard(config.hosts))
     return app
 
 
@@ -241,6 +242,32 @@ def token_guard(token: str) -> Callable[[ASGIApp], ASGIApp]:
         return guarded
 
     return middleware
+
+
+def host_guard(hosts: frozenset[str]) -> Callable[[ASGIApp], ASGIApp]:
+    """Return middleware that answers 403 to a request naming another host than `hosts` (port aside).
+
+    Without a token, a web page elsewhere could point a name of its own at 127.0.0.1 (DNS
+    rebinding) and read the archive as its own origin; its requests still name that host.
+    """
+
+    def middleware(app: ASGIApp) -> ASGIApp:
+        async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] == "http" and _hostname(Request(scope).headers.get("host", "")) not in hosts:
+                await Response("this server answers to its own address only\n", 403)(scope, receive, send)
+                return
+            await app(scope, receive, send)
+
+        return guarded
+
+    return middleware
+
+
+def _hostname(host: str) -> str:
+    """Return the name in a Host header, without its port or an IPv6 address's brackets."""
+    if host.startswith("["):
+        return host[1:].partition("]")[0]
+    return host.rpartition(":")[0] if ":" in host else host
 
 
 def _given_token(request: Request) -> str | None:

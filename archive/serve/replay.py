@@ -30,7 +30,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from archive.layout import DataLayout
-from archive.serve.app import token_guard
+from archive.serve.app import LOOPBACK_NAMES, host_guard, token_guard
 
 __all__ = ["COLLECTION", "PYWB_ENV", "Replay", "find_wayback", "proxy_app"]
 
@@ -196,7 +196,9 @@ def replay_csp(app_origin: str) -> str:
     )
 
 
-def proxy_app(replay: Replay, app_port: int, token: str | None = None) -> Starlette:
+def proxy_app(
+    replay: Replay, app_port: int, token: str | None = None, hosts: frozenset[str] = LOOPBACK_NAMES
+) -> Starlette:
     """Return the ASGI app of the replay origin: GET and HEAD forwarded to pywb, the answers confined."""
     client = httpx.AsyncClient(timeout=60.0, follow_redirects=False)
 
@@ -229,8 +231,7 @@ def proxy_app(replay: Replay, app_port: int, token: str | None = None) -> Starle
             await client.aclose()  # its pooled connections to pywb
 
     app = Starlette(routes=[Route("/{path:path}", forward, methods=["GET", "HEAD"])], lifespan=closing_client)
-    if token:
-        app.add_middleware(token_guard(token))
+    app.add_middleware(token_guard(token) if token else host_guard(hosts))
     return app
 
 
