@@ -21,6 +21,7 @@ __all__ = [
     "Analysis",
     "StrippedText",
     "analyse",
+    "comment_thread",
     "dangling_lead_ins",
     "headline_lists",
     "heuristic_keep",
@@ -92,6 +93,18 @@ _LEAD_AFTER = 4
 # A lead-in ("Sources for this article include:", "Read more:") is short; a longer line ending in
 # a colon is a sentence introducing a quote or a list that belongs to the article.
 _LEAD_IN_WORDS = 8
+# Reader comments: a short heading naming them, then a commenter's attribution within a few lines.
+_COMMENTS_RE = re.compile(
+    r"\b(?:comments?|kommentare?|commentaires?|comentarios?|commenti|reacties|reactions|replies|responses)\b"
+    r"|\bleave a (?:reply|comment)\b|\badd a comment\b",
+    re.IGNORECASE,
+)
+_ATTRIBUTION_RE = re.compile(
+    r"\b(?:wrote|says|said|schrieb|sagt|a écrit|escribió|dice|ha scritto|schreef|zegt)\s*:\s*$", re.IGNORECASE
+)
+_THREAD_HEADING_WORDS = 6
+_THREAD_WINDOW = 8
+_THREAD_AFTER_WORDS = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,7 +258,7 @@ def strip_boilerplate(
             if keep[i] and key in repeated and i != title_at:
                 keep[i] = False
                 dropped += 1
-    for i in dangling_lead_ins(analysis, keep):
+    for i in dangling_lead_ins(analysis, keep) | comment_thread(analysis, keep):
         keep[i] = False
     skip = {title_at, analysis.byline_at}
     paragraphs = _paragraphs(lines, keep, skip, title_at)
@@ -261,6 +274,24 @@ def strip_boilerplate(
         line_keys=distinct,
         recurring_dropped=dropped,
     )
+
+
+def comment_thread(analysis: Analysis, keep: Sequence[bool]) -> set[int]:
+    """Return the lines of a reader-comment thread after the article: from its heading to the end.
+
+    A thread starts at a short heading that names comments ("Add a Comment", "Comments (4 of
+    4)", "12 Kommentare") after the article has begun, and shows itself by a comment's
+    attribution within the next lines ("Jane wrote:", "Max schrieb:", "Marie a écrit :").
+    """
+    lines = analysis.lines
+    kept_words = 0
+    for i, line in enumerate(lines):
+        if kept_words >= _THREAD_AFTER_WORDS and line.words <= _THREAD_HEADING_WORDS and _COMMENTS_RE.search(line.text):
+            window = lines[i + 1 : i + 1 + _THREAD_WINDOW]
+            if any(_ATTRIBUTION_RE.search(other.text) for other in window):
+                return set(range(i, len(lines)))
+        kept_words += line.words if keep[i] else 0
+    return set()
 
 
 def _paragraphs(

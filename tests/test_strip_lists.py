@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from scraper import Capture, build_record
-from scraper.strip import analyse, dangling_lead_ins, strip_boilerplate
+from scraper.strip import analyse, comment_thread, dangling_lead_ins, strip_boilerplate
 
 ARTICLE = [
     "The harbour board voted on Tuesday to close the old ferry pier for repairs, a decision that "
@@ -70,3 +70,23 @@ def test_a_page_whose_only_text_is_cut_short_still_gives_it() -> None:
     excerpt = "I finally rode the new ferry across the bay this morning and it was a calm, quiet crossing ..."
     capture = Capture("\n".join([*menu, "Ferry day", excerpt, *months]).encode(), "file", "c.txt", "text/plain")
     assert build_record(capture).text == excerpt
+
+
+def test_a_reader_comment_thread_after_the_article_is_dropped() -> None:
+    thread = [
+        "Add a Comment",
+        "Comments (2 of 2)",
+        "o 9:44 am January 12, 2024 o Jane Roe wrote :",
+        "I have taken that ferry every morning for ten years and I will miss it badly over the winter.",
+        "o 8:10 am January 12, 2024 o Max Muster wrote :",
+        "The board should have repaired the piles years ago instead of waiting for them to rot away like this.",
+    ]
+    text, _ = _record(["Ferry pier to close for repairs", *ARTICLE, *thread])
+    assert text.split("\n\n") == ARTICLE
+
+
+def test_a_subhead_naming_comments_without_a_thread_stays() -> None:
+    analysis = analyse("\n\n".join([ARTICLE[0], ARTICLE[1], "Public comments", ARTICLE[2], ARTICLE[3]]))
+    assert comment_thread(analysis, [True] * len(analysis.lines)) == set()
+    with_thread = analyse("\n\n".join([ARTICLE[0], ARTICLE[1], "Public comments", "Jane Roe wrote:", ARTICLE[4]]))
+    assert comment_thread(with_thread, [True] * len(with_thread.lines)) == {2, 3, 4}
