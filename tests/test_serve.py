@@ -458,3 +458,18 @@ def test_runs_show_a_frontiers_queues_and_workers(site_archive: Cli, frontier: A
 def test_without_a_token_only_its_own_host_names_are_answered(client: TestClient, host: str, status: int) -> None:
     """A page elsewhere that points its own name at 127.0.0.1 (DNS rebinding) still sends that name."""
     assert client.get("/api/runs", headers={"Host": host}).status_code == status
+
+
+def test_a_capture_from_a_file_is_not_offered_for_replay(tmp_path: Path) -> None:
+    page = tmp_path / "in" / "note.html"
+    page.parent.mkdir()
+    page.write_text(_story(1), encoding="utf-8")
+    cli = Cli(cwd=tmp_path, data=tmp_path / "data", db=f"sqlite:///{tmp_path / 'catalog.sqlite'}")
+    cli("replay", str(page.parent), check=True)
+    for client in _client(cli):
+        record_id = _ids(client)[0]
+        assert client.get(f"/api/record/{record_id}").json()["replayable"] is False
+        assert 'id="replay-link"' not in client.get(f"/record/{record_id}").text
+        replay = client.get(f"/record/{record_id}/replay").text
+        assert "replay unavailable: this capture was not fetched from a web address" in replay
+        assert "<iframe" not in replay

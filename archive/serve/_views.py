@@ -19,7 +19,18 @@ if TYPE_CHECKING:
     from archive.catalog.similarity import DocumentFacts
     from scraper import Record
 
-__all__ = ["MAX_PAGE", "PER_PAGE", "diff_view", "record_view", "runs_view", "search_view", "sites_view", "stories_view"]
+__all__ = [
+    "MAX_PAGE",
+    "PER_PAGE",
+    "diff_view",
+    "get_record",
+    "record_view",
+    "replayable",
+    "runs_view",
+    "search_view",
+    "sites_view",
+    "stories_view",
+]
 
 PER_PAGE = 20
 MAX_PAGE = 500  # deeper pages are a narrower query's job; OFFSET walks every row before them
@@ -146,7 +157,7 @@ def record_view(catalog: Catalog, record_id: str) -> dict[str, Any]:
     return {
         "record": record.to_dict(),
         "boilerplate_words": max(0, prov.input_word_count - record.word_count),
-        "replayable": record.source_url.startswith(("http://", "https://")) and prov.warc_raw is not None,
+        "replayable": replayable(record),
         "versions": [
             {
                 "version": n,
@@ -162,6 +173,11 @@ def record_view(catalog: Catalog, record_id: str) -> dict[str, Any]:
         "compare": compare,
         "similar": [{"relation": s.relation, "score": round(s.score, 4), **_facts(s.document)} for s in similar[:50]],
     }
+
+
+def replayable(record: Record) -> bool:
+    """Return whether a record can be replayed: fetched from a web address, its response archived."""
+    return record.source_url.startswith(("http://", "https://")) and record.provenance.warc_raw is not None
 
 
 def _facts(doc: DocumentFacts) -> dict[str, Any]:

@@ -136,7 +136,8 @@ class _Pages:
             record = _views.get_record(self.config.catalog, request.path_params["id"])
         except ArchiveError as exc:
             return self.failed(exc, as_json=False)
-        why_not = self.config.replay_ready()
+        why_not = None if _views.replayable(record) else "this capture was not fetched from a web address"
+        why_not = why_not or self.config.replay_ready()
         frame = None
         if why_not is None and self.config.replay_port is not None:
             stamp = "".join(c for c in record.provenance.captured_at if c.isdigit())[:14]
