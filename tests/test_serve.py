@@ -473,3 +473,21 @@ def test_a_capture_from_a_file_is_not_offered_for_replay(tmp_path: Path) -> None
         replay = client.get(f"/record/{record_id}/replay").text
         assert "replay unavailable: this capture was not fetched from a web address" in replay
         assert "<iframe" not in replay
+
+
+def test_every_view_on_both_databases(db_url: str, tmp_path: Path) -> None:
+    cli = Cli(cwd=tmp_path, data=tmp_path / "data", db=db_url)
+    cli("replay", str(write_site_warc(tmp_path / "in")), check=True)
+    for client in _client(cli):
+        found = client.get("/api/search", params={"q": "masons", "site": "news.example"}).json()
+        assert found["total"] == 2
+        assert [h["marked"][1] for h in found["hits"]] == [["masons", True]] * 2
+        assert client.get("/api/search", params={"versions": "1"}).json()["total"] == 2
+        record_id = _record_id(client, STORY, "2026-02-10")
+        assert [v["version"] for v in client.get(f"/api/record/{record_id}").json()["versions"]] == [1, 2]
+        diff = client.get(f"/api/record/{record_id}/diff").json()
+        assert [line["kind"] for line in diff["lines"]].count("added") == 1
+        assert {s["site"] for s in client.get("/api/sites").json()["sites"]} == {"news.example", "evil.example"}
+        assert client.get("/api/runs").json()["runs"][0]["captures_archived"] == 3
+        for path in ("/", f"/record/{record_id}", "/stories", "/sites", "/runs"):
+            assert client.get(path).status_code == 200, path
