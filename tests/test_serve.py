@@ -326,9 +326,11 @@ def test_the_token_is_checked_on_every_request(site_archive: Cli) -> None:
             assert client.get(path).status_code == 401
             assert client.get(path, headers={"Authorization": "Bearer wrong-token-of-some-length"}).status_code == 401
         assert client.get("/api/search", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
-        first = client.get("/", params={"token": TOKEN})
-        assert first.status_code == 200
+        first = client.get("/", params={"q": "harbour", "token": TOKEN}, follow_redirects=False)
+        assert first.status_code == 303
+        assert first.headers["location"] == "/?q=harbour"  # the token is out of the address
         assert "HttpOnly" in first.headers["set-cookie"]
+        assert "SameSite=strict" in first.headers["set-cookie"]
         assert client.get("/api/runs").status_code == 200  # the cookie the link left
         client.cookies.clear()
         assert client.get("/api/runs").status_code == 401

@@ -13,12 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -235,8 +235,13 @@ def token_guard(token: str) -> Callable[[ASGIApp], ASGIApp]:
                     scope, receive, send
                 )
                 return
-            if request.query_params.get("token"):  # from a link: remembered, so the page's own requests carry it
-                await _with_cookie(app, token)(scope, receive, send)
+            if request.query_params.get("token"):
+                # From a link: remembered in a cookie the page's own requests carry, and taken out of
+                # the address (history, bookmarks, what is shared) by a redirect to it without.
+                kept = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "token"])
+                away = RedirectResponse(request.url.path + (f"?{kept}" if kept else ""), 303)
+                away.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict")
+                await away(scope, receive, send)
                 return
             await app(scope, receive, send)
 
@@ -276,20 +281,6 @@ def _given_token(request: Request) -> str | None:
     if header.lower().startswith("bearer "):
         return header[7:].strip()
     return request.query_params.get("token") or request.cookies.get(TOKEN_COOKIE)
-
-
-def _with_cookie(app: ASGIApp, token: str) -> ASGIApp:
-    cookie = f"{TOKEN_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict".encode()
-
-    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
-        async def send_cookie(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), (b"set-cookie", cookie)]
-            await send(message)
-
-        await app(scope, receive, send_cookie)
-
-    return wrapped
 
 
 def _diff(catalog: Catalog) -> View:
