@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import io
+import json
 import re
 import sqlite3
 import warnings
@@ -439,6 +440,10 @@ def test_serve_on_no_archive_says_so(tmp_path: Path) -> None:
 def test_runs_show_a_frontiers_queues_and_workers(site_archive: Cli, frontier: Any) -> None:
     frontier.open_run("run-in-frontier", "crawl")
     frontier.register("worker-1", {"kind": "crawl", "data": "/somewhere"}, ttl=60)
+    for n in (1, 2):
+        request = {"url": f"http://news.example/{n}?<b>", "method": "GET", "headers": {}}
+        assert frontier.push("run-in-frontier", json.dumps(request).encode()) == 1
+    assert frontier.lease("worker-1", "crawl") is not None
     catalog = open_read_only(site_archive.db)
     try:
         app = create_app(ServeConfig(data=site_archive.data, catalog=catalog, frontier=frontier))
@@ -448,9 +453,13 @@ def test_runs_show_a_frontiers_queues_and_workers(site_archive: Cli, frontier: A
     finally:
         catalog.close()
     run = next(r for r in shown["runs"] if r["id"] == "run-in-frontier")
-    assert (run["status"], run["queued"], run["leased"]) == ("running", 0, 0)
-    assert [(w["worker"], w["alive"], w["in_flight"]) for w in shown["workers"]] == [("worker-1", True, 0)]
-    assert "<td>worker-1</td><td>crawl</td><td>yes</td><td>0</td>" in page
+    assert (run["status"], run["queued"], run["leased"]) == ("running", 1, 1)
+    [worker] = shown["workers"]
+    assert (worker["worker"], worker["alive"], worker["in_flight"]) == ("worker-1", True, 1)
+    assert len(worker["requests"]) == 1
+    assert worker["requests"][0] in ("http://news.example/1?<b>", "http://news.example/2?<b>")
+    assert "<td>worker-1</td><td>crawl</td><td>yes</td><td>1</td>" in page
+    assert f'<td class="url">{escape(worker["requests"][0])}</td>' in page
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import asdict
@@ -263,5 +264,22 @@ def runs_view(catalog: Catalog, frontier: Any = None) -> dict[str, Any]:
         "running": sum(run.status == "running" for run in runs),
     }
     if frontier is not None:
-        found["frontier"] = {"runs": frontier.runs(), "workers": frontier.workers()}
+        workers = [{**w, "requests": _in_flight(frontier, w["worker"])} for w in frontier.workers()]
+        found["frontier"] = {"runs": frontier.runs(), "workers": workers}
     return found
+
+
+MAX_IN_FLIGHT_SHOWN = 20
+
+
+def _in_flight(frontier: Any, worker: str) -> list[str]:
+    """Return what a worker holds: each request's URL (a re-extraction's item as its text), the first few."""
+    shown = []
+    for data in frontier.in_flight(worker)[:MAX_IN_FLIGHT_SHOWN]:
+        try:
+            item = json.loads(data)
+        except ValueError:
+            item = None
+        url = item.get("url") if isinstance(item, dict) else None
+        shown.append(url if isinstance(url, str) else data[:200].decode("utf-8", "replace"))
+    return shown
