@@ -160,7 +160,7 @@ class _Pages:
         return answer
 
     def api_index(self, request: Request) -> Response:
-        return JSONResponse({"endpoints": [r for r in _API_ROUTES]})
+        return JSONResponse({"endpoints": list(_API_ROUTES), "documented_in": "docs/serve.md"})
 
 
 _API_ROUTES = (
