@@ -102,6 +102,7 @@ _COMMENTS_RE = re.compile(
 _ATTRIBUTION_RE = re.compile(
     r"\b(?:wrote|says|said|schrieb|sagt|a écrit|escribió|dice|ha scritto|schreef|zegt)\s*:\s*$", re.IGNORECASE
 )
+_COLLAPSED_WORDS = 150
 _THREAD_HEADING_WORDS = 6
 _THREAD_WINDOW = 8
 _THREAD_AFTER_WORDS = 50
@@ -309,11 +310,15 @@ def _last_resort(lines: list[_Line]) -> list[bool]:
 
     A page the model finds no article in (a thin post among a blog's menus, a render that ran
     its text into a few long lines) still says something; its sentence-like lines of
-    _PROSE_MIN_WORDS words or more that are not sure furniture are the best guess. A capture
-    of furniture only ("Home", "Share", "© 2025") still gives nothing.
+    _PROSE_MIN_WORDS words or more that are not sure furniture are the best guess. A line of
+    _COLLAPSED_WORDS words or more is a whole page run together (an old table layout): the
+    phrases that mark furniture on a line of its own are bound to occur in it, so it counts
+    whatever they say. A capture of furniture only ("Home", "Share", "© 2025") still gives nothing.
     """
     return [
-        (line.prose or line.words >= _PROSE_MIN_WORDS) and not (line.furniture or line.count or line.caption)
+        (line.prose or line.words >= _PROSE_MIN_WORDS)
+        and not (line.count or line.caption)
+        and (not line.furniture or line.words >= _COLLAPSED_WORDS)
         for line in lines
     ]
 

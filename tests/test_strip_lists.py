@@ -90,3 +90,11 @@ def test_a_subhead_naming_comments_without_a_thread_stays() -> None:
     assert comment_thread(analysis, [True] * len(analysis.lines)) == set()
     with_thread = analyse("\n\n".join([ARTICLE[0], ARTICLE[1], "Public comments", "Jane Roe wrote:", ARTICLE[4]]))
     assert comment_thread(with_thread, [True] * len(with_thread.lines)) == {2, 3, 4}
+
+
+def test_a_page_run_together_into_one_long_line_still_gives_it() -> None:
+    """An old table layout rendered as one line: its menu words mark it furniture, but it is the page."""
+    collapsed = " :: ".join(["Home", "News", "Share", "Privacy", *ARTICLE, *ARTICLE, *ARTICLE, "© 2005 Harbour Board"])
+    assert strip_boilerplate(collapsed).paragraphs == (collapsed,)
+    capture = Capture(collapsed.encode(), "file", "c.txt", "text/plain")
+    assert build_record(capture).text == collapsed
