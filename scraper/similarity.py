@@ -24,7 +24,6 @@ from functools import cache
 from importlib import resources
 
 import numpy as np
-from datasketch import MinHash
 
 from scraper._stopwords import STOPWORDS
 
@@ -241,14 +240,38 @@ def _shingles(words: list[str]) -> list[bytes]:
 
 
 def _minhash(items: list[bytes], permutations: int) -> bytes:
-    sketch = MinHash(num_perm=permutations, permutations=_permutations(permutations), scheme=_SCHEME)
-    sketch.update_batch(items)
-    return bytes(sketch.hashvalues.astype("<u4").tobytes())
+    """Return the MinHash of `items` as datasketch's "affine32" scheme computes it, bit for bit.
+
+    Each item's hash (the first 4 bytes of its SHA-1, little-endian) is mixed by MurmurHash3's
+    finalizer, then permuted as a * h + b mod 2^32; the signature keeps each permutation's
+    minimum (2^32 - 1 when there are no items). Done here in numpy: importing datasketch
+    (scipy with it) cost a process about a second.
+    """
+    if not items:
+        return np.full(permutations, 0xFFFFFFFF, dtype="<u4").tobytes()
+    first = b"".join(hashlib.sha1(item).digest()[:4] for item in items)
+    mixed = _fmix32(np.frombuffer(first, dtype="<u4").astype(np.uint32))
+    a, b = _permutations(permutations)
+    return bytes((mixed[:, None] * a + b).min(axis=0).astype("<u4").tobytes())
+
+
+def _fmix32(values: np.ndarray) -> np.ndarray:
+    """Return MurmurHash3's 32-bit finalizer of each value (multiplications wrap around)."""
+    values = values ^ (values >> np.uint32(16))
+    values = values * np.uint32(0x85EBCA6B)
+    values = values ^ (values >> np.uint32(13))
+    values = values * np.uint32(0xC2B2AE35)
+    mixed: np.ndarray = values ^ (values >> np.uint32(16))
+    return mixed
 
 
 @cache
 def _permutations(permutations: int) -> tuple[np.ndarray, np.ndarray]:
-    return MinHash(num_perm=permutations, seed=_SEED, scheme=_SCHEME).permutations  # type: ignore[no-any-return]
+    """Return datasketch's affine32 permutations for our seed: odd multipliers a, offsets b."""
+    generator = np.random.RandomState(_SEED)
+    a = generator.randint(0, 1 << 31, permutations, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
+    b = generator.randint(0, 1 << 32, permutations, dtype=np.uint32)
+    return a, b
 
 
 def _bands(signature: bytes, width: int) -> Iterable[tuple[int, int]]:

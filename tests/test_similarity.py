@@ -58,3 +58,24 @@ def test_cosine_is_one_for_the_same_vector_and_zero_without_shared_terms() -> No
 
 def test_cjk_text_is_counted_in_character_bigrams() -> None:
     assert term_vector("東京都") == Counter({"東京": 1, "京都": 1})
+
+
+def test_signatures_are_datasketchs_affine32_minhash_bit_for_bit() -> None:
+    """Stored signatures stay comparable: our MinHash is datasketch's, computed without importing it at run time."""
+    from datasketch import MinHash
+
+    from scraper import similarity
+
+    def reference(items: list[bytes], permutations: int) -> bytes:
+        seeded = MinHash(num_perm=permutations, seed=similarity._SEED, scheme="affine32")
+        sketch = MinHash(num_perm=permutations, permutations=seeded.permutations, scheme="affine32")
+        sketch.update_batch(items)
+        return bytes(sketch.hashvalues.astype("<u4").tobytes())
+
+    words = LIGHTHOUSE.split()
+    for items in ([], [b"one"], [w.encode() for w in words], [" ".join(words[i : i + 5]).encode() for i in range(20)]):
+        for permutations in (16, 60):
+            assert similarity._minhash(items, permutations) == reference(items, permutations)
+    found = signatures(LIGHTHOUSE)
+    assert found.story is not None
+    assert found.shingles == reference(similarity._shingles(similarity._terms(LIGHTHOUSE)), 60)
