@@ -135,9 +135,8 @@ def idf_from(documents: int, frequency: Mapping[int, int]) -> Callable[[str], fl
     words and its function words for rare ones.
     """
     total, background = _background()
-    return lambda term: math.log(
-        (documents + total + 1) / (frequency.get(term_hash(term), 0) + background.get(term, 0) + 1)
-    )
+    counted, common, everything, log = frequency.get, background.get, documents + total + 1, math.log  # bound once
+    return lambda term: log(everything / (counted(term_hash(term), 0) + common(term, 0) + 1))
 
 
 def background_frequencies(texts: Iterable[str], min_documents: int = BACKGROUND_MIN_DOCUMENTS) -> dict[str, object]:
