@@ -36,13 +36,19 @@ from archive.catalog.textsearch import CONFIGS, config_case
 from archive.errors import UsageError
 from scraper import Record
 
-__all__ = ["MAX_QUERY_CHARS", "MAX_QUERY_WORDS", "SearchHit", "filtered", "query_words", "search"]
+__all__ = ["MAX_QUERY_CHARS", "MAX_QUERY_WORDS", "RANK_WITHIN", "SearchHit", "filtered", "query_words", "search"]
 
 _FTS_TOKEN = re.compile(r"[\w'’-]+", re.UNICODE)
 # Every distinct word is one more index lookup and ranking term (and 16 on PostgreSQL, one per
 # text-search configuration): the red team's 300 repeated words ran 49 s on 15 documents.
 MAX_QUERY_CHARS = 1000
 MAX_QUERY_WORDS = 64
+# Ranking scores every document the words match: over 100,000 matches, most of a second on
+# SQLite and more on PostgreSQL. When words (and --site/--language, which the text index holds)
+# match more documents than this, relevance ranks the most recently archived RANK_WITHIN of them
+# (highest document ids). With a filter the text index cannot see (dates, author, crawl,
+# versions), every match is ranked, so the filter is never applied to a cut-down set.
+RANK_WITHIN = 5_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,13 +109,26 @@ def _search(
     # intersects them with the words; the exact conditions below still apply to each capture.
     facets = [facet("site", site_key(_bare_site(filters.site)) or "")] if filters.site else []
     facets += [facet("language", filters.language.lower())] if filters.language else []
-    match = _fts(dialect, query, tsquery, facets) if query and query.strip() else None
+    # The score orders only a relevance search; in another order it is worked out for the page alone.
+    ranked = sort == "relevance"
+    on_captures = versions or any(
+        (filters.author, filters.since, filters.until, filters.captured_since, filters.captured_until, filters.crawl)
+    )
+    within = RANK_WITHIN if ranked and not on_captures else None
+    dense = within is not None and tsquery is not None and _pg_estimate(session, tsquery) > 4 * within
+    match = (
+        _fts(dialect, query, tsquery, facets, scored=ranked, within=within, dense=dense)
+        if query and query.strip()
+        else None
+    )
     stmt: Select[Any]
     if match is None:
         no_score: ColumnElement[Any] = literal_column("NULL")  # untyped: PostgreSQL sends it as text
-        stmt = select(CaptureRow, no_score)
+        stmt = select(CaptureRow.id, CaptureRow.document_id, no_score)
     else:
-        stmt = select(CaptureRow, match.c.score).join(match, match.c.doc_id == CaptureRow.document_id)
+        stmt = select(CaptureRow.id, CaptureRow.document_id, match.c.score).join(
+            match, match.c.doc_id == CaptureRow.document_id
+        )
     order = {
         "newest": (CaptureRow.captured_at.desc(),),
         "oldest": (CaptureRow.captured_at.asc(),),
@@ -124,7 +143,18 @@ def _search(
             .having(func.count(func.distinct(CaptureRow.text_sha256)) > 1)
         )
         stmt = stmt.where(CaptureRow.canonical_url.in_(changed))
-    found = [(row, score) for row, score in session.execute(stmt.limit(limit).offset(max(0, offset)))]
+    # The page is chosen on ids and scores alone; its rows (with their documents' text) are read after.
+    page: list[tuple[str, int, Any]] = [
+        (capture, doc, score) for capture, doc, score in session.execute(stmt.limit(limit).offset(max(0, offset)))
+    ]
+    if match is not None and not ranked and page:  # scores for this page's documents only
+        scored = _fts(dialect, query or "", tsquery, facets, scored=True, among=[doc for _, doc, _ in page])
+        scores = {int(doc): score for doc, score in session.execute(select(scored.c.doc_id, scored.c.score))}
+        page = [(capture, doc, scores.get(doc)) for capture, doc, _ in page]
+    rows = {
+        row.id: row for row in session.scalars(select(CaptureRow).where(CaptureRow.id.in_([c for c, _, _ in page])))
+    }
+    found = [(rows[capture], score) for capture, _, score in page]
     # Snippets for this page only: made per matching document, they cost more than the ranking.
     snippets = (
         _snippets(session, query or "", tsquery, {row.document_id for row, _ in found}) if match is not None else {}
@@ -195,34 +225,70 @@ def _author_match_postgresql(element: _AuthorMatch, compiler: SQLCompiler, **kw:
     )
 
 
+def _pg_estimate(session: Session, tsquery: str) -> int:
+    """Return how many documents the planner expects `tsquery` to match (from the text index's statistics)."""
+    plan = session.execute(
+        text("EXPLAIN (FORMAT JSON) SELECT 1 FROM documents WHERE search @@ CAST(:q AS tsquery)").bindparams(q=tsquery)
+    ).scalar_one()
+    return int(plan[0]["Plan"]["Plan Rows"])
+
+
 def _pg_tsquery(session: Session, query: str) -> str:
     """Return the text of the query's tsquery: each configuration's distinct lexemes, ORed."""
     return str(session.execute(select(_tsquery(query))).scalar_one())
 
 
-def _fts(dialect: str, query: str, tsquery: str | None, facets: Sequence[str]) -> Any:
-    """Return a subquery of (doc_id, score) for the documents matching the words and `facets`; None: no words."""
+def _fts(
+    dialect: str,
+    query: str,
+    tsquery: str | None,
+    facets: Sequence[str],
+    *,
+    scored: bool = True,
+    within: int | None = None,
+    among: Sequence[int] | None = None,
+    dense: bool = False,
+) -> Any:
+    """Return a subquery of (doc_id, score) for the documents matching the words and `facets`; None: no words.
+
+    `scored`: the score is worked out (else NULL); `within`: only the newest `within` matching
+    documents (highest ids); `among`: only these documents; `dense` (PostgreSQL): the words are in
+    so many documents that the newest are found soonest walking the primary key backwards.
+    """
+    no_score: ColumnElement[Any] = literal_column("NULL")
     if dialect == "sqlite":
         fts_query = _fts5_query(query, facets)
         if not fts_query:
             return None
-        fts = table("documents_fts")
-        return (
-            select(
-                literal_column("documents_fts.rowid").label("doc_id"),
-                literal_column("bm25(documents_fts, 10.0, 1.0, 0.0)").label("score"),
-            )
-            .select_from(fts)
+        doc_id: ColumnElement[Any] = literal_column("documents_fts.rowid")
+        score = literal_column("bm25(documents_fts, 10.0, 1.0, 0.0)") if scored else no_score
+        matching = (
+            select(doc_id.label("doc_id"), score.label("score"))
+            .select_from(table("documents_fts"))
             .where(text("documents_fts MATCH :fts_query").bindparams(fts_query=fts_query))
-            .subquery()
         )
-    constant = cast(literal(tsquery or ""), postgresql.TSQUERY)
-    search_column: ColumnElement[Any] = literal_column("documents.search")
-    matching = select(Document.id.label("doc_id"), (-func.ts_rank_cd(search_column, constant)).label("score"))
-    if facets:
-        tokens = cast(postgresql.array(list(facets)), postgresql.ARRAY(Text))
-        matching = matching.where(func.string_to_array(Document.facets, " ").op("@>")(tokens))
-    return matching.where(search_column.op("@@")(constant)).subquery()
+    else:
+        constant = cast(literal(tsquery or ""), postgresql.TSQUERY)
+        search_column: ColumnElement[Any] = literal_column("documents.search")
+        doc_id = Document.__table__.c.id
+        score = -func.ts_rank_cd(search_column, constant) if scored else no_score
+        matching = select(doc_id.label("doc_id"), score.label("score")).where(search_column.op("@@")(constant))
+        if facets:
+            tokens = cast(postgresql.array(list(facets)), postgresql.ARRAY(Text))
+            matching = matching.where(func.string_to_array(Document.facets, " ").op("@>")(tokens))
+    if among is not None:
+        matching = matching.where(doc_id.in_(list(among)))
+    if within is not None and dialect == "sqlite":  # FTS5 reads a term's documents newest first, scoring those kept
+        matching = matching.order_by(doc_id.desc()).limit(within)
+    elif within is not None:
+        # The newest matches, then only they are scored. Walking the primary key backwards tests
+        # each row's tsvector until `within` match: quick when most rows do, slow when few do, where
+        # the text index finds them all first ("+ 0" keeps the planner from the primary key).
+        assert matching.whereclause is not None  # the words' match, at least
+        order = doc_id if dense else doc_id + 0
+        newest = select(doc_id).where(matching.whereclause).order_by(order.desc()).limit(within)
+        matching = select(doc_id.label("doc_id"), score.label("score")).where(doc_id.in_(newest.scalar_subquery()))
+    return matching.subquery()
 
 
 def _snippets(session: Session, query: str, tsquery: str | None, document_ids: Collection[int]) -> dict[int, str]:
