@@ -135,3 +135,17 @@ def test_a_fetched_page_stays_on_the_site_it_came_from_whatever_it_claims() -> N
         "https://www.example.org/story",
         None,
     )
+
+
+def test_dateparser_reads_dates_in_the_bounded_languages_only() -> None:
+    """htmldate's dateparser compiles only DATE_LANGUAGES' patterns, and reads their dates as before."""
+    from htmldate.extractors import external_date_parser, get_external_parser
+
+    from scraper._html import DATE_LANGUAGES
+
+    assert get_external_parser().languages == list(DATE_LANGUAGES)
+    assert external_date_parser("14 avril 2026", "%Y-%m-%d") == "2026-04-14"  # French is among them
+    assert external_date_parser("14. dubna 2026", "%Y-%m-%d") == "2026-04-14"  # and Czech
+    assert external_date_parser("14 aprilie 2026", "%Y-%m-%d") == "2026-04-14"  # and Romanian
+    # Welsh is not (dateparser knows it): its month names go unread, every language's patterns uncompiled.
+    assert external_date_parser("14 Ebrill 2026", "%Y-%m-%d") is None
