@@ -23,8 +23,10 @@ __all__ = [
 MAX_HEADER_FIELDS = 256
 MAX_HEADER_BYTES = 256 * 1024
 
-# What extraction makes of a capture (the rest of a record says what the capture is).
+# What extraction makes of a capture (the rest of a record says what the capture is). `site` is
+# among them: a capture with no web URL (a saved text file) takes it from the outlet its text names.
 EXTRACTED_FIELDS = (
+    "site",
     "claimed_url",
     "site_name",
     "title",

@@ -7,6 +7,7 @@ fictional (outlets and stories made up for these tests), each expectation read o
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -160,3 +161,14 @@ def test_a_day_or_a_month_after_originally_published_names_no_one() -> None:
     assert getattr(find_outlet(_capture(PROSE, "Originally published by Lakeside Courier.")), "name", None) == (
         "Lakeside Courier"
     )
+
+
+def test_extracting_again_carries_the_site_a_text_names() -> None:
+    """A saved text's site comes from its outlet, so a new extraction that names one replaces the old site."""
+    from scraper import Capture, build_record
+
+    text = _capture("Pier closes", PROSE, "Support Harbour Ledger by linking to this article.").encode()
+    held = build_record(Capture(text, "file", "pier.txt", "text/plain"))
+    named = replace(held, site="harbourledger.com")
+    assert not held.same_extraction(named)
+    assert held.with_extraction(named).site == "harbourledger.com"
