@@ -36,7 +36,16 @@ from archive.catalog.textsearch import CONFIGS, config_case
 from archive.errors import UsageError
 from scraper import Record
 
-__all__ = ["MAX_QUERY_CHARS", "MAX_QUERY_WORDS", "RANK_WITHIN", "SearchHit", "filtered", "query_words", "search"]
+__all__ = [
+    "MAX_QUERY_CHARS",
+    "MAX_QUERY_WORDS",
+    "RANK_WITHIN",
+    "SearchHit",
+    "count",
+    "filtered",
+    "query_words",
+    "search",
+]
 
 _FTS_TOKEN = re.compile(r"[\w'’-]+", re.UNICODE)
 # Every distinct word is one more index lookup and ranking term (and 16 on PostgreSQL, one per
@@ -101,14 +110,7 @@ def query_words(query: str | None) -> str | None:
 def _search(
     session: Session, query: str | None, filters: SearchFilters, *, versions: bool, sort: str, limit: int, offset: int
 ) -> list[SearchHit]:
-    dialect = session.get_bind().dialect.name
-    # PostgreSQL: the query's lexemes are worked out first and sent as a constant, so the
-    # planner can estimate how many documents match and start from a selective filter.
-    tsquery = _pg_tsquery(session, query) if dialect == "postgresql" and query and query.strip() else None
-    # Site and language are also tokens of each document (its captures' values): the text index
-    # intersects them with the words; the exact conditions below still apply to each capture.
-    facets = [facet("site", site_key(_bare_site(filters.site)) or "")] if filters.site else []
-    facets += [facet("language", filters.language.lower())] if filters.language else []
+    dialect, tsquery, facets = _terms(session, query, filters)
     # The score orders only a relevance search; in another order it is worked out for the page alone.
     ranked = sort == "relevance"
     on_captures = versions or any(
@@ -135,14 +137,7 @@ def _search(
         "published": (CaptureRow.published.is_(None), CaptureRow.published.desc(), CaptureRow.captured_at.desc()),
         "relevance": (match.c.score,) if match is not None else (CaptureRow.captured_at.desc(),),
     }[sort]
-    stmt = filtered(stmt.order_by(*order, CaptureRow.id), filters)
-    if versions:
-        changed = (
-            select(CaptureRow.canonical_url)
-            .group_by(CaptureRow.canonical_url)
-            .having(func.count(func.distinct(CaptureRow.text_sha256)) > 1)
-        )
-        stmt = stmt.where(CaptureRow.canonical_url.in_(changed))
+    stmt = _versions_only(filtered(stmt.order_by(*order, CaptureRow.id), filters), versions)
     # The page is chosen on ids and scores alone; its rows (with their documents' text) are read after.
     page: list[tuple[str, int, Any]] = [
         (capture, doc, score) for capture, doc, score in session.execute(stmt.limit(limit).offset(max(0, offset)))
@@ -163,6 +158,44 @@ def _search(
         SearchHit(row.to_record(), float(score) if score is not None else None, snippets.get(row.document_id))
         for row, score in found
     ]
+
+
+def count(engine: Engine, query: str | None, filters: SearchFilters, *, versions: bool = False, cap: int) -> int:
+    """Return how many captures `search` finds for these arguments, counting no further than `cap` + 1."""
+    query, filters = query_words(query), checked(filters)
+    with Session(engine) as session, statement_timeout(session):
+        dialect, tsquery, facets = _terms(session, query, filters)
+        match = _fts(dialect, query, tsquery, facets, scored=False) if query and query.strip() else None
+        stmt: Select[Any] = select(CaptureRow.id)
+        if match is not None:
+            stmt = stmt.join(match, match.c.doc_id == CaptureRow.document_id)
+        capped = _versions_only(filtered(stmt, filters), versions).limit(cap + 1).subquery()
+        return int(session.execute(select(func.count()).select_from(capped)).scalar_one())
+
+
+def _terms(session: Session, query: str | None, filters: SearchFilters) -> tuple[str, str | None, list[str]]:
+    """Return the catalog's dialect, the query's PostgreSQL tsquery (None on SQLite or without words), its facets."""
+    dialect = session.get_bind().dialect.name
+    # PostgreSQL: the query's lexemes are worked out first and sent as a constant, so the
+    # planner can estimate how many documents match and start from a selective filter.
+    tsquery = _pg_tsquery(session, query) if dialect == "postgresql" and query and query.strip() else None
+    # Site and language are also tokens of each document (its captures' values): the text index
+    # intersects them with the words; the exact conditions below still apply to each capture.
+    facets = [facet("site", site_key(_bare_site(filters.site)) or "")] if filters.site else []
+    facets += [facet("language", filters.language.lower())] if filters.language else []
+    return dialect, tsquery, facets
+
+
+def _versions_only(stmt: Select[Any], versions: bool) -> Select[Any]:
+    """Return `stmt` kept to URLs whose text changed at least once, when `versions`."""
+    if not versions:
+        return stmt
+    changed = (
+        select(CaptureRow.canonical_url)
+        .group_by(CaptureRow.canonical_url)
+        .having(func.count(func.distinct(CaptureRow.text_sha256)) > 1)
+    )
+    return stmt.where(CaptureRow.canonical_url.in_(changed))
 
 
 def filtered(stmt: Select[Any], filters: SearchFilters) -> Select[Any]:

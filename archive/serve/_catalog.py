@@ -10,17 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, Select, event, func, select
+from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session
 
+# A count matches exactly the captures `search` pages through: the catalog counts them itself.
+from archive.catalog import search
 from archive.catalog.engine import statement_timeout
 from archive.catalog.facade import Catalog
-from archive.catalog.filters import SearchFilters, checked
-from archive.catalog.models import CaptureRow, facet, site_key
+from archive.catalog.filters import SearchFilters
+from archive.catalog.models import CaptureRow
 from archive.catalog.schema import SCHEMA_REVISION, schema_revision
-
-# The ranking's own pieces: a count has to match exactly the captures `search` pages through.
-from archive.catalog.search import _bare_site, _fts, _pg_tsquery, filtered, query_words
 from archive.errors import UsageError
 from scraper import Record
 
@@ -55,27 +54,7 @@ def _read_only_pg(dbapi_connection: Any, _record: Any) -> None:
 
 def count_hits(engine: Engine, query: str | None, filters: SearchFilters, *, versions: bool) -> int:
     """Return how many captures `search` finds for these arguments, at most COUNT_CAP + 1."""
-    query, filters = query_words(query), checked(filters)
-    with Session(engine) as session, statement_timeout(session):
-        dialect = session.get_bind().dialect.name
-        words = bool(query and query.strip())
-        tsquery = _pg_tsquery(session, query or "") if dialect == "postgresql" and words else None
-        facets = [facet("site", site_key(_bare_site(filters.site)) or "")] if filters.site else []
-        facets += [facet("language", filters.language.lower())] if filters.language else []
-        match = _fts(dialect, query or "", tsquery, facets) if words else None
-        stmt: Select[Any] = select(CaptureRow.id)
-        if match is not None:
-            stmt = stmt.join(match, match.c.doc_id == CaptureRow.document_id)
-        stmt = filtered(stmt, filters)
-        if versions:
-            changed = (
-                select(CaptureRow.canonical_url)
-                .group_by(CaptureRow.canonical_url)
-                .having(func.count(func.distinct(CaptureRow.text_sha256)) > 1)
-            )
-            stmt = stmt.where(CaptureRow.canonical_url.in_(changed))
-        capped = stmt.limit(COUNT_CAP + 1).subquery()
-        return int(session.execute(select(func.count()).select_from(capped)).scalar_one())
+    return search.count(engine, query, filters, versions=versions, cap=COUNT_CAP)
 
 
 def versions_of(captures: list[tuple[Record, str | None]]) -> list[tuple[int, Record]]:
