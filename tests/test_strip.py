@@ -1,78 +1,23 @@
 """The plain-text stripper on the five real shared captures and on our own, labeled by hand.
 
-Each expectation below was read off the capture by a person: the first words of
-article paragraphs that must stay, and furniture lines that must go.
+Each expectation below was read off the capture by a person: titles, dates and bylines.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from scraper import strip_boilerplate
-from tests.conftest import PROJECT_SEEDS
+from scraper._text import normalize_line
+from tests.conftest import DATA, PROJECT_SEEDS
 
-KEEP = {
-    "000_00149d0babb7de2b.txt": [
-        "Mexican President Claudia Sheinbaum said Saturday she declined",
-        "“I told him, ‘No, President Trump, our territory is inviolable",
-        "It remains the leading cause of death for Americans ages 18 to 44",
-        "“We want to help her. We want to help Mexico",
-    ],
-    "001_baa794ac9f464c19.txt": [
-        "In a bold display of defiance, Mexican President Claudia Sheinbaum",
-        "“No, President Trump, our territory is inalienable",
-        "On Saturday, Sheinbaum said she offered to cooperate",
-    ],
-    "002_803af18d729c8acf.txt": [
-        "Mexican President Claudia Sheinbaum said Saturday that she flatly rejected",
-        "The White House did not immediately respond to a request for comment",
-    ],
-    "003_c21ef9109a519698.txt": [
-        "(MENAFN) Mexican President Claudia Sheinbaum has firmly rejected",
-        "Earlier this year, in February, Sheinbaum agreed to deploy 10,000",
-    ],
-    "004_37dd129275a04f7f.txt": [
-        "Mexican President Claudia Sheinbaum rejected Donald Trump’s proposal",  # bullet summary
-        "The dispute threatens recent agreements, including Mexico’s troop",  # last bullet
-        "A controversial proposal",  # subhead
-        "Sovereignty vs. security",
-        "Sheinbaum’s firm rejection of U.S. military intervention signals",
-    ],
-}
-DROP = {
-    "000_00149d0babb7de2b.txt": [
-        "Home",
-        "View All Result",
-        "SHARES",
-        "1.4k",
-        "Share on FacebookShare on Twitter",
-        "Tags: Donald Trump",
-        "Lalo Schifrin, composer of the ‘Mission: Impossible’ theme, dies at 93",
-        "Copyright © 2025.",
-        "The post Mexico’s president says",
-    ],
-    "001_baa794ac9f464c19.txt": [
-        "Race, And The Biggest Mass Psyop In Human History",
-        "Advertisement",
-        "Join the conversation as a VIP Member",
-        "Trending on Townhall Videos",
-    ],
-    "004_37dd129275a04f7f.txt": [
-        "Support Natural News by linking to this article",
-        "Permalink to this article:",
-        "This site uses cookies",
-        "Get 100% real, uncensored news delivered straight to your inbox",
-        "This site is part of the Natural News Network",
-    ],
-}
-TITLES = {
-    "000_00149d0babb7de2b.txt": "Mexico’s president says she declined Trump’s offer for US military crackdown on cartels",
-    "001_baa794ac9f464c19.txt": "Mexican President Snubs Trump’s Push for U.S. Military In Mexico’s Cartel Fight",
-    "003_c21ef9109a519698.txt": "Mexico refuses Trump’s troops suggestion",
-    "004_37dd129275a04f7f.txt": "Mexican president rejects Trump’s offer to deploy U.S. troops against cartels",
-}
+# The shared seeds' text stays in ../shared: they are labeled by line number (data/seed_labels.json),
+# and tests/test_seeds.py holds each to the article words kept and boilerplate words dropped.
+SEED_LABELS = json.loads((DATA / "seed_labels.json").read_text(encoding="utf-8"))
+SEED_NAMES = sorted(n for n in SEED_LABELS if not n.startswith("_"))
 
 
 def _strip(path: Path):  # type: ignore[no-untyped-def]
@@ -82,16 +27,12 @@ def _strip(path: Path):  # type: ignore[no-untyped-def]
     return strip_boilerplate(text)
 
 
-@pytest.mark.parametrize("name", sorted(KEEP))
-def test_shared_seeds_keep_article_and_drop_furniture(shared_seeds: Path, name: str) -> None:
-    result = _strip(shared_seeds / name)
-    for start in KEEP[name]:
-        assert any(p.startswith(start) for p in result.paragraphs), start
-    raw_lines = [line.strip() for line in (shared_seeds / name).read_text(encoding="utf-8").splitlines()]
-    for line in DROP.get(name, []):
-        assert any(raw.startswith(line) for raw in raw_lines), f"label not in the capture: {line}"
-        assert not any(p.startswith(line) for p in result.paragraphs), line
-    assert result.title == TITLES.get(name)
+@pytest.mark.parametrize("name", SEED_NAMES)
+def test_shared_seed_titles_are_the_lines_labeled_title(shared_seeds: Path, name: str) -> None:
+    lines = (shared_seeds / name).read_text(encoding="utf-8").splitlines()
+    labeled = {normalize_line(lines[number - 1]) for number in SEED_LABELS[name]["title"]}
+    title = _strip(shared_seeds / name).title
+    assert title in labeled if labeled else title is None, title
 
 
 def test_shared_seed_dates_and_bylines(shared_seeds: Path) -> None:
