@@ -95,15 +95,15 @@ _LEAD_AFTER = 4
 _LEAD_IN_WORDS = 8
 # Reader comments: a short heading naming them, then a commenter's attribution within a few lines.
 _COMMENTS_RE = re.compile(
-    r"\b(?:comments?|kommentare?|commentaires?|comentarios?|commenti|reacties|reactions|replies|responses)\b"
+    r"\b(?:comments?|kommentare?|commentaires?|comentarios?|commenti|reacties|replies|responses)\b"
     r"|\bleave a (?:reply|comment)\b|\badd a comment\b",
     re.IGNORECASE,
 )
-_ATTRIBUTION_RE = re.compile(
-    r"\b(?:wrote|says|said|schrieb|sagt|a écrit|escribió|dice|ha scritto|schreef|zegt)\s*:\s*$", re.IGNORECASE
-)
+_ATTRIBUTION_RE = re.compile(r"\b(?:wrote|says|schrieb|a écrit|escribió|ha scritto|schreef)\s*:\s*$", re.IGNORECASE)
 _COLLAPSED_WORDS = 150
 _THREAD_HEADING_WORDS = 6
+# A commenter's attribution is a short line of its own: "o 9:44 am January 12, 2012 o Jane Roe wrote :".
+_ATTRIBUTION_WORDS = 12
 _THREAD_WINDOW = 8
 _THREAD_AFTER_WORDS = 50
 
@@ -289,7 +289,7 @@ def comment_thread(analysis: Analysis, keep: Sequence[bool]) -> set[int]:
     for i, line in enumerate(lines):
         if kept_words >= _THREAD_AFTER_WORDS and line.words <= _THREAD_HEADING_WORDS and _COMMENTS_RE.search(line.text):
             window = lines[i + 1 : i + 1 + _THREAD_WINDOW]
-            if any(_ATTRIBUTION_RE.search(other.text) for other in window):
+            if any(other.words <= _ATTRIBUTION_WORDS and _ATTRIBUTION_RE.search(other.text) for other in window):
                 return set(range(i, len(lines)))
         kept_words += line.words if keep[i] else 0
     return set()

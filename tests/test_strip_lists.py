@@ -88,6 +88,8 @@ def test_a_reader_comment_thread_after_the_article_is_dropped() -> None:
 def test_a_subhead_naming_comments_without_a_thread_stays() -> None:
     analysis = analyse("\n\n".join([ARTICLE[0], ARTICLE[1], "Public comments", ARTICLE[2], ARTICLE[3]]))
     assert comment_thread(analysis, [True] * len(analysis.lines)) == set()
+    quoting = analyse("\n\n".join([ARTICLE[0], ARTICLE[1], "Public comments", "The mayor said:", ARTICLE[2]]))
+    assert comment_thread(quoting, [True] * len(quoting.lines)) == set()  # an article quoting someone
     with_thread = analyse("\n\n".join([ARTICLE[0], ARTICLE[1], "Public comments", "Jane Roe wrote:", ARTICLE[4]]))
     assert comment_thread(with_thread, [True] * len(with_thread.lines)) == {2, 3, 4}
 
