@@ -43,6 +43,17 @@ ALTER TABLE captures ADD CONSTRAINT captures_crawl_id_fkey FOREIGN KEY (crawl_id
 ALTER TABLE captures ADD CONSTRAINT captures_document_id_fkey FOREIGN KEY (document_id) REFERENCES documents(id);
 ALTER TABLE captures ADD CONSTRAINT captures_pkey PRIMARY KEY (id);
 
+CREATE TABLE crawl_problems (
+    id integer NOT NULL DEFAULT nextval('crawl_problems_id_seq'::regclass),
+    crawl_id character varying(36) NOT NULL,
+    kind character varying(8) NOT NULL,
+    status smallint,
+    source text NOT NULL,
+    reason text NOT NULL,
+    at timestamp with time zone NOT NULL
+);
+ALTER TABLE crawl_problems ADD CONSTRAINT crawl_problems_pkey PRIMARY KEY (id);
+
 CREATE TABLE crawls (
     id character varying(36) NOT NULL,
     kind character varying(16) NOT NULL,
@@ -166,6 +177,8 @@ CREATE INDEX ix_captures_published ON captures USING btree (published);
 CREATE INDEX ix_captures_site ON captures USING btree (site);
 CREATE INDEX ix_captures_site_key ON captures USING btree (site_key, captured_at);
 CREATE INDEX ix_captures_source_url ON captures USING btree (source_url);
+CREATE UNIQUE INDEX crawl_problems_pkey ON crawl_problems USING btree (id);
+CREATE INDEX ix_crawl_problems_crawl_id ON crawl_problems USING btree (crawl_id);
 CREATE UNIQUE INDEX crawls_pkey ON crawls USING btree (id);
 CREATE UNIQUE INDEX document_bands_pkey ON document_bands USING btree (kind, band_key, document_id);
 CREATE INDEX ix_document_bands_document_id ON document_bands USING btree (document_id);
@@ -181,5 +194,6 @@ CREATE INDEX ix_warc_records_file ON warc_records USING btree (file);
 CREATE UNIQUE INDEX uq_warc_records_capture_role ON warc_records USING btree (capture_id, role);
 CREATE UNIQUE INDEX warc_records_pkey ON warc_records USING btree (id);
 
+CREATE SEQUENCE crawl_problems_id_seq AS integer START 1 INCREMENT 1 MINVALUE 1 MAXVALUE 2147483647 OWNED BY crawl_problems.id;
 CREATE SEQUENCE documents_id_seq AS integer START 1 INCREMENT 1 MINVALUE 1 MAXVALUE 2147483647 OWNED BY documents.id;
 CREATE SEQUENCE warc_records_id_seq AS integer START 1 INCREMENT 1 MINVALUE 1 MAXVALUE 2147483647 OWNED BY warc_records.id;

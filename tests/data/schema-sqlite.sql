@@ -38,6 +38,17 @@ CREATE TABLE captures (
 	FOREIGN KEY(document_id) REFERENCES documents (id),
 	FOREIGN KEY(crawl_id) REFERENCES crawls (id)
 );
+-- table crawl_problems on crawl_problems
+CREATE TABLE crawl_problems (
+	id INTEGER NOT NULL,
+	crawl_id VARCHAR(36) NOT NULL,
+	kind VARCHAR(8) NOT NULL,
+	status SMALLINT,
+	source TEXT NOT NULL,
+	reason TEXT NOT NULL,
+	at DATETIME NOT NULL,
+	PRIMARY KEY (id)
+);
 -- table crawls on crawls
 CREATE TABLE crawls (
 	id VARCHAR(36) NOT NULL,
@@ -138,6 +149,8 @@ CREATE INDEX ix_captures_site ON captures (site);
 CREATE INDEX ix_captures_site_key ON captures (site_key, captured_at);
 -- index ix_captures_source_url on captures
 CREATE INDEX ix_captures_source_url ON captures (source_url);
+-- index ix_crawl_problems_crawl_id on crawl_problems
+CREATE INDEX ix_crawl_problems_crawl_id ON crawl_problems (crawl_id);
 -- index ix_document_bands_document_id on document_bands
 CREATE INDEX ix_document_bands_document_id ON document_bands (document_id);
 -- index ix_warc_records_file on warc_records
