@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Connection, Insert, Row, Table, any_, bindparam, func, select
+from sqlalchemy import JSON, Connection, Insert, Row, Table, Text, any_, bindparam, func, select
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -23,7 +24,7 @@ def dialect_insert(dialect: str, model: Any) -> Any:
 def insert_many(
     connection: Connection, insert: Insert, rows: Sequence[dict[str, Any]], returning: Sequence[Any] = ()
 ) -> list[Row[Any]]:
-    """Run `insert` (ON CONFLICT clauses and all) for many rows of the same columns (no JSON), in their order.
+    """Run `insert` (ON CONFLICT clauses and all) for many rows of the same columns, in their order.
 
     Return the `returning` columns of the rows inserted. PostgreSQL gets one statement: the rows
     as one array per column, unnested (psycopg sends an executemany as a statement per row, and
@@ -34,10 +35,20 @@ def insert_many(
     if connection.dialect.name == "postgresql":
         columns = list(rows[0])
         table = cast(Table, insert.table)
-        arrays = [sql_cast(bindparam(f"many_{c}"), postgresql.ARRAY(table.c[c].type)) for c in columns]
+        # JSON goes as text, written by the engine's own serializer, and is cast back in the server.
+        dumps = getattr(connection.dialect, "_json_serializer", None) or json.dumps
+        json_columns = {c for c in columns if isinstance(table.c[c].type, JSON)}
+        arrays = [
+            sql_cast(sql_cast(bindparam(f"many_{c}"), postgresql.ARRAY(Text)), postgresql.ARRAY(JSON))
+            if c in json_columns
+            else sql_cast(bindparam(f"many_{c}"), postgresql.ARRAY(table.c[c].type))
+            for c in columns
+        ]
         unnested = func.unnest(*arrays).table_valued(*columns).render_derived()
         insert = insert.from_select(columns, select(*(unnested.c[c] for c in columns)))
-        parameters: Any = {f"many_{c}": [row[c] for row in rows] for c in columns}
+        parameters: Any = {
+            f"many_{c}": [dumps(row[c]) if c in json_columns else row[c] for row in rows] for c in columns
+        }
     else:
         parameters = rows
     if returning:

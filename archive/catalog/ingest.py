@@ -35,8 +35,7 @@ def add_records(engine: Engine, records: Sequence[Record]) -> int:
         columns = [c.key for c in table_of(CaptureRow).columns]
         values = [{key: getattr(row, key) for key in columns} for row in rows.values()]
         insert = dialect_insert(engine.dialect.name, CaptureRow).on_conflict_do_nothing(index_elements=["id"])
-        # Many columns, JSON among them: the multi-row VALUES of insertmanyvalues, not arrays.
-        inserted = set(session.execute(insert.returning(CaptureRow.id), values).scalars()) if values else set()
+        inserted = {row.id for row in insert_many(session.connection(), insert, values, [CaptureRow.id])}
         _insert_locations(session, [(i, w) for i, row in rows.items() if i in inserted for w in row.warc_records])
         count_terms(session.connection(), terms)
         _relink(session, {r.canonical_url for r in records})
