@@ -22,6 +22,7 @@ from scraper._version import __version__
 from scraper.capture import HTML_TYPES, Capture
 from scraper.errors import CaptureError
 from scraper.evidence import Lookup, SiteEvidence, evidence_scope, line_key, line_keys
+from scraper.outlet import find_outlet
 from scraper.record import Provenance, Record
 from scraper.strip import STRIPPER_VERSION, strip_boilerplate
 from scraper.urls import normalize_url, site_of
@@ -82,8 +83,12 @@ def build_record(
     if not text:
         raise CaptureError("no article text found")
     captured_at = method.captured_at or capture.captured_at or datetime.fromtimestamp(0, UTC)
+    found = identity(capture, extracted.page_url)
+    outlet = method.options.get("outlet")
+    if found["site"] is None and isinstance(outlet, dict):  # no URL says whose page it is: the text does
+        found["site"] = outlet["domain"] or outlet["name"]
     return Record(
-        **identity(capture, extracted.page_url),
+        **found,
         site_name=extracted.site_name,
         title=normalize_line(extracted.title) if extracted.title else None,
         authors=tuple(normalize_line(a) for a in extracted.authors),
@@ -209,6 +214,7 @@ def _extract_text(capture: Capture, recurring: Lookup | None) -> tuple[Extractio
     if len(body) > MAX_STRIP_CHARS:
         return _kept_whole(body, author, encoding, captured_at)
     model = default_model()
+    outlet = find_outlet(raw)  # the capture as saved, so the claim's line numbers are the file's
     found = strip_boilerplate(
         body,
         max_date=limit.date().isoformat() if limit else None,
@@ -220,14 +226,16 @@ def _extract_text(capture: Capture, recurring: Lookup | None) -> tuple[Extractio
         title=found.title,
         authors=(author,) if author else found.authors,
         published=found.published,
+        site_name=outlet.name if outlet else None,
         input_words=found.input_words,
         line_keys=found.line_keys,
         recurring_dropped=found.recurring_dropped,
     )
+    claim = {"outlet": outlet.claim()} if outlet else {}
     if model is None:
-        return extraction, _Method(encoding, "scraper.strip", STRIPPER_VERSION, {"model": None}, captured_at)
+        return extraction, _Method(encoding, "scraper.strip", STRIPPER_VERSION, {"model": None, **claim}, captured_at)
     version = f"{STRIPPER_VERSION}+model.{model.version}"
-    options = {"model": model.version, "threshold": model.threshold}
+    options = {"model": model.version, "threshold": model.threshold, **claim}
     return extraction, _Method(encoding, "scraper.strip", version, options, captured_at)
 
 

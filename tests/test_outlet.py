@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from scraper.outlet import OUTLET_RULES_VERSION, find_outlet
-from tests.conftest import DATA
+from tests.conftest import DATA, Cli
 
 SEED_OUTLETS = json.loads((DATA / "seed_outlets.json").read_text(encoding="utf-8"))
 SEED_NAMES = sorted(n for n in SEED_OUTLETS if not n.startswith("_"))
@@ -172,3 +172,18 @@ def test_extracting_again_carries_the_site_a_text_names() -> None:
     named = replace(held, site="harbourledger.com")
     assert not held.same_extraction(named)
     assert held.with_extraction(named).site == "harbourledger.com"
+
+
+def test_stories_of_the_shared_seeds_name_their_outlets_not_their_files(shared_seeds: Path, cli: Cli) -> None:
+    """The five captures of one story come out under the outlets the labels name, as the record's site."""
+    cli("replay", str(shared_seeds), check=True)
+    exported = [json.loads(line) for line in cli("export", "--format", "jsonl", check=True).out.splitlines()]
+    sites = {Path(r["provenance"]["source_location"]).name: (r["site"], r["site_name"]) for r in exported}
+    assert sites == {
+        name: (SEED_OUTLETS[name]["domain"] or SEED_OUTLETS[name]["outlet"], SEED_OUTLETS[name]["outlet"])
+        for name in SEED_NAMES
+    }
+    claims = {Path(r["provenance"]["source_location"]).name: r["provenance"]["extractor_options"] for r in exported}
+    assert all(claims[name]["outlet"]["found_by"] for name in SEED_NAMES)  # with how it was found
+    [story] = json.loads(cli("stories", "--format", "json", check=True).out)  # one story, told by five outlets
+    assert story["size"] == len(SEED_NAMES) and story["sites"] == sorted(site for site, _ in sites.values())
