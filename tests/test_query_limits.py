@@ -181,3 +181,22 @@ def test_a_search_runs_under_the_configured_timeout(postgres_url: str, monkeypat
             catalog.search("lighthouse")
     finally:
         catalog.close()
+
+
+@pytest.mark.postgres
+def test_stories_run_under_the_configured_timeout(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    catalog = Catalog(postgres_url)
+    catalog.migrate()
+    timeouts: list[str] = []
+
+    def note(_conn: object, _cursor: object, statement: str, parameters: object, *_args: object) -> None:
+        if "set_config" in statement and isinstance(parameters, dict):
+            timeouts.extend(str(v) for v in parameters.values())
+
+    event.listen(catalog.engine, "before_cursor_execute", note)
+    try:
+        monkeypatch.setenv("SCRAPER_QUERY_TIMEOUT", "4")
+        assert catalog.stories(SearchFilters()) == []
+        assert "4000" in timeouts and "statement_timeout" in timeouts
+    finally:
+        catalog.close()

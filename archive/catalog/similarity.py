@@ -15,8 +15,10 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Select, and_, case, func, select
+from sqlalchemy.orm import Session
 
 from archive.catalog._sql import any_of, chunks, dialect_insert, insert_many
+from archive.catalog.engine import statement_timeout
 from archive.catalog.filters import SearchFilters
 from archive.catalog.models import CaptureRow, Document, DocumentBand, DocumentSignature, TermDocuments
 from archive.catalog.search import filtered
@@ -123,7 +125,8 @@ class Similar:
 
 def similar(engine: Engine, capture_id: str) -> list[Similar]:
     """Return what shares the text or story of a capture: same text, near-duplicates, same story."""
-    with engine.connect() as connection:
+    with Session(engine) as session, statement_timeout(session):  # bounded as a search is
+        connection = session.connection()
         document_id = connection.execute(select(CaptureRow.document_id).where(CaptureRow.id == capture_id)).scalar_one()
         same_text = connection.execute(
             select(CaptureRow.id).where(CaptureRow.document_id == document_id, CaptureRow.id != capture_id)
@@ -138,7 +141,8 @@ def similar(engine: Engine, capture_id: str) -> list[Similar]:
 def stories(engine: Engine, filters: SearchFilters, *, min_size: int = 2, limit: int | None = None) -> list[Story]:
     """Return groups of documents that tell one story, largest first; `filters` narrow them as a search's do."""
     scope = filtered(select(CaptureRow.document_id), filters).distinct()
-    with engine.connect() as connection:
+    with Session(engine) as session, statement_timeout(session):  # bounded as a search is
+        connection = session.connection()
         groups = find_stories(connection, scope, min_size=min_size)[:limit]
         known = facts(connection, [doc for group in groups for doc in group])
     found = [Story(tuple(sorted((known[d] for d in g if d in known), key=lambda f: f.day))) for g in groups]
