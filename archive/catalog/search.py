@@ -116,8 +116,9 @@ def _search(
     on_captures = versions or any(
         (filters.author, filters.since, filters.until, filters.captured_since, filters.captured_until, filters.crawl)
     )
-    within = RANK_WITHIN if ranked and not on_captures else None
-    dense = within is not None and tsquery is not None and _pg_estimate(session, tsquery) > 4 * within
+    estimate = _pg_estimate(session, tsquery) if tsquery is not None else None  # SQLite: FTS5 needs none
+    within = RANK_WITHIN if ranked and not on_captures and (estimate is None or estimate > RANK_WITHIN) else None
+    dense = estimate is not None and estimate > 4 * RANK_WITHIN
     match = (
         _fts(dialect, query, tsquery, facets, scored=ranked, within=within, dense=dense)
         if query and query.strip()
@@ -311,6 +312,10 @@ def _fts(
             matching = matching.where(func.string_to_array(Document.facets, " ").op("@>")(tokens))
     if among is not None:
         matching = matching.where(doc_id.in_(list(among)))
+    if within is None and dialect == "postgresql" and not dense:
+        # Found on the text index first. Else the planner may walk captures in the page's order,
+        # reading each one's tsvector, a long walk when few documents match.
+        return matching.cte("matching").prefix_with("MATERIALIZED")
     if within is not None and dialect == "sqlite":  # FTS5 reads a term's documents newest first, scoring those kept
         matching = matching.order_by(doc_id.desc()).limit(within)
     elif within is not None:
