@@ -171,10 +171,12 @@ def test_a_search_runs_under_the_configured_timeout(postgres_url: str, monkeypat
     try:
         monkeypatch.setenv("SCRAPER_QUERY_TIMEOUT", "2.5")
         assert catalog.search("lighthouse") == []
-        # statement_timeout 2500 ms, and the check that the client is still there every second
+        # statement_timeout 2500 ms, the check that the client is still there every second, and the
+        # planner kept to the text index (all for the search's own transaction: is_local True)
         assert [sorted(map(str, p.values())) for p in timeouts if isinstance(p, dict)] == [
             ["2500", "True", "statement_timeout"],
             ["1000", "True", "client_connection_check_interval"],
+            ["True", "enable_seqscan", "off"],
         ]
         monkeypatch.setenv("SCRAPER_QUERY_TIMEOUT", "soon")
         with pytest.raises(UsageError, match="SCRAPER_QUERY_TIMEOUT='soon' is not a number of seconds"):

@@ -180,6 +180,11 @@ def _terms(session: Session, query: str | None, filters: SearchFilters) -> tuple
     # PostgreSQL: the query's lexemes are worked out first and sent as a constant, so the
     # planner can estimate how many documents match and start from a selective filter.
     tsquery = _pg_tsquery(session, query) if dialect == "postgresql" and query and query.strip() else None
+    if tsquery is not None:
+        # The planner prices reading a row's tsvector (detoasting it) like reading any column, and
+        # at times tests every document's instead of asking the text index: 200 ms for 11,000
+        # matches of 100,000, 40 ms on the index. This search's own transaction keeps off it.
+        session.execute(select(func.set_config("enable_seqscan", "off", True)))
     # Site and language are also tokens of each document (its captures' values): the text index
     # intersects them with the words; the exact conditions below still apply to each capture.
     facets = [facet("site", site_key(_bare_site(filters.site)) or "")] if filters.site else []
