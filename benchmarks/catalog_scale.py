@@ -62,8 +62,8 @@ def bulk_insert(catalog: Catalog, records: list[Record]) -> None:
         connection.execute(insert(WarcRecordRow), pointers)
 
 
-def query_kinds(rng: np.random.Generator) -> dict[str, Callable[[Catalog], Any]]:
-    """Return the query kinds measured, each a function drawing its own random arguments."""
+def random_arguments(rng: np.random.Generator) -> tuple[Callable[[], str], Callable[[], str], Callable[[], str]]:
+    """Return functions drawing a search word (not among the commonest), a site and a since date of the corpus."""
 
     def term() -> str:
         return word(int(rng.integers(300, 5_000)))
@@ -74,6 +74,12 @@ def query_kinds(rng: np.random.Generator) -> dict[str, Callable[[Catalog], Any]]
     def since() -> str:
         return f"{int(rng.integers(2022, 2025))}-{int(rng.integers(1, 13)):02d}-01"
 
+    return term, site, since
+
+
+def query_kinds(rng: np.random.Generator) -> dict[str, Callable[[Catalog], Any]]:
+    """Return the query kinds measured, each a function drawing its own random arguments."""
+    term, site, since = random_arguments(rng)
     return {
         "full-text, ranked": lambda c: c.search(term(), limit=20),
         "full-text + site + date": lambda c: c.search(term(), SearchFilters(site=site(), since=since()), limit=20),

@@ -24,7 +24,7 @@ from urllib.parse import urlencode
 
 import numpy as np
 
-from benchmarks.catalog_scale import BULK, bulk_insert, catalog_for
+from benchmarks.catalog_scale import BULK, bulk_insert, catalog_for, random_arguments
 from benchmarks.synthetic import Corpus, machine, percentile, word, write_results
 
 TARGET_P95_MS = 100.0
@@ -32,16 +32,7 @@ TARGET_P95_MS = 100.0
 
 def query_kinds(rng: np.random.Generator) -> dict[str, Callable[[], dict[str, str]]]:
     """Return the search-page queries measured, each drawing its own random arguments (as query strings)."""
-
-    def term() -> str:
-        return word(int(rng.integers(300, 5_000)))
-
-    def site() -> str:
-        return f"site{int(rng.integers(300))}.example"
-
-    def since() -> str:
-        return f"{int(rng.integers(2022, 2025))}-{int(rng.integers(1, 13)):02d}-01"
-
+    term, site, since = random_arguments(rng)
     return {
         "one word": lambda: {"q": term()},
         "common word (10,000+ matches)": lambda: {"q": word(int(rng.integers(0, 20)))},

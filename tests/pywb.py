@@ -30,6 +30,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from archive.serve.replay import stop_process
 from tests.conftest import ROOT, need
 
 PYWB_BIN = ROOT / ".venv-pywb" / "bin"
@@ -135,15 +136,9 @@ class Pywb:
         return Replayed(response.status, media, headers, body)
 
     def stop(self) -> None:
-        if self._server is None:
-            return
         server, self._server = self._server, None
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=15)
+        if server is not None:
+            stop_process(server)
 
     def __enter__(self) -> Self:
         return self

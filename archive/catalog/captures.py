@@ -30,6 +30,7 @@ __all__ = [
     "latest",
     "raw_files",
     "validators",
+    "versions_of",
 ]
 
 _MIN_PREFIX = 6
@@ -207,3 +208,14 @@ def _latest(query: Select[Any], url: str, *, canonical: bool = False) -> Select[
     """Narrow `query` to the newest capture fetched from `url` (or of its canonical form)."""
     where = CaptureRow.canonical_url == normalize_url(url) if canonical else CaptureRow.source_url == url
     return query.where(where).order_by(CaptureRow.captured_at.desc()).limit(1)
+
+
+def versions_of(captures: list[tuple[Record, str | None]]) -> list[tuple[int, Record]]:
+    """Return each capture with its version number: a new version whenever the text differs from the one before."""
+    numbered: list[tuple[int, Record]] = []
+    version, last = 0, None
+    for record, _previous in captures:
+        if record.text_sha256 != last:
+            version, last = version + 1, record.text_sha256
+        numbered.append((version, record))
+    return numbered

@@ -161,28 +161,30 @@ def _print_record(record: Record) -> None:
 
 
 def _history(args: argparse.Namespace) -> int:
+    from archive.catalog.captures import versions_of
+
     with open_catalog(args) as catalog:
         captures = catalog.history(args.url)
     if not captures:
         print(f"no captures of {shown(args.url)}", file=sys.stderr)
         return 1
-    versions: list[Record] = []  # a new version whenever the text differs from the capture before
-    rows = []
-    for record, previous in captures:
-        if not versions or record.text_sha256 != versions[-1].text_sha256:
-            versions.append(record)
-        rows.append(
-            {
-                "version": len(versions),
-                "id": record.id,
-                "captured_at": record.provenance.captured_at,
-                "words": record.word_count,
-                "text_sha256": record.text_sha256,
-                "replaces": previous,
-            }
-        )
+    numbered = versions_of(captures)
+    versions: dict[int, Record] = {}  # each version's first capture
+    for number, record in numbered:
+        versions.setdefault(number, record)
+    rows = [
+        {
+            "version": number,
+            "id": record.id,
+            "captured_at": record.provenance.captured_at,
+            "words": record.word_count,
+            "text_sha256": record.text_sha256,
+            "replaces": previous,
+        }
+        for (number, record), (_, previous) in zip(numbered, captures, strict=True)
+    ]
     if args.diff:
-        print(_diff(versions, *args.diff))
+        print(_diff(list(versions.values()), *args.diff))
     elif args.format == "json":
         print(json.dumps(rows, indent=2))
     else:

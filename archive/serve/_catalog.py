@@ -21,9 +21,8 @@ from archive.catalog.filters import SearchFilters
 from archive.catalog.models import CaptureRow
 from archive.catalog.schema import SCHEMA_REVISION, schema_revision
 from archive.errors import UsageError
-from scraper import Record
 
-__all__ = ["COUNT_CAP", "SiteFigures", "count_hits", "open_read_only", "run_progress", "site_figures", "versions_of"]
+__all__ = ["COUNT_CAP", "SiteFigures", "count_hits", "open_read_only", "run_progress", "site_figures"]
 
 # Past this many matches the total reads "10,000+": counting every match of a common word on a
 # large catalog costs more than the page itself.
@@ -55,17 +54,6 @@ def _read_only_pg(dbapi_connection: Any, _record: Any) -> None:
 def count_hits(engine: Engine, query: str | None, filters: SearchFilters, *, versions: bool) -> int:
     """Return how many captures `search` finds for these arguments, at most COUNT_CAP + 1."""
     return search.count(engine, query, filters, versions=versions, cap=COUNT_CAP)
-
-
-def versions_of(captures: list[tuple[Record, str | None]]) -> list[tuple[int, Record]]:
-    """Return each capture with its version number: a new version whenever the text differs from the one before."""
-    numbered: list[tuple[int, Record]] = []
-    version, last = 0, None
-    for record, _previous in captures:
-        if record.text_sha256 != last:
-            version, last = version + 1, record.text_sha256
-        numbered.append((version, record))
-    return numbered
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from dataclasses import asdict
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from archive.catalog.captures import versions_of
 from archive.catalog.filters import SORTS, SearchFilters
 from archive.errors import NotFound, UsageError
 from archive.serve import _catalog
@@ -149,7 +150,7 @@ def get_record(catalog: Catalog, record_id: str) -> Record:
 def record_view(catalog: Catalog, record_id: str) -> dict[str, Any]:
     """Return a record with its provenance, its URL's versions and what shares its text or story."""
     record = get_record(catalog, record_id)
-    numbered = _catalog.versions_of(catalog.history(record.source_url))
+    numbered = versions_of(catalog.history(record.source_url))
     similar = catalog.similar(record.id) or []
     prov = record.provenance
     mine = next((n for n, r in numbered if r.id == record.id), 1)
@@ -197,7 +198,7 @@ def _facts(doc: DocumentFacts) -> dict[str, Any]:
 def diff_view(catalog: Catalog, record_id: str, a: str, b: str) -> dict[str, Any]:
     """Return the line diff between two versions (numbered from 1) of a record's URL."""
     record = get_record(catalog, record_id)
-    numbered = _catalog.versions_of(catalog.history(record.source_url))
+    numbered = versions_of(catalog.history(record.source_url))
     first = {n: r for n, r in reversed(numbered)}  # each version's first capture
     count = max(first, default=0)
     picked = []

@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx2 as httpx
 from starlette.applications import Starlette
@@ -32,7 +33,7 @@ from starlette.routing import Route
 from archive.layout import DataLayout
 from archive.serve.app import LOOPBACK_NAMES, host_guard, token_guard
 
-__all__ = ["COLLECTION", "PYWB_ENV", "Replay", "find_wayback", "proxy_app"]
+__all__ = ["COLLECTION", "PYWB_ENV", "Replay", "find_wayback", "proxy_app", "stop_process"]
 
 PYWB_ENV = "SCRAPER_PYWB"
 COLLECTION = "archive"
@@ -132,19 +133,23 @@ class Replay:
     def stop(self) -> None:
         """Stop pywb (if it runs)."""
         server, self._server = self._server, None
-        if server is None:
-            return
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=15)
+        if server is not None:
+            stop_process(server)
 
     def close(self) -> None:
         """Stop pywb and remove its working folder."""
         self.stop()
         shutil.rmtree(self.work, ignore_errors=True)
+
+
+def stop_process(server: subprocess.Popen[Any]) -> None:
+    """Ask a server process to end (SIGTERM); kill it when it has not within 15 s."""
+    server.terminate()
+    try:
+        server.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait(timeout=15)
 
 
 _NO_PYWB = f"pywb's `wayback` was not found: run `make pywb`, or give --pywb PATH (or ${PYWB_ENV})"
