@@ -240,12 +240,14 @@ def strip_boilerplate(
     max_date: str | None = None,
     decide: Callable[[Analysis], list[bool]] | None = None,
     recurring: Callable[[Collection[str]], Collection[str]] | None = None,
+    keep_comments: bool = False,
 ) -> StrippedText:
     """Return the article in a rendered-text capture, with its title, date and byline.
 
     `decide` chooses the lines to keep (default: the heuristic); title and byline lines
     are left out of the paragraphs whatever it says. `recurring`, given the capture's line
-    keys, returns those the site repeats on other pages: such lines are dropped.
+    keys, returns those the site repeats on other pages: such lines are dropped. With
+    `keep_comments` a reader-comment thread after the article is not cut off (`comment_thread`).
     """
     analysis = analyse(text)
     keep = list((decide or heuristic_keep)(analysis))
@@ -259,7 +261,8 @@ def strip_boilerplate(
             if keep[i] and key in repeated and i != title_at:
                 keep[i] = False
                 dropped += 1
-    for i in dangling_lead_ins(analysis, keep) | comment_thread(analysis, keep):
+    thread = set() if keep_comments else comment_thread(analysis, keep)
+    for i in dangling_lead_ins(analysis, keep) | thread:
         keep[i] = False
     skip = {title_at, analysis.byline_at}
     paragraphs = _paragraphs(lines, keep, skip, title_at)

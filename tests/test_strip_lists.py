@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from scraper import Capture, build_record
+from scraper._linemodel import default_model
 from scraper.strip import analyse, comment_thread, dangling_lead_ins, strip_boilerplate
 
 ARTICLE = [
@@ -72,17 +73,36 @@ def test_a_page_whose_only_text_is_cut_short_still_gives_it() -> None:
     assert build_record(capture).text == excerpt
 
 
+THREAD = [
+    "Add a Comment",
+    "Comments (2 of 2)",
+    "o 9:44 am January 12, 2024 o Jane Roe wrote :",
+    "I have taken that ferry every morning for ten years and I will miss it badly over the winter.",
+    "o 8:10 am January 12, 2024 o Max Muster wrote :",
+    "The board should have repaired the piles years ago instead of waiting for them to rot away like this.",
+]
+
+
 def test_a_reader_comment_thread_after_the_article_is_dropped() -> None:
-    thread = [
-        "Add a Comment",
-        "Comments (2 of 2)",
-        "o 9:44 am January 12, 2024 o Jane Roe wrote :",
-        "I have taken that ferry every morning for ten years and I will miss it badly over the winter.",
-        "o 8:10 am January 12, 2024 o Max Muster wrote :",
-        "The board should have repaired the piles years ago instead of waiting for them to rot away like this.",
-    ]
-    text, _ = _record(["Ferry pier to close for repairs", *ARTICLE, *thread])
+    text, _ = _record(["Ferry pier to close for repairs", *ARTICLE, *THREAD])
     assert text.split("\n\n") == ARTICLE
+
+
+def test_keep_comments_keeps_the_thread_after_the_article() -> None:
+    page = "\n\n".join(["Ferry pier to close for repairs", *ARTICLE, *THREAD])
+    model = default_model()
+    assert model is not None
+    for decide in (None, model.decide):
+        assert strip_boilerplate(page, decide=decide).paragraphs == tuple(ARTICLE)
+        kept = strip_boilerplate(page, decide=decide, keep_comments=True).paragraphs
+        assert kept[: len(ARTICLE)] == tuple(ARTICLE)
+        assert {THREAD[3], THREAD[5]} <= set(kept[len(ARTICLE) :])  # both comments' bodies
+        assert THREAD[0] not in kept  # the heading stays furniture
+
+
+def test_keep_comments_changes_nothing_on_a_page_without_a_thread() -> None:
+    page = "\n\n".join(["Ferry pier to close for repairs", *ARTICLE, "Share", "© 2025 Harbour Board"])
+    assert strip_boilerplate(page, keep_comments=True) == strip_boilerplate(page)
 
 
 def test_a_subhead_naming_comments_without_a_thread_stays() -> None:
