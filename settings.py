@@ -82,6 +82,7 @@ ARCHIVE_WARCINFO: dict[str, str] = {}  # extra warcinfo fields, e.g. {"descripti
 ARCHIVE_SITE_EVIDENCE = "text"  # off | text | all: drop lines a site repeats on 2+ other archived pages
 ARCHIVE_PROGRESS = False  # the CLI turns this on when stderr is a terminal
 ARCHIVE_JOBS = 0  # extraction processes, replay and crawl (archive.crawl.workers); 0: one per core, 1: in-process
+ARCHIVE_COMMENTS = False  # keep reader comments in the main text (HTML and text captures); --comments
 
 # --- Shared frontier: many workers, one crawl (archive.frontier, archive.crawl.scheduler) ---
 # `scraper crawl --frontier redis://HOST:PORT/DB` sets ARCHIVE_FRONTIER_URL and the scheduler

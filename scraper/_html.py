@@ -135,8 +135,11 @@ def _bodies(tree: lxml_html.HtmlElement) -> list[lxml_html.HtmlElement]:
     return [body for top in tops if isinstance(top.tag, str) for body in top.iter("body")]
 
 
-def extract_html(markup: str, *, url: str | None, max_date: str) -> Extraction:
-    """Return the main text and metadata of a page; CaptureError when it has none."""
+def extract_html(markup: str, *, url: str | None, max_date: str, include_comments: bool = False) -> Extraction:
+    """Return the main text and metadata of a page; CaptureError when it has none.
+
+    With `include_comments`, trafilatura keeps the page's reader comments after the article.
+    """
     tree = parse_html(markup)
     input_words = visible_words(tree)
     own_url = page_url(tree)  # read before trafilatura prunes the tree
@@ -145,7 +148,7 @@ def extract_html(markup: str, *, url: str | None, max_date: str) -> Extraction:
         url=url,
         with_metadata=True,
         favor_precision=EXTRACTOR_OPTIONS["favor_precision"],
-        include_comments=EXTRACTOR_OPTIONS["include_comments"],
+        include_comments=include_comments,
         include_tables=EXTRACTOR_OPTIONS["include_tables"],
         deduplicate=EXTRACTOR_OPTIONS["deduplicate"],
         date_extraction_params={**EXTRACTOR_OPTIONS["date_extraction"], "max_date": max_date},

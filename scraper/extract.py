@@ -65,17 +65,20 @@ def build_record(
     crawl_id: str | None = None,
     evidence: SiteEvidence | None = None,
     evidence_for_html: bool = False,
+    comments: bool = False,
 ) -> Record:
     """Return the normalized record for `capture`; raise CaptureError when it has no article.
 
     With `evidence`, lines its site repeats on other pages are dropped from a text capture
-    (and from an HTML capture's extracted text when `evidence_for_html`).
+    (and from an HTML capture's extracted text when `evidence_for_html`). With `comments`,
+    reader comments after the article are kept (provenance says `include_comments`).
     """
     if not capture.body.strip():
         raise CaptureError("empty capture (no bytes)" if not capture.body else "empty capture (only whitespace)")
     kind = _kind(capture)
     lookup = _lookup(evidence, capture.url) if kind == "text" or evidence_for_html else None
-    extracted, method = _extract_html(capture, lookup) if kind == "html" else _extract_text(capture, lookup)
+    extract = _extract_html if kind == "html" else _extract_text
+    extracted, method = extract(capture, lookup, comments)
     if lookup is not None:
         options = {**method.options, "site_evidence": {"recurring_lines_dropped": extracted.recurring_dropped}}
         method = replace(method, options=options)
@@ -188,13 +191,13 @@ def _kind(capture: Capture) -> str:
     raise CaptureError(f"unsupported media type {capture.media_type!r}")
 
 
-def _extract_html(capture: Capture, recurring: Lookup | None) -> tuple[Extraction, _Method]:
+def _extract_html(capture: Capture, recurring: Lookup | None, comments: bool) -> tuple[Extraction, _Method]:
     markup, encoding = decode_bytes(capture.body, declared=capture.charset or declared_charset(capture.body))
     check_text(markup)
     # Judge dates against the capture's own date, never today's: a replay gives the same
     # record on any day. With no capture date, only the far future is ruled out.
     max_date = capture.captured_at.date().isoformat() if capture.captured_at else _NO_CAPTURE_DATE
-    found = extract_html(markup, url=capture.url, max_date=max_date)
+    found = extract_html(markup, url=capture.url, max_date=max_date, include_comments=comments)
     paragraphs = found.text.split("\n")
     keys = line_keys(paragraphs)
     if recurring is not None and keys:
@@ -202,11 +205,13 @@ def _extract_html(capture: Capture, recurring: Lookup | None) -> tuple[Extractio
         kept = [p for p in paragraphs if line_key(p) not in repeated]
         found = replace(found, text="\n".join(kept), recurring_dropped=len(paragraphs) - len(kept))
     found = replace(found, line_keys=keys)
-    options = EXTRACTOR_OPTIONS if found.text_from is None else {**EXTRACTOR_OPTIONS, "text_from": found.text_from}
+    options = {**EXTRACTOR_OPTIONS, "include_comments": comments}
+    if found.text_from is not None:
+        options["text_from"] = found.text_from
     return found, _Method(encoding, "trafilatura", TRAFILATURA_VERSION, options)
 
 
-def _extract_text(capture: Capture, recurring: Lookup | None) -> tuple[Extraction, _Method]:
+def _extract_text(capture: Capture, recurring: Lookup | None, comments: bool) -> tuple[Extraction, _Method]:
     raw, encoding = decode_bytes(capture.body, declared=capture.charset)
     check_text(raw)
     body, captured_at, author = _split_date_line(raw)
@@ -220,6 +225,7 @@ def _extract_text(capture: Capture, recurring: Lookup | None) -> tuple[Extractio
         max_date=limit.date().isoformat() if limit else None,
         decide=model.decide if model else None,
         recurring=recurring,
+        keep_comments=comments,
     )
     extraction = Extraction(
         text="\n".join(found.paragraphs),
@@ -233,9 +239,10 @@ def _extract_text(capture: Capture, recurring: Lookup | None) -> tuple[Extractio
     )
     claim = {"outlet": outlet.claim()} if outlet else {}
     if model is None:
-        return extraction, _Method(encoding, "scraper.strip", STRIPPER_VERSION, {"model": None, **claim}, captured_at)
+        options: dict[str, object] = {"model": None, "include_comments": comments, **claim}
+        return extraction, _Method(encoding, "scraper.strip", STRIPPER_VERSION, options, captured_at)
     version = f"{STRIPPER_VERSION}+model.{model.version}"
-    options = {"model": model.version, "threshold": model.threshold, **claim}
+    options = {"model": model.version, "threshold": model.threshold, "include_comments": comments, **claim}
     return extraction, _Method(encoding, "scraper.strip", version, options, captured_at)
 
 

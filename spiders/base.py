@@ -38,11 +38,13 @@ class ArchiveSpider(scrapy.Spider):
     `site_evidence` (set by the archive pipeline when ARCHIVE_SITE_EVIDENCE is on) tells
     extraction which lines the capture's site repeats on other archived pages. With
     ARCHIVE_JOBS above 1 (0: one per core) records are built in worker processes
-    (archive.crawl.workers); the pipeline archives them in this one.
+    (archive.crawl.workers); the pipeline archives them in this one. With ARCHIVE_COMMENTS,
+    extraction keeps reader comments.
     """
 
     site_evidence: SiteEvidence | None = None
     evidence_for_html: bool = False
+    comments: bool = False
     pool: ExtractionPool | None = None
     jobs: int = 1
     frontier_worker: FrontierWorker | None = None  # set when this process is one worker of a shared frontier
@@ -56,10 +58,13 @@ class ArchiveSpider(scrapy.Spider):
         settings = crawler.settings
         spider.jobs = max(1, settings.getint("ARCHIVE_JOBS", 1) or available_cores())
         spider.parse_threads = max(1, settings.getint("ARCHIVE_PARSE_THREADS", PARSE_THREADS))
+        spider.comments = settings.getbool("ARCHIVE_COMMENTS")
         if spider.jobs > 1:
             mode = settings.get("ARCHIVE_SITE_EVIDENCE") or "off"
             evidence_url = settings_catalog_url(settings) if mode in SITE_EVIDENCE_MODES and mode != "off" else None
-            spider.pool = ExtractionPool(spider.jobs, evidence_url, evidence_for_html=mode == "all")
+            spider.pool = ExtractionPool(
+                spider.jobs, evidence_url, evidence_for_html=mode == "all", comments=spider.comments
+            )
             spider.pool.prepare()
         crawler.signals.connect(spider.close_pool, signal=signals.spider_closed)
         spider.frontier_worker = frontier_worker(crawler)
@@ -102,10 +107,10 @@ class ArchiveSpider(scrapy.Spider):
         if building is None and self.pool is None:  # --jobs 1: one thread, in order, so the reactor keeps its clock
             if self._builder is None:
                 self._builder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="record-build")
-            work = self._builder.submit(build_item, capture, self.site_evidence, self.evidence_for_html)
+            work = self._builder.submit(build_item, capture, self.site_evidence, self.evidence_for_html, self.comments)
             item = await asyncio.wrap_future(work)
         elif building is None:  # the first START_AFTER captures, while the workers start: here
-            item = build_item(capture, self.site_evidence, self.evidence_for_html)
+            item = build_item(capture, self.site_evidence, self.evidence_for_html, self.comments)
         else:
             item = await building
             self.crawler.stats.inc_value("extraction/in_workers")

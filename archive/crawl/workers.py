@@ -50,14 +50,16 @@ def available_cores() -> int:
 
 
 def build_item(
-    capture: Capture, evidence: SiteEvidence | None = None, evidence_for_html: bool = False
+    capture: Capture, evidence: SiteEvidence | None = None, evidence_for_html: bool = False, comments: bool = False
 ) -> ArchiveItem | CaptureFailure:
     """Return the archive item of `capture`, or the failure that names it and why it has no main text.
 
-    A capture with bytes that extraction fails on is still archived (`NoTextItem`).
+    A capture with bytes that extraction fails on is still archived (`NoTextItem`). With
+    `comments`, reader comments are kept in the main text.
     """
     try:
-        return ArchiveItem(capture, build_record(capture, evidence=evidence, evidence_for_html=evidence_for_html))
+        record = build_record(capture, evidence=evidence, evidence_for_html=evidence_for_html, comments=comments)
+        return ArchiveItem(capture, record)
     except CaptureError as exc:
         return without_text(capture, str(exc))
     except Exception as exc:  # a bug or an extractor crash must still be counted, not lost in a log
@@ -76,9 +78,11 @@ def without_text(capture: Capture, reason: str, record: Record | None = None) ->
     return NoTextItem(capture.source_location, reason, capture=capture, record=record)
 
 
-# In a worker: the catalog it reads site evidence from (its own connection), and the mode.
+# In a worker: the catalog it reads site evidence from (its own connection), the mode, and
+# whether reader comments are kept.
 _evidence: SiteEvidence | None = None
 _evidence_for_html = False
+_comments = False
 
 
 def _alive(pid: int) -> bool:
@@ -106,17 +110,18 @@ def _exit_with(main_pid: int) -> None:
     os._exit(1)
 
 
-def _start_worker(main_pid: int, db_url: str | None, evidence_for_html: bool) -> None:
-    global _evidence, _evidence_for_html
+def _start_worker(main_pid: int, db_url: str | None, evidence_for_html: bool, comments: bool = False) -> None:
+    global _evidence, _evidence_for_html, _comments
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
     threading.Thread(target=_exit_with, args=(main_pid,), daemon=True, name="watch-main").start()
     if db_url is not None:
         _evidence = Catalog(db_url)
     _evidence_for_html = evidence_for_html
+    _comments = comments
 
 
 def _extract(capture: Capture) -> Record | CaptureFailure:
-    item = build_item(capture, _evidence, _evidence_for_html)
+    item = build_item(capture, _evidence, _evidence_for_html, _comments)
     # Only the record goes back: the main process has the capture.
     if isinstance(item, NoTextItem) and item.record is not None:
         return item.record
@@ -128,11 +133,16 @@ def _ready() -> bool:
 
 
 class ExtractionPool:
-    """`jobs` worker processes building records; `evidence_db_url` names the catalog for site evidence."""
+    """`jobs` worker processes building records; `evidence_db_url` names the catalog for site evidence.
 
-    def __init__(self, jobs: int, evidence_db_url: str | None, evidence_for_html: bool = False) -> None:
+    With `comments`, the workers keep reader comments in the main text.
+    """
+
+    def __init__(
+        self, jobs: int, evidence_db_url: str | None, evidence_for_html: bool = False, comments: bool = False
+    ) -> None:
         self.jobs = jobs
-        self.initargs = (os.getpid(), evidence_db_url, evidence_for_html)
+        self.initargs = (os.getpid(), evidence_db_url, evidence_for_html, comments)
         self.seen = 0
         self.executor: ProcessPoolExecutor | None = None
         self.launcher: threading.Thread | None = None
