@@ -162,6 +162,8 @@ def extract_html(markup: str, *, url: str | None, max_date: str, include_comment
         other = readability_text(markup)
         if len("".join(text.split())) < _FALLBACK_RATIO * len("".join(other.split())):
             text, fallback = _without_leading_title(other, doc.title), f"readability-lxml {READABILITY_VERSION}"
+    if include_comments and (doc.comments or "").strip():  # trafilatura keeps them apart from the article
+        text = f"{text}\n{doc.comments}"
     return Extraction(
         text=text,
         title=doc.title or None,

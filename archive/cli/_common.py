@@ -30,6 +30,7 @@ __all__ = [
     "add_filters",
     "bounded",
     "command",
+    "comments_option",
     "db_url",
     "evidence_option",
     "filters_of",
@@ -297,6 +298,15 @@ def evidence_option(cmd: argparse.ArgumentParser) -> None:
         choices=("off", "text", "all"),
         default="text",
         help="drop lines a site repeats on 2+ other pages: in text captures (default), also HTML (all), or never",
+    )
+
+
+def comments_option(cmd: argparse.ArgumentParser) -> None:
+    cmd.add_argument(
+        "--comments",
+        action="store_true",
+        default=None,  # not given: ARCHIVE_COMMENTS (off unless --set) decides
+        help="keep reader comments after the article (default: drop them); recorded per record",
     )
 
 

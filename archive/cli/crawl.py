@@ -13,6 +13,7 @@ from archive.cli._common import (
     EXIT_INTERRUPTED,
     bounded,
     command,
+    comments_option,
     db_url,
     evidence_option,
     open_catalog,
@@ -49,7 +50,17 @@ SCOPE_FLAGS = {
 }
 REQUISITE_KEYS = ("requisites_per_page", "requisite_max_bytes", "requisites_any_site")  # only with --requisites
 SCOPE_KEYS = tuple(SCOPE_FLAGS)
-WORKER_OPTIONS = ("contact", "concurrency", "timeout", "max_body_bytes", "retries", "allow_network", "operator", "jobs")
+WORKER_OPTIONS = (
+    "contact",
+    "concurrency",
+    "timeout",
+    "max_body_bytes",
+    "retries",
+    "allow_network",
+    "operator",
+    "jobs",
+    "comments",
+)
 
 
 def add_commands(sub: Any) -> None:
@@ -175,6 +186,7 @@ def _worker_options(cmd: argparse.ArgumentParser) -> None:
     )
     set_option(cmd)
     evidence_option(cmd)
+    comments_option(cmd)
 
 
 @dataclass
@@ -206,6 +218,7 @@ def _plan(args: argparse.Namespace, previous: CrawlRun | None = None) -> CrawlPl
         "ARCHIVE_OPERATOR": args.operator,
         "ARCHIVE_SITE_EVIDENCE": args.site_evidence,
         "ARCHIVE_JOBS": args.jobs,
+        "ARCHIVE_COMMENTS": args.comments,
         "ARCHIVE_ALLOW_NETWORKS": args.allow_network or None,
     }
     if args.delay is not None and args.delay == 0:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from archive.cli._common import (
     bounded,
     command,
+    comments_option,
     db_url,
     evidence_option,
     open_catalog,
@@ -41,6 +42,7 @@ def add_commands(sub: Any) -> None:
     redo.add_argument("--enqueue", action="store_true", help="with --frontier: queue the files for workers, and exit")
     set_option(redo)
     evidence_option(redo)
+    comments_option(redo)
     frontier_options(redo, worker=True)
 
 
@@ -100,7 +102,7 @@ def _reextract(args: argparse.Namespace) -> int:
     from archive.layout import DataLayout
     from archive.runner import frontier_settings, recorded_paths, run_reextract
 
-    overrides = {"ARCHIVE_SITE_EVIDENCE": args.site_evidence, **settings_given(args)}
+    overrides = {"ARCHIVE_SITE_EVIDENCE": args.site_evidence, "ARCHIVE_COMMENTS": args.comments, **settings_given(args)}
     if frontier_url(args) and args.enqueue:
         return _enqueue_files(args)
     frontier = None

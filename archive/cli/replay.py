@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from archive.cli._common import (
     bounded,
     command,
+    comments_option,
     db_url,
     evidence_option,
     print_summary,
@@ -44,12 +45,14 @@ def add_commands(sub: Any) -> None:
     _paths_option(replay)
     set_option(replay)
     evidence_option(replay)
+    comments_option(replay)
 
     extract = sub.add_parser("extract", help="extract text and metadata only; archive nothing")
     extract.add_argument("paths", nargs="+", metavar="FILE")
     extract.add_argument("--format", choices=("text", "json", "jsonl"), default="text")
     _paths_option(extract)
     evidence_option(extract)
+    comments_option(extract)
     extract.set_defaults(func=_extract)
 
 
@@ -64,9 +67,9 @@ def _paths_option(cmd: argparse.ArgumentParser) -> None:
 def _replay(args: argparse.Namespace) -> int:
     from archive.runner import run_replay
 
-    overrides = (
-        {"ARCHIVE_ABSOLUTE_PATHS": True, **settings_given(args)} if args.absolute_paths else settings_given(args)
-    )
+    overrides: dict[str, object] = {"ARCHIVE_COMMENTS": args.comments, **settings_given(args)}
+    if args.absolute_paths:
+        overrides = {"ARCHIVE_ABSOLUTE_PATHS": True, **overrides}
     stats = run_replay(
         args.paths,
         data_dir=args.data,
@@ -95,7 +98,9 @@ def _extract(args: argparse.Namespace) -> int:
             continue
         try:
             capture = load_capture(found)
-            record = build_record(capture, evidence=evidence, evidence_for_html=args.site_evidence == "all")
+            record = build_record(
+                capture, evidence=evidence, evidence_for_html=args.site_evidence == "all", comments=bool(args.comments)
+            )
         except (SourceError, CaptureError) as exc:
             failed += 1
             print(f"error: {shown(found.shown)}: {shown(exc)}", file=sys.stderr)
