@@ -4,6 +4,9 @@ The metric is the one trafilatura's evaluation uses: for every page, each "with"
 snippet found in the whitespace-normalized output is a true positive (else a false
 negative), each "without" snippet found is a false positive (else a true negative);
 precision, recall and F1 are computed over all snippets of all pages.
+
+Ground-truth sets (html/ID.html.gz beside gt/ID.txt, the more-dev sets) are scored by
+bag-of-words token F1 per page, averaged over pages (`truth_scores`).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +31,7 @@ from scraper.strip import strip_boilerplate
 from scraper.urls import site_of
 
 __all__ = [
+    "MARGINS",
     "MODES",
     "RENDERERS",
     "EvalPage",
@@ -36,6 +41,7 @@ __all__ = [
     "evaluate",
     "load_eval_set",
     "load_truth_set",
+    "margins",
     "pages_of_sites",
     "render_text",
     "seed_report",
@@ -186,29 +192,31 @@ def extracted_texts(pages: Iterable[EvalPage]) -> Iterator[str]:
             continue
 
 
-def _ours_html(page: EvalPage) -> str:
+def _ours_html(page: EvalPage, comments: bool = False) -> str:
     capture = Capture(page.raw(), "file", str(page.path), "text/html", url=page.url)
-    return build_record(capture).text
+    return build_record(capture, comments=comments).text
 
 
-def _trafilatura(*, fast: bool = False, favor_precision: bool = False) -> Callable[[EvalPage], str]:
+def _trafilatura(
+    *, fast: bool = False, favor_precision: bool = False, comments: bool = False
+) -> Callable[[EvalPage], str]:
     def run(page: EvalPage) -> str:
         import trafilatura
 
         out = trafilatura.extract(
-            page.raw(), url=page.url, include_comments=False, fast=fast, favor_precision=favor_precision
+            page.raw(), url=page.url, include_comments=comments, fast=fast, favor_precision=favor_precision
         )
         return out or ""
 
     return run
 
 
-def _text_mode(renderer: str, strip: bool) -> Callable[[EvalPage], str]:
+def _text_mode(renderer: str, strip: bool, comments: bool = False) -> Callable[[EvalPage], str]:
     def run(page: EvalPage) -> str:
         rendered = render_text(page.html(), renderer)
         if not strip:
             return rendered
-        return build_record(_text_capture(page, rendered)).text
+        return build_record(_text_capture(page, rendered), comments=comments).text
 
     return run
 
@@ -250,30 +258,42 @@ MODES: dict[str, Callable[[EvalPage], str]] = {
     "text-html2text": _text_mode("html2text", strip=True),
     "text-site-evidence": _SiteEvidenceText(),
     "text-keep-all": _text_mode("inscriptis", strip=False),
+    # Reader comments kept (--comments; trafilatura's include_comments): Dragnet's truth counts them.
+    "html+comments": partial(_ours_html, comments=True),
+    "trafilatura+comments": _trafilatura(comments=True),
+    "text+comments": _text_mode("inscriptis", strip=True, comments=True),
 }
+# Pairs of modes whose difference a ground-truth report states (ours minus the reference).
+MARGINS = (("html", "trafilatura"), ("html+comments", "trafilatura+comments"), ("text", "html"))
 
 
 def evaluate(pages: Sequence[EvalPage], modes: Iterable[str]) -> list[ModeResult]:
     """Return each mode's scores and speed over `pages` (an extraction that fails scores as empty)."""
     results = []
     for mode in modes:
-        extract = MODES[mode]
-        result = ModeResult(mode)
-        started = time.perf_counter()
-        prepare = getattr(extract, "prepare", None)
-        if prepare is not None:
-            prepare(pages)
-        for page in pages:
-            try:
-                output = extract(page)
-            except CaptureError:
-                output = ""
-                result.failures += 1
+        result = ModeResult(mode, pages=len(pages))
+        outputs, result.failures, result.seconds = _outputs(mode, pages)
+        for page, output in zip(pages, outputs, strict=True):
             result.scores.add(score_output(page, output))
-            result.pages += 1
-        result.seconds = time.perf_counter() - started
         results.append(result)
     return results
+
+
+def _outputs(mode: str, pages: Sequence[EvalPage]) -> tuple[list[str], int, float]:
+    """Return a mode's output for each page ("" where extraction failed), how many failed, and the seconds taken."""
+    extract = MODES[mode]
+    started = time.perf_counter()
+    prepare = getattr(extract, "prepare", None)
+    if prepare is not None:
+        prepare(pages)
+    outputs, failures = [], 0
+    for page in pages:
+        try:
+            outputs.append(extract(page))
+        except CaptureError:
+            outputs.append("")
+            failures += 1
+    return outputs, failures, time.perf_counter() - started
 
 
 @dataclass(frozen=True, slots=True)
@@ -372,20 +392,28 @@ def token_f1(output: str, truth: str) -> float:
 
 
 def truth_scores(pages: Sequence[tuple[EvalPage, str]], modes: Iterable[str]) -> dict[str, dict[str, float]]:
-    """Return, per mode, the mean token F1 over `pages` and how many came back empty (a failure scores as empty)."""
+    """Return, per mode, the mean token F1 over `pages`, how many came back empty, and the speed.
+
+    A page extraction fails on scores as empty; `failures` counts those among the empty ones.
+    """
     results = {}
     for mode in modes:
-        extract, total, empty = MODES[mode], 0.0, 0
-        for page, truth in pages:
-            try:
-                output = extract(page)
-            except CaptureError:
-                output = ""
-            empty += not output.strip()
-            total += token_f1(output, truth)
+        outputs, failures, seconds = _outputs(mode, [page for page, _ in pages])
+        total = sum(token_f1(output, truth) for output, (_, truth) in zip(outputs, pages, strict=True))
         results[mode] = {
             "token_f1": round(total / len(pages), 4) if pages else 0.0,
             "pages": len(pages),
-            "empty": empty,
+            "empty": sum(1 for output in outputs if not output.strip()),
+            "failures": failures,
+            "pages_per_second": round(len(pages) / seconds, 1) if seconds else 0.0,
         }
     return results
+
+
+def margins(scores: dict[str, dict[str, float]]) -> dict[str, float]:
+    """Return the token F1 differences of the MARGINS pairs both scored, named "ours - reference"."""
+    return {
+        f"{ours} - {reference}": round(scores[ours]["token_f1"] - scores[reference]["token_f1"], 4)
+        for ours, reference in MARGINS
+        if ours in scores and reference in scores
+    }

@@ -26,13 +26,24 @@ MODE_NAMES = (
     "text-html2text",
     "text-site-evidence",
     "text-keep-all",
+    "html+comments",
+    "trafilatura+comments",
+    "text+comments",
 )
 
 
 def add_commands(sub: Any) -> None:
     """Register `eval`, `train-stripper` and `train-idf` on the CLI's subcommand parser."""
     evaluate = sub.add_parser("eval", help="score extraction quality on a labeled corpus")
-    _set_option(evaluate)
+    _set_option(evaluate, from_environment=False)  # $SCRAPER_EVAL_SET is read unless --truth is given
+    evaluate.add_argument(
+        "--truth",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a ground-truth set, html/ID.html.gz beside gt/ID.txt, scored by token F1 (repeatable)",
+    )
     evaluate.add_argument(
         "--modes", default="html,text", help=f"comma-separated, of: {', '.join(MODE_NAMES)} (default html,text)"
     )
@@ -61,9 +72,21 @@ def add_commands(sub: Any) -> None:
     idf.set_defaults(func=_train_idf)
 
 
-def _set_option(cmd: argparse.ArgumentParser) -> None:
+def _set_option(cmd: argparse.ArgumentParser, *, from_environment: bool = True) -> None:
+    cmd.add_argument("--set", type=Path, default=_environment_set() if from_environment else None, help=EVAL_SET_HELP)
+
+
+def _environment_set() -> Path | None:
     given = os.environ.get("SCRAPER_EVAL_SET")
-    cmd.add_argument("--set", type=Path, default=Path(given) if given else None, help=EVAL_SET_HELP)
+    return Path(given) if given else None
+
+
+def _truth_sets(args: argparse.Namespace) -> list[Path]:
+    """Return the ground-truth sets the command names; UsageError names one that is not one."""
+    for directory in args.truth:
+        if not (directory / "html").is_dir() or not (directory / "gt").is_dir():
+            raise UsageError(f"{directory}: not a ground-truth set (no html/ and gt/ folders there)")
+    return list(args.truth)
 
 
 def _eval_set(args: argparse.Namespace) -> Path:
@@ -83,10 +106,15 @@ def _eval(args: argparse.Namespace) -> int:
     unknown = [m for m in modes if m not in MODES]
     if unknown:
         raise UsageError(f"unknown mode(s) {', '.join(unknown)}; choose from {', '.join(MODES)}")
-    if modes:
+    truth = _truth_sets(args)
+    if args.set is None and not truth:
+        args.set = _environment_set()
+    if modes and (args.set is not None or not truth):
         pages = pages_of_sites(load_eval_set(_eval_set(args))[: args.limit], args.min_site_pages)
         report["corpus"] = {"set": str(args.set), "pages": len(pages)}
         report["modes"] = [r.as_dict() for r in evaluate(pages, modes)]
+    if modes and truth:
+        report["truth"] = [_truth_report(directory, modes, args.limit) for directory in truth]
     if args.seeds:
         report["seeds"] = seed_report(args.seeds, args.labels or args.seeds / "labels.json")
     if args.format == "json":
@@ -97,6 +125,8 @@ def _eval(args: argparse.Namespace) -> int:
             f"{row['mode']:<22} P {row['precision']:.4f}  R {row['recall']:.4f}  F1 {row['f1']:.4f}  "
             f"{row['pages_per_second']:>6} pages/s  ({row['failures']} failed of {row['pages']})"
         )
+    for found in report.get("truth", []):
+        _print_truth(found)
     if "seeds" in report:
         seeds = report["seeds"]
         print(
@@ -104,6 +134,32 @@ def _eval(args: argparse.Namespace) -> int:
             f"{seeds['boilerplate_dropped']:.1%} of boilerplate words dropped ({seeds['captures']} captures)"
         )
     return 0
+
+
+def _truth_report(directory: Path, modes: list[str], limit: int | None) -> dict[str, Any]:
+    """Return one ground-truth set's scores: token F1 and empty pages per mode, and the margins."""
+    from scraper.evaluation import load_truth_set, margins, truth_scores
+
+    pages = load_truth_set(directory)[:limit]
+    scores = truth_scores(pages, modes)
+    return {
+        "set": str(directory),
+        "name": directory.resolve().name,
+        "pages": len(pages),
+        "modes": [{"mode": mode, **found} for mode, found in scores.items()],
+        "margins": margins(scores),
+    }
+
+
+def _print_truth(found: dict[str, Any]) -> None:
+    print(f"{found['name']}: {found['pages']} pages, token F1 against the ground truth")
+    for row in found["modes"]:
+        print(
+            f"  {row['mode']:<22} F1 {row['token_f1']:.4f}  {row['empty']:>4} empty ({row['failures']} failed)  "
+            f"{row['pages_per_second']:>6} pages/s"
+        )
+    for name, margin in found["margins"].items():
+        print(f"  {name:<38} {margin:+.4f}")
 
 
 def _train_stripper(args: argparse.Namespace) -> int:
