@@ -56,3 +56,42 @@ def test_a_word_in_more_documents_than_the_cap_is_ranked_among_the_newest(
     assert sorted(h.record.id for h in newest) == sorted(ids)
     assert all(h.score is not None and h.score == pytest.approx(relevance[h.record.id]) for h in newest)
     assert len({h.score for h in newest}) == DOCUMENTS  # scores that tell the documents apart
+
+
+def _plain(number: int, text: str, url: str | None = None) -> Record:
+    url = url or f"file:///plain-{number}.txt"
+    capture = Capture(payload=text.encode(), source_kind="file", source_location=url, media_type="text/plain", url=url)
+    where = WarcLocation("x.warc.gz", number, 10, f"<urn:uuid:{number}>")
+    return build_record(capture).with_provenance(warc_raw=where, warc_conversion=where, warc_metadata=where)
+
+
+def test_the_newest_matches_are_found_when_the_newest_documents_lack_the_words(
+    catalog: Catalog, lighthouses: list[Record], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # PostgreSQL first looks for the newest matches among the newest ids, in a range sized by the
+    # planner's estimate: an estimate of every document puts only the newest three in range, and
+    # none of them holds the word. The search must look further back, not come back short.
+    for number in range(3):
+        catalog.add_records([_plain(100 + number, f"A quiet harbour morning, number {number}, with gulls. " * 3)])
+    monkeypatch.setattr(search, "RANK_WITHIN", 3)
+    monkeypatch.setattr(search, "_pg_estimate", lambda _session, _tsquery: 1_000_000)
+    found = [h.record.id for h in catalog.search("lighthouse", limit=20)]
+    assert found == [r.id for r in lighthouses[5:8]]
+
+
+def test_pages_of_tied_scores_list_every_capture_once_in_order(catalog: Catalog) -> None:
+    # Ten documents that score alike, three of them captured twice (same text, another URL): on
+    # PostgreSQL a relevance page joins only the best documents and those tied with them.
+    text = "The ferry crossed the sound at dawn and the ferry came back at dusk. " * 3
+    records = []
+    for number in range(10):
+        body = text + f"Crossing number {number}."
+        records.append(_plain(number, body))
+        if number % 3 == 0:
+            records.append(_plain(50 + number, body, url=f"file:///again-{number}.txt"))
+    catalog.add_records(records)
+    whole = [(h.record.id, h.score) for h in catalog.search("ferry", limit=100)]
+    assert sorted(i for i, _ in whole) == sorted(r.id for r in records)  # 14 captures, each once
+    assert [s for _, s in whole] == sorted(s for _, s in whole)  # best (lowest) first
+    paged = [(h.record.id, h.score) for page in range(5) for h in catalog.search("ferry", limit=3, offset=3 * page)]
+    assert paged == whole

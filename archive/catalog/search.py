@@ -11,9 +11,11 @@ from sqlalchemy import (
     Boolean,
     ColumnElement,
     Engine,
+    Integer,
     Select,
     String,
     Text,
+    and_,
     cast,
     distinct,
     func,
@@ -118,12 +120,15 @@ def _search(
     )
     estimate = _pg_estimate(session, tsquery) if tsquery is not None else None  # SQLite: FTS5 needs none
     within = RANK_WITHIN if ranked and not on_captures and (estimate is None or estimate > RANK_WITHIN) else None
-    dense = estimate is not None and estimate > 4 * RANK_WITHIN
-    match = (
-        _fts(dialect, query, tsquery, facets, scored=ranked, within=within, dense=dense)
-        if query and query.strip()
-        else None
-    )
+    match = None
+    if query and query.strip() and within is not None and tsquery is not None:  # PostgreSQL: the newest, by id
+        newest = _pg_newest(session, tsquery, facets, within, estimate or within)
+        match = _fts(dialect, query, tsquery, facets, among=newest)
+    elif query and query.strip():
+        dense = estimate is not None and estimate > 4 * RANK_WITHIN
+        match = _fts(dialect, query, tsquery, facets, scored=ranked, within=within, dense=dense)
+    if match is not None and ranked and dialect == "postgresql" and not on_captures and not versions:
+        match = _best_documents(match, filters, offset + limit)
     stmt: Select[Any]
     if match is None:
         no_score: ColumnElement[Any] = literal_column("NULL")  # untyped: PostgreSQL sends it as text
@@ -290,9 +295,10 @@ def _fts(
 ) -> Any:
     """Return a subquery of (doc_id, score) for the documents matching the words and `facets`; None: no words.
 
-    `scored`: the score is worked out (else NULL); `within`: only the newest `within` matching
-    documents (highest ids); `among`: only these documents; `dense` (PostgreSQL): the words are in
-    so many documents that the newest are found soonest walking the primary key backwards.
+    `scored`: the score is worked out (else NULL); `within` (SQLite): only the newest `within`
+    matching documents (highest ids); `among`: only these documents, known to match; `dense`
+    (PostgreSQL): the words are in so many documents that a walk in the page's order meets
+    matches soonest.
     """
     no_score: ColumnElement[Any] = literal_column("NULL")
     if dialect == "sqlite":
@@ -311,27 +317,72 @@ def _fts(
         search_column: ColumnElement[Any] = literal_column("documents.search")
         doc_id = Document.__table__.c.id
         score = -func.ts_rank_cd(search_column, constant) if scored else no_score
-        matching = select(doc_id.label("doc_id"), score.label("score")).where(search_column.op("@@")(constant))
-        if facets:
-            tokens = cast(postgresql.array(list(facets)), postgresql.ARRAY(Text))
-            matching = matching.where(func.string_to_array(Document.facets, " ").op("@>")(tokens))
-    if among is not None:
-        matching = matching.where(doc_id.in_(list(among)))
-    if within is None and dialect == "postgresql" and not dense:
+        if among is not None:  # they match: scored by primary key, their tsvectors not tested again
+            ids = cast(literal(list(among), postgresql.ARRAY(Integer)), postgresql.ARRAY(Integer))
+            return select(doc_id.label("doc_id"), score.label("score")).where(doc_id == func.any(ids)).subquery()
+        matching = select(doc_id.label("doc_id"), score.label("score")).where(_pg_matches(tsquery or "", facets))
+        if dense:
+            return matching.subquery()
         # Found on the text index first. Else the planner may walk captures in the page's order,
         # reading each one's tsvector, a long walk when few documents match.
         return matching.cte("matching").prefix_with("MATERIALIZED")
-    if within is not None and dialect == "sqlite":  # FTS5 reads a term's documents newest first, scoring those kept
+    if among is not None:
+        matching = matching.where(doc_id.in_(list(among)))
+    if within is not None:  # FTS5 reads a term's documents newest first, scoring those kept
         matching = matching.order_by(doc_id.desc()).limit(within)
-    elif within is not None:
-        # The newest matches, then only they are scored. Walking the primary key backwards tests
-        # each row's tsvector until `within` match: quick when most rows do, slow when few do, where
-        # the text index finds them all first ("+ 0" keeps the planner from the primary key).
-        assert matching.whereclause is not None  # the words' match, at least
-        order = doc_id if dense else doc_id + 0
-        newest = select(doc_id).where(matching.whereclause).order_by(order.desc()).limit(within)
-        matching = select(doc_id.label("doc_id"), score.label("score")).where(doc_id.in_(newest.scalar_subquery()))
     return matching.subquery()
+
+
+def _pg_matches(tsquery: str, facets: Sequence[str]) -> ColumnElement[bool]:
+    """Return the condition that a document holds the words (`tsquery`) and every facet token."""
+    constant = cast(literal(tsquery), postgresql.TSQUERY)
+    condition: ColumnElement[bool] = literal_column("documents.search").op("@@")(constant)
+    if facets:
+        tokens = cast(postgresql.array(list(facets)), postgresql.ARRAY(Text))
+        condition = and_(condition, func.string_to_array(Document.facets, " ").op("@>")(tokens))
+    return condition
+
+
+def _pg_newest(session: Session, tsquery: str, facets: Sequence[str], within: int, estimate: int) -> list[int]:
+    """Return the ids of the newest `within` documents matching (highest ids), found on the text index.
+
+    Walking the primary key backwards tests each row's tsvector, hundreds of ms for a common
+    word; the planner prefers it all the same (it prices the test like reading any column). So
+    index scans are off for this statement: the text index's matches are intersected with a
+    range of the newest ids wide enough, by the planner's estimate of the words' share, to hold
+    `within` of them (one and a half times that), then only those rows are read. When the
+    estimate was too low the range falls short and every match is read instead.
+    """
+    newest = session.execute(select(func.max(Document.id))).scalar_one() or 0
+    span = int(1.5 * within * newest / max(estimate, 1)) + within
+    doc_id = Document.__table__.c.id
+    before = session.execute(select(func.current_setting("enable_indexscan"))).scalar_one()
+    session.execute(select(func.set_config("enable_indexscan", "off", True)))
+    try:
+        for low in (newest - span, None) if span < newest else (None,):
+            stmt = select(doc_id).where(_pg_matches(tsquery, facets))
+            if low is not None:
+                stmt = stmt.where(doc_id > low)
+            found = list(session.scalars(stmt.order_by(doc_id.desc()).limit(within)))
+            if len(found) == within or low is None:
+                return found
+        raise AssertionError("unreachable: the last range is unbounded")
+    finally:
+        session.execute(select(func.set_config("enable_indexscan", before, True)))
+
+
+def _best_documents(match: Any, filters: SearchFilters, wanted: int) -> Any:
+    """Return `match` cut to the documents whose captures can be among the first `wanted` by relevance.
+
+    Every document has a capture, and without a filter every capture of a matching document
+    matches: the first `wanted` captures by (score, id) are then captures of the `wanted`
+    best-scored documents and of those tied with the last of them. Joining only these to their
+    captures, not every scored document (thousands), halves a common word's search on PostgreSQL.
+    With --site or --language a document's captures may not all match: then nothing is cut.
+    """
+    if filters.site or filters.language:
+        return match
+    return select(match.c.doc_id, match.c.score).order_by(match.c.score).fetch(wanted, with_ties=True).subquery()
 
 
 def _snippets(session: Session, query: str, tsquery: str | None, document_ids: Collection[int]) -> dict[int, str]:

@@ -7,6 +7,7 @@ schema is refused rather than migrated (a migration writes).
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,16 +18,25 @@ from sqlalchemy.orm import Session
 from archive.catalog import search
 from archive.catalog.engine import statement_timeout
 from archive.catalog.facade import Catalog
-from archive.catalog.filters import SearchFilters
+from archive.catalog.filters import SearchFilters, checked
 from archive.catalog.models import CaptureRow
 from archive.catalog.schema import SCHEMA_REVISION, schema_revision
 from archive.errors import UsageError
 
-__all__ = ["COUNT_CAP", "SiteFigures", "count_hits", "open_read_only", "run_progress", "site_figures"]
+__all__ = [
+    "COUNT_CAP",
+    "SiteFigures",
+    "count_hits",
+    "count_hits_soon",
+    "open_read_only",
+    "run_progress",
+    "site_figures",
+]
 
 # Past this many matches the total reads "10,000+": counting every match of a common word on a
 # large catalog costs more than the page itself.
 COUNT_CAP = 10_000
+_COUNTERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="serve-count")
 
 
 def open_read_only(url: str) -> Catalog:
@@ -54,6 +64,13 @@ def _read_only_pg(dbapi_connection: Any, _record: Any) -> None:
 def count_hits(engine: Engine, query: str | None, filters: SearchFilters, *, versions: bool) -> int:
     """Return how many captures `search` finds for these arguments, at most COUNT_CAP + 1."""
     return search.count(engine, query, filters, versions=versions, cap=COUNT_CAP)
+
+
+def count_hits_soon(engine: Engine, query: str | None, filters: SearchFilters, *, versions: bool) -> Future[int]:
+    """Return `count_hits` being worked out on a thread of its own; UsageError at once for a bad query or filter."""
+    search.query_words(query)
+    checked(filters)
+    return _COUNTERS.submit(count_hits, engine, query, filters, versions=versions)
 
 
 @dataclass(frozen=True, slots=True)
