@@ -16,6 +16,7 @@ import os
 import re
 import socket
 import uuid
+import zlib
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -39,6 +40,9 @@ __all__ = ["DEFAULT_MAX_SIZE", "WarcFileWriter", "WarcWriteFailed", "open_marker
 WARC_VERSION = "WARC/1.1"
 SOFTWARE = f"scraper-archive/{__version__} (warcio/{version('warcio')}; trafilatura/{version('trafilatura')})"
 DEFAULT_MAX_SIZE = 1 << 30
+# warcio compresses at level 9. Level 6 (gzip's own default) compresses the development set's
+# pages 1.5 times as fast for 0.5% more bytes (benchmarks/results: WARC writing per page).
+GZIP_LEVEL = 6
 _HOP_BY_HOP = ("transfer-encoding",)
 TEXT_URN = "urn:text:"
 RECORD_URN = "urn:record:"
@@ -462,11 +466,17 @@ class WarcFileWriter:
 
     def _append(self, out: _OpenFile, warc_record: ArcWarcRecord) -> WarcLocation:
         buffer = io.BytesIO()
-        _Sha256Writer(buffer, gzip=True, warc_version=WARC_VERSION).write_record(warc_record)
-        data = buffer.getvalue()
+        _Sha256Writer(buffer, gzip=False, warc_version=WARC_VERSION).write_record(warc_record)
+        data = gzip_member(buffer.getvalue())
         offset = out.size + len(out.pending)
         out.pending += data
         return WarcLocation(out.name, offset, len(data), warc_record.rec_headers.get_header("WARC-Record-ID"))
+
+
+def gzip_member(data: bytes) -> bytes:
+    """Return `data` as one gzip member (a record of a .warc.gz), at zlib level GZIP_LEVEL."""
+    compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, zlib.MAX_WBITS | 16)
+    return compressor.compress(data) + compressor.flush()
 
 
 def _write_all(fd: int, data: bytes) -> None:
