@@ -30,7 +30,7 @@ __all__ = [
 ]
 
 # Bumped whenever a change alters what the stripper keeps; recorded in provenance.
-STRIPPER_VERSION = "2"
+STRIPPER_VERSION = "3"
 
 # Phrases that mark page furniture in many languages. Weight 2: enough alone;
 # weight 1: only on a short line. Whole-line markers are checked separately.
@@ -100,7 +100,11 @@ _COMMENTS_RE = re.compile(
     re.IGNORECASE,
 )
 _ATTRIBUTION_RE = re.compile(r"\b(?:wrote|says|schrieb|a écrit|escribió|ha scritto|schreef)\s*:\s*$", re.IGNORECASE)
-_COLLAPSED_WORDS = 150
+# A line this long in a page that gave nothing is paragraphs run together (an old table layout,
+# a render without line breaks), unless its furniture phrases come more often than one in
+# _WORDS_PER_MARKER words.
+_COLLAPSED_WORDS = 40
+_WORDS_PER_MARKER = 15
 _THREAD_HEADING_WORDS = 6
 # A commenter's attribution is a short line of its own: "o 9:44 am January 12, 2012 o Jane Roe wrote :".
 _ATTRIBUTION_WORDS = 12
@@ -133,6 +137,7 @@ class _Line:
     count: bool
     prose: bool
     teaser: bool
+    markers: int = 0  # furniture phrases found in it, strong or weak
 
 
 @dataclass(slots=True)
@@ -266,8 +271,11 @@ def strip_boilerplate(
         keep[i] = False
     skip = {title_at, analysis.byline_at}
     paragraphs = _paragraphs(lines, keep, skip, title_at)
-    if not paragraphs:  # the site's own furniture stays out even then
-        last = [k and key not in repeated for k, key in zip(_last_resort(lines), keys, strict=True)]
+    for fallback in (_last_resort, _not_furniture):
+        if paragraphs:
+            break
+        # The site's own furniture stays out even then.
+        last = [k and key not in repeated for k, key in zip(fallback(lines), keys, strict=True)]
         paragraphs = _paragraphs(lines, last, skip, title_at)
     return StrippedText(
         title=lines[title_at].text if title_at is not None else None,
@@ -314,16 +322,31 @@ def _last_resort(lines: list[_Line]) -> list[bool]:
     A page the model finds no article in (a thin post among a blog's menus, a render that ran
     its text into a few long lines) still says something; its sentence-like lines of
     _PROSE_MIN_WORDS words or more that are not sure furniture are the best guess. A line of
-    _COLLAPSED_WORDS words or more is a whole page run together (an old table layout): the
-    phrases that mark furniture on a line of its own are bound to occur in it, so it counts
-    whatever they say. A capture of furniture only ("Home", "Share", "© 2025") still gives nothing.
+    _COLLAPSED_WORDS words or more is paragraphs run together: a few furniture phrases or a
+    capitalized word after its last stop (which on a short line marks a photo credit) are
+    bound to occur in it, so only phrases dense enough to make it a footer count.
     """
     return [
-        (line.prose or line.words >= _PROSE_MIN_WORDS)
-        and not (line.count or line.caption)
-        and (not line.furniture or line.words >= _COLLAPSED_WORDS)
-        for line in lines
+        (line.prose or line.words >= _PROSE_MIN_WORDS) and (_collapsed(line) or _kept_alone(line)) for line in lines
     ]
+
+
+def _not_furniture(lines: list[_Line]) -> list[bool]:
+    """Return the lines to keep when no line is shaped like article text: all but sure furniture.
+
+    A page without an article (a 404 page, a forum's "no such topic", a redirect notice) is
+    still best told by what it says. A capture of sure furniture only (share counts,
+    "Advertisement", "© 2025 All rights reserved") still gives nothing.
+    """
+    return [_kept_alone(line) for line in lines]
+
+
+def _kept_alone(line: _Line) -> bool:
+    return not (line.furniture or line.count or line.caption)
+
+
+def _collapsed(line: _Line) -> bool:
+    return line.words >= _COLLAPSED_WORDS and line.markers * _WORDS_PER_MARKER <= line.words and not line.count
 
 
 def _described(raw_lines: list[str]) -> list[_Line]:
@@ -382,6 +405,7 @@ def _describe(raw: str, *, glued: bool = False) -> _Line:
         count=bool(_COUNT_RE.match(text)),
         prose=long_enough and sentence and not truncated and not furniture,
         teaser=truncated,
+        markers=strong + weak,
     )
 
 

@@ -120,3 +120,31 @@ def test_a_page_run_together_into_one_long_line_still_gives_it() -> None:
     assert strip_boilerplate(collapsed).paragraphs == (collapsed,)
     capture = Capture(collapsed.encode(), "file", "c.txt", "text/plain")
     assert build_record(capture).text == collapsed
+
+
+def test_a_page_run_together_into_a_few_long_lines_still_gives_them() -> None:
+    """An old layout rendered as three long lines: menu words on the first, a stop and "Comments" ending the
+    second (a photo credit's shape on a short line), a footer of its own on the third."""
+    lines = [
+        " | ".join(["Home", "News", "Share", "Subscribe", "Related", ARTICLE[0], ARTICLE[1]]),
+        " ".join([ARTICLE[2], ARTICLE[3], "Comments"]),
+        " | ".join(["Privacy", "Terms of use", "Advertise with us", "Contact", "Sign in", "© 2005 Harbour Board"]),
+    ]
+    assert strip_boilerplate("\n".join(lines)).paragraphs == (lines[0], lines[1])
+    capture = Capture("\n".join(lines).encode(), "file", "c.txt", "text/plain")
+    assert build_record(capture).text == "\n\n".join(lines[:2])
+
+
+def test_a_page_with_no_article_gives_what_it_says() -> None:
+    """A forum's error page: no line is article-shaped, yet its message and headings are the page."""
+    page = [
+        "Harbour Forum",
+        "FAQ Search Memberlist Usergroups Register",
+        "Log in to check your private messages",
+        "Information",
+        "The topic you asked for does not exist",
+        "Powered by phpBB © 2005",
+    ]
+    # Checked by hand: "Log in" and "©" are furniture phrases, "Information" has a counter label's shape.
+    assert strip_boilerplate("\n".join(page)).paragraphs == (page[0], page[1], page[4])
+    assert strip_boilerplate("404 : Page Not Found").paragraphs == ("404 : Page Not Found",)
