@@ -83,11 +83,23 @@ def parse_html(markup: str) -> lxml_html.HtmlElement:
     """Return the page's lxml tree; CaptureError when there is no document to parse."""
     try:
         tree = trafilatura.load_html(markup)
+        if tree is None:  # trafilatura turns down a page that never names <html> and parses to one block
+            tree = _as_document(markup)
     except (ParserError, ValueError) as exc:
         raise CaptureError(f"unparseable HTML: {exc}") from exc
     if tree is None:
         raise CaptureError("unparseable HTML: no document element")
     return tree
+
+
+def _as_document(markup: str) -> lxml_html.HtmlElement | None:
+    """Return the page parsed as a whole document, a fragment put inside <html><body>; None when it has no text.
+
+    Old and hand-written pages often start straight with a <div> or <table>: a browser shows them
+    whole. Only a page with visible text counts, so markup with nothing to read still fails here.
+    """
+    tree = lxml_html.document_fromstring(markup)
+    return tree if visible_words(tree) else None
 
 
 def page_url(tree: lxml_html.HtmlElement) -> str | None:
@@ -154,14 +166,16 @@ def extract_html(markup: str, *, url: str | None, max_date: str, include_comment
         date_extraction_params={**EXTRACTOR_OPTIONS["date_extraction"], "max_date": max_date},
         prune_xpath=PRUNE_XPATH,
     )
-    if not isinstance(doc, Document) or not (doc.text or "").strip():
-        raise CaptureError("no main text found in the HTML")
-    text = _without_leading_title(str(doc.text), doc.title)
+    if not isinstance(doc, Document):  # trafilatura gave up on the page: readability may still find text
+        doc = Document()
+    text = _without_leading_title(str(doc.text or ""), doc.title)
     fallback = None
     if word_count(text) < _FALLBACK_SHARE * input_words:
         other = readability_text(markup)
         if len("".join(text.split())) < _FALLBACK_RATIO * len("".join(other.split())):
             text, fallback = _without_leading_title(other, doc.title), f"readability-lxml {READABILITY_VERSION}"
+    if not text.strip():
+        raise CaptureError("no main text found in the HTML")
     if include_comments and (doc.comments or "").strip():  # trafilatura keeps them apart from the article
         text = f"{text}\n{doc.comments}"
     return Extraction(
