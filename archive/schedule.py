@@ -58,7 +58,11 @@ _OPTIONS = {
     "requisites_per_page": "--requisites-per-page",
     "requisite_max_bytes": "--requisite-max-bytes",
 }
-_SWITCHES = {"requisites": "--requisites", "requisites_any_site": "--requisites-any-site"}  # `requisites = true`
+_SWITCHES = {  # `requisites = true`
+    "requisites": "--requisites",
+    "requisites_any_site": "--requisites-any-site",
+    "comments": "--comments",
+}
 
 
 class ScheduleError(ArchiveError, ValueError):

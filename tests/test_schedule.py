@@ -69,7 +69,7 @@ def test_schedule_file_jobs_and_their_crawl_arguments(tmp_path: Path) -> None:
             tmp_path,
             '[defaults]\ncontact = "https://archive.example/contact"\n'
             '[jobs.feeds]\nseeds = ["https://news.example/feed.xml"]\nevery = "15m"\nargs = ["--depth", "0"]\n'
-            '[jobs.maps]\nseeds_file = "maps.txt"\ncron = "0 3 * * *"\n',
+            '[jobs.maps]\nseeds_file = "maps.txt"\ncron = "0 3 * * *"\ncomments = true\n',
         )
     )
     feeds, maps = jobs
@@ -84,6 +84,7 @@ def test_schedule_file_jobs_and_their_crawl_arguments(tmp_path: Path) -> None:
         "feeds",
     ]
     assert maps.crawl_args[:2] == ["--seeds", str((tmp_path / "maps.txt").resolve())]
+    assert "--comments" in maps.crawl_args and "--comments" not in feeds.crawl_args
     from datetime import UTC, datetime
 
     maps.schedule_after(datetime(2026, 5, 6, 12, 0, tzinfo=UTC))
@@ -108,7 +109,7 @@ def test_schedule_file_jobs_and_their_crawl_arguments(tmp_path: Path) -> None:
         ),
         (
             '[jobs.a]\nseeds = ["https://x.example/"]\nevery = "1h"\nfrobnicate = 1\n',
-            "unknown key 'frobnicate' \\(known keys: args, contact,",
+            "unknown key 'frobnicate' \\(known keys: args, comments, contact,",
         ),
     ],
 )
