@@ -5,9 +5,11 @@
 Each catalog grows by bulk insertion of documents and captures (SQL executemany: the FTS
 index and PostgreSQL's tsvector are maintained as usual, but not the similarity tables),
 then at each size: the insert rate of 1,000 more records through Catalog.add_records (the
-path replay and crawls use, with similarity signatures), and the latency of 200 queries of
-each kind. PostgreSQL: the server in $SCRAPER_TEST_PG (default 127.0.0.1:5432/test), in a
-schema of its own, dropped afterwards.
+path replay and crawls use: records carry the text features of their similarity signatures,
+computed where extraction runs, and the catalog weighs their key terms and writes), the rate
+of 1,000 records without them (the catalog computes them: "computing features"; batches of
+the two in turns), and the latency of 200 queries of each kind. PostgreSQL: the server in
+$SCRAPER_TEST_PG (default 127.0.0.1:5432/test), in a schema of its own, dropped afterwards.
 """
 
 from __future__ import annotations
@@ -94,11 +96,20 @@ def query_kinds(rng: np.random.Generator) -> dict[str, Callable[[Catalog], Any]]
 
 def measure(catalog: Catalog, corpus: Corpus, size: int, rng: np.random.Generator) -> dict[str, Any]:
     """Return the insert rate and query latencies of the catalog as it is now."""
-    probe = list(corpus.records(PROBE_RECORDS, start=10_000_000 + size))
-    started = time.perf_counter()
-    for start in range(0, len(probe), PROBE_BATCH):
-        catalog.add_records(probe[start : start + PROBE_BATCH])
-    rate = len(probe) / (time.perf_counter() - started)
+    # Records as extraction hands them over, carrying their text features (computed in the
+    # workers, timed apart), and records without them, whose features the catalog computes:
+    # batches of the two in turns, so that a machine's changing load weighs on both alike.
+    began = time.perf_counter()
+    carried = [r.with_text_features() for r in corpus.records(PROBE_RECORDS, start=10_000_000 + size)]
+    features_ms = (time.perf_counter() - began) * 1000 / len(carried)
+    plain = list(corpus.records(PROBE_RECORDS, start=20_000_000 + size))
+    seconds = {"carried": 0.0, "plain": 0.0}
+    for start in range(0, PROBE_RECORDS, PROBE_BATCH):
+        for kind, records in (("carried", carried), ("plain", plain)):
+            began = time.perf_counter()
+            catalog.add_records(records[start : start + PROBE_BATCH])
+            seconds[kind] += time.perf_counter() - began
+    rate, rate_computing = PROBE_RECORDS / seconds["carried"], PROBE_RECORDS / seconds["plain"]
     latencies: dict[str, dict[str, float]] = {}
     for name, run in query_kinds(rng).items():
         run(catalog)  # warm the cache the way a second query would find it
@@ -108,7 +119,13 @@ def measure(catalog: Catalog, corpus: Corpus, size: int, rng: np.random.Generato
             run(catalog)
             times.append((time.perf_counter() - began) * 1000)
         latencies[name] = {"p50_ms": round(percentile(times, 0.5), 2), "p95_ms": round(percentile(times, 0.95), 2)}
-    return {"documents": size, "insert_records_per_s": round(rate, 1), "queries": latencies}
+    return {
+        "documents": size,
+        "insert_records_per_s": round(rate, 1),
+        "insert_computing_features_records_per_s": round(rate_computing, 1),
+        "text_features_ms_per_record": round(features_ms, 2),
+        "queries": latencies,
+    }
 
 
 @contextmanager
@@ -161,10 +178,12 @@ def run(kind: str, sizes: list[int]) -> list[dict[str, Any]]:
 def table(rows: list[dict[str, Any]]) -> str:
     """Return the markdown table of the rows."""
     kinds = list(rows[0]["queries"])
-    head = ["catalog", "documents", "add_records/s", *[f"{k} p50 / p95 ms" for k in kinds]]
+    head = ["catalog", "documents", "add_records/s", "computing features/s", *[f"{k} p50 / p95 ms" for k in kinds]]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
+        computing = row.get("insert_computing_features_records_per_s")
         cells = [row["db"], f"{row['documents']:,}", f"{row['insert_records_per_s']:.0f}"]
+        cells.append(f"{computing:.0f}" if computing is not None else "")
         cells += [f"{row['queries'][k]['p50_ms']:.1f} / {row['queries'][k]['p95_ms']:.1f}" for k in kinds]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

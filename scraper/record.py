@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from scraper.similarity import TextFeatures
 
 __all__ = [
     "EXTRACTED_FIELDS",
@@ -125,6 +128,10 @@ class Record:
     # Keys of the lines the extractor weighed (scraper.evidence), so the archive can learn which
     # lines a site repeats. Working data, not part of the record: left out of to_dict and exports.
     line_keys: tuple[str, ...] = field(default=(), repr=False, compare=False)
+    # What the similarity signatures take from the text and title alone, computed where the record
+    # is built (an extraction worker) so that the catalog only weighs and writes them. Working data
+    # as line_keys are; the catalog computes them itself when they are missing or not this text's.
+    text_features: TextFeatures | None = field(default=None, repr=False, compare=False)
 
     @property
     def boilerplate_word_count(self) -> int:
@@ -154,7 +161,15 @@ class Record:
             warc_metadata=None,
         )
         extracted = {name: getattr(other, name) for name in EXTRACTED_FIELDS}
-        return replace(self, **extracted, provenance=provenance, line_keys=other.line_keys)
+        return replace(
+            self, **extracted, provenance=provenance, line_keys=other.line_keys, text_features=other.text_features
+        )
+
+    def with_text_features(self) -> Record:
+        """Return a copy carrying the text features of its text and title (scraper.similarity.text_features)."""
+        from scraper.similarity import text_features  # numpy: loaded where records are built, not where read
+
+        return replace(self, text_features=text_features(self.text, self.title, self.text_sha256))
 
     def same_extraction(self, other: Record) -> bool:
         """Return whether `other` extracted the same text and metadata from its capture as this record holds."""
@@ -162,8 +177,8 @@ class Record:
 
     def to_dict(self, *, with_text: bool = True) -> dict[str, Any]:
         """Return a JSON-ready dict; `with_text=False` leaves the main text out."""
-        data = asdict(self)
-        del data["line_keys"]
+        data = asdict(replace(self, text_features=None))  # not copied only to be dropped
+        del data["line_keys"], data["text_features"]
         if not with_text:
             del data["text"]
         return data

@@ -18,7 +18,7 @@ import math
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -34,15 +34,19 @@ __all__ = [
     "SAME_STORY",
     "STORY_ROWS",
     "STORY_WINDOW_DAYS",
+    "Rarity",
     "Signatures",
+    "TextFeatures",
     "background_frequencies",
     "band_keys",
     "cosine",
     "estimated_jaccard",
     "idf_from",
     "signatures",
+    "signed",
     "term_hash",
     "term_vector",
+    "text_features",
 ]
 
 SHINGLE = 5
@@ -78,24 +82,76 @@ class Signatures:
     terms: frozenset[int]  # hashes of the distinct terms, counted for inverse document frequency
 
 
-def signatures(
-    text: str,
-    title: str | None = None,
-    idf: Callable[[str], float] | None = None,
-    vector: Mapping[str, int] | None = None,
-) -> Signatures:
-    """Return the shingle and key-term signatures of a document's text (and title).
+# Weighs a key-term candidate by how rare it is: (term, its term_hash, background documents holding it) -> idf.
+Rarity = Callable[[str, int, int], float]
 
-    `idf` weighs key terms; `vector` is the text's term_vector when the caller has it already.
+
+@dataclass(frozen=True, slots=True)
+class TextFeatures:
+    """What a document's signatures take from its title and text alone, whatever the catalog holds.
+
+    Built where the record is (an extraction worker), so that the catalog only weighs the
+    key-term candidates by its term counts and writes. Packed in strings and bytes: a record
+    crosses from a worker to the main process, and unpickling these costs that process next
+    to nothing. `text_sha256` and `title` say which text and title they were computed from.
     """
+
+    text_sha256: str
+    title: str | None
+    shingles: bytes  # the shingle signature
+    terms: bytes  # the term_hash of each distinct term of the text, little-endian int64, ascending
+    # Terms of the title and text that may be key terms (no function words, digits or single
+    # letters), NUL-separated in order of first occurrence, and four little-endian int64 each:
+    # occurrences, of them written as a name, term_hash, background documents holding it.
+    candidate_terms: str
+    candidate_numbers: bytes
+
+    def fit(self, text_sha256: str, title: str | None) -> bool:
+        """Return whether these are the features of the text with this digest under this title."""
+        return self.text_sha256 == text_sha256 and self.title == title
+
+    def term_keys(self) -> list[int]:
+        """Return the term hashes of the text's distinct terms."""
+        return _int64s(self.terms)
+
+    def candidate_keys(self) -> list[int]:
+        """Return the term hashes of the key-term candidates."""
+        return _int64s(self.candidate_numbers)[2::4]
+
+    def candidates(self) -> Iterator[tuple[str, int, int, int, int]]:
+        """Yield each candidate: term, occurrences, of them as a name, term hash, background documents."""
+        terms = self.candidate_terms.split("\0") if self.candidate_terms else []
+        return _grouped(terms, _int64s(self.candidate_numbers))
+
+
+def text_features(text: str, title: str | None = None, text_sha256: str = "") -> TextFeatures:
+    """Return what the signatures of a document take from its text and title (`text_sha256`: the text's digest)."""
     text = text[:SIMILARITY_CHARS]
     words = _terms(text)
-    keys = key_terms(text if not title else f"{title}\n{text}", idf=idf)
-    return Signatures(
+    terms, numbers = _candidates((text if not title else f"{title}\n{text}")[:SIMILARITY_CHARS])
+    return TextFeatures(
+        text_sha256=text_sha256,
+        title=title,
         shingles=_minhash(_shingles(words), DUPLICATE_PERMUTATIONS),
-        story=_minhash([k.encode() for k in keys], STORY_PERMUTATIONS) if keys else None,
-        terms=frozenset(term_hash(t) for t in (vector if vector is not None else term_vector(text))),
+        terms=np.array(sorted({term_hash(t) for t in words}), dtype="<i8").tobytes(),
+        candidate_terms="\0".join(terms),
+        candidate_numbers=np.array(numbers, dtype="<i8").tobytes(),
     )
+
+
+def signed(features: TextFeatures, rarity: Rarity) -> Signatures:
+    """Return a document's signatures from its text features, key terms weighed by `rarity` (an idf)."""
+    keys = _chosen(features.candidates(), rarity, KEY_TERMS)
+    return Signatures(
+        shingles=features.shingles,
+        story=_minhash([k.encode() for k in keys], STORY_PERMUTATIONS) if keys else None,
+        terms=frozenset(features.term_keys()),
+    )
+
+
+def signatures(text: str, title: str | None = None, idf: Callable[[str], float] | None = None) -> Signatures:
+    """Return the shingle and key-term signatures of a document's text (and title); `idf` weighs key terms."""
+    return signed(text_features(text, title), _by_term(idf) if idf else candidate_idf(0, {}))
 
 
 def band_keys(signature: bytes, rows: int) -> list[int]:
@@ -139,6 +195,17 @@ def idf_from(documents: int, frequency: Mapping[int, int]) -> Callable[[str], fl
     return lambda term: log(everything / (counted(term_hash(term), 0) + common(term, 0) + 1))
 
 
+def candidate_idf(documents: int, frequency: Mapping[int, int]) -> Rarity:
+    """Return idf_from's inverse document frequency for candidates, which carry their hash and background count."""
+    total, _ = _background()
+    counted, everything, log = frequency.get, documents + total + 1, math.log  # bound once
+    return lambda _term, key, background: log(everything / (counted(key, 0) + background + 1))
+
+
+def _by_term(idf: Callable[[str], float]) -> Rarity:
+    return lambda term, _key, _background: idf(term)
+
+
 def background_frequencies(texts: Iterable[str], min_documents: int = BACKGROUND_MIN_DOCUMENTS) -> dict[str, object]:
     """Return the background corpus file: its document count and the terms in `min_documents`+ documents."""
     counts: Counter[str] = Counter()
@@ -172,8 +239,15 @@ def key_terms(text: str, limit: int = KEY_TERMS, idf: Callable[[str], float] | N
     document counts too, so a language or a topic the background lacks does not make its
     commonest words look rare.
     """
-    rarity = idf or idf_from(0, {})
-    text = text[:SIMILARITY_CHARS]
+    found = _grouped(*_candidates(text[:SIMILARITY_CHARS]))
+    return _chosen(found, _by_term(idf) if idf else candidate_idf(0, {}), limit)
+
+
+def _candidates(text: str) -> tuple[list[str], list[int]]:
+    """Return the terms of `text` that may be key terms, in order of first occurrence, and four numbers each.
+
+    The numbers: occurrences, of them written as a name, term_hash, background documents holding it.
+    """
     tokens: list[tuple[str, str]] = []
     capitals: list[bool] = []
     previous = None  # where the previous token ended
@@ -185,19 +259,31 @@ def key_terms(text: str, limit: int = KEY_TERMS, idf: Callable[[str], float] | N
         previous = match.end()
     every: list[str] = []
     named_terms: list[str] = []
-    for terms, capital in zip(_token_terms(tokens), capitals, strict=True):
-        every.extend(terms)
+    for found, capital in zip(_token_terms(tokens), capitals, strict=True):
+        every.extend(found)
         if capital:
-            named_terms.extend(terms)
-    counts, named = Counter(every), Counter(named_terms)
-    rarities = {t: rarity(t) for t in counts if len(t) > 1 and t not in STOPWORDS and not t.isdigit()}
+            named_terms.extend(found)
+    counts, named, common = Counter(every), Counter(named_terms), _background()[1].get
+    terms = [t for t in counts if len(t) > 1 and t not in STOPWORDS and not t.isdigit()]
+    return terms, [n for t in terms for n in (counts[t], named[t], term_hash(t), common(t, 0))]
 
-    def weight(term: str) -> float:
-        return (1 + math.log(counts[term])) * rarities[term] * (1.5 if 2 * named[term] > counts[term] else 1.0)
 
-    # Only terms rarer than DISTINCTIVE count: a word in 1 document of 50 names no story.
-    distinctive = [term for term, found in rarities.items() if found >= DISTINCTIVE]
-    return sorted(distinctive, key=lambda term: (-weight(term), term))[:limit]
+def _grouped(terms: list[str], numbers: list[int]) -> Iterator[tuple[str, int, int, int, int]]:
+    """Yield (term, its four numbers) from _candidates' lists."""
+    each = iter(numbers)
+    return zip(terms, each, each, each, each, strict=True)
+
+
+def _chosen(candidates: Iterable[tuple[str, int, int, int, int]], rarity: Rarity, limit: int) -> list[str]:
+    """Return the `limit` heaviest distinctive candidates (TextFeatures.candidates), rarity as `rarity` weighs it."""
+    heaviest = []
+    for term, times, named, key, background in candidates:
+        rare = rarity(term, key, background)
+        # Only terms rarer than DISTINCTIVE count: a word in 1 document of 50 names no story.
+        if rare >= DISTINCTIVE:
+            weight = (1 + math.log(times)) * rare * (1.5 if 2 * named > times else 1.0)
+            heaviest.append((-weight, term))
+    return [term for _, term in sorted(heaviest)[:limit]]
 
 
 def _inside_sentence(gap: str) -> bool:
@@ -275,6 +361,10 @@ def _permutations(permutations: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _bands(signature: bytes, width: int) -> Iterable[tuple[int, int]]:
     return enumerate(range(0, len(signature) - width + 1, width))
+
+
+def _int64s(data: bytes) -> list[int]:
+    return list(np.frombuffer(data, dtype="<i8").tolist())
 
 
 def _int64(data: bytes) -> int:

@@ -17,6 +17,7 @@ from archive.catalog.captures import drop_unheld_documents
 from archive.catalog.models import CaptureRow, Document, WarcRecordRow, capture_facets
 from archive.catalog.similarity import count_terms, document_signatures, index_documents
 from scraper import Record
+from scraper.similarity import TextFeatures, text_features
 
 __all__ = ["add_records", "replace_extractions"]
 
@@ -126,12 +127,23 @@ def _add_facets(session: Session, digests: Sequence[str], facets: dict[str, set[
 
 
 def _index_new(session: Session, created: Sequence[tuple[int, Record]], terms: Counter[int]) -> None:
-    """Index new documents (id, a record holding its text) for similarity; add their terms to `terms`."""
+    """Index new documents (id, a record holding its text) for similarity; add their terms to `terms`.
+
+    The records carry their text features when extraction computed them; the catalog weighs them and writes.
+    """
     connection = session.connection()
-    found = document_signatures(connection, [(document_id, r.text, r.title) for document_id, r in created])
+    found = document_signatures(connection, [(document_id, _features_of(r)) for document_id, r in created])
     index_documents(connection, found)
     for signed in found.values():
         terms.update(signed.terms)
+
+
+def _features_of(record: Record) -> TextFeatures:
+    """Return the text features `record` carries if they are of its text and title, else compute them."""
+    found = record.text_features
+    if found is not None and found.fit(record.text_sha256, record.title):
+        return found
+    return text_features(record.text, record.title, record.text_sha256)
 
 
 def _insert_locations(session: Session, rows: Sequence[tuple[str, WarcRecordRow]]) -> None:

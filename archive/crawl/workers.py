@@ -55,11 +55,12 @@ def build_item(
     """Return the archive item of `capture`, or the failure that names it and why it has no main text.
 
     A capture with bytes that extraction fails on is still archived (`NoTextItem`). With
-    `comments`, reader comments are kept in the main text.
+    `comments`, reader comments are kept in the main text. The record carries its text's
+    similarity features, so a worker computes them and the catalog only weighs and writes them.
     """
     try:
         record = build_record(capture, evidence=evidence, evidence_for_html=evidence_for_html, comments=comments)
-        return ArchiveItem(capture, record)
+        return ArchiveItem(capture, record.with_text_features())
     except CaptureError as exc:
         return without_text(capture, str(exc))
     except Exception as exc:  # a bug or an extractor crash must still be counted, not lost in a log
