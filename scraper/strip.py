@@ -2,7 +2,9 @@
 
 The stripper scores each line with text-only evidence (prose shape, a multilingual
 boilerplate lexicon, count widgets, teaser lists, repetition), then keeps the
-best-scoring run of lines: article lines come in runs, furniture surrounds them.
+best-scoring run of lines: article lines come in runs, furniture surrounds them. The
+rules applied over that decision (headline lists, dangling lead-ins, comment threads)
+are in `scraper._rules`.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from scraper._dates import find_date
+from scraper._rules import comment_thread, dangling_lead_ins, headline_lists, headline_shaped
 from scraper._text import normalize_line, word_count
 from scraper.evidence import line_key
 
@@ -86,30 +89,13 @@ _UNPUNCTUATED_PROSE_WORDS = 16
 # A prose line earns only its words beyond this baseline, so a few short sentences
 # scattered among furniture (footers, app banners) do not outweigh the furniture.
 _PROSE_BASELINE = 8
-_HEADLINE_WORDS = (3, 25)
-_HEADLINE_RUN = 3
 _TITLE_LOOKBACK = 15
 _LEAD_AFTER = 4
-# A lead-in ("Sources for this article include:", "Read more:") is short; a longer line ending in
-# a colon is a sentence introducing a quote or a list that belongs to the article.
-_LEAD_IN_WORDS = 8
-# Reader comments: a short heading naming them, then a commenter's attribution within a few lines.
-_COMMENTS_RE = re.compile(
-    r"\b(?:comments?|kommentare?|commentaires?|comentarios?|commenti|reacties|replies|responses)\b"
-    r"|\bleave a (?:reply|comment)\b|\badd a comment\b",
-    re.IGNORECASE,
-)
-_ATTRIBUTION_RE = re.compile(r"\b(?:wrote|says|schrieb|a écrit|escribió|ha scritto|schreef)\s*:\s*$", re.IGNORECASE)
 # A line this long in a page that gave nothing is paragraphs run together (an old table layout,
 # a render without line breaks), unless its furniture phrases come more often than one in
 # _WORDS_PER_MARKER words.
 _COLLAPSED_WORDS = 40
 _WORDS_PER_MARKER = 15
-_THREAD_HEADING_WORDS = 6
-# A commenter's attribution is a short line of its own: "o 9:44 am January 12, 2012 o Jane Roe wrote :".
-_ATTRIBUTION_WORDS = 12
-_THREAD_WINDOW = 8
-_THREAD_AFTER_WORDS = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,50 +181,6 @@ def vetoed(decide: Callable[[Analysis], list[bool]], *, strong_only: bool = Fals
     return run
 
 
-def headline_lists(analysis: Analysis) -> set[int]:
-    """Return the lines in runs of headline-shaped lines outside the article run (trending, related lists).
-
-    Headlines cut short with "..." count as list items. On the first 400 development pages
-    90% of such lines are furniture (the cut-short items added 661 furniture lines, 21 article).
-    """
-    lines, i = analysis.lines, 0
-    found: set[int] = set()
-    while i < len(lines):
-        j = i
-        while j < len(lines) and _list_headline(lines[j]):
-            j += 1
-        if j - i >= _HEADLINE_RUN:
-            found.update(k for k in range(i, j) if not analysis.start <= k < analysis.end)
-        i = max(j, i + 1)
-    return found
-
-
-def _list_headline(line: _Line) -> bool:
-    """Return whether a line can be an item of a headline list: a headline, or one cut short ("... and Take...")."""
-    low, high = _HEADLINE_WORDS
-    cut_short = line.teaser and low <= line.words <= high and not line.furniture and not line.count
-    return (
-        line.words >= 3 and (_headline_shaped(line) or cut_short) and not line.text.rstrip().endswith(("!", ":", ";"))
-    )
-
-
-def dangling_lead_ins(analysis: Analysis, keep: Sequence[bool]) -> set[int]:
-    """Return kept lines that only introduce what follows ("Sources for this article include:") when it is dropped.
-
-    A short line ending in a colon announces the lines after it; once those are furniture
-    (a source list, a share box), the lead-in says nothing on its own.
-    """
-    lines = analysis.lines
-    return {
-        i
-        for i, line in enumerate(lines)
-        if keep[i]
-        and line.words <= _LEAD_IN_WORDS
-        and line.text.endswith((":", "："))
-        and (i + 1 == len(lines) or not keep[i + 1])
-    }
-
-
 def strip_boilerplate(
     text: str,
     *,
@@ -286,24 +228,6 @@ def strip_boilerplate(
         line_keys=distinct,
         recurring_dropped=dropped,
     )
-
-
-def comment_thread(analysis: Analysis, keep: Sequence[bool]) -> set[int]:
-    """Return the lines of a reader-comment thread after the article: from its heading to the end.
-
-    A thread starts at a short heading that names comments ("Add a Comment", "Comments (4 of
-    4)", "12 Kommentare") after the article has begun, and shows itself by a comment's
-    attribution within the next lines ("Jane wrote:", "Max schrieb:", "Marie a écrit :").
-    """
-    lines = analysis.lines
-    kept_words = 0
-    for i, line in enumerate(lines):
-        if kept_words >= _THREAD_AFTER_WORDS and line.words <= _THREAD_HEADING_WORDS and _COMMENTS_RE.search(line.text):
-            window = lines[i + 1 : i + 1 + _THREAD_WINDOW]
-            if any(other.words <= _ATTRIBUTION_WORDS and _ATTRIBUTION_RE.search(other.text) for other in window):
-                return set(range(i, len(lines)))
-        kept_words += line.words if keep[i] else 0
-    return set()
 
 
 def _paragraphs(
@@ -456,21 +380,9 @@ def _main_span(lines: list[_Line], repeats: Counter[str]) -> tuple[int, int]:
     return best_span
 
 
-def _headline_shaped(line: _Line) -> bool:
-    low, high = _HEADLINE_WORDS
-    return (
-        low <= line.words <= high
-        and not line.furniture
-        and not line.count
-        and not line.teaser
-        and not line.text.endswith(".")
-        and find_date(line.text) is None
-    )
-
-
 def _title_index(lines: list[_Line], lead: list[int], repeats: Counter[str]) -> int | None:
     """Return the index of the title: a headline-shaped line just before the article."""
-    candidates = [i for i in lead if _headline_shaped(lines[i]) and not _BYLINE_RE.match(lines[i].text)]
+    candidates = [i for i in lead if headline_shaped(lines[i]) and not _BYLINE_RE.match(lines[i].text)]
     repeated = [i for i in candidates if repeats[lines[i].text] > 1]
     if repeated:
         return repeated[-1]
