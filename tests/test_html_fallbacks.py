@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 
 import pytest
 import trafilatura
@@ -10,7 +11,8 @@ import trafilatura
 from scraper import Capture, build_record
 from scraper._html import extract_html, parse_html
 from scraper.errors import CaptureError
-from tests.conftest import ROOT, need
+from scraper.evaluation import load_truth_set, truth_scores
+from tests.conftest import DATA, ROOT, need
 
 MAX_DATE = "2030-01-01"
 # An old page saved without its <html>, <head> and <body>: it opens on a <div>, as a browser shows it.
@@ -23,6 +25,7 @@ FRAGMENT = (
     "and said so plainly, with the audience silent throughout.</p></div></div></div>\n"
 )
 CLEANEVAL = ROOT.parent / "shared" / "eval" / "more-dev" / "cleaneval"
+FLOORS = json.loads((DATA / "quality_floors.json").read_text(encoding="utf-8"))
 
 
 def test_trafilatura_turns_the_fragment_down() -> None:
@@ -54,3 +57,15 @@ def test_readability_speaks_when_trafilatura_keeps_nothing() -> None:
     record = build_record(Capture(raw, "file", str(path), "text/html"))
     assert record.provenance.extractor_options["text_from"].startswith("readability-lxml")
     assert len(record.text.split()) > 1000
+
+
+@pytest.mark.slow  # extracts the 739 CleanEval pages
+def test_cleaneval_stays_above_its_floor() -> None:
+    """CleanEval holds old fragment pages and pages trafilatura keeps nothing of: the two paths above."""
+    need((CLEANEVAL / "gt").is_dir(), f"the CleanEval development set is not at {CLEANEVAL}")
+    pages = load_truth_set(CLEANEVAL)
+    assert len(pages) == 739
+    scores = truth_scores(pages, ["html"])["html"]
+    floor = FLOORS["html_cleaneval"]["token_f1"]
+    assert scores["token_f1"] >= floor, scores
+    assert scores["empty"] <= 2, scores  # 13 before the fragment parse and the readability fallback
