@@ -1,8 +1,9 @@
 """Imported once by the extraction forkserver (archive.crawl.workers): one small extraction of each kind.
 
 Extraction fills caches on first use (compiled date patterns, language profiles, the line
-model). Done here, in the process every worker forks from, each worker starts warm instead
-of paying for it on its first captures.
+model, the background term counts the similarity features weigh words by). Done here, in the
+process every worker forks from, each worker starts warm instead of paying for it on its first
+captures.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ def warm() -> None:
     for payload, media_type in ((_PAGE, "text/html"), (_TEXT, "text/plain")):
         capture = Capture(payload.encode(), source_kind="file", source_location="warm-up", media_type=media_type)
         with suppress(CaptureError):  # nothing to keep: the caches are filled all the same
-            build_record(capture)
+            build_record(capture).with_text_features()
 
 
 warm()
