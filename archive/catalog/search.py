@@ -121,14 +121,16 @@ def _search(
     estimate = _pg_estimate(session, tsquery) if tsquery is not None else None  # SQLite: FTS5 needs none
     within = RANK_WITHIN if ranked and not on_captures and (estimate is None or estimate > RANK_WITHIN) else None
     match = None
-    if query and query.strip() and within is not None and tsquery is not None:  # PostgreSQL: the newest, by id
-        newest = _pg_newest(session, tsquery, facets, within, estimate or within)
-        match = _fts(dialect, query, tsquery, facets, among=newest)
-    elif query and query.strip():
-        dense = estimate is not None and estimate > 4 * RANK_WITHIN
-        match = _fts(dialect, query, tsquery, facets, scored=ranked, within=within, dense=dense)
-    if match is not None and ranked and dialect == "postgresql" and not on_captures and not versions:
-        match = _best_documents(match, filters, offset + limit)
+    if query and query.strip():
+        if within is not None and tsquery is not None:  # PostgreSQL: the newest, by id
+            newest = _pg_newest(session, tsquery, facets, within, estimate or within)
+            match = _fts(dialect, query, tsquery, facets, among=newest)
+        else:
+            dense = estimate is not None and estimate > 4 * RANK_WITHIN
+            match = _fts(dialect, query, tsquery, facets, scored=ranked, within=within, dense=dense)
+    every_capture_matches = not (on_captures or filters.site or filters.language)
+    if match is not None and ranked and dialect == "postgresql" and every_capture_matches:
+        match = _best_documents(match, offset + limit)
     stmt: Select[Any]
     if match is None:
         no_score: ColumnElement[Any] = literal_column("NULL")  # untyped: PostgreSQL sends it as text
@@ -364,35 +366,38 @@ def _pg_newest(session: Session, tsquery: str, facets: Sequence[str], within: in
     newest = session.execute(select(func.max(Document.id))).scalar_one() or 0
     span = int(1.5 * within * newest / max(estimate, 1)) + within
     doc_id = Document.__table__.c.id
+
+    def newest_ids(low: int | None) -> tuple[int, str]:
+        stmt = select(doc_id).where(_pg_matches(tsquery, facets))
+        if low is not None:
+            stmt = stmt.where(doc_id > low)
+        kept = stmt.order_by(doc_id.desc()).limit(within).subquery()
+        found, ids = session.execute(
+            select(func.count(), cast(func.array_agg(kept.c.id), Text)).select_from(kept)
+        ).one()
+        return int(found), str(ids or "{}")
+
     before = session.execute(select(func.current_setting("enable_indexscan"))).scalar_one()
     session.execute(select(func.set_config("enable_indexscan", "off", True)))
     try:
-        for low in (newest - span, None) if span < newest else (None,):
-            stmt = select(doc_id).where(_pg_matches(tsquery, facets))
-            if low is not None:
-                stmt = stmt.where(doc_id > low)
-            newest_ids = stmt.order_by(doc_id.desc()).limit(within).subquery()
-            found, ids = session.execute(
-                select(func.count(), cast(func.array_agg(newest_ids.c.id), Text)).select_from(newest_ids)
-            ).one()
-            if found == within or low is None:
-                return str(ids or "{}")
-        raise AssertionError("unreachable: the last range is unbounded")
+        if span < newest:
+            found, ids = newest_ids(newest - span)
+            if found == within:
+                return ids
+        return newest_ids(None)[1]
     finally:
         session.execute(select(func.set_config("enable_indexscan", before, True)))
 
 
-def _best_documents(match: Any, filters: SearchFilters, wanted: int) -> Any:
+def _best_documents(match: Any, wanted: int) -> Any:
     """Return `match` cut to the documents whose captures can be among the first `wanted` by relevance.
 
     Every document has a capture, and without a filter every capture of a matching document
     matches: the first `wanted` captures by (score, id) are then captures of the `wanted`
     best-scored documents and of those tied with the last of them. Joining only these to their
     captures, not every scored document (thousands), halves a common word's search on PostgreSQL.
-    With --site or --language a document's captures may not all match: then nothing is cut.
+    With a filter (--site or --language too) a document's captures may not all match: not for then.
     """
-    if filters.site or filters.language:
-        return match
     return select(match.c.doc_id, match.c.score).order_by(match.c.score).fetch(wanted, with_ties=True).subquery()
 
 
