@@ -47,19 +47,8 @@ def bulk_insert(catalog: Catalog, records: list[Record]) -> None:
         ).scalars()
         captures, pointers = [], []
         for record, document_id in zip(records, ids, strict=True):
-            row = CaptureRow.from_record(record, document_id)
-            captures.append({c.key: getattr(row, c.key) for c in CaptureRow.__table__.columns})
-            for warc in row.warc_records:
-                pointers.append(
-                    {
-                        "capture_id": record.id,
-                        "role": warc.role,
-                        "file": warc.file,
-                        "offset": warc.offset,
-                        "length": warc.length,
-                        "record_id": warc.record_id,
-                    }
-                )
+            captures.append(CaptureRow.values_from(record, document_id))
+            pointers += [{"capture_id": record.id} | values for values in WarcRecordRow.values_from(record)]
         connection.execute(insert(CaptureRow), captures)
         connection.execute(insert(WarcRecordRow), pointers)
 

@@ -403,3 +403,30 @@ def test_documents_are_indexed_once_and_an_upgrade_indexes_old_ones(catalog: Cat
         assert index_missing(conn) == 2
         assert index_missing(conn) == 0
     assert counts() == (2, 2, 2)
+
+
+def test_many_rows_keep_their_typed_values_on_either_insert_path(catalog: Catalog) -> None:
+    """insert_many without RETURNING: SQLite's driver path binds JSON and dates as SQLAlchemy does."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
+
+    from archive.catalog._sql import insert_many, table_of
+    from archive.catalog.models import Crawl, TermDocuments
+
+    started = datetime(2026, 12, 6, 8, 30, 15, 123456, tzinfo=UTC)
+    rows = [
+        {"id": f"run-{n}", "kind": "replay", "started_at": started, "args": {"jobs": n, "paths": ["a b"]}}
+        | {"software": "scraper test", "counts": {}, "status": "done"}
+        for n in range(3)
+    ]
+    counts = [{"term": -(2**63) + n, "documents": n + 1} for n in range(3)]  # 64-bit keys, the lowest too
+    with catalog.engine.begin() as connection:
+        insert_many(connection, table_of(Crawl).insert(), rows)
+        insert_many(connection, table_of(TermDocuments).insert(), counts)
+    with catalog.engine.connect() as connection:
+        read = connection.execute(select(Crawl.id, Crawl.args, Crawl.started_at).order_by(Crawl.id)).all()
+        terms = connection.execute(select(TermDocuments.term, TermDocuments.documents).order_by(TermDocuments.term))
+        assert [tuple(t) for t in terms] == [(-(2**63), 1), (-(2**63) + 1, 2), (-(2**63) + 2, 3)]
+    assert [(r.id, r.args) for r in read] == [(f"run-{n}", {"jobs": n, "paths": ["a b"]}) for n in range(3)]
+    assert all(r.started_at.replace(tzinfo=UTC) == started for r in read)  # SQLite gives it back naive, in UTC

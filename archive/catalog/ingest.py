@@ -30,14 +30,13 @@ def add_records(engine: Engine, records: Sequence[Record]) -> int:
     with Session(engine) as session, session.begin():
         terms: Counter[int] = Counter()
         documents = _documents_of(session, records, terms)
-        rows: dict[str, CaptureRow] = {}
+        first: dict[str, Record] = {}
         for record in sorted(records, key=lambda r: r.id):
-            rows.setdefault(record.id, CaptureRow.from_record(record, documents[record.text_sha256]))
-        columns = [c.key for c in table_of(CaptureRow).columns]
-        values = [{key: getattr(row, key) for key in columns} for row in rows.values()]
+            first.setdefault(record.id, record)
+        values = [CaptureRow.values_from(r, documents[r.text_sha256]) for r in first.values()]
         insert = dialect_insert(engine.dialect.name, CaptureRow).on_conflict_do_nothing(index_elements=["id"])
         inserted = {row.id for row in insert_many(session.connection(), insert, values, [CaptureRow.id])}
-        _insert_locations(session, [(i, w) for i, row in rows.items() if i in inserted for w in row.warc_records])
+        _insert_locations(session, [(i, r) for i, r in first.items() if i in inserted])
         count_terms(session.connection(), terms)
         _relink(session, {r.canonical_url for r in records})
     return len(inserted)
@@ -63,8 +62,8 @@ def replace_extractions(engine: Engine, records: Sequence[Record]) -> int:
             if old is None:
                 continue
             before.add(old)
-            row = CaptureRow.from_record(record, documents[record.text_sha256])
-            values = {c.key: getattr(row, c.key) for c in table_of(CaptureRow).columns if c.key not in kept}
+            values = CaptureRow.values_from(record, documents[record.text_sha256])
+            values = {key: value for key, value in values.items() if key not in kept}
             session.execute(update(CaptureRow).where(CaptureRow.id == record.id).values(**values))
             roles = ("conversion", "metadata")
             session.execute(
@@ -72,7 +71,7 @@ def replace_extractions(engine: Engine, records: Sequence[Record]) -> int:
                 .delete()
                 .where(WarcRecordRow.capture_id == record.id, WarcRecordRow.role.in_(roles))
             )
-            _insert_locations(session, [(record.id, w) for w in row.warc_records if w.role in roles])
+            _insert_locations(session, [(record.id, record)], roles)
             replaced += 1
         count_terms(session.connection(), terms)
         drop_unheld_documents(session, before)
@@ -146,10 +145,16 @@ def _features_of(record: Record) -> TextFeatures:
     return text_features(record.text, record.title, record.text_sha256)
 
 
-def _insert_locations(session: Session, rows: Sequence[tuple[str, WarcRecordRow]]) -> None:
-    """Insert WARC record locations (capture id, location) in one statement."""
-    columns = [c.key for c in table_of(WarcRecordRow).columns if c.key != "id"]
-    values = [{key: getattr(warc, key) for key in columns} | {"capture_id": capture_id} for capture_id, warc in rows]
+def _insert_locations(
+    session: Session, captures: Sequence[tuple[str, Record]], roles: Collection[str] | None = None
+) -> None:
+    """Insert where the WARC records of captures (id, record) are, in one statement; only `roles` if given."""
+    values = [
+        {"capture_id": capture_id} | location
+        for capture_id, record in captures
+        for location in WarcRecordRow.values_from(record)
+        if roles is None or location["role"] in roles
+    ]
     insert_many(session.connection(), table_of(WarcRecordRow).insert(), values)
 
 

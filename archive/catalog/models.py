@@ -155,46 +155,51 @@ class CaptureRow(Base):
     @classmethod
     def from_record(cls, record: Record, document_id: int) -> CaptureRow:
         """Return the row for `record`, attached to its document."""
-        prov = record.provenance
         return cls(
-            id=record.id,
-            document_id=document_id,
-            crawl_id=prov.crawl_id,
-            source_url=record.source_url,
-            canonical_url=record.canonical_url,
-            claimed_url=record.claimed_url,
-            site=record.site,
-            site_key=site_key(record.site),
-            site_name=record.site_name,
-            title=record.title,
-            authors=list(record.authors),
-            published=record.published,
-            language=record.language,
-            tags=list(record.tags),
-            description=record.description,
-            word_count=record.word_count,
-            payload_sha256=record.payload_sha256,
-            text_sha256=record.text_sha256,
-            source_kind=prov.source_kind,
-            source_location=prov.source_location,
-            source_record_id=prov.source_record_id,
-            captured_at=prov.captured_at,
-            archived_at=prov.archived_at,
-            media_type=prov.media_type,
-            encoding=prov.encoding,
-            http_status=prov.http_status,
-            http_headers=[list(pair) for pair in prov.http_headers],
-            extractor=prov.extractor,
-            extractor_version=prov.extractor_version,
-            extractor_options=dict(prov.extractor_options),
-            project_version=prov.project_version,
-            input_word_count=prov.input_word_count,
-            no_text=prov.no_text,
-            warc_records=[
-                WarcRecordRow(role=role, file=loc.file, offset=loc.offset, length=loc.length, record_id=loc.record_id)
-                for role, loc in _locations(prov).items()
-            ],
+            **cls.values_from(record, document_id),
+            warc_records=[WarcRecordRow(**values) for values in WarcRecordRow.values_from(record)],
         )
+
+    @staticmethod
+    def values_from(record: Record, document_id: int) -> dict[str, Any]:
+        """Return the column values of `record`'s row in document `document_id` (plain values, as inserted)."""
+        prov = record.provenance
+        return {
+            "id": record.id,
+            "document_id": document_id,
+            "crawl_id": prov.crawl_id,
+            "source_url": record.source_url,
+            "canonical_url": record.canonical_url,
+            "claimed_url": record.claimed_url,
+            "site": record.site,
+            "site_key": site_key(record.site),
+            "site_name": record.site_name,
+            "title": record.title,
+            "authors": list(record.authors),
+            "published": record.published,
+            "language": record.language,
+            "tags": list(record.tags),
+            "description": record.description,
+            "word_count": record.word_count,
+            "payload_sha256": record.payload_sha256,
+            "text_sha256": record.text_sha256,
+            "source_kind": prov.source_kind,
+            "source_location": prov.source_location,
+            "source_record_id": prov.source_record_id,
+            "captured_at": prov.captured_at,
+            "archived_at": prov.archived_at,
+            "media_type": prov.media_type,
+            "encoding": prov.encoding,
+            "http_status": prov.http_status,
+            "http_headers": [list(pair) for pair in prov.http_headers],
+            "extractor": prov.extractor,
+            "extractor_version": prov.extractor_version,
+            "extractor_options": dict(prov.extractor_options),
+            "project_version": prov.project_version,
+            "input_word_count": prov.input_word_count,
+            "no_text": prov.no_text,
+            "previous_id": None,
+        }
 
     def to_record(self) -> Record:
         """Return the domain record this row holds, text included."""
@@ -254,6 +259,14 @@ class WarcRecordRow(Base):
     offset: Mapped[int] = mapped_column(BigInteger)
     length: Mapped[int] = mapped_column(BigInteger)
     record_id: Mapped[str] = mapped_column(String(100))
+
+    @staticmethod
+    def values_from(record: Record) -> list[dict[str, Any]]:
+        """Return the column values (capture id aside) of each WARC record `record` points at, by role."""
+        return [
+            {"role": role, "file": loc.file, "offset": loc.offset, "length": loc.length, "record_id": loc.record_id}
+            for role, loc in _locations(record.provenance).items()
+        ]
 
 
 def site_key(site: str | None) -> str | None:
