@@ -61,8 +61,8 @@ def get(engine: Engine, record_id: str) -> Record | None:
 def known(engine: Engine, ids: Iterable[str]) -> set[str]:
     """Return which of `ids` the catalog already holds."""
     wanted = list(ids)
-    with Session(engine) as session:
-        return set(session.scalars(select(CaptureRow.id).where(CaptureRow.id.in_(wanted))))
+    with engine.connect() as connection:  # a bare connection: asked once per capture archived, a session costs more
+        return set(connection.scalars(select(CaptureRow.id).where(CaptureRow.id.in_(wanted))))
 
 
 def history(engine: Engine, url: str) -> list[tuple[Record, str | None]]:
