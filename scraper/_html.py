@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import string
 from importlib.metadata import version
 from typing import Any
 
@@ -50,17 +51,13 @@ _READABILITY_BLOCKS = ("p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquot
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)""", re.IGNORECASE)
 # Consent and cookie banners: small containers named for them. Size-limited because some
 # sites put such class names on page wrappers (pruning those cost 3 points of recall).
-_BANNER_WORDS = ("cookie", "consent", "gdpr")
-_LOWER = "translate({}, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')"
-# Predicates run left to right: the cheap attribute test first, the subtree's text length
-# (costly on every element) only for the few elements it leaves. The test visits id and class
-# attributes, not every element (a third faster than asking each element for both).
-PRUNE_XPATH = (
-    "(//@id | //@class)["
-    + " or ".join(f"contains({_LOWER.format('.')}, '{w}')" for w in _BANNER_WORDS)
-    + "]/parent::*[not(self::html or self::body or self::main or self::article)]"
-    "[string-length(normalize-space(.)) < 1200]"
-)
+_BANNER = re.compile("cookie|consent|gdpr")
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)  # as XPath's translate() folds
+_NAMES = etree.XPath("//@id | //@class")
+_TEXT_LENGTH = etree.XPath("string-length(normalize-space(.))")
+_NEVER_BANNERS = frozenset(("html", "body", "main", "article"))
+_BANNER_MARK = "data-scraper-banner"
+PRUNE_XPATH = f"//*[@{_BANNER_MARK}]"  # what trafilatura prunes: the banners mark_banners found
 _HIDDEN = frozenset(("script", "style", "noscript", "template", "svg"))
 
 
@@ -164,7 +161,7 @@ def extract_html(markup: str, *, url: str | None, max_date: str, include_comment
         include_tables=EXTRACTOR_OPTIONS["include_tables"],
         deduplicate=EXTRACTOR_OPTIONS["deduplicate"],
         date_extraction_params={**EXTRACTOR_OPTIONS["date_extraction"], "max_date": max_date},
-        prune_xpath=PRUNE_XPATH,
+        prune_xpath=PRUNE_XPATH if mark_banners(tree) else None,
     )
     if not isinstance(doc, Document):  # trafilatura gave up on the page: readability may still find text
         doc = Document()
@@ -191,6 +188,26 @@ def extract_html(markup: str, *, url: str | None, max_date: str, include_comment
         input_words=input_words,
         text_from=fallback,
     )
+
+
+def mark_banners(tree: lxml_html.HtmlElement) -> bool:
+    """Mark the page's consent and cookie banners for trafilatura to prune (PRUNE_XPATH); return whether any.
+
+    A banner: an element whose id or class holds "cookie", "consent" or "gdpr" (ASCII letters
+    folded), not the page's html, body, main or article, with under 1,200 characters of text
+    (whitespace collapsed). The id and class values come from one XPath and are tested here: one
+    XPath testing each value in itself took 2.4 times as long (2.9 ms a page, an eighth of
+    trafilatura's own extraction). Marked, not removed: trafilatura reads the metadata of the
+    whole page first, and prunes after.
+    """
+    marked = False
+    for value in _NAMES(tree):
+        if _BANNER.search(value.translate(_ASCII_LOWER)):
+            element = value.getparent()
+            if element.tag not in _NEVER_BANNERS and _TEXT_LENGTH(element) < 1200:
+                element.set(_BANNER_MARK, "")
+                marked = True
+    return marked
 
 
 def readability_text(markup: str) -> str:

@@ -149,3 +149,25 @@ def test_dateparser_reads_dates_in_the_bounded_languages_only() -> None:
     assert external_date_parser("14 aprilie 2026", "%Y-%m-%d") == "2026-04-14"  # and Romanian
     # Welsh is not (dateparser knows it): its month names go unread, every language's patterns uncompiled.
     assert external_date_parser("14 Ebrill 2026", "%Y-%m-%d") is None
+
+
+def test_consent_banners_are_small_containers_named_for_them() -> None:
+    from scraper._html import PRUNE_XPATH, extract_html, mark_banners, parse_html
+
+    article = "<p>" + "The council met on Tuesday to weigh the harbour plan and its cost to the town. " * 6 + "</p>"
+    wrapper_text = "Wrapper words that make this container far too long to be a banner. " * 20  # > 1,200 characters
+    markup = (
+        '<html><body class="cookie-page"><main id="consent-main">'
+        f'<div class="Site-COOKIE-Notice">We use cookies to keep this site working.</div>'
+        f'<div id="gdpr-wrapper">{wrapper_text}</div>'
+        f'<div class="coo\u212aie-bar">Kelvin-sign look-alike: not folded by XPath, not a banner.</div>'
+        f'<article class="consent-story"><h1>Harbour plan</h1>{article}</article>'
+        "</main></body></html>"
+    )
+    tree = parse_html(markup)
+    assert mark_banners(tree)
+    marked = tree.xpath(PRUNE_XPATH)
+    assert [element.get("class") for element in marked] == ["Site-COOKIE-Notice"]
+    assert not mark_banners(parse_html(f"<html><body><article>{article}</article></body></html>"))
+    text = extract_html(markup, url=None, max_date="2026-12-31").text
+    assert "harbour plan" in text and "We use cookies" not in text
