@@ -334,7 +334,9 @@ def _fts(
         # reading each one's tsvector, a long walk when few documents match.
         return matching.cte("matching").prefix_with("MATERIALIZED")
     if among is not None:
-        matching = matching.where(doc_id.in_([int(d) for d in among]))
+        # Tested on each match, not handed to FTS5 as rowid constraints: for each listed rowid FTS5
+        # runs the whole query again (a page of 20 at 100,000 documents: 9 ms against 0.7).
+        matching = matching.where((doc_id + literal_column("0")).in_([int(d) for d in among]))
     if within is not None:  # FTS5 reads a term's documents newest first, scoring those kept
         matching = matching.order_by(doc_id.desc()).limit(within)
     return matching.subquery()
