@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from archive.warc.sources import SourceRef, load_capture
-from scraper import Capture, CaptureError, build_record
+from scraper import Capture, CaptureError, Record, build_record
 from scraper._text import sha256_hex
 from tests.conftest import PROJECT_SEEDS
 
@@ -171,3 +172,20 @@ def test_consent_banners_are_small_containers_named_for_them() -> None:
     assert not mark_banners(parse_html(f"<html><body><article>{article}</article></body></html>"))
     text = extract_html(markup, url=None, max_date="2026-12-31").text
     assert "harbour plan" in text and "We use cookies" not in text
+
+
+def test_a_record_as_a_dict_holds_its_fields_and_provenance_not_its_working_data() -> None:
+    capture = Capture(
+        payload=("Harbour council votes on the lighthouse. " * 12).encode(),
+        source_kind="file",
+        source_location="file:///harbour.txt",
+        media_type="text/plain",
+        url="file:///harbour.txt",
+    )
+    record = build_record(capture).with_text_features()
+    assert record.line_keys and record.text_features is not None  # working data present, to be left out
+    data = record.to_dict()
+    assert "line_keys" not in data and "text_features" not in data
+    assert data["provenance"]["source_location"] == "file:///harbour.txt" and isinstance(data["provenance"], dict)
+    assert "text" not in record.to_dict(with_text=False) and data["text"] == record.text
+    assert Record.from_dict(json.loads(json.dumps(data))) == record
