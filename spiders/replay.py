@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import scrapy
+from scrapy import signals
 
 from archive.crawl.replay import REPLAY_SCHEME, replay_url
 from archive.warc.sources import SourceRef, find_sources
@@ -15,7 +16,12 @@ __all__ = ["ReplaySpider"]
 
 
 class ReplaySpider(ArchiveSpider):
-    """Replays every capture under the given paths; never touches the network."""
+    """Replays every capture under the given paths; never touches the network.
+
+    Its requests are made as the engine has room for them: Scrapy reads a spider's start()
+    to the end into its scheduler regardless, and a request held there (its meta, its source,
+    its parsed URL) costs about 2 kB, so a replay of N captures would peak with N of them held.
+    """
 
     name = "replay"
     # Not a ClassVar: Scrapy's Spider declares custom_settings an instance attribute (read once per crawl).
@@ -37,6 +43,7 @@ class ReplaySpider(ArchiveSpider):
         absolute = self.settings.getbool("ARCHIVE_ABSOLUTE_PATHS")
         for serial, found in enumerate(find_sources(self.paths, absolute=absolute)):
             if isinstance(found, SourceRef):
+                await self.room()
                 yield scrapy.Request(
                     replay_url(serial),
                     callback=self.parse,
@@ -46,3 +53,16 @@ class ReplaySpider(ArchiveSpider):
                 )
             else:  # a failure or a skipped WARC record: the pipeline counts it
                 yield found
+
+    async def room(self) -> None:
+        """Return when the engine can send one more request on (at once while it can, or while it is closing).
+
+        Scrapy sends scheduler_empty when it asked its scheduler for a request and got none: what
+        is queued has gone on and the downloader and the scraper have room again. A frontier
+        worker's scheduler hands out the frontier's requests too: it is not waited for.
+        """
+        engine = self.crawler.engine
+        if self.frontier_worker is not None:
+            return
+        while engine is not None and engine.needs_backout() and not self.closing():
+            await self.crawler.signals.wait_for(signals.scheduler_empty)
