@@ -430,3 +430,22 @@ def test_many_rows_keep_their_typed_values_on_either_insert_path(catalog: Catalo
         assert [tuple(t) for t in terms] == [(-(2**63), 1), (-(2**63) + 1, 2), (-(2**63) + 2, 3)]
     assert [(r.id, r.args) for r in read] == [(f"run-{n}", {"jobs": n, "paths": ["a b"]}) for n in range(3)]
     assert all(r.started_at.replace(tzinfo=UTC) == started for r in read)  # SQLite gives it back naive, in UTC
+
+
+def test_a_run_that_archives_keeps_a_small_page_cache_and_searches_a_large_one(sqlite_url: str) -> None:
+    """A replay's memory must not grow with the pages it writes; searches keep their 64 MiB cache."""
+
+    def settings(catalog: Catalog) -> tuple[int, int]:
+        with catalog.engine.connect() as connection:
+            cache = connection.exec_driver_sql("PRAGMA cache_size").scalar_one()
+            mapped = connection.exec_driver_sql("PRAGMA mmap_size").scalar_one()
+        return int(cache), int(mapped)
+
+    search, writer = Catalog(sqlite_url), Catalog(sqlite_url, writing=True)
+    try:
+        search.migrate()
+        assert settings(search) == (-65536, 1024**3)
+        assert settings(writer) == (-8192, 0)
+    finally:
+        search.close()
+        writer.close()

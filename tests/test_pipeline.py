@@ -487,3 +487,13 @@ def test_reextract_gives_a_capture_with_no_main_text_its_text_when_extraction_su
     assert now is not None and now.provenance.no_text is None and "landing stage" in now.text
     assert now.provenance.warc_raw == before.provenance.warc_raw
     assert [hit.record.id for hit in hits] == [before.id]
+
+
+def test_the_archiving_pipeline_opens_its_sqlite_catalog_with_the_writers_small_cache(
+    make_crawler: MakeCrawler, tmp_path: Path
+) -> None:
+    # A run's memory must not grow with the catalog pages it writes (the search cache is 64 MiB).
+    run = Run(make_crawler, tmp_path)
+    with run.pipeline.catalog.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA cache_size").scalar_one() == -8192
+        assert connection.exec_driver_sql("PRAGMA mmap_size").scalar_one() == 0

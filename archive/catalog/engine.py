@@ -44,8 +44,13 @@ S = TypeVar("S")
 P = ParamSpec("P")
 
 
-def make_engine(url: str) -> Engine:
-    """Return an engine for `url`; SQLite gets WAL mode and a busy timeout."""
+def make_engine(url: str, *, writing: bool = False) -> Engine:
+    """Return an engine for `url`; SQLite gets WAL mode and a busy timeout.
+
+    `writing`: for a run that archives. On SQLite it gets a small page cache and no mapped
+    reads (_WRITER_PRAGMAS): the search cache would fill with the pages the run writes, a few kB
+    a capture up to 64 MiB, and the run's memory would grow with it.
+    """
     parsed = make_url(url)
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
@@ -63,7 +68,8 @@ def make_engine(url: str) -> Engine:
             return engine
         where.parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(parsed, json_serializer=dumps, connect_args={"timeout": 30})
-    event.listen(engine, "connect", _sqlite_pragmas)
+    cache = _WRITER_PRAGMAS if writing else _SEARCH_PRAGMAS
+    event.listen(engine, "connect", functools.partial(_sqlite_pragmas, cache=cache))
     event.listen(engine, "connect", _sqlite_functions)
     return engine
 
@@ -188,12 +194,20 @@ def _json_dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+# A 64 MiB page cache and memory-mapped reads (instead of SQLite's 2 MiB default): full-text
+# queries on a million documents walk long doclists; measured p95 14 -> 10 ms at 215k documents.
+_SEARCH_PRAGMAS = ("cache_size=-65536", "mmap_size=1073741824")
+# A run that archives reads a row or two a capture and writes the rest: 8 MiB, the file read
+# through the OS's cache. Peak memory of text replays of 2,500 and 20,000 captures (the memory
+# benchmark): 320 -> 387 MB with the search settings, 318 -> 327 MB with these; add_records
+# into 100,000 documents as fast either way (762-841 against 788-789 records/s).
+_WRITER_PRAGMAS = ("cache_size=-8192", "mmap_size=0")
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, cache: tuple[str, ...]) -> None:
     cursor = dbapi_connection.cursor()
-    # A 64 MiB page cache and memory-mapped reads (instead of SQLite's 2 MiB default): full-text
-    # queries on a million documents walk long doclists; measured p95 14 -> 10 ms at 215k documents.
     pragmas = ("journal_mode=WAL", "busy_timeout=30000", "foreign_keys=ON", "synchronous=NORMAL")
-    for pragma in (*pragmas, "cache_size=-65536", "mmap_size=1073741824"):
+    for pragma in (*pragmas, *cache):
         cursor.execute(f"PRAGMA {pragma}")
     cursor.close()
 

@@ -29,9 +29,10 @@ NO_FILTERS = SearchFilters()
 class Catalog:
     """Reads and writes the catalog at one SQLAlchemy URL."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, writing: bool = False) -> None:
+        """Open the catalog at `url`; `writing`: for a run that archives (engine.make_engine)."""
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, writing=writing)
         self.dialect = self.engine.dialect.name
 
     def close(self) -> None:

@@ -117,7 +117,7 @@ class ArchivePipeline:
         settings = crawler.settings
         self.stats: StatsCollector = crawler.stats
         self.data_dir = data_dir
-        self.catalog = Catalog(db_url)
+        self.catalog = Catalog(db_url, writing=True)
         self.commit_every = max(1, settings.getint("ARCHIVE_COMMIT_EVERY", 50))
         self.heartbeat_every = settings.getfloat("ARCHIVE_RUN_HEARTBEAT", 60.0)
         self._heartbeat: LoopingCall | None = None
