@@ -48,7 +48,7 @@ def bulk_insert(catalog: Catalog, records: list[Record]) -> None:
         captures, pointers = [], []
         for record, document_id in zip(records, ids, strict=True):
             captures.append(CaptureRow.values_from(record, document_id))
-            pointers += [{"capture_id": record.id} | values for values in WarcRecordRow.values_from(record)]
+            pointers += WarcRecordRow.values_from(record)
         connection.execute(insert(CaptureRow), captures)
         connection.execute(insert(WarcRecordRow), pointers)
 

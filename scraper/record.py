@@ -179,7 +179,7 @@ class Record:
         """Return a JSON-ready dict; `with_text=False` leaves the main text out."""
         # Field by field, not asdict(self): asdict copies every line key and feature only for them
         # to be dropped (a third of the metadata record's cost in the archiving process).
-        left_out = {"line_keys", "text_features"} if with_text else {"line_keys", "text_features", "text"}
+        left_out = {"line_keys", "text_features"} | (set() if with_text else {"text"})
         data = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in left_out}
         data["provenance"] = asdict(self.provenance)
         return data

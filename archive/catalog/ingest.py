@@ -36,7 +36,7 @@ def add_records(engine: Engine, records: Sequence[Record]) -> int:
         values = [CaptureRow.values_from(r, documents[r.text_sha256]) for r in first.values()]
         insert = dialect_insert(engine.dialect.name, CaptureRow).on_conflict_do_nothing(index_elements=["id"])
         inserted = {row.id for row in insert_many(session.connection(), insert, values, [CaptureRow.id])}
-        _insert_locations(session, [(i, r) for i, r in first.items() if i in inserted])
+        _insert_locations(session, [r for i, r in first.items() if i in inserted])
         count_terms(session.connection(), terms)
         _relink(session, {r.canonical_url for r in records})
     return len(inserted)
@@ -62,8 +62,8 @@ def replace_extractions(engine: Engine, records: Sequence[Record]) -> int:
             if old is None:
                 continue
             before.add(old)
-            values = CaptureRow.values_from(record, documents[record.text_sha256])
-            values = {key: value for key, value in values.items() if key not in kept}
+            row = CaptureRow.values_from(record, documents[record.text_sha256])
+            values = {key: value for key, value in row.items() if key not in kept}
             session.execute(update(CaptureRow).where(CaptureRow.id == record.id).values(**values))
             roles = ("conversion", "metadata")
             session.execute(
@@ -71,7 +71,7 @@ def replace_extractions(engine: Engine, records: Sequence[Record]) -> int:
                 .delete()
                 .where(WarcRecordRow.capture_id == record.id, WarcRecordRow.role.in_(roles))
             )
-            _insert_locations(session, [(record.id, record)], roles)
+            _insert_locations(session, [record], roles)
             replaced += 1
         count_terms(session.connection(), terms)
         drop_unheld_documents(session, before)
@@ -145,13 +145,11 @@ def _features_of(record: Record) -> TextFeatures:
     return text_features(record.text, record.title, record.text_sha256)
 
 
-def _insert_locations(
-    session: Session, captures: Sequence[tuple[str, Record]], roles: Collection[str] | None = None
-) -> None:
-    """Insert where the WARC records of captures (id, record) are, in one statement; only `roles` if given."""
+def _insert_locations(session: Session, captures: Sequence[Record], roles: Collection[str] | None = None) -> None:
+    """Insert where the captures' WARC records are, in one statement; only those of `roles` if given."""
     values = [
-        {"capture_id": capture_id} | location
-        for capture_id, record in captures
+        location
+        for record in captures
         for location in WarcRecordRow.values_from(record)
         if roles is None or location["role"] in roles
     ]

@@ -1,4 +1,4 @@
-"""Catalog tables. Rows are not domain records: convert with from_record / to_record."""
+"""Catalog tables. Rows are not domain records: convert with values_from / to_record."""
 
 from __future__ import annotations
 
@@ -152,14 +152,6 @@ class CaptureRow(Base):
     document: Mapped[Document] = relationship(lazy="joined")
     warc_records: Mapped[list[WarcRecordRow]] = relationship(lazy="selectin", order_by="WarcRecordRow.role")
 
-    @classmethod
-    def from_record(cls, record: Record, document_id: int) -> CaptureRow:
-        """Return the row for `record`, attached to its document."""
-        return cls(
-            **cls.values_from(record, document_id),
-            warc_records=[WarcRecordRow(**values) for values in WarcRecordRow.values_from(record)],
-        )
-
     @staticmethod
     def values_from(record: Record, document_id: int) -> dict[str, Any]:
         """Return the column values of `record`'s row in document `document_id` (plain values, as inserted)."""
@@ -262,9 +254,16 @@ class WarcRecordRow(Base):
 
     @staticmethod
     def values_from(record: Record) -> list[dict[str, Any]]:
-        """Return the column values (capture id aside) of each WARC record `record` points at, by role."""
+        """Return the column values of each WARC record the capture `record` points at, by role."""
         return [
-            {"role": role, "file": loc.file, "offset": loc.offset, "length": loc.length, "record_id": loc.record_id}
+            {
+                "capture_id": record.id,
+                "role": role,
+                "file": loc.file,
+                "offset": loc.offset,
+                "length": loc.length,
+                "record_id": loc.record_id,
+            }
             for role, loc in _locations(record.provenance).items()
         ]
 
