@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pytest
 from scrapy import signals
 
 if TYPE_CHECKING:
@@ -66,6 +67,7 @@ print(json.dumps({k: stats.get(k) for k in ("test/most_requests_held", "archive/
 """
 
 
+@pytest.mark.slow  # spawns a replay
 def test_a_replay_holds_a_bounded_number_of_requests_however_many_captures_it_has(tmp_path: Path) -> None:
     folder = tmp_path / "captures"
     folder.mkdir()
