@@ -87,7 +87,7 @@ def test_the_lexicon_keeps_only_words_many_sites_use() -> None:
 
     def sample(site: int, lines: list[list[str]], labels: list[int]) -> _Sample:
         page = EvalPage(f"https://site{site}.example/a", PROJECT_SEEDS, (), ())
-        return _Sample(page, "inscriptis", "", np.zeros((len(lines), 1)), np.array(labels), "en", lines)
+        return _Sample(page, "inscriptis", "", np.zeros((len(lines), 1)), np.array(labels), "en", lines, page.site)
 
     many = [
         sample(i, [["subscribe"], ["river", "flooded"], ["disputed"]], [0, 1, -1]) for i in range(_LEXICON_MIN_SITES)

@@ -12,6 +12,7 @@ from scraper._linemodel import FEATURES, LineModel
 from tests.conftest import DATA, ROOT, Cli, need
 
 EVAL_SET = ROOT.parent / "shared" / "eval" / "trafilatura-eval"
+PORTAL_SET = ROOT.parent / "shared" / "eval" / "more-dev" / "cleanportaleval"
 
 
 def _scraper(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -39,16 +40,26 @@ def test_eval_reports_every_mode_and_the_seeds(tmp_path: Path, shared_seeds: Pat
 @pytest.mark.slow  # trains a model
 def test_train_stripper_writes_a_loadable_cross_validated_model(tmp_path: Path) -> None:
     need((EVAL_SET / "evaldata.json").is_file(), f"the evaluation set is not at {EVAL_SET}")
+    need((PORTAL_SET / "gt").is_dir(), f"the ground-truth set is not at {PORTAL_SET}")
     pytest.importorskip("lightgbm")
     out = tmp_path / "model.json"
-    args = ["train-stripper", "--set", str(EVAL_SET), "--limit", "30", "--folds", "2", "--out", str(out)]
-    done = _scraper(*args, cwd=tmp_path)
+    args = ["train-stripper", "--set", str(EVAL_SET), "--truth", str(PORTAL_SET), "--limit", "20", "--folds", "2"]
+    done = _scraper(*args, "--out", str(out), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
-    assert report["folds"] == 2 and report["pages"] == 30
+    assert report["folds"] == 2 and report["pages"] == 40  # 20 snippet-labeled pages, 20 with a true text
     for key in ("site_held_out_shipped", "site_held_out_model_without_veto", "site_held_out_heuristic"):
         assert 0.0 < report[key]["f1"] <= 1.0, key
+    held = report["site_held_out_truth_sets"]["cleanportaleval"]
+    assert held["pages"] == 20 and 0.0 < held["token_f1"] <= 1.0  # every truth page held out once
     model = LineModel.load(out)
     assert model.spec["features"] == list(FEATURES)
     assert model.version == report["model_version"]
     assert 0.1 <= model.threshold <= 0.7
+
+
+def test_train_stripper_names_a_folder_that_is_no_ground_truth_set(tmp_path: Path) -> None:
+    done = _scraper("train-stripper", "--truth", str(tmp_path), "--out", str(tmp_path / "m.json"), cwd=tmp_path)
+    assert done.returncode == 2
+    assert f"{tmp_path}: not a ground-truth set" in done.stderr
+    assert not (tmp_path / "m.json").exists()

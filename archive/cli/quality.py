@@ -36,14 +36,7 @@ def add_commands(sub: Any) -> None:
     """Register `eval`, `train-stripper` and `train-idf` on the CLI's subcommand parser."""
     evaluate = sub.add_parser("eval", help="score extraction quality on a labeled corpus")
     _set_option(evaluate, from_environment=False)  # $SCRAPER_EVAL_SET is read unless --truth is given
-    evaluate.add_argument(
-        "--truth",
-        type=Path,
-        action="append",
-        default=[],
-        metavar="DIR",
-        help="a ground-truth set, html/ID.html.gz beside gt/ID.txt, scored by token F1 (repeatable)",
-    )
+    _truth_option(evaluate, "scored by token F1")
     evaluate.add_argument(
         "--modes", default="html,text", help=f"comma-separated, of: {', '.join(MODE_NAMES)} (default html,text)"
     )
@@ -58,6 +51,7 @@ def add_commands(sub: Any) -> None:
 
     trainer = sub.add_parser("train-stripper", help="train the text-capture line model (needs the train extra)")
     _set_option(trainer)
+    _truth_option(trainer, "learned from too; its held-out pages scored by token F1")
     trainer.add_argument("--folds", type=int, default=5, help="site-held-out cross-validation folds")
     trainer.add_argument("--limit", type=int, help="use only the first N pages")
     trainer.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="processes that label pages")
@@ -74,6 +68,17 @@ def add_commands(sub: Any) -> None:
 
 def _set_option(cmd: argparse.ArgumentParser, *, from_environment: bool = True) -> None:
     cmd.add_argument("--set", type=Path, default=_environment_set() if from_environment else None, help=EVAL_SET_HELP)
+
+
+def _truth_option(cmd: argparse.ArgumentParser, use: str) -> None:
+    cmd.add_argument(
+        "--truth",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="DIR",
+        help=f"a ground-truth set, html/ID.html.gz beside gt/ID.txt, {use} (repeatable)",
+    )
 
 
 def _environment_set() -> Path | None:
@@ -163,12 +168,17 @@ def _print_truth(found: dict[str, Any]) -> None:
 
 
 def _train_stripper(args: argparse.Namespace) -> int:
-    from scraper.evaluation import load_eval_set
-    from scraper.training import train
+    from scraper.evaluation import load_eval_set, load_truth_set
+    from scraper.training import TruthSet, train
 
-    pages = load_eval_set(_eval_set(args))[: args.limit]
+    truth = [TruthSet(d.resolve().name, load_truth_set(d)[: args.limit]) for d in _truth_sets(args)]
+    pages = load_eval_set(_eval_set(args))[: args.limit] if args.set is not None or not truth else []
     spec, report = train(
-        pages, folds=args.folds, jobs=max(1, args.jobs), progress=lambda message: print(message, file=sys.stderr)
+        pages,
+        truth=truth,
+        folds=args.folds,
+        jobs=max(1, args.jobs),
+        progress=lambda message: print(message, file=sys.stderr),
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(spec, separators=(",", ":")), encoding="utf-8")
