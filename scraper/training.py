@@ -122,13 +122,15 @@ class _Sample:
         return np.hstack([self.features, lexicon_features(self.tokens, lexicon)])
 
 
-def truth_site(page: EvalPage) -> str:
+def truth_site(page: EvalPage, raw: bytes | None = None) -> str:
     """Return the site of a ground-truth page, which comes without its URL: where most of its links go.
 
     Pages of one site link to that site most (navigation, their own stories); a page with no
     absolute link is a site of its own. Only cross-validation and the lexicon's site count use it.
+    `raw`, the page's bytes when the caller has them, spares reading them again.
     """
-    hosts = Counter(site_of(link.decode("ascii", "replace")) for link in _LINK.findall(page.raw()[:_SNIFF_BYTES]))
+    data = page.raw() if raw is None else raw
+    hosts = Counter(site_of(link.decode("ascii", "replace")) for link in _LINK.findall(data[:_SNIFF_BYTES]))
     hosts.pop(None, None)
     return str(hosts.most_common(1)[0][0]) if hosts else f"{page.path.name}.invalid"
 
@@ -205,7 +207,7 @@ def _page_samples(work: tuple[EvalPage, str | None, str | None]) -> list[_Sample
         raw = page.raw()
         html = page.html(raw)
         first, second = _extractor_texts(page, raw, html) if truth is None else (_trafilatura_text(page, raw), truth)
-        site = page.site if truth is None else truth_site(page)
+        site = page.site if truth is None else truth_site(page, raw)
     except Exception:  # an unreadable page teaches nothing; the report counts the pages used
         return []
     language = detect_language(first) or "?"
