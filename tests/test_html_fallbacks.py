@@ -69,3 +69,49 @@ def test_cleaneval_stays_above_its_floor() -> None:
     floor = FLOORS["html_cleaneval"]["token_f1"]
     assert scores["token_f1"] >= floor, scores
     assert scores["empty"] <= 2, scores  # 13 before the fragment parse and the readability fallback
+
+
+# Pages on each path of trafilatura.load_html: a whole page, a string declaring its encoding (lxml
+# refuses it as a string: parsed as bytes), a doctype line, a self-closing <html/>, control
+# characters it strips, a page never naming <html> that parses to one block (turned down).
+LOAD_CASES = (
+    "<!DOCTYPE html><html><head><title>T</title></head><body><p>One.</p><form><input name=q></form></body></html>",
+    '<?xml version="1.0" encoding="utf-8"?>\n<html><body><p>Declared, caf\u00e9.</p></body></html>',
+    '<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0//EN">\n<html><body><p>Old doctype.</p></body></html>',
+    "<html/>\n<body><p>Self-closing root.</p><p>Second.</p></body>",
+    "<html><body><p>Bell\x07 and\x0b tab.</p><!-- note --><?pi x?></body></html>",
+    FRAGMENT,
+    "<div>one</div><div>two</div>",
+)
+
+
+@pytest.mark.parametrize("markup", LOAD_CASES)
+def test_our_parse_is_trafilaturas(markup: str) -> None:
+    """parse_html's own parser (a C-level element class lookup) builds the tree trafilatura.load_html builds."""
+    from lxml import etree
+    from lxml.html import HtmlElement
+
+    from scraper._html import _load_html
+
+    ours, theirs = _load_html(markup), trafilatura.load_html(markup)
+    assert (ours is None) == (theirs is None)
+    if ours is not None:
+        assert etree.tostring(ours) == etree.tostring(theirs)
+        assert all(type(el) is HtmlElement for el in ours.iter())  # no Python lookup: <form> is no FormElement
+
+
+def test_our_parse_is_trafilaturas_on_dev_pages() -> None:
+    """The same trees on the first 60 pages of the development set (encodings, broken markup, CJK)."""
+    from lxml import etree
+
+    from scraper._html import _load_html
+    from scraper._text import decode_bytes
+
+    pages = sorted((ROOT.parent / "shared" / "eval" / "trafilatura-eval" / "html").glob("*.html.gz"))[:60]
+    need(len(pages) == 60, "the trafilatura-eval development set is not beside the project")
+    for path in pages:
+        markup, _ = decode_bytes(gzip.decompress(path.read_bytes()))
+        ours, theirs = _load_html(markup), trafilatura.load_html(markup)
+        assert (ours is None) == (theirs is None), path.name
+        if ours is not None:
+            assert etree.tostring(ours) == etree.tostring(theirs), path.name
