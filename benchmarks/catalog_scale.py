@@ -5,8 +5,9 @@
 Each catalog grows by bulk insertion of documents and captures (SQL executemany: the FTS
 index and PostgreSQL's tsvector are maintained as usual, but not the similarity tables),
 then at each size: the insert rate of 1,000 more records through Catalog.add_records (the
-path replay and crawls use: records carry the text features of their similarity signatures,
-computed where extraction runs, and the catalog weighs their key terms and writes), the rate
+path replay and crawls use, with a run's engine settings: records carry the text features of
+their similarity signatures, computed where extraction runs, and the catalog weighs their key
+terms and writes), the rate
 of 1,000 records without them (the catalog computes them: "computing features"; batches of
 the two in turns), and the latency of 200 queries of each kind. PostgreSQL: the server in
 $SCRAPER_TEST_PG (default 127.0.0.1:5432/test), in a schema of its own, dropped afterwards.
@@ -93,11 +94,16 @@ def measure(catalog: Catalog, corpus: Corpus, size: int, rng: np.random.Generato
     features_ms = (time.perf_counter() - began) * 1000 / len(carried)
     plain = list(corpus.records(PROBE_RECORDS, start=20_000_000 + size))
     seconds = {"carried": 0.0, "plain": 0.0}
-    for start in range(0, PROBE_RECORDS, PROBE_BATCH):
-        for kind, records in (("carried", carried), ("plain", plain)):
-            began = time.perf_counter()
-            catalog.add_records(records[start : start + PROBE_BATCH])
-            seconds[kind] += time.perf_counter() - began
+    # Written as a run writes (its engine's settings: Catalog(writing=True)), searched as a search does.
+    writer = Catalog(catalog.engine.url.render_as_string(hide_password=False), writing=True)
+    try:
+        for start in range(0, PROBE_RECORDS, PROBE_BATCH):
+            for kind, records in (("carried", carried), ("plain", plain)):
+                began = time.perf_counter()
+                writer.add_records(records[start : start + PROBE_BATCH])
+                seconds[kind] += time.perf_counter() - began
+    finally:
+        writer.close()
     rate, rate_computing = PROBE_RECORDS / seconds["carried"], PROBE_RECORDS / seconds["plain"]
     latencies: dict[str, dict[str, float]] = {}
     for name, run in query_kinds(rng).items():
