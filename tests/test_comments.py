@@ -95,6 +95,7 @@ def test_extract_keeps_comments_with_the_option(cli: Cli) -> None:
             check(result["text"], result["provenance"]["extractor_options"])
 
 
+@pytest.mark.slow  # four CLI processes (replay, reextract, two exports): 13 s on a busy machine
 def test_replay_leaves_comments_out_and_reextract_comments_brings_them_in(cli: Cli, tmp_path: Path) -> None:
     folder = tmp_path / "story"
     folder.mkdir()

@@ -187,6 +187,7 @@ def _all_warc_bytes(data: Path) -> bytes:
     return b"".join(gzip.decompress(p.read_bytes()) for p in warc_files(data))
 
 
+@pytest.mark.slow  # six CLI processes (two replays): 12.5 s on a busy machine, among the fast tier's slowest
 def test_no_host_path_reaches_the_archive_unless_asked(tmp_path: Path) -> None:
     """Saved files are named relative to the folder given to replay: nothing says where they sat on this host."""
     root = tmp_path / "inbox-on-this-host"
