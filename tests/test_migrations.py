@@ -93,7 +93,7 @@ def upgrade() -> None:
 def test_no_migration_imports_live_project_code() -> None:
     modules = migration_modules()
     revisions = {p.name.split("_")[0] for p in modules if p.parent.name == "versions"}
-    assert revisions == {f"{n:04d}" for n in range(1, 11)}  # the check reads every revision
+    assert revisions == {f"{n:04d}" for n in range(1, 12)}  # the check reads every revision
     found = {p.name: foreign_imports(p.read_text(encoding="utf-8")) for p in modules}
     assert {name: imports for name, imports in found.items() if imports} == {}
 
@@ -301,6 +301,7 @@ def test_an_upgrade_fills_in_what_the_live_code_writes(db_url: str) -> None:
 
 def _check_upgrade(catalog: Catalog) -> None:
     from archive.catalog.models import capture_facets, facet, site_key
+    from archive.catalog.schema import SCHEMA_REVISION
     from archive.catalog.similarity import index_missing
 
     _upgrade_to(catalog, "0004")
@@ -308,7 +309,7 @@ def _check_upgrade(catalog: Catalog) -> None:
         _add_old_rows(connection)
     catalog.migrate()
     with catalog.engine.begin() as connection:
-        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == "0010"
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == SCHEMA_REVISION
         captures = connection.execute(text("SELECT document_id, site, language, site_key FROM captures")).all()
         assert len(captures) == sum(len(sites) for _, _, sites in OLD_DOCUMENTS)
         assert {site: key for _, site, _, key in captures} == {site: site_key(site) for _, site, _, _ in captures}
@@ -335,6 +336,35 @@ def _check_upgrade(catalog: Catalog) -> None:
             connection.execute(text(f"DELETE FROM {table}"))
         assert index_missing(connection) == len(OLD_DOCUMENTS)
         assert _similarity_rows(connection) == upgraded
+
+
+def test_term_counts_move_into_a_rowid_table_and_back(tmp_path: Path) -> None:
+    """0011 on SQLite: term_documents keyed by its rowid (no separate index), every count kept, both ways."""
+    catalog = Catalog(f"sqlite:///{tmp_path / 'catalog.sqlite'}")
+    counts = [(-(2**63), 1), (-5, 7), (0, 2), (12345678901234, 3), (2**63 - 1, 40)]  # signed 64-bit hashes
+    try:
+        _upgrade_to(catalog, "0010")
+        with catalog.engine.begin() as connection:
+            for term, documents in counts:
+                connection.execute(text("INSERT INTO term_documents VALUES (:t, :d)"), {"t": term, "d": documents})
+
+        def state() -> tuple[list[tuple[Any, ...]], list[str]]:
+            with catalog.engine.connect() as connection:
+                rows = [tuple(r) for r in connection.execute(text("SELECT term, documents FROM term_documents"))]
+                indexes = [r[1] for r in connection.execute(text("PRAGMA index_list(term_documents)"))]
+            return rows, indexes
+
+        assert state() == (counts, ["sqlite_autoindex_term_documents_1"])
+        _upgrade_to(catalog, "0011")
+        assert state() == (counts, [])  # the rowid is the key: rows in term order, no index beside them
+        config = Config()
+        config.set_main_option("script_location", str(resources.files("archive.catalog") / "migrations"))
+        with catalog.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0010")
+        assert state() == (counts, ["sqlite_autoindex_term_documents_1"])
+    finally:
+        catalog.close()
 
 
 if __name__ == "__main__":  # python -m tests.test_migrations <dialect> <url of an empty database or schema>

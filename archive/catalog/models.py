@@ -342,5 +342,8 @@ class TermDocuments(Base):
 
     __tablename__ = "term_documents"
 
-    term: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    # On SQLite the rowid itself (INTEGER, 64-bit): one B-tree per term count, not a table and an index.
+    term: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    )
     documents: Mapped[int] = mapped_column(Integer)

@@ -113,11 +113,7 @@ CREATE TABLE site_pages (
 	PRIMARY KEY (site, url_key)
 );
 -- table term_documents on term_documents
-CREATE TABLE term_documents (
-	term BIGINT NOT NULL,
-	documents INTEGER NOT NULL,
-	PRIMARY KEY (term)
-);
+CREATE TABLE "term_documents" (term INTEGER NOT NULL, documents INTEGER NOT NULL, PRIMARY KEY (term));
 -- table warc_records on warc_records
 CREATE TABLE warc_records (
 	id INTEGER NOT NULL,
@@ -168,8 +164,6 @@ CREATE INDEX ix_warc_records_file ON warc_records (file);
 -- index sqlite_autoindex_site_lines_1 on site_lines
 -- (made by SQLite for a PRIMARY KEY or UNIQUE constraint)
 -- index sqlite_autoindex_site_pages_1 on site_pages
--- (made by SQLite for a PRIMARY KEY or UNIQUE constraint)
--- index sqlite_autoindex_term_documents_1 on term_documents
 -- (made by SQLite for a PRIMARY KEY or UNIQUE constraint)
 -- index sqlite_autoindex_warc_records_1 on warc_records
 -- (made by SQLite for a PRIMARY KEY or UNIQUE constraint)
