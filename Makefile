@@ -49,8 +49,9 @@ lint: setup
 	$(BIN)/mypy
 
 # One pytest process keeps one core busy; two share the tests by module (a module's fixtures are
-# made once) and use both. The test that restarts PostgreSQL runs after them, alone.
-PYTEST_PARALLEL := -n 2 --dist loadscope
+# made once) and use both. The test that restarts PostgreSQL runs after them, alone. The slowest
+# tests are listed at the end, so a run that nears the 20-minute limit says where the time went.
+PYTEST_PARALLEL := -n 2 --dist loadscope --durations=20
 
 # The documentation site, strict: a broken link, anchor or a parser the reference cannot read fails it.
 docs: setup
