@@ -232,12 +232,13 @@ OLD_DOCUMENTS: list[OldDocument] = [
 ]
 
 
-def _upgrade_to(catalog: Catalog, revision: str) -> None:
+def _upgrade_to(catalog: Catalog, revision: str, *, down: bool = False) -> None:
+    """Run the migrations up (or, `down`, back) to `revision` on the catalog, in one transaction."""
     config = Config()
     config.set_main_option("script_location", str(resources.files("archive.catalog") / "migrations"))
     with catalog.engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+        (command.downgrade if down else command.upgrade)(config, revision)
 
 
 def _add_old_rows(connection: Connection) -> None:
@@ -357,11 +358,7 @@ def test_term_counts_move_into_a_rowid_table_and_back(tmp_path: Path) -> None:
         assert state() == (counts, ["sqlite_autoindex_term_documents_1"])
         _upgrade_to(catalog, "0011")
         assert state() == (counts, [])  # the rowid is the key: rows in term order, no index beside them
-        config = Config()
-        config.set_main_option("script_location", str(resources.files("archive.catalog") / "migrations"))
-        with catalog.engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.downgrade(config, "0010")
+        _upgrade_to(catalog, "0010", down=True)
         assert state() == (counts, ["sqlite_autoindex_term_documents_1"])
     finally:
         catalog.close()
