@@ -20,7 +20,7 @@ import numpy as np
 
 from scraper._dates import find_date
 from scraper._stopwords import CJK_PARTICLES, STOPWORDS
-from scraper.strip import _STRONG_RE, _WEAK_RE, Analysis, headline_lists, vetoed
+from scraper.strip import Analysis, headline_lists, vetoed
 
 __all__ = [
     "BASE_FEATURES",
@@ -147,16 +147,17 @@ class _Neighbourhood:
     """What base features read about the whole capture, a few numbers per line; rows are then made in blocks."""
 
     analysis: Analysis
-    scores: np.ndarray
     own: np.ndarray
     words: np.ndarray
-    prose: np.ndarray
     prose_words: np.ndarray
     total_prose: float
     before: np.ndarray
     median_prose: float
     lead: frozenset[int]
     prose_at: np.ndarray
+    clipped: np.ndarray  # scores within [-50, 50]
+    windows: np.ndarray  # per line: prose share, then mean clipped score, in each of _WINDOWS
+    words_log: np.ndarray
 
     @classmethod
     def of(cls, analysis: Analysis) -> _Neighbourhood:
@@ -167,18 +168,20 @@ class _Neighbourhood:
         words = np.array([line.words for line in lines], dtype=float)
         prose = np.array([line.prose for line in lines], dtype=float)
         prose_words = words * prose
+        clipped = np.clip(np.array(analysis.scores()), -50, 50)
         return cls(
             analysis=analysis,
-            scores=np.array(analysis.scores()),
             own=own,
             words=words,
-            prose=prose,
             prose_words=prose_words,
             total_prose=float(prose_words.sum() or 1.0),
             before=np.cumsum(prose_words) - prose_words,
             median_prose=float(np.median(words[prose > 0])) if prose.any() else 1.0,
             lead=frozenset(analysis.lead),
             prose_at=np.flatnonzero(prose),
+            clipped=clipped,
+            windows=np.column_stack([_window_means(v, w) for v in (prose, clipped) for w in _WINDOWS]),
+            words_log=np.fromiter((math.log1p(w) for w in words), float, len(lines)),
         )
 
     def dist_to_prose(self, i: int) -> float:
@@ -192,7 +195,7 @@ class _Neighbourhood:
 
 def _base_rows(hood: _Neighbourhood, start: int, stop: int, out: np.ndarray) -> None:
     """Write the base features of lines [start, stop) into `out`, one row each, from its first row."""
-    analysis, scores, own, words, prose = hood.analysis, hood.scores, hood.own, hood.words, hood.prose
+    analysis, own, words, windows, words_log = hood.analysis, hood.own, hood.words, hood.windows, hood.words_log
     n = len(analysis.lines)
     for i in range(start, stop):
         line = analysis.lines[i]
@@ -200,8 +203,8 @@ def _base_rows(hood: _Neighbourhood, start: int, stop: int, out: np.ndarray) -> 
             *own[i],
             float(line.bullet),
             float(min(line.indent, 20)),
-            float(len(_STRONG_RE.findall(line.text))),
-            float(len(_WEAK_RE.findall(line.text))),
+            float(line.strong),
+            float(line.weak),
             float(line.count),
             float(line.prose),
             float(line.teaser),
@@ -210,17 +213,16 @@ def _base_rows(hood: _Neighbourhood, start: int, stop: int, out: np.ndarray) -> 
             float(analysis.repeats[line.text]),
             i / max(1, n - 1),
             float(analysis.start <= i < analysis.end),
-            float(np.clip(scores[i], -50, 50)),
+            float(hood.clipped[i]),
             float(line.glued),
             float(find_date(line.text) is not None) if line.words <= 12 else 0.0,
             float(bool(_LINKISH.search(line.text))),
             float(i == analysis.title_at),
             float(i in hood.lead),
-            math.log1p(words[i - 1]) if i > 0 else 0.0,
-            math.log1p(words[i + 1]) if i + 1 < n else 0.0,
-            *(float(prose[max(0, i - w) : i + w + 1].mean()) for w in _WINDOWS),
-            *(float(np.clip(scores[max(0, i - w) : i + w + 1], -50, 50).mean()) for w in _WINDOWS),
-            *(float(own[max(0, i - w) : i + w + 1, 8].mean()) for w in _WINDOWS),
+            float(words_log[i - 1]) if i > 0 else 0.0,
+            float(words_log[i + 1]) if i + 1 < n else 0.0,
+            *windows[i],
+            *(_mean(own[max(0, i - w) : i + w + 1, 8]) for w in _WINDOWS),
             hood.dist_to_prose(i),
             float(hood.before[i] / hood.total_prose),
             float((hood.total_prose - hood.before[i] - hood.prose_words[i]) / hood.total_prose),
@@ -228,10 +230,30 @@ def _base_rows(hood: _Neighbourhood, start: int, stop: int, out: np.ndarray) -> 
         ]
 
 
+def _mean(values: np.ndarray) -> float:
+    """Return `values.mean()`, the same sum divided by the same count, without its per-call set-up."""
+    return float(np.add.reduce(values)) / len(values)
+
+
+def _window_means(values: np.ndarray, w: int) -> np.ndarray:
+    """Return, per line, the mean of `values` over the lines within `w` of it (fewer at the ends).
+
+    The same floats as each window's `mean()`: `values` are 0/1 shares or clipped scores,
+    multiples of 0.5, whose sums are exact in any order, so the running sums' differences
+    are the windows' own sums.
+    """
+    n = len(values)
+    sums = np.concatenate([[0.0], np.cumsum(values)])
+    at = np.arange(n)
+    lo, hi = np.maximum(0, at - w), np.minimum(n, at + w + 1)
+    means: np.ndarray = (sums[hi] - sums[lo]) / (hi - lo)
+    return means
+
+
 def _own(text: str) -> list[float]:
     """Return the features a line has on its own (the first nine FEATURES)."""
     tokens = _TOKEN.findall(text)
-    letters = sum(ch.isalpha() for ch in text) or 1
+    letters = sum(map(str.isalpha, text)) or 1
     n_tokens = len(tokens) or 1
     cjk_chars = [ch for ch in text if "\u3040" <= ch <= "\u9fff"]
     if cjk_chars:
@@ -241,11 +263,11 @@ def _own(text: str) -> list[float]:
     return [
         math.log1p(len(tokens)),
         math.log1p(len(text)),
-        sum(len(t) for t in tokens) / n_tokens,
+        sum(map(len, tokens)) / n_tokens,
         float(text.rstrip("\"'”’»)]").endswith((".", "!", "?", "。", "！", "？", "…", ":", ";"))),
         len(_PUNCT.findall(text)) / n_tokens,
-        sum(ch.isupper() for ch in text) / letters,
-        sum(ch.isdigit() for ch in text) / max(1, len(text)),
+        sum(map(str.isupper, text)) / letters,
+        sum(map(str.isdigit, text)) / max(1, len(text)),
         sum(t[0].isupper() for t in tokens) / n_tokens,
         stop_share,
     ]
@@ -293,23 +315,30 @@ class _Forest:
         )
 
     def leaf_values(self, features: np.ndarray) -> np.ndarray:
-        """Return the value of the leaf each row reaches in each tree, shape (trees, rows)."""
+        """Return the value of the leaf each row reaches in each tree, shape (trees, rows).
+
+        Each level steps only the (tree, row) walks that have not reached a leaf: most stop
+        long before the deepest tree's last level.
+        """
         count, width = self.feature.shape
-        base = (np.arange(count) * width)[:, None]  # flat index of each tree's node 0
+        rows, columns = features.shape
         cells = features.ravel()
-        row_start = (np.arange(features.shape[0]) * features.shape[1])[None, :]
-        at = np.broadcast_to(base, (count, features.shape[0])).copy()  # flat node index per tree and row
+        tree_start = np.repeat(np.arange(count) * width, rows)  # flat index of its tree's node 0, per walk
+        row_start = np.tile(np.arange(rows) * columns, count)  # flat index of its row's first cell, per walk
         feature, threshold, left, right, leaf = (
             a.ravel() for a in (self.feature, self.threshold, self.left, self.right, self.leaf)
         )
-        for _ in range(self.depth):  # a leaf keeps its node: deeper trees walk on, the rest stand still
-            moving = ~leaf.take(at)
-            if not moving.any():
+        at = tree_start.copy()  # the node each walk stands on
+        walking = np.flatnonzero(~leaf.take(at))
+        for _ in range(self.depth):  # no walk is longer than its tree is deep
+            if not walking.size:
                 break
-            go_left = cells.take(row_start + feature.take(at)) <= threshold.take(at)
-            step = base + np.where(go_left, left.take(at), right.take(at))
-            at = np.where(moving, step, at)
-        values: np.ndarray = self.value.ravel().take(at)
+            node = at.take(walking)
+            go_left = cells.take(row_start.take(walking) + feature.take(node)) <= threshold.take(node)
+            step = tree_start.take(walking) + np.where(go_left, left.take(node), right.take(node))
+            at[walking] = step
+            walking = walking[~leaf.take(step)]
+        values: np.ndarray = self.value.ravel().take(at).reshape(count, rows)
         return values
 
 

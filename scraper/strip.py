@@ -123,7 +123,13 @@ class _Line:
     count: bool
     prose: bool
     teaser: bool
-    markers: int = 0  # furniture phrases found in it, strong or weak
+    strong: int = 0  # strong furniture phrases found in it
+    weak: int = 0  # weak ones
+
+    @property
+    def markers(self) -> int:
+        """Return how many furniture phrases the line holds, strong or weak."""
+        return self.strong + self.weak
 
 
 @dataclass(slots=True)
@@ -173,8 +179,7 @@ def vetoed(decide: Callable[[Analysis], list[bool]], *, strong_only: bool = Fals
 
     def run(analysis: Analysis) -> list[bool]:
         return [
-            keep
-            and not (line.caption or line.count or (_STRONG_RE.search(line.text) if strong_only else line.furniture))
+            keep and not (line.caption or line.count or (line.strong > 0 if strong_only else line.furniture))
             for keep, line in zip(decide(analysis), analysis.lines, strict=True)
         ]
 
@@ -329,7 +334,8 @@ def _describe(raw: str, *, glued: bool = False) -> _Line:
         count=bool(_COUNT_RE.match(text)),
         prose=long_enough and sentence and not truncated and not furniture,
         teaser=truncated,
-        markers=strong + weak,
+        strong=strong,
+        weak=weak,
     )
 
 

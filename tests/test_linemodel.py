@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import json
+import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from scraper._linemodel import FEATURES, LEXICON_FEATURES, LineModel, lexicon_features, line_features, line_tokens
-from scraper.strip import analyse
+from scraper._linemodel import (
+    FEATURES,
+    LEXICON_FEATURES,
+    LineModel,
+    base_features,
+    lexicon_features,
+    line_features,
+    line_tokens,
+)
+from scraper.strip import _STRONG_RE, _WEAK_RE, Analysis, analyse
 from scraper.training import _export
 from tests.conftest import PROJECT_SEEDS
 
@@ -97,3 +107,51 @@ def test_the_lexicon_keeps_only_words_many_sites_use() -> None:
     assert lexicon["subscribe"] < 0 < lexicon["river"] == lexicon["flooded"]
     assert "zorbleton" not in lexicon  # seen on too few sites to be general
     assert "disputed" not in lexicon  # only on lines the extractors disagreed on
+
+
+def _base_features_the_slow_way(analysis: Analysis) -> np.ndarray:
+    """The neighbourhood features by their definitions: each phrase count searched again, each window averaged."""
+    lines, n = analysis.lines, len(analysis.lines)
+    scores = np.array(analysis.scores())
+    prose = np.array([float(line.prose) for line in lines])
+    stopwords = base_features(analysis)[:, FEATURES.index("stopword_share")]
+    rows = []
+    for i, line in enumerate(lines):
+        window = [slice(max(0, i - w), i + w + 1) for w in (1, 3, 10)]
+        rows.append(
+            [
+                float(len(_STRONG_RE.findall(line.text))),
+                float(len(_WEAK_RE.findall(line.text))),
+                float(np.clip(scores[i], -50, 50)),
+                math.log1p(lines[i - 1].words) if i > 0 else 0.0,
+                math.log1p(lines[i + 1].words) if i + 1 < n else 0.0,
+                *(float(prose[s].mean()) for s in window),
+                *(float(np.clip(scores[s], -50, 50).mean()) for s in window),
+                *(float(stopwords[s].mean()) for s in window),
+            ]
+        )
+    return np.array(rows).reshape(n, -1)
+
+
+_NEIGHBOURHOOD = (
+    "strong_hits",
+    "weak_hits",
+    "score",
+    "prev_words_log",
+    "next_words_log",
+    *(f"{name}_{w}" for name in ("prose_share", "mean_score", "stopword_mean") for w in (1, 3, 10)),
+)
+
+
+@pytest.mark.parametrize("capture", sorted((PROJECT_SEEDS / "text").glob("*.txt")), ids=lambda p: p.name)
+def test_neighbourhood_features_are_bit_for_bit_their_definitions(capture: Path) -> None:
+    """Counts kept from the line's first reading and running-sum windows give the very floats the model saw."""
+    text = capture.read_text(encoding="utf-8")
+    # Furniture, repeats and one very long run of short lines, where windows reach past both ends.
+    text += "\n\nShare this\nAdvertisement\n© 2026 All rights reserved\n" + "menu\n" * 30
+    analysis = analyse(text)
+    found = base_features(analysis)[:, [FEATURES.index(name) for name in _NEIGHBOURHOOD]]
+    expected = _base_features_the_slow_way(analysis)
+    assert found.shape == expected.shape and len(analysis.lines) > 40
+    assert found.tobytes() == expected.tobytes()  # equal floats, not close ones: no tree may split differently
+    assert found[:, 0].any() and found[:, 1].any()  # the capture has furniture phrases to count
