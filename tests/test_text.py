@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from scraper import CaptureError, normalize_url, site_of
 from scraper._dates import find_date
-from scraper._text import check_text, decode_bytes, normalize_text, word_count
+from scraper._text import check_text, decode_bytes, normalize_text, phrases_by_first_character, word_count
 
 
 def test_normalize_text_nfc_one_blank_line_no_stray_space() -> None:
@@ -83,3 +86,50 @@ def test_site_of() -> None:
 )
 def test_find_date(text: str, iso: str | None) -> None:
     assert find_date(text) == iso
+
+
+_PHRASES = r"\bshare\b|share on (?:x|facebook)|\bsign (?:up|in)\b|suscr[ií]b|\bstop|©|\(c\) ?\d{4}|广告|分享"
+_PHRASE_PROBES = [
+    "Share this | SHARE ON X | reshare, shares, share.",  # a boundary needed before and after
+    "sign-in Sign up Signs in suscríbete SUSCRIBE",
+    "stopover nonstop stop!",  # \bstop: not inside a word
+    "© (c) 2025 (C)2024 (c) 20",
+    "广告分享，分享广告",
+    "ſhare KELVIN \u212aelvin İstop ıstop",  # characters other cases fold onto
+    "",
+]
+
+
+@pytest.mark.parametrize("text", _PHRASE_PROBES)
+def test_phrases_grouped_by_first_character_match_what_the_alternation_matches(text: str) -> None:
+    plain = re.compile(_PHRASES, re.IGNORECASE)
+    grouped = re.compile(phrases_by_first_character(_PHRASES), re.IGNORECASE)
+    assert [m.span() for m in grouped.finditer(text)] == [m.span() for m in plain.finditer(text)]
+
+
+def test_the_strippers_phrase_lists_are_grouped_without_changing_a_match(shared_seeds: Path) -> None:
+    from scraper.strip import _STRONG, _STRONG_RE, _WEAK, _WEAK_RE
+
+    lines = [line for path in sorted(shared_seeds.iterdir()) for line in path.read_text().splitlines()]
+    lines += [*_PHRASE_PROBES, "Advertisement", "Most Popular", "Tags: news", "ANZEIGE", "Getty Images"]
+    for pattern, grouped in ((_STRONG, _STRONG_RE), (_WEAK, _WEAK_RE)):
+        assert grouped.pattern != pattern  # regrouped, not the plain alternation
+        plain = re.compile(pattern, re.IGNORECASE)
+        found = [[m.span() for m in plain.finditer(line)] for line in lines]
+        assert [[m.span() for m in grouped.finditer(line)] for line in lines] == found
+        assert sum(map(bool, found)) >= 5  # the lines hold phrases of both lists
+
+
+@pytest.mark.parametrize(
+    ("pattern", "reason"),
+    [
+        ("[ab]c|d", "does not begin with a literal"),
+        (r"(?:a|b)c|d", "does not begin with a literal"),
+        (r"\w+|d", "does not begin with a literal"),
+        (r"\b-x|d", "non-word character"),
+        ("k|\u212a", "in some case"),  # K and the Kelvin sign are one letter to IGNORECASE
+    ],
+)
+def test_phrases_that_cannot_be_grouped_are_refused(pattern: str, reason: str) -> None:
+    with pytest.raises(ValueError, match=reason):
+        phrases_by_first_character(pattern)
