@@ -154,7 +154,7 @@ class _Neighbourhood:
     before: np.ndarray
     median_prose: float
     lead: frozenset[int]
-    prose_at: np.ndarray
+    to_prose: np.ndarray  # per line: how many lines away the nearest prose line is, at most 50
     clipped: np.ndarray  # scores within [-50, 50]
     windows: np.ndarray  # per line: prose share, then mean clipped score, in each of _WINDOWS
     words_log: np.ndarray
@@ -178,19 +178,11 @@ class _Neighbourhood:
             before=np.cumsum(prose_words) - prose_words,
             median_prose=float(np.median(words[prose > 0])) if prose.any() else 1.0,
             lead=frozenset(analysis.lead),
-            prose_at=np.flatnonzero(prose),
+            to_prose=_distance_to_prose(np.flatnonzero(prose), len(lines)),
             clipped=clipped,
             windows=np.column_stack([_window_means(v, w) for v in (prose, clipped) for w in _WINDOWS]),
             words_log=np.fromiter((math.log1p(w) for w in words), float, len(lines)),
         )
-
-    def dist_to_prose(self, i: int) -> float:
-        """Return how many lines away the nearest prose line is (capped at 50); the nearest two by bisection."""
-        if not self.prose_at.size:
-            return 50.0
-        at = int(np.searchsorted(self.prose_at, i))
-        near = self.prose_at[max(0, at - 1) : at + 1]
-        return float(min(np.abs(near - i).min(), 50))
 
 
 def _base_rows(hood: _Neighbourhood, start: int, stop: int, out: np.ndarray) -> None:
@@ -223,7 +215,7 @@ def _base_rows(hood: _Neighbourhood, start: int, stop: int, out: np.ndarray) -> 
             float(words_log[i + 1]) if i + 1 < n else 0.0,
             *windows[i],
             *(_mean(own[max(0, i - w) : i + w + 1, 8]) for w in _WINDOWS),
-            hood.dist_to_prose(i),
+            float(hood.to_prose[i]),
             float(hood.before[i] / hood.total_prose),
             float((hood.total_prose - hood.before[i] - hood.prose_words[i]) / hood.total_prose),
             float(words[i] / hood.median_prose),
@@ -233,6 +225,20 @@ def _base_rows(hood: _Neighbourhood, start: int, stop: int, out: np.ndarray) -> 
 def _mean(values: np.ndarray) -> float:
     """Return `values.mean()`, the same sum divided by the same count, without its per-call set-up."""
     return float(np.add.reduce(values)) / len(values)
+
+
+def _distance_to_prose(prose_at: np.ndarray, n: int) -> np.ndarray:
+    """Return, per line of `n`, how many lines away the nearest of the prose lines `prose_at` is (capped at 50)."""
+    if not prose_at.size:
+        return np.full(n, 50.0)
+    lines = np.arange(n)
+    after = np.searchsorted(prose_at, lines)  # the first prose line at or after each line; the one before it
+    nearest = np.minimum(
+        np.abs(prose_at[np.minimum(after, prose_at.size - 1)] - lines),
+        np.abs(prose_at[np.maximum(after - 1, 0)] - lines),
+    )
+    distances: np.ndarray = np.minimum(nearest, 50).astype(float)
+    return distances
 
 
 def _window_means(values: np.ndarray, w: int) -> np.ndarray:

@@ -128,6 +128,7 @@ def _base_features_the_slow_way(analysis: Analysis) -> np.ndarray:
                 *(float(prose[s].mean()) for s in window),
                 *(float(np.clip(scores[s], -50, 50).mean()) for s in window),
                 *(float(stopwords[s].mean()) for s in window),
+                float(min([abs(j - i) for j, other in enumerate(lines) if other.prose] + [50])),
             ]
         )
     return np.array(rows).reshape(n, -1)
@@ -140,12 +141,14 @@ _NEIGHBOURHOOD = (
     "prev_words_log",
     "next_words_log",
     *(f"{name}_{w}" for name in ("prose_share", "mean_score", "stopword_mean") for w in (1, 3, 10)),
+    "dist_to_prose",
 )
 
 
 @pytest.mark.parametrize("capture", sorted((PROJECT_SEEDS / "text").glob("*.txt")), ids=lambda p: p.name)
 def test_neighbourhood_features_are_bit_for_bit_their_definitions(capture: Path) -> None:
-    """Counts kept from the line's first reading and running-sum windows give the very floats the model saw."""
+    """Counts kept from the line's first reading, running-sum windows and distances found for all lines at once
+    give the very floats the model saw."""
     text = capture.read_text(encoding="utf-8")
     # Furniture, repeats and one very long run of short lines, where windows reach past both ends.
     text += "\n\nShare this\nAdvertisement\n© 2026 All rights reserved\n" + "menu\n" * 30
@@ -155,3 +158,4 @@ def test_neighbourhood_features_are_bit_for_bit_their_definitions(capture: Path)
     assert found.shape == expected.shape and len(analysis.lines) > 40
     assert found.tobytes() == expected.tobytes()  # equal floats, not close ones: no tree may split differently
     assert found[:, 0].any() and found[:, 1].any()  # the capture has furniture phrases to count
+    assert 0 < found[:, -1].max() <= 50 and found[:, -1].min() == 0  # prose lines, and lines far from them
