@@ -1,4 +1,4 @@
-"""Text normalization, word counting, digests and byte decoding."""
+"""Text normalization, word counting, digests, byte decoding, and phrase lists searched fast."""
 
 from __future__ import annotations
 
