@@ -121,13 +121,7 @@ def lexicon_features(tokens: Sequence[Sequence[str]], lexicon: Mapping[str, floa
             rows[i] = (sum(values) / len(values), min(values), max(values), len(values) / len(words))
     if n == 0:
         return np.zeros((0, len(LEXICON_FEATURES)))
-    sums = np.concatenate([[0.0], np.cumsum(rows[:, 0])])
-    at = np.arange(n)
-    windows = []
-    for w in _WINDOWS:
-        lo, hi = np.maximum(0, at - w), np.minimum(n, at + w + 1)
-        windows.append((sums[hi] - sums[lo]) / (hi - lo))
-    return np.hstack([rows, np.array(windows).T])
+    return np.hstack([rows, np.column_stack([_window_means(rows[:, 0], w) for w in _WINDOWS])])
 
 
 def base_features(analysis: Analysis, into: np.ndarray | None = None) -> np.ndarray:
@@ -242,11 +236,10 @@ def _distance_to_prose(prose_at: np.ndarray, n: int) -> np.ndarray:
 
 
 def _window_means(values: np.ndarray, w: int) -> np.ndarray:
-    """Return, per line, the mean of `values` over the lines within `w` of it (fewer at the ends).
+    """Return, per line, the mean of `values` over the lines within `w` of it (fewer at the ends), from running sums.
 
-    The same floats as each window's `mean()`: `values` are 0/1 shares or clipped scores,
-    multiples of 0.5, whose sums are exact in any order, so the running sums' differences
-    are the windows' own sums.
+    Where sums are exact in any order (0/1 shares, clipped scores: multiples of 0.5), these are
+    the very floats each window's `mean()` gives.
     """
     n = len(values)
     sums = np.concatenate([[0.0], np.cumsum(values)])

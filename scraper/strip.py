@@ -176,12 +176,12 @@ def heuristic_keep(analysis: Analysis) -> list[bool]:
     ]
 
 
-def vetoed(decide: Callable[[Analysis], list[bool]], *, strong_only: bool = False) -> Callable[[Analysis], list[bool]]:
+def vetoed(decide: Callable[[Analysis], list[bool]]) -> Callable[[Analysis], list[bool]]:
     """Return `decide` with sure furniture (captions, count widgets, boilerplate phrases) always dropped."""
 
     def run(analysis: Analysis) -> list[bool]:
         return [
-            keep and not (line.caption or line.count or (line.strong > 0 if strong_only else line.furniture))
+            keep and not (line.caption or line.count or line.furniture)
             for keep, line in zip(decide(analysis), analysis.lines, strict=True)
         ]
 
