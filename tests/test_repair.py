@@ -7,12 +7,15 @@ copy of one replay made once for the session (SQLite).
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
+import zlib
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 
+from tests.bitrot import describe, plain_copy
 from tests.conftest import PROJECT_SEEDS, Cli, Result, copy_archive, warc_files
 
 
@@ -190,3 +193,71 @@ def test_a_capture_whose_records_disagree_with_its_metadata_is_reported_not_inde
     assert done.code == 1 and f"(captures: {lost} " in done.out, done.out
     assert f"{warc.name}: offset {start}, " in done.out and "digest" in done.out
     assert set(_export(cli)) == set(before) - {lost}  # the others stay; the tampered one is not trusted
+
+
+def test_a_bad_byte_in_a_files_first_gzip_header_costs_that_record_alone(
+    project_seeds_archive: tuple[Cli, Result], tmp_path: Path
+) -> None:
+    cli = copy_archive(project_seeds_archive[0], tmp_path)  # seeds/ replayed
+    [warc] = warc_files(cli.data)
+    before = _export(cli)
+    damaged = bytearray(warc.read_bytes())
+    warcinfo_end = _member_length(bytes(damaged))
+    damaged[1] ^= 0x01  # the gzip magic of the warcinfo member: the file no longer starts as a .warc.gz does
+    warc.write_bytes(damaged)
+
+    done = cli("repair", "--format", "json")
+    report = json.loads(done.out)
+    # Read by its name as the .warc.gz it is: the warcinfo alone is damaged, every capture reads whole.
+    [line] = report["unmendable"]
+    assert line.startswith(f"{warc.name}: offset 0, {warcinfo_end} bytes: damaged (bad bytes): "), line
+    assert "(captures: none in the catalog)" in line and report["forgotten"] == [], done.out
+    assert _export(cli) == before
+    assert _repair(cli)["unmendable"] == []
+    assert cli("verify").code == 0
+    some = sorted(before)[0]
+    raw = cli("show", some, "--raw", check=True).stdout_bytes
+    assert hashlib.sha256(raw).hexdigest() == before[some]["payload_sha256"]  # the original bytes come back
+
+
+def test_a_bad_byte_in_a_record_id_sets_that_record_aside_once(
+    project_seeds_archive: tuple[Cli, Result], tmp_path: Path
+) -> None:
+    # A .warc file (not gzipped): its headers carry no digest, so a bad byte in a record's id
+    # leaves a record that reads whole under an id nothing names.
+    packed = describe(*_archive_files(copy_archive(project_seeds_archive[0], tmp_path / "gz")))
+    plain = plain_copy(packed, tmp_path)
+    cli = Cli(cwd=tmp_path, data=plain.data, db=f"sqlite:///{plain.catalog}")
+    before = _export(cli)
+    victim = sorted(before)[2]
+    conversion = before[victim]["provenance"]["warc_conversion"]["record_id"]  # type: ignore[index]
+    data = plain.warc.read_bytes()
+    at = data.index(f"WARC-Record-ID: {conversion}".encode()) + len("WARC-Record-ID: <urn:uuid:") + 3
+    renamed = data[:at] + bytes([data[at] ^ 0x01]) + data[at + 1 :]  # one bit: still a hex digit or a letter
+    plain.warc.write_bytes(renamed)
+    start = max(r.offset for r in plain.records if r.offset <= at)
+
+    done = cli("repair", "--format", "json")
+    report = json.loads(done.out)
+    [line] = report["unmendable"]
+    assert line.startswith(f"{plain.warc.name}: offset {start}, "), line
+    assert f"record {conversion}: its WARC-Record-ID reads " in line and f"(captures: {victim} " in line, line
+    assert report["forgotten"] == [victim]
+    assert set(_export(cli)) == set(before) - {victim}
+    assert all(_export(cli)[i] == before[i] for i in set(before) - {victim})
+    assert plain.warc.read_bytes() == renamed  # set aside in quarantine, left in place
+    again = _repair(cli)  # the renamed record stays set aside: nothing new, no capture rebuilt from its metadata
+    assert again["unmendable"] == [] and again["set_aside_earlier"] == 1 and again["reindexed"] == 0, again
+    checked = cli("verify")
+    assert checked.code == 0 and "orphan" not in checked.out, checked.out  # the renamed conversion is no orphan
+
+
+def _member_length(data: bytes) -> int:
+    inflater = zlib.decompressobj(31)
+    inflater.decompress(data)
+    return len(data) - len(inflater.unused_data)
+
+
+def _archive_files(cli: Cli) -> tuple[Path, Path, Path]:
+    [warc] = warc_files(cli.data)
+    return cli.data, Path(cli.db.removeprefix("sqlite:///")), warc

@@ -25,6 +25,8 @@ __all__ = [
     "Loss",
     "RegionFinding",
     "known_losses",
+    "mark_renamed",
+    "mark_set_aside",
     "quarantine_dir",
     "region_digest",
     "scan_file",
@@ -129,6 +131,54 @@ def scan_file(path: Path, keep: Collection[str] = ()) -> FileScan:
                 continue
             scan.records.append(Found(offset, end, record.rec_type, record_id, record.block, passed is not None))
     return scan
+
+
+def mark_renamed(scan: FileScan, named: Mapping[str, int]) -> None:
+    """Count as damaged each record of `scan` that reads whole where a named record was, under an id nothing names.
+
+    WARC headers carry no digest: a record whose WARC-Record-ID took a bad byte still reads
+    whole, under an id nothing names, and the record named there seems gone without a trace.
+    `named` gives the record ids the catalog names in this file, with their offsets. A named
+    record found nowhere whole is sought where it should be now: as far from the named record
+    found whole before it as it was (from the file start if none). A record starting exactly
+    there that no one names (nor a warcinfo) is it, renamed: a damaged stretch. (Had bytes
+    been cut out or inserted between, no record would start exactly there.)
+    """
+    whole = {record.record_id for record in scan.records}
+    for was, record_id in sorted((offset, rid) for rid, offset in named.items() if rid not in whole):
+        anchor = max(
+            (r for r in scan.records if named.get(r.record_id, was) < was),
+            key=lambda r: named[r.record_id],
+            default=None,
+        )
+        now = was + anchor.offset - named[anchor.record_id] if anchor is not None else was
+        there = next((r for r in scan.records if r.offset == now), None)
+        if there is None or there.record_id in named or there.rec_type == "warcinfo":
+            continue
+        shown = ascii(there.record_id)[1:-1][:100]
+        _as_damaged(scan, there, f"record {record_id}: its WARC-Record-ID reads {shown}: bad bytes in its header")
+
+
+def mark_set_aside(scan: FileScan, entries: Iterable[Mapping[str, object]]) -> None:
+    """Count as damaged each record of `scan` that reads whole in the very bytes an earlier repair set aside.
+
+    Damaged bytes may still parse (a record whose id took a bad byte: `mark_renamed`); once
+    set aside, the same bytes stay damaged, so a later repair or verify finds them set aside.
+    """
+    held = {(e.get("offset"), e.get("length")): e for e in entries if e.get("file") == scan.path.name}
+    for record in list(scan.records) if held else []:
+        entry = held.get((record.offset, record.end - record.offset))
+        if entry is None:
+            continue
+        region = DamagedRegion(record.offset, record.end - record.offset, str(entry.get("reason", "set aside")))
+        if region_digest(scan.path, region) == entry.get("sha256"):
+            _as_damaged(scan, record, region.reason)
+
+
+def _as_damaged(scan: FileScan, record: Found, reason: str) -> None:
+    scan.records.remove(record)
+    scan.regions.append(DamagedRegion(record.offset, record.end - record.offset, reason))
+    scan.regions.sort(key=lambda region: region.offset)
 
 
 def quarantine_dir(data_dir: Path) -> Path:

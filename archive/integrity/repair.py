@@ -18,7 +18,15 @@ from pathlib import Path
 
 from archive.catalog.facade import Catalog
 from archive.catalog.runs import died_line
-from archive.integrity.damage import FileScan, Loss, RegionFinding, scan_file, set_aside
+from archive.integrity.damage import (
+    FileScan,
+    Loss,
+    RegionFinding,
+    mark_set_aside,
+    scan_file,
+    set_aside,
+    set_aside_regions,
+)
 from archive.integrity.verify import Report, verify
 from archive.layout import DataLayout
 from archive.warc.recovery import open_files, recover_open_files
@@ -129,10 +137,12 @@ def repair(data_dir: Path, catalog: Catalog, *, dry_run: bool = False) -> Repair
     live = set(open_files(directory)) - done
     scans: dict[str, FileScan] = {}
     losses: dict[str, list[tuple[int, Loss]]] = {}
+    entries = set_aside_regions(data_dir)
     for path in DataLayout(data_dir).warc_files():
         if path.name in live:
             continue
         scans[path.name] = scan = scan_file(path, keep=_KEPT)
+        mark_set_aside(scan, entries)  # bytes set aside before that still parse stay set aside
         if path.name in done and not dry_run:
             continue
         report.files += path.name not in done

@@ -17,6 +17,8 @@ from archive.integrity.damage import (
     Loss,
     RegionFinding,
     known_losses,
+    mark_renamed,
+    mark_set_aside,
     region_digest,
     scan_file,
     set_aside_regions,
@@ -80,8 +82,14 @@ def verify(data_dir: Path, catalog: Catalog, scans: Mapping[str, FileScan] | Non
     entries = set_aside_regions(data_dir)
     aside = {(e.get("file"), e.get("offset"), e.get("length")): e for e in entries}
     marked = set(open_files(layout.warc))
+    rows = _pointer_rows(catalog)
+    anchors: dict[str, dict[str, int]] = defaultdict(dict)  # file -> record id -> offset, as the catalog has them
+    for _, _, file, offset, record_id, _ in rows:
+        anchors[file][record_id] = offset
     for path in layout.warc_files():
         scan = (scans or {}).get(path.name) or scan_file(path, keep=("metadata",))
+        mark_set_aside(scan, entries)
+        mark_renamed(scan, anchors[path.name])
         _read(scan, report, seen)
         for region in scan.regions:
             finding = RegionFinding(path.name, region, torn_tail=path.name in marked and region.end == scan.size)
@@ -91,7 +99,7 @@ def verify(data_dir: Path, catalog: Catalog, scans: Mapping[str, FileScan] | Non
             if entry is not None and finding.set_aside:
                 finding.captures = _losses(entry)
             report.regions.append(finding)
-    _check_pointers(catalog, report, seen)
+    _check_pointers(rows, anchors, report, seen)
     report.problems[:0] = [r.line() for r in report.regions if not r.set_aside]
     lost = known_losses(entries)
     for record_id, where in sorted(seen.conversions.items(), key=lambda item: item[1]):
@@ -119,16 +127,17 @@ def _read(scan: FileScan, report: Report, seen: _Seen) -> None:
             _note_capture(record.block, seen.captures)
 
 
-def _check_pointers(catalog: Catalog, report: Report, seen: _Seen) -> None:
-    """Read every catalog pointer back; a capture with one into a damaged stretch joins that stretch's list."""
+def _check_pointers(
+    rows: list[tuple[str, str, str, int, str, str]], anchors: dict[str, dict[str, int]], report: Report, seen: _Seen
+) -> None:
+    """Read every catalog pointer (`rows`) back; a capture with one into a damaged stretch joins that stretch's list.
+
+    `anchors`: file -> record id -> offset, as the catalog has them.
+    """
     held: dict[int, set[str]] = defaultdict(set)  # id(finding) -> captures
     findings = {id(f): f for f in report.regions}
     record_ids: dict[str, list[str]] = defaultdict(list)
     urls: dict[str, str] = {}
-    rows = _pointer_rows(catalog)
-    anchors: dict[str, dict[str, int]] = defaultdict(dict)  # file -> record id -> offset, as the catalog has them
-    for _, _, file, offset, record_id, _ in rows:
-        anchors[file][record_id] = offset
     for capture_id, role, file, offset, record_id, url in rows:
         report.pointers += 1
         seen.cataloged.add(capture_id)

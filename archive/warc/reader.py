@@ -134,7 +134,8 @@ def _scan(
 ) -> Iterator[ScanItem]:
     fd = handle.fileno()
     size = os.fstat(fd).st_size
-    reader = _RecordReader(fd, size, check_digests=check_digests, parse_http=parse_http, keep=keep)
+    name = str(getattr(handle, "name", ""))
+    reader = _RecordReader(fd, size, check_digests=check_digests, parse_http=parse_http, keep=keep, name=name)
     position = 0
     while position < size:
         found = reader.record_at(position)
@@ -157,10 +158,12 @@ _CUT = "cut short: "  # a reason that starts so: the file ended before the recor
 class _RecordReader:
     """Reads one record at a time from an open WARC file, each within its own bounds."""
 
-    def __init__(self, fd: int, size: int, *, check_digests: bool, parse_http: bool, keep: Collection[str]) -> None:
+    def __init__(
+        self, fd: int, size: int, *, check_digests: bool, parse_http: bool, keep: Collection[str], name: str = ""
+    ) -> None:
         self.fd, self.size = fd, size
         self.check_digests, self.parse_http, self.keep = check_digests, parse_http, keep
-        self.gzip = os.pread(fd, 3, 0) == _GZIP_MAGIC
+        self.gzip = gzipped(fd, size, name)
 
     def record_at(self, start: int) -> tuple[int, int, ArcWarcRecord] | str:
         """Return (start, end, record) for the complete record at `start`, or why there is none there."""
@@ -213,6 +216,27 @@ class _RecordReader:
             return "the record is not followed by the blank lines that close it (a wrong Content-Length?)"
         warc_record.block = b"".join(kept)
         return start, (limit if self.gzip else start + consumed + 4), warc_record
+
+
+def gzipped(fd: int, size: int, name: str = "") -> bool:
+    """Return whether a WARC file is gzipped, a member per record (.warc.gz), or plain (.warc).
+
+    Its first bytes say so, unless bit rot struck there: then its name does (`name`, the
+    file's path or name, if known), else which comes first after them, a gzip member that
+    inflates whole or a WARC version line. Were the first bytes alone to decide, one bad byte
+    would make a .warc.gz read as a plain file that holds no record.
+    """
+    head = os.pread(fd, 5, 0)
+    if head.startswith(_GZIP_MAGIC) or head == b"WARC/":
+        return head.startswith(_GZIP_MAGIC)
+    if name.endswith((".warc.gz", ".warc")):
+        return name.endswith(".gz")
+    for candidate in _occurrences(fd, 1, size, (_GZIP_MAGIC, *_WARC_LINES)):
+        if os.pread(fd, 3, candidate) != _GZIP_MAGIC:
+            return False
+        if not isinstance(member_end(fd, candidate, size), str):
+            return True
+    return False
 
 
 def member_end(fd: int, start: int, size: int) -> int | str:
@@ -290,7 +314,10 @@ def read_payload(directory: Path, location: WarcLocation) -> bytes:
         with open(path, "rb") as handle:
             fd = handle.fileno()
             size = os.fstat(fd).st_size
-            end = member_end(fd, location.offset, size) if os.pread(fd, 3, 0) == _GZIP_MAGIC else size
+            # A gzip member starts at the record (a .warc.gz), or the record is plain: the file's
+            # first bytes, which bit rot may have struck, do not decide.
+            gzipped_here = os.pread(fd, 3, location.offset) == _GZIP_MAGIC
+            end = member_end(fd, location.offset, size) if gzipped_here else size
             if isinstance(end, str):
                 raise WarcReadError(f"{path}@{location.offset}: {end.removeprefix(_CUT)}")
             for warc_record in warc_records(ArchiveIterator(_Window(fd, location.offset, end))):
