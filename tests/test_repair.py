@@ -130,10 +130,8 @@ def test_a_flipped_byte_costs_the_one_capture_that_held_it_and_is_set_aside(cli_
 def test_a_closed_file_cut_short_keeps_its_bytes_and_sets_the_torn_record_aside(
     project_seeds_archive: tuple[Cli, Result], tmp_path: Path
 ) -> None:
-    cli = copy_archive(project_seeds_archive[0], tmp_path)  # seeds/ replayed
-    [warc] = warc_files(cli.data)
+    cli, warc, before = _seeds_copy(project_seeds_archive, tmp_path)
     original = warc.read_bytes()
-    before = _export(cli)
     # A copy cut short (not a file our writer left open): the last capture's metadata record is half there.
     last = max(before, key=lambda i: before[i]["provenance"]["warc_conversion"]["offset"])  # type: ignore[index]
     conversion = before[last]["provenance"]["warc_conversion"]  # type: ignore[index]
@@ -198,9 +196,7 @@ def test_a_capture_whose_records_disagree_with_its_metadata_is_reported_not_inde
 def test_a_bad_byte_in_a_files_first_gzip_header_costs_that_record_alone(
     project_seeds_archive: tuple[Cli, Result], tmp_path: Path
 ) -> None:
-    cli = copy_archive(project_seeds_archive[0], tmp_path)  # seeds/ replayed
-    [warc] = warc_files(cli.data)
-    before = _export(cli)
+    cli, warc, before = _seeds_copy(project_seeds_archive, tmp_path)
     damaged = bytearray(warc.read_bytes())
     warcinfo_end = _member_length(bytes(damaged))
     damaged[1] ^= 0x01  # the gzip magic of the warcinfo member: the file no longer starts as a .warc.gz does
@@ -252,6 +248,13 @@ def test_a_bad_byte_in_a_record_id_sets_that_record_aside_once(
     assert checked.code == 0 and "orphan" not in checked.out, checked.out  # the renamed conversion is no orphan
 
 
+def _seeds_copy(template: tuple[Cli, Result], into: Path) -> tuple[Cli, Path, dict[str, dict[str, object]]]:
+    """Return a CLI on a copy of the session's replay of seeds/, its one WARC file, and its captures as exported."""
+    cli = copy_archive(template[0], into)
+    [warc] = warc_files(cli.data)
+    return cli, warc, _export(cli)
+
+
 def _member_length(data: bytes) -> int:
     inflater = zlib.decompressobj(31)
     inflater.decompress(data)
@@ -261,3 +264,31 @@ def _member_length(data: bytes) -> int:
 def _archive_files(cli: Cli) -> tuple[Path, Path, Path]:
     [warc] = warc_files(cli.data)
     return cli.data, Path(cli.db.removeprefix("sqlite:///")), warc
+
+
+def test_records_cut_out_whole_are_reported_once_and_leave_no_orphan(
+    project_seeds_archive: tuple[Cli, Result], tmp_path: Path
+) -> None:
+    cli, warc, before = _seeds_copy(project_seeds_archive, tmp_path)
+    # Bytes cut out on member boundaries: one capture's raw record gone, no damaged stretch left.
+    victim = sorted(before)[1]
+    raw = before[victim]["provenance"]["warc_raw"]  # type: ignore[index]
+    start, end = raw["offset"], raw["offset"] + raw["length"]  # type: ignore[index]
+    data = warc.read_bytes()
+    warc.write_bytes(data[:start] + data[end:])
+
+    done = cli("repair", "--format", "json")
+    report = json.loads(done.out)
+    assert report["forgotten"] == [victim] and report["quarantined"] == [], done.out
+    assert set(_export(cli)) == set(before) - {victim}  # the captures after the cut are re-pointed, as they were
+    [entry] = [json.loads(x) for x in (cli.data / "quarantine" / "report.jsonl").read_text().splitlines()]
+    assert (entry["file"], entry["offset"], entry["length"], entry["kind"]) == (warc.name, start, 0, "gone")
+    assert [c["id"] for c in entry["captures"]] == [victim] and raw["record_id"] in entry["captures"][0]["record_ids"]  # type: ignore[index]
+    assert not list((cli.data / "quarantine").glob("*.bin"))  # nothing to copy
+    # What is left of it (its conversion and metadata records) is known as its: no capture to
+    # rebuild, no orphan, nothing new for a second repair.
+    again = _repair(cli)
+    assert again["unmendable"] == [] and again["forgotten"] == [] and again["reindexed"] == 0, again
+    checked = cli("verify")
+    assert checked.code == 0 and "orphan" not in checked.out, checked.out
+    assert "records left of captures lost to that damage: 1 conversion record(s)" in checked.out, checked.out

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from bisect import bisect_left
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,6 +29,7 @@ __all__ = [
     "mark_renamed",
     "mark_set_aside",
     "quarantine_dir",
+    "record_gone",
     "region_digest",
     "scan_file",
     "set_aside",
@@ -144,15 +146,14 @@ def mark_renamed(scan: FileScan, named: Mapping[str, int]) -> None:
     there that no one names (nor a warcinfo) is it, renamed: a damaged stretch. (Had bytes
     been cut out or inserted between, no record would start exactly there.)
     """
+    placed = sorted((r for r in scan.records if r.record_id in named), key=lambda r: named[r.record_id])
+    olds = [named[r.record_id] for r in placed]  # ascending: each found record's offset as named
+    starts = {record.offset: record for record in scan.records}
     whole = {record.record_id for record in scan.records}
     for was, record_id in sorted((offset, rid) for rid, offset in named.items() if rid not in whole):
-        anchor = max(
-            (r for r in scan.records if named.get(r.record_id, was) < was),
-            key=lambda r: named[r.record_id],
-            default=None,
-        )
-        now = was + anchor.offset - named[anchor.record_id] if anchor is not None else was
-        there = next((r for r in scan.records if r.offset == now), None)
+        at = bisect_left(olds, was) - 1  # the named record found whole just before it, if any
+        now = was + placed[at].offset - olds[at] if at >= 0 else was
+        there = starts.get(now)
         if there is None or there.record_id in named or there.rec_type == "warcinfo":
             continue
         shown = ascii(there.record_id)[1:-1][:100]
@@ -204,11 +205,40 @@ def set_aside(data_dir: Path, finding: RegionFinding) -> Path:
         "captures": [{"id": c.capture_id, "url": c.url, "record_ids": list(c.record_ids)} for c in finding.captures],
         "set_aside_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
+    _append_entry(folder, entry)
+    return copy
+
+
+def _append_entry(folder: Path, entry: dict[str, object]) -> None:
     with open(folder / REPORT, "a", encoding="utf-8") as report:
         report.write(json.dumps(entry, sort_keys=True) + "\n")
         report.flush()
         os.fsync(report.fileno())
-    return copy
+
+
+def record_gone(data_dir: Path, file: str, offset: int, losses: Iterable[Loss]) -> None:
+    """Append to the report captures whose WARC records are gone with no damaged stretch left to set aside.
+
+    Bytes cut out of a file on record boundaries take records without a trace (and a cut that
+    splices the head of one record onto the rest of another leaves a record that reads whole).
+    The entry (length 0, no copy) names the captures and their record ids, so a later repair or
+    verify knows what is left of them (a metadata or conversion record) as theirs, not as new.
+    `offset` is where the catalog had the first of them.
+    """
+    folder = quarantine_dir(data_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    entry = {
+        "file": file,
+        "offset": offset,
+        "length": 0,
+        "kind": "gone",
+        "reason": "records gone from the file (bytes cut out): nothing left to set aside",
+        "sha256": hashlib.sha256(b"").hexdigest(),
+        "copy": None,
+        "captures": [{"id": c.capture_id, "url": c.url, "record_ids": list(c.record_ids)} for c in losses],
+        "set_aside_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    _append_entry(folder, entry)
 
 
 def set_aside_regions(data_dir: Path) -> list[dict[str, object]]:

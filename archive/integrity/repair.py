@@ -22,7 +22,9 @@ from archive.integrity.damage import (
     FileScan,
     Loss,
     RegionFinding,
+    known_losses,
     mark_set_aside,
+    record_gone,
     scan_file,
     set_aside,
     set_aside_regions,
@@ -36,6 +38,7 @@ __all__ = ["RepairReport", "orphaned_records", "reindex_file", "repair"]
 
 _BATCH = 200
 _KEPT = ("conversion", "metadata")  # the records a capture is rebuilt from
+_ROLES = ("warc_request", "warc_raw", "warc_conversion", "warc_metadata")  # a capture's records, in provenance
 
 
 @dataclass
@@ -73,7 +76,12 @@ def orphaned_records(path: Path, catalog: Catalog, scan: FileScan | None = None)
     return found.records, found.problems + damaged
 
 
-def _orphans(scan: FileScan, catalog: Catalog) -> _Orphans:
+def _orphans(scan: FileScan, catalog: Catalog, lost: set[str] | frozenset[str] = frozenset()) -> _Orphans:
+    """Return the complete captures of `scan` the catalog lacks, the others' problems, and their losses.
+
+    A capture that cannot be rebuilt and that names a record of `lost` (the record ids of
+    captures an earlier repair reported lost) is what is left of it: no new problem.
+    """
     name = scan.path.name
     found = {r.record_id: WarcLocation(name, r.offset, r.end - r.offset, r.record_id) for r in scan.records}
     texts = {r.record_id: r.block.decode("utf-8", "replace") for r in scan.records if r.rec_type == "conversion"}
@@ -93,9 +101,9 @@ def _orphans(scan: FileScan, catalog: Catalog) -> _Orphans:
             result.records.append(record)
             continue
         damaged = _damaged_place(meta, scan, anchors)
-        if damaged is None:
+        if damaged is None and lost.isdisjoint(_named(meta)):
             result.problems.append(f"{name}@{where.offset}: capture {capture_id}: {why}")
-        else:
+        elif damaged is not None:
             result.losses.append((damaged, Loss(capture_id, str(meta.get("source_url", "")), tuple(_named(meta)))))
     return result
 
@@ -138,6 +146,7 @@ def repair(data_dir: Path, catalog: Catalog, *, dry_run: bool = False) -> Repair
     scans: dict[str, FileScan] = {}
     losses: dict[str, list[tuple[int, Loss]]] = {}
     entries = set_aside_regions(data_dir)
+    lost_before = known_losses(entries)
     for path in DataLayout(data_dir).warc_files():
         if path.name in live:
             continue
@@ -146,7 +155,7 @@ def repair(data_dir: Path, catalog: Catalog, *, dry_run: bool = False) -> Repair
         if path.name in done and not dry_run:
             continue
         report.files += path.name not in done
-        found = _orphans(scan, catalog)
+        found = _orphans(scan, catalog, lost_before)
         report.reindexed += len(found.records) if dry_run else _add(catalog, found.records)
         report.unmendable.extend(found.problems)
         losses[path.name] = found.losses
@@ -159,12 +168,31 @@ def repair(data_dir: Path, catalog: Catalog, *, dry_run: bool = False) -> Repair
     # put back pointing at them.
     lost = checked.dangling - {record.id for record in moved}
     if not dry_run:
+        _record_gone(data_dir, catalog, checked, lost)
         catalog.forget_captures(checked.dangling)
         _add(catalog, moved)
     report.forgotten = sorted(lost)
     # Last, with the captures re-indexed: a run whose process died is counted from what it archived.
     report.interrupted = [died_line(run) for run in catalog.close_dead_crawls(dry_run=dry_run)]
     return report
+
+
+def _record_gone(data_dir: Path, catalog: Catalog, checked: Report, lost: set[str]) -> None:
+    """Report the lost captures no damaged stretch holds (their records cut out), one entry per file."""
+    held = {loss.capture_id for finding in checked.regions for loss in finding.captures}
+    gone: dict[str, list[tuple[int, Loss]]] = {}
+    for capture_id in sorted(lost - held):
+        record = catalog.get(capture_id)
+        if record is None:
+            continue
+        places = [p for p in (getattr(record.provenance, role) for role in _ROLES) if p is not None]
+        if not places:
+            continue
+        first = min(places, key=lambda p: (p.file, p.offset))
+        loss = Loss(capture_id, record.source_url, tuple(p.record_id for p in places))
+        gone.setdefault(first.file, []).append((first.offset, loss))
+    for file, losses in sorted(gone.items()):
+        record_gone(data_dir, file, min(offset for offset, _ in losses), [loss for _, loss in losses])
 
 
 def _relocated(catalog: Catalog, dangling: set[str], scans: dict[str, FileScan]) -> list[Record]:
@@ -179,8 +207,7 @@ def _relocated(catalog: Catalog, dangling: set[str], scans: dict[str, FileScan])
         record = catalog.get(capture_id)
         if record is None:
             continue
-        roles = ("warc_request", "warc_raw", "warc_conversion", "warc_metadata")
-        named = {role: getattr(record.provenance, role) for role in roles}
+        named = {role: getattr(record.provenance, role) for role in _ROLES}
         now = {role: where.get(place.record_id) for role, place in named.items() if place is not None}
         if all(place is not None and place.file == named[role].file for role, place in now.items()):
             moved.append(record.with_provenance(**now))
