@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from archive.integrity.damage import scan_file
 from tests.bitrot import describe, plain_copy
 from tests.conftest import PROJECT_SEEDS, Cli, Result, copy_archive, warc_files
 
@@ -292,3 +293,24 @@ def test_records_cut_out_whole_are_reported_once_and_leave_no_orphan(
     checked = cli("verify")
     assert checked.code == 0 and "orphan" not in checked.out, checked.out
     assert "records left of captures lost to that damage: 1 conversion record(s)" in checked.out, checked.out
+
+
+def test_bad_bytes_before_a_record_are_not_read_as_its_header(
+    project_seeds_archive: tuple[Cli, Result], tmp_path: Path
+) -> None:
+    # A plain .warc: bytes inserted into the blank lines closing one record, shaped as a record's
+    # first line and a line holding a colon. warcio takes any such line for a header field, so
+    # the next record seemed to start at the inserted version line, with a field of bad bytes.
+    packed = describe(*_archive_files(copy_archive(project_seeds_archive[0], tmp_path / "gz")))
+    plain = plain_copy(packed, tmp_path)
+    data = plain.warc.read_bytes()
+    before, after = plain.records[5], plain.records[6]
+    inserted = b"\r\nWARC/1.1\r\n\xc4#z\xc8:/9+i\xb3A"
+    plain.warc.write_bytes(data[: after.offset - 1] + inserted + data[after.offset - 1 :])
+
+    scan = scan_file(plain.warc)
+    moved = after.offset + len(inserted)
+    [region] = scan.regions  # the record whose closing blank lines took the bytes
+    assert (region.offset, region.end) == (before.offset, moved), region
+    found = {r.record_id: r for r in scan.records}
+    assert (found[after.record_id].offset, found[after.record_id].end) == (moved, after.end + len(inserted))

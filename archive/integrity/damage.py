@@ -120,7 +120,7 @@ def scan_file(path: Path, keep: Collection[str] = ()) -> FileScan:
     """Read WARC file `path` to its end, past any damage; a record whose digest fails counts as damaged."""
     with open(path, "rb") as handle:
         scan = FileScan(path, os.fstat(handle.fileno()).st_size)
-        for item in scan_resync(handle, check_digests=True, keep=keep):
+        for item in scan_resync(handle, check_digests=True, keep=keep, strict=True):
             if isinstance(item, DamagedRegion):
                 scan.regions.append(item)
                 continue

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import zlib
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
@@ -55,6 +56,7 @@ WARC_READ_ERRORS = (TornRecord, MalformedRecord, ArchiveLoadFailed, EOFError, OS
 
 _GZIP_MAGIC = b"\x1f\x8b\x08"
 _WARC_LINES = (b"WARC/1.0\r\n", b"WARC/1.1\r\n")
+_FIELD_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # a token (RFC 9110, 5.6.2)
 _INFLATE_SLICE = 1 << 20  # the most a gzip member may inflate to at once while its end is sought
 _READ = 1 << 16
 
@@ -118,24 +120,41 @@ def scan_records(
 
 
 def scan_resync(
-    handle: IO[bytes], *, check_digests: bool = False, parse_http: bool = True, keep: Collection[str] = ()
+    handle: IO[bytes],
+    *,
+    check_digests: bool = False,
+    parse_http: bool = True,
+    keep: Collection[str] = (),
+    strict: bool = False,
 ) -> Iterator[ScanItem]:
     """Yield, in file order, each complete record as (offset, end, record) and each damaged stretch as a DamagedRegion.
 
     The options are scan_records'. Damage never stops the scan: it resumes at the next
     record that reads whole, so every intact record is yielded. A record whose digest fails
-    is yielded as a record (its `digest_checker` says so): its bounds are sound.
+    is yielded as a record (its `digest_checker` says so): its bounds are sound. With
+    `strict` (files this archive wrote), a WARC header field whose name is not a token
+    (RFC 9110: what every WARC field name is) makes the record malformed: warcio takes
+    any line holding a colon for a field, so bad bytes before a record's first line would
+    otherwise read as a field of it, and the record would seem to start there.
     """
-    return _scan(handle, check_digests=check_digests, parse_http=parse_http, keep=keep, resync=True)
+    return _scan(handle, check_digests=check_digests, parse_http=parse_http, keep=keep, resync=True, strict=strict)
 
 
 def _scan(
-    handle: IO[bytes], *, check_digests: bool, parse_http: bool, keep: Collection[str], resync: bool
+    handle: IO[bytes],
+    *,
+    check_digests: bool,
+    parse_http: bool,
+    keep: Collection[str],
+    resync: bool,
+    strict: bool = False,
 ) -> Iterator[ScanItem]:
     fd = handle.fileno()
     size = os.fstat(fd).st_size
     name = str(getattr(handle, "name", ""))
-    reader = _RecordReader(fd, size, check_digests=check_digests, parse_http=parse_http, keep=keep, name=name)
+    reader = _RecordReader(
+        fd, size, check_digests=check_digests, parse_http=parse_http, keep=keep, name=name, strict=strict
+    )
     position = 0
     while position < size:
         found = reader.record_at(position)
@@ -159,11 +178,20 @@ class _RecordReader:
     """Reads one record at a time from an open WARC file, each within its own bounds."""
 
     def __init__(
-        self, fd: int, size: int, *, check_digests: bool, parse_http: bool, keep: Collection[str], name: str = ""
+        self,
+        fd: int,
+        size: int,
+        *,
+        check_digests: bool,
+        parse_http: bool,
+        keep: Collection[str],
+        name: str = "",
+        strict: bool = False,
     ) -> None:
         self.fd, self.size = fd, size
         self.check_digests, self.parse_http, self.keep = check_digests, parse_http, keep
         self.gzip = gzipped(fd, size, name)
+        self.strict = strict  # field names must be tokens (scan_resync)
 
     def record_at(self, start: int) -> tuple[int, int, ArcWarcRecord] | str:
         """Return (start, end, record) for the complete record at `start`, or why there is none there."""
@@ -190,6 +218,8 @@ class _RecordReader:
             warc_record = next(warc_records(records), None)
             if warc_record is None:
                 return "no WARC record here"
+            if self.strict and not all(_FIELD_NAME.fullmatch(n) for n, _ in warc_record.rec_headers.headers):
+                return "a WARC header line is no field (bad bytes in the header)"
             stream, read, kept = warc_record.raw_stream, 0, []
             while chunk := stream.read(_READ):
                 read += len(chunk)
