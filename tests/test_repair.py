@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from archive.integrity.damage import scan_file
-from tests.bitrot import describe, plain_copy
+from tests.bitrot import Archive, describe, plain_copy
 from tests.conftest import PROJECT_SEEDS, Cli, Result, copy_archive, warc_files
 
 
@@ -222,13 +222,11 @@ def test_a_bad_byte_in_a_record_id_sets_that_record_aside_once(
 ) -> None:
     # A .warc file (not gzipped): its headers carry no digest, so a bad byte in a record's id
     # leaves a record that reads whole under an id nothing names.
-    packed = describe(*_archive_files(copy_archive(project_seeds_archive[0], tmp_path / "gz")))
-    plain = plain_copy(packed, tmp_path)
+    plain, data = _plain_seeds_copy(project_seeds_archive, tmp_path)
     cli = Cli(cwd=tmp_path, data=plain.data, db=f"sqlite:///{plain.catalog}")
     before = _export(cli)
     victim = sorted(before)[2]
     conversion = before[victim]["provenance"]["warc_conversion"]["record_id"]  # type: ignore[index]
-    data = plain.warc.read_bytes()
     at = data.index(f"WARC-Record-ID: {conversion}".encode()) + len("WARC-Record-ID: <urn:uuid:") + 3
     renamed = data[:at] + bytes([data[at] ^ 0x01]) + data[at + 1 :]  # one bit: still a hex digit or a letter
     plain.warc.write_bytes(renamed)
@@ -262,9 +260,12 @@ def _member_length(data: bytes) -> int:
     return len(data) - len(inflater.unused_data)
 
 
-def _archive_files(cli: Cli) -> tuple[Path, Path, Path]:
+def _plain_seeds_copy(template: tuple[Cli, Result], into: Path) -> tuple[Archive, bytes]:
+    """Return an uncompressed copy of the session's replay of seeds/ (tests/bitrot.py's plain_copy), and its bytes."""
+    cli = copy_archive(template[0], into / "gz")
     [warc] = warc_files(cli.data)
-    return cli.data, Path(cli.db.removeprefix("sqlite:///")), warc
+    plain = plain_copy(describe(cli.data, Path(cli.db.removeprefix("sqlite:///")), warc), into)
+    return plain, plain.warc.read_bytes()
 
 
 def test_records_cut_out_whole_are_reported_once_and_leave_no_orphan(
@@ -301,9 +302,7 @@ def test_bad_bytes_before_a_record_are_not_read_as_its_header(
     # A plain .warc: bytes inserted into the blank lines closing one record, shaped as a record's
     # first line and a line holding a colon. warcio takes any such line for a header field, so
     # the next record seemed to start at the inserted version line, with a field of bad bytes.
-    packed = describe(*_archive_files(copy_archive(project_seeds_archive[0], tmp_path / "gz")))
-    plain = plain_copy(packed, tmp_path)
-    data = plain.warc.read_bytes()
+    plain, data = _plain_seeds_copy(project_seeds_archive, tmp_path)
     before, after = plain.records[5], plain.records[6]
     inserted = b"\r\nWARC/1.1\r\n\xc4#z\xc8:/9+i\xb3A"
     plain.warc.write_bytes(data[: after.offset - 1] + inserted + data[after.offset - 1 :])
@@ -314,3 +313,42 @@ def test_bad_bytes_before_a_record_are_not_read_as_its_header(
     assert (region.offset, region.end) == (before.offset, moved), region
     found = {r.record_id: r for r in scan.records}
     assert (found[after.record_id].offset, found[after.record_id].end) == (moved, after.end + len(inserted))
+
+
+def test_bytes_cut_out_of_a_record_do_not_make_it_swallow_the_next(
+    project_seeds_archive: tuple[Cli, Result], tmp_path: Path
+) -> None:
+    # A plain .warc: bytes cut out of a record's block, as many as the next record is long. The
+    # record's Content-Length then ends exactly where the next record does, its digest fails,
+    # and read so it would swallow that intact record.
+    plain, data = _plain_seeds_copy(project_seeds_archive, tmp_path)
+    pairs = zip(plain.records, plain.records[1:], strict=False)
+    bad, after = next((a, b) for a, b in pairs if a.end - a.offset > 2 * (b.end - b.offset) + 600)
+    cut = after.end - after.offset
+    at = bad.end - cut - 300  # inside its block, well after its header
+    plain.warc.write_bytes(data[:at] + data[at + cut :])
+
+    scan = scan_file(plain.warc)
+    [region] = scan.regions
+    assert (region.offset, region.end) == (bad.offset, after.offset - cut), region
+    assert "a whole record starts inside it" in region.reason
+    found = {r.record_id: r for r in scan.records}
+    assert (found[after.record_id].offset, found[after.record_id].end) == (after.offset - cut, after.end - cut)
+
+
+def test_a_record_id_that_is_no_uri_makes_the_record_damaged(
+    project_seeds_archive: tuple[Cli, Result], tmp_path: Path
+) -> None:
+    # Bytes inserted before a plain record (its place no longer where the catalog says) and
+    # control bytes inside its id: the record reads whole under an id no URI looks like.
+    plain, data = _plain_seeds_copy(project_seeds_archive, tmp_path)
+    victim = plain.records[7]
+    at = data.index(b"WARC-Record-ID: <urn:uuid:", victim.offset) + len("WARC-Record-ID: <urn:uuid:") + 4
+    plain.warc.write_bytes(data[:at] + b"\x0b\x1f\x95" + data[at:])
+
+    scan = scan_file(plain.warc)
+    [region] = scan.regions
+    assert (region.offset, region.end) == (victim.offset, victim.end + 3), region
+    assert "WARC-Record-ID is no <URI>" in region.reason
+    assert victim.record_id not in {r.record_id for r in scan.records}
+    assert len(scan.records) == len(plain.records) - 1  # every other record reads whole

@@ -57,6 +57,7 @@ WARC_READ_ERRORS = (TornRecord, MalformedRecord, ArchiveLoadFailed, EOFError, OS
 _GZIP_MAGIC = b"\x1f\x8b\x08"
 _WARC_LINES = (b"WARC/1.0\r\n", b"WARC/1.1\r\n")
 _FIELD_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # a token (RFC 9110, 5.6.2)
+_RECORD_ID = re.compile(r"<[!-;=?-~]+>")  # printable ASCII, no space, "<" or ">" inside (a URI)
 _INFLATE_SLICE = 1 << 20  # the most a gzip member may inflate to at once while its end is sought
 _READ = 1 << 16
 
@@ -159,6 +160,11 @@ def _scan(
     while position < size:
         found = reader.record_at(position)
         if not isinstance(found, str):
+            inner = reader.record_inside(found) if resync and strict else None
+            if inner is not None:  # the bad record's Content-Length reached into the record after it
+                why = "its digests fail, and a whole record starts inside it (bytes cut out of it)"
+                yield DamagedRegion(position, inner[0] - position, f"record {_record_id(found[2])}: {why}")
+                found = inner
             yield found
             position = found[1]
             continue
@@ -202,6 +208,21 @@ class _RecordReader:
             return end
         return self._record_in(start, end)
 
+    def record_inside(self, found: tuple[int, int, ArcWarcRecord]) -> tuple[int, int, ArcWarcRecord] | None:
+        """Return a whole record (digests not failing) starting inside `found`, a plain record whose digest fails.
+
+        Bytes cut out of a plain record make its Content-Length reach into the records after
+        it: read so, it swallows them. (A gzip member ends where it ends: never so.)
+        """
+        start, end, record = found
+        if self.gzip or not self.check_digests or record.digest_checker.passed is not False:
+            return None
+        for candidate in _occurrences(self.fd, start + 1, end, _WARC_LINES):
+            inner = self.record_at(candidate)
+            if not isinstance(inner, str) and inner[2].digest_checker.passed is not False:
+                return inner
+        return None
+
     def next_record(self, start: int) -> tuple[int, int, ArcWarcRecord] | None:
         """Return the first complete record at or after `start` (as record_at does), or None."""
         marks = (_GZIP_MAGIC,) if self.gzip else _WARC_LINES
@@ -220,6 +241,8 @@ class _RecordReader:
                 return "no WARC record here"
             if self.strict and not all(_FIELD_NAME.fullmatch(n) for n, _ in warc_record.rec_headers.headers):
                 return "a WARC header line is no field (bad bytes in the header)"
+            if self.strict and not _RECORD_ID.fullmatch(_record_id(warc_record) or "<>"):
+                return "its WARC-Record-ID is no <URI> (bad bytes in the header)"
             stream, read, kept = warc_record.raw_stream, 0, []
             while chunk := stream.read(_READ):
                 read += len(chunk)
@@ -308,6 +331,10 @@ def _find_all(data: bytes, mark: bytes) -> Iterator[int]:
     while at >= 0:
         yield at
         at = data.find(mark, at + 1)
+
+
+def _record_id(record: ArcWarcRecord) -> str:
+    return str(record.rec_headers.get_header("WARC-Record-ID") or "")
 
 
 def _reason(exc: BaseException) -> str:
