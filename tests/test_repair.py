@@ -296,15 +296,20 @@ def test_records_cut_out_whole_are_reported_once_and_leave_no_orphan(
     assert "records left of captures lost to that damage: 1 conversion record(s)" in checked.out, checked.out
 
 
+@pytest.mark.parametrize(
+    "inserted",
+    [b"\r\nWARC/1.1\r\n\xc4#z\xc8:/9+i\xb3A", b"\r\nWARC/1.1\r\nV\x1a\x86\xc1 no colon \xe7\x89a\xe5"],
+    ids=["a-line-with-a-colon", "a-line-without"],
+)
 def test_bad_bytes_before_a_record_are_not_read_as_its_header(
-    project_seeds_archive: tuple[Cli, Result], tmp_path: Path
+    project_seeds_archive: tuple[Cli, Result], tmp_path: Path, inserted: bytes
 ) -> None:
     # A plain .warc: bytes inserted into the blank lines closing one record, shaped as a record's
-    # first line and a line holding a colon. warcio takes any such line for a header field, so
-    # the next record seemed to start at the inserted version line, with a field of bad bytes.
+    # first line and a line of bad bytes. warcio takes a line holding a colon for a header field
+    # and drops one without (and the record's own first line after it), so the next record
+    # seemed to start at the inserted version line.
     plain, data = _plain_seeds_copy(project_seeds_archive, tmp_path)
     before, after = plain.records[5], plain.records[6]
-    inserted = b"\r\nWARC/1.1\r\n\xc4#z\xc8:/9+i\xb3A"
     plain.warc.write_bytes(data[: after.offset - 1] + inserted + data[after.offset - 1 :])
 
     scan = scan_file(plain.warc)

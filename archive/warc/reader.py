@@ -57,6 +57,8 @@ WARC_READ_ERRORS = (TornRecord, MalformedRecord, ArchiveLoadFailed, EOFError, OS
 _GZIP_MAGIC = b"\x1f\x8b\x08"
 _WARC_LINES = (b"WARC/1.0\r\n", b"WARC/1.1\r\n")
 _FIELD_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # a token (RFC 9110, 5.6.2)
+_FIELD_LINE = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+:")  # a field's line, or a folded one (space, tab)
+_HEADER_MOST = 1 << 16
 _RECORD_ID = re.compile(r"<[!-;=?-~]+>")  # printable ASCII, no space, "<" or ">" inside (a URI)
 _INFLATE_SLICE = 1 << 20  # the most a gzip member may inflate to at once while its end is sought
 _READ = 1 << 16
@@ -223,6 +225,23 @@ class _RecordReader:
                 return inner
         return None
 
+    def _fields_only(self, start: int, record: ArcWarcRecord) -> bool:
+        """Return whether every line of the record's WARC header is a field whose name is a token.
+
+        warcio takes any line holding a colon for a field and drops lines without one, so
+        bad bytes before a record's first line would read as part of it. A plain record's
+        header is read here as it lies in the file (a gzip member's bytes have their CRC).
+        """
+        if not all(_FIELD_NAME.fullmatch(name) for name, _ in record.rec_headers.headers):
+            return False
+        if self.gzip:
+            return True
+        head = os.pread(self.fd, _HEADER_MOST, start)
+        if b"\r\n\r\n" not in head:
+            return True  # a header this long is warcio's to judge
+        lines = head.split(b"\r\n\r\n", 1)[0].split(b"\n")[1:]  # after the version line
+        return all(line[:1] in (b" ", b"\t") or _FIELD_LINE.match(line) for line in lines)
+
     def next_record(self, start: int) -> tuple[int, int, ArcWarcRecord] | None:
         """Return the first complete record at or after `start` (as record_at does), or None."""
         marks = (_GZIP_MAGIC,) if self.gzip else _WARC_LINES
@@ -239,7 +258,7 @@ class _RecordReader:
             warc_record = next(warc_records(records), None)
             if warc_record is None:
                 return "no WARC record here"
-            if self.strict and not all(_FIELD_NAME.fullmatch(n) for n, _ in warc_record.rec_headers.headers):
+            if self.strict and not self._fields_only(start, warc_record):
                 return "a WARC header line is no field (bad bytes in the header)"
             if self.strict and not _RECORD_ID.fullmatch(_record_id(warc_record) or "<>"):
                 return "its WARC-Record-ID is no <URI> (bad bytes in the header)"
