@@ -194,22 +194,34 @@ def set_aside(data_dir: Path, finding: RegionFinding) -> Path:
     region = finding.region
     copy = folder / f"{finding.file}@{region.offset}+{region.length}.bin"
     digest = _copy_bytes(DataLayout(Path(data_dir)).warc / finding.file, region, copy)
-    entry = {
-        "file": finding.file,
-        "offset": region.offset,
-        "length": region.length,
-        "kind": region.kind,
-        "reason": region.reason,
-        "sha256": digest,
-        "copy": copy.name,
-        "captures": [{"id": c.capture_id, "url": c.url, "record_ids": list(c.record_ids)} for c in finding.captures],
-        "set_aside_at": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
-    _append_entry(folder, entry)
+    place = (finding.file, region.offset, region.length)
+    _append_entry(folder, *place, region.kind, region.reason, digest, copy.name, finding.captures)
     return copy
 
 
-def _append_entry(folder: Path, entry: dict[str, object]) -> None:
+def _append_entry(
+    folder: Path,
+    file: str,
+    offset: int,
+    length: int,
+    kind: str,
+    reason: str,
+    sha256: str,
+    copy: str | None,
+    losses: Iterable[Loss],
+) -> None:
+    """Append one entry to the quarantine report, synced."""
+    entry = {
+        "file": file,
+        "offset": offset,
+        "length": length,
+        "kind": kind,
+        "reason": reason,
+        "sha256": sha256,
+        "copy": copy,
+        "captures": [{"id": c.capture_id, "url": c.url, "record_ids": list(c.record_ids)} for c in losses],
+        "set_aside_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
     with open(folder / REPORT, "a", encoding="utf-8") as report:
         report.write(json.dumps(entry, sort_keys=True) + "\n")
         report.flush()
@@ -227,18 +239,8 @@ def record_gone(data_dir: Path, file: str, offset: int, losses: Iterable[Loss]) 
     """
     folder = quarantine_dir(data_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    entry = {
-        "file": file,
-        "offset": offset,
-        "length": 0,
-        "kind": "gone",
-        "reason": "records gone from the file (bytes cut out): nothing left to set aside",
-        "sha256": hashlib.sha256(b"").hexdigest(),
-        "copy": None,
-        "captures": [{"id": c.capture_id, "url": c.url, "record_ids": list(c.record_ids)} for c in losses],
-        "set_aside_at": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
-    _append_entry(folder, entry)
+    reason = "records gone from the file (bytes cut out): nothing left to set aside"
+    _append_entry(folder, file, offset, 0, "gone", reason, hashlib.sha256(b"").hexdigest(), None, losses)
 
 
 def set_aside_regions(data_dir: Path) -> list[dict[str, object]]:

@@ -56,8 +56,9 @@ WARC_READ_ERRORS = (TornRecord, MalformedRecord, ArchiveLoadFailed, EOFError, OS
 
 _GZIP_MAGIC = b"\x1f\x8b\x08"
 _WARC_LINES = (b"WARC/1.0\r\n", b"WARC/1.1\r\n")
-_FIELD_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # a token (RFC 9110, 5.6.2)
-_FIELD_LINE = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+:")  # a field's line, or a folded one (space, tab)
+_TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"  # a field name (RFC 9110, 5.6.2)
+_FIELD_NAME = re.compile(_TOKEN)
+_FIELD_LINE = re.compile(_TOKEN.encode() + b":")  # a field's line, or a folded one (space, tab)
 _HEADER_MOST = 1 << 16
 _RECORD_ID = re.compile(r"<[!-;=?-~]+>")  # printable ASCII, no space, "<" or ">" inside (a URI)
 _INFLATE_SLICE = 1 << 20  # the most a gzip member may inflate to at once while its end is sought
@@ -135,10 +136,9 @@ def scan_resync(
     The options are scan_records'. Damage never stops the scan: it resumes at the next
     record that reads whole, so every intact record is yielded. A record whose digest fails
     is yielded as a record (its `digest_checker` says so): its bounds are sound. With
-    `strict` (files this archive wrote), a WARC header field whose name is not a token
-    (RFC 9110: what every WARC field name is) makes the record malformed: warcio takes
-    any line holding a colon for a field, so bad bytes before a record's first line would
-    otherwise read as a field of it, and the record would seem to start there.
+    `strict` (files this archive wrote), a header line that is no field (`_fields_only`)
+    or a WARC-Record-ID that is no <URI> makes a record malformed, and a plain record whose
+    digest fails ends where a whole record starts inside it (`record_inside`).
     """
     return _scan(handle, check_digests=check_digests, parse_http=parse_http, keep=keep, resync=True, strict=strict)
 
@@ -198,8 +198,8 @@ class _RecordReader:
     ) -> None:
         self.fd, self.size = fd, size
         self.check_digests, self.parse_http, self.keep = check_digests, parse_http, keep
-        self.gzip = gzipped(fd, size, name)
-        self.strict = strict  # field names must be tokens (scan_resync)
+        self.gzip = _gzipped(fd, size, name)
+        self.strict = strict  # scan_resync's strict reading
 
     def record_at(self, start: int) -> tuple[int, int, ArcWarcRecord] | str:
         """Return (start, end, record) for the complete record at `start`, or why there is none there."""
@@ -290,7 +290,7 @@ class _RecordReader:
         return start, (limit if self.gzip else start + consumed + 4), warc_record
 
 
-def gzipped(fd: int, size: int, name: str = "") -> bool:
+def _gzipped(fd: int, size: int, name: str = "") -> bool:
     """Return whether a WARC file is gzipped, a member per record (.warc.gz), or plain (.warc).
 
     Its first bytes say so, unless bit rot struck there: then its name does (`name`, the
