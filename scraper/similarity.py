@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from itertools import accumulate
 
 import numpy as np
 
@@ -127,13 +128,23 @@ class TextFeatures:
 def text_features(text: str, title: str | None = None, text_sha256: str = "") -> TextFeatures:
     """Return what the signatures of a document take from its text and title (`text_sha256`: the text's digest)."""
     text = text[:SIMILARITY_CHARS]
-    words = _terms(text)
-    terms, numbers = _candidates((text if not title else f"{title}\n{text}")[:SIMILARITY_CHARS])
+    if (title and len(title) + 1 + len(text) > SIMILARITY_CHARS) or not unicodedata.is_normalized("NFKC", text):
+        words = _terms(text)
+        terms, numbers = _candidates((text if not title else f"{title}\n{text}")[:SIMILARITY_CHARS])
+    else:
+        # The text's tokens serve both: it is its own NFKC form, and the title's line comes whole
+        # before it, its tokens first and no capital of the text's first token counted as a name.
+        words, named = _tokenized(text)
+        every = words
+        if title:
+            before, before_named = _tokenized(title)
+            every, named = before + words, before_named + named
+        terms, numbers = _weighed(every, named)
     return TextFeatures(
         text_sha256=text_sha256,
         title=title,
         shingles=_minhash(_shingles(words), DUPLICATE_PERMUTATIONS),
-        terms=np.array(sorted({term_hash(t) for t in words}), dtype="<i8").tobytes(),
+        terms=np.array(sorted({term_hash(t) for t in set(words)}), dtype="<i8").tobytes(),
         candidate_terms="\0".join(terms),
         candidate_numbers=np.array(numbers, dtype="<i8").tobytes(),
     )
@@ -248,24 +259,31 @@ def _candidates(text: str) -> tuple[list[str], list[int]]:
 
     The numbers: occurrences, of them written as a name, term_hash, background documents holding it.
     """
-    tokens: list[tuple[str, str]] = []
-    capitals: list[bool] = []
-    previous = None  # where the previous token ended
-    for match in _TOKEN.finditer(text):
-        # A capital inside a sentence: a token came before on the line, and no sentence ended since.
-        capital = previous is not None and match[0][0].isupper() and _inside_sentence(text[previous : match.start()])
-        capitals.append(capital)
-        tokens.append((match[1] or "", match[2] or ""))
-        previous = match.end()
-    every: list[str] = []
-    named_terms: list[str] = []
-    for found, capital in zip(_token_terms(tokens), capitals, strict=True):
-        every.extend(found)
-        if capital:
-            named_terms.extend(found)
-    counts, named, common = Counter(every), Counter(named_terms), _background()[1].get
+    return _weighed(*_tokenized(text))
+
+
+def _tokenized(text: str) -> tuple[list[str], list[str]]:
+    """Return the terms of `text` in order (_token_terms), and those of its tokens written as a name.
+
+    A name: a capital inside a sentence, that is a token before it on its line and no sentence
+    ended since. Split, not matched one by one: the parts are the gap before each token, then
+    its CJK run or its word (a CJK character has no case, so only words can be capitals).
+    """
+    parts = _TOKEN.split(text)
+    gaps, runs, words = parts[0:-1:3], parts[1::3], parts[2::3]
+    capitals = [i for i, word in enumerate(words) if i and word and word[0].isupper() and _inside_sentence(gaps[i])]
+    if not any(runs):  # one term a token: the words casefolded, as _token_terms folds them
+        folded = "\0".join(words).casefold().replace("’", "'").split("\0") if words else []
+        return folded, [folded[i] for i in capitals]
+    found = _token_terms([(run or "", word or "") for run, word in zip(runs, words, strict=True)])
+    return [term for terms in found for term in terms], [term for i in capitals for term in found[i]]
+
+
+def _weighed(every: list[str], named_terms: list[str]) -> tuple[list[str], list[int]]:
+    """Return _candidates' lists from a text's terms in order and those written as a name."""
+    counts, named, common = Counter(every), Counter(named_terms).get, _background()[1].get
     terms = [t for t in counts if len(t) > 1 and t not in STOPWORDS and not t.isdigit()]
-    return terms, [n for t in terms for n in (counts[t], named[t], term_hash(t), common(t, 0))]
+    return terms, [n for t in terms for n in (counts[t], named(t, 0), term_hash(t), common(t, 0))]
 
 
 def _grouped(terms: list[str], numbers: list[int]) -> Iterator[tuple[str, int, int, int, int]]:
@@ -318,10 +336,18 @@ def _token_terms(tokens: list[tuple[str, str]]) -> list[tuple[str, ...]]:
 
 
 def _shingles(words: list[str]) -> list[bytes]:
+    """Return each run of SHINGLE words (all of them if fewer), joined by a space, in UTF-8.
+
+    Cut from the whole text joined once: each word's place in its bytes is a running sum of lengths.
+    """
     if not words:
         return []
-    spans = range(max(1, len(words) - SHINGLE + 1))
-    return [" ".join(words[i : i + SHINGLE]).encode() for i in spans]
+    joined = " ".join(words)
+    data = joined.encode()
+    lengths = map(len, words) if len(data) == len(joined) else map(len, data.split(b" "))  # no word holds a space
+    starts = [0, *accumulate(length + 1 for length in lengths)]  # starts[i + 1] - 1: where word i ends
+    width = min(SHINGLE, len(words))
+    return [data[starts[i] : starts[i + width] - 1] for i in range(len(words) - width + 1)]
 
 
 def _minhash(items: list[bytes], permutations: int) -> bytes:
@@ -334,7 +360,8 @@ def _minhash(items: list[bytes], permutations: int) -> bytes:
     """
     if not items:
         return np.full(permutations, 0xFFFFFFFF, dtype="<u4").tobytes()
-    first = b"".join(hashlib.sha1(item).digest()[:4] for item in items)
+    sha1 = hashlib.sha1
+    first = b"".join([sha1(item).digest()[:4] for item in items])
     mixed = _fmix32(np.frombuffer(first, dtype="<u4").astype(np.uint32))
     a, b = _permutations(permutations)
     return bytes((mixed[:, None] * a + b).min(axis=0).astype("<u4").tobytes())

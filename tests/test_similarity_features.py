@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import pickle
+import unicodedata
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 from sqlalchemy import text
 
 from archive.catalog.facade import Catalog
 from scraper import Provenance, Record, WarcLocation
+from scraper._stopwords import STOPWORDS
 from scraper._text import sha256_hex
 from scraper.similarity import (
+    _TOKEN,
+    DUPLICATE_PERMUTATIONS,
+    SIMILARITY_CHARS,
+    _background,
+    _minhash,
     candidate_idf,
     idf_from,
     key_terms,
@@ -173,3 +182,69 @@ def test_features_are_working_data_not_part_of_the_record() -> None:
     assert carried == record and "text_features" not in carried.to_dict()
     assert Record.from_dict(carried.to_dict()).text_features is None
     assert record.with_extraction(carried).text_features is carried.text_features
+
+
+def _defined_features(text: str, title: str | None) -> tuple[bytes, bytes, str, bytes]:
+    """Return (shingles, terms, candidate terms, candidate numbers) as defined, token by token.
+
+    text_features computes them in bulk (one split of the text serves terms and candidates); this
+    walks the tokens one by one as the definitions read: the text's terms from its NFKC form, the
+    candidates from the title's line and the text, a name being a capital after another token of
+    its line with no sentence end between.
+    """
+    text = text[:SIMILARITY_CHARS]
+
+    def terms_of(run: str | None, word: str | None) -> list[str]:
+        if run:
+            return [run[i : i + 2] for i in range(max(1, len(run) - 1))]
+        return [(word or "").casefold().replace("’", "'")]
+
+    words = [t for m in _TOKEN.finditer(unicodedata.normalize("NFKC", text)) for t in terms_of(m[1], m[2])]
+    joined = (f"{title}\n{text}" if title else text)[:SIMILARITY_CHARS]
+    every, named, previous = [], [], None
+    for m in _TOKEN.finditer(joined):
+        found = terms_of(m[1], m[2])
+        every += found
+        if previous is not None and m[0][0].isupper():
+            gap = joined[previous : m.start()]
+            if "\n" not in gap and (not gap.rstrip() or gap.rstrip()[-1] not in '.!?:;"“”«»'):
+                named += found
+        previous = m.end()
+    counts, names, background = Counter(every), Counter(named), _background()[1]
+    terms = [t for t in counts if len(t) > 1 and t not in STOPWORDS and not t.isdigit()]
+    numbers = [n for t in terms for n in (counts[t], names[t], term_hash(t), background.get(t, 0))]
+    shingles = [" ".join(words[i : i + 5]).encode() for i in range(max(1, len(words) - 4))] if words else []
+    return (
+        _minhash(shingles, DUPLICATE_PERMUTATIONS),
+        np.array(sorted({term_hash(w) for w in words}), dtype="<i8").tobytes(),
+        "\0".join(terms),
+        np.array(numbers, dtype="<i8").tobytes(),
+    )
+
+
+def test_text_features_are_those_their_definitions_give(shared_seeds: Path) -> None:
+    """The bulk computation agrees with the token-by-token definition on real captures and on edge cases."""
+    long = " ".join(body for _, body in STORIES[:3]) * 2_000  # past SIMILARITY_CHARS: cut where the text is cut
+    cases: list[tuple[str | None, str]] = [*STORIES]
+    for path in [
+        *sorted(shared_seeds.glob("*.txt")),
+        *sorted((Path(__file__).parent.parent / "seeds" / "text").iterdir()),
+    ]:
+        body = path.read_text(encoding="utf-8")
+        cases += [(None, body), (path.stem.title(), body), ("Two lines\nOf Title", body)]
+    cases += [
+        ("Ｆｕｌｌ ｗｉｄｔｈ", "The ﬁrst Ａｌｐｈａ test. Then Oslo said: Bergen agreed"),  # not NFKC: terms differ
+        ("İstanbul Kelvin \u212a", "Straße ſ İzmir’s O’Brien don't_stop __init__ 3.14 Jean-Luc. Über Ärger"),
+        ("混合 Title", "東京の天気は晴れ。 Tokyo Weather in 大阪 and Kyōto «Quoted» Name; Other Name"),
+        ("Short", "Two Words"),
+        ("ΟΔΟΣ Title", "Η ΟΔΟΣ ΚΑΙ Η Πόλις; Ο Σωκράτης είπε ΝΑΙ"),  # a final sigma folds as any other
+        ("", "no title here, A Name after a comma\nLine Start"),
+        (None, "   \n\t "),
+        ("A title", long),
+        ("T" * 20, long[: SIMILARITY_CHARS - 15]),  # title and text together just past the cut
+    ]
+    for title, body in cases:
+        found = text_features(body, title)
+        assert (found.shingles, found.terms, found.candidate_terms, found.candidate_numbers) == _defined_features(
+            body, title
+        ), (title, body[:80])
