@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import pytest
 
 from tests.bitrot import Archive, Harness, build_archive, describe, plain_copy
 from tests.conftest import EVAL_SET, SHARED_SEEDS, Cli, Result, need, warc_files
+from tests.newsite import NewsSite
+from tests.test_crawl import FAST
 
 
 @pytest.fixture
@@ -17,6 +20,28 @@ def seeds_archives(project_seeds_archive: tuple[Cli, Result], tmp_path: Path) ->
     [warc] = warc_files(cli.data)
     packed = describe(cli.data, Path(cli.db.removeprefix("sqlite:///")), warc)
     return [packed, plain_copy(packed, tmp_path / "plain")]
+
+
+@pytest.fixture(scope="module")
+def crawl_archives(tmp_path_factory: pytest.TempPathFactory) -> list[Archive]:
+    """A crawl of the test news site on loopback, as .warc.gz and as plain .warc, then a recrawl.
+
+    The first file holds what a live crawl writes and a replay does not: requests, robots.txt,
+    redirects, a 404, responses next to their conversion and metadata records. The recrawl's
+    file (revisits of those responses, and a new capture of the one article that changed)
+    stays undamaged beside it, and so must its capture's catalog rows.
+    """
+    work = tmp_path_factory.mktemp("crawl-bitrot")
+    cli = Cli(work, work / "data", f"sqlite:///{work / 'catalog.sqlite'}")
+    with NewsSite() as site:
+        cli("crawl", f"{site.base}/", "--depth", "2", *FAST, check=True)
+        site.state.edition = 2  # one article gains a paragraph
+        cli("crawl", f"{site.base}/sitemap.xml", *FAST, check=True)
+    first, recrawl = warc_files(cli.data)
+    assert b"WARC-Type: revisit" in gzip.decompress(recrawl.read_bytes())
+    packed = describe(cli.data, work / "catalog.sqlite", first)
+    assert len(packed.elsewhere) == 1 and len(packed.rows) > 5
+    return [packed, plain_copy(packed, work / "plain")]
 
 
 def _check(report_faults: int, harness: Harness) -> None:
@@ -31,6 +56,12 @@ def _check(report_faults: int, harness: Harness) -> None:
 
 def test_flips_cut_outs_and_garbage_cost_no_intact_record(seeds_archives: list[Archive], tmp_path: Path) -> None:
     _check(30, Harness(tmp_path / "trials", seeds_archives, seed=5))
+
+
+def test_bit_rot_in_a_crawls_file_costs_no_intact_record(crawl_archives: list[Archive], tmp_path: Path) -> None:
+    types = {b"request", b"response", b"metadata", b"conversion"}
+    assert all(b"WARC-Type: " + t in gzip.decompress(crawl_archives[0].warc.read_bytes()) for t in types)
+    _check(30, Harness(tmp_path / "trials", crawl_archives, seed=8))
 
 
 @pytest.mark.slow
