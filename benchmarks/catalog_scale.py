@@ -2,15 +2,18 @@
 
     python -m benchmarks.catalog_scale [--sizes 10000,100000,1000000] [--db sqlite,postgresql]
 
-Each catalog grows by bulk insertion of documents and captures (SQL executemany: the FTS
-index and PostgreSQL's tsvector are maintained as usual, but not the similarity tables),
-then at each size: the insert rate of 1,000 more records through Catalog.add_records (the
-path replay and crawls use, with a run's engine settings: records carry the text features of
-their similarity signatures, computed where extraction runs, and the catalog weighs their key
-terms and writes), the rate of 1,000 records without them (the catalog computes them:
-"computing features"; batches of the two in turns), and the latency of 200 queries of each
-kind. PostgreSQL: the server in $SCRAPER_TEST_PG (default 127.0.0.1:5432/test), in a schema of
-its own, dropped afterwards.
+Each catalog grows by bulk insertion (SQL executemany) of documents, captures and their
+similarity index: the FTS index and PostgreSQL's tsvector are maintained as usual; each
+document's term counts come from its text, and its signature row and band keys, hashes in
+the catalog, are random values of the same size and spread (computing them takes
+add_records' own time). An insert into a catalog of N documents then meets indexes of N
+documents' rows, as it would in use. Then at each size: the insert rate of 1,000 more
+records through Catalog.add_records (the path replay and crawls use, with a run's engine
+settings: records carry the text features of their similarity signatures, computed where
+extraction runs, and the catalog weighs their key terms and writes), the rate of 1,000
+records without them (the catalog computes them: "computing features"; batches of the two
+in turns), and the latency of 200 queries of each kind. PostgreSQL: the server in
+$SCRAPER_TEST_PG (default 127.0.0.1:5432/test), in a schema of its own, dropped afterwards.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import os
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -29,29 +33,68 @@ from sqlalchemy import insert
 
 from archive.catalog.facade import Catalog
 from archive.catalog.filters import SearchFilters
-from archive.catalog.models import CaptureRow, Document, WarcRecordRow
+from archive.catalog.models import CaptureRow, Document, DocumentBand, DocumentSignature, WarcRecordRow
+from archive.catalog.similarity import DUPLICATE, STORY, count_terms
 from benchmarks.synthetic import Corpus, machine, percentile, word, write_results
 from scraper import Record
+from scraper.similarity import (
+    DUPLICATE_PERMUTATIONS,
+    DUPLICATE_ROWS,
+    STORY_PERMUTATIONS,
+    STORY_ROWS,
+    term_hash,
+    term_vector,
+)
 
 PG_URL = os.environ.get("SCRAPER_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 BULK = 5_000
-PROBE_RECORDS, PROBE_BATCH = 1_000, 100
+PROBE_RECORDS, PROBE_BLOCK, PROBE_BATCH = 1_000, 500, 100
 QUERIES = 200
 
 
 def bulk_insert(catalog: Catalog, records: list[Record]) -> None:
-    """Insert documents, captures and WARC pointers in a few statements (no similarity index)."""
+    """Insert documents, captures, WARC pointers and the similarity index in a few statements.
+
+    Term counts are the texts' own (documents per term, as add_records counts them). A signature
+    row and its band keys (20 of the shingle signature, 16 of the key-term one, as
+    archive.catalog.similarity writes them) are random: the catalog stores hashes, and what an
+    insert costs depends on how many keys its indexes hold and how they spread, not on their values.
+    """
     with catalog.engine.begin() as connection:
-        ids = connection.execute(
-            insert(Document).returning(Document.id, sort_by_parameter_order=True),
-            [Document.values_from(r) for r in records],
-        ).scalars()
+        ids = list(
+            connection.execute(
+                insert(Document).returning(Document.id, sort_by_parameter_order=True),
+                [Document.values_from(r) for r in records],
+            ).scalars()
+        )
+        rng = np.random.default_rng(ids[0] if ids else 0)  # a batch's own keys: no two batches share theirs
         captures, pointers = [], []
         for record, document_id in zip(records, ids, strict=True):
             captures.append(CaptureRow.values_from(record, document_id))
             pointers += WarcRecordRow.values_from(record)
         connection.execute(insert(CaptureRow), captures)
         connection.execute(insert(WarcRecordRow), pointers)
+        shingles, stories = DUPLICATE_PERMUTATIONS * 4, STORY_PERMUTATIONS * 4
+        connection.execute(
+            insert(DocumentSignature),
+            [{"document_id": d, "shingles": rng.bytes(shingles), "story": rng.bytes(stories)} for d in ids],
+        )
+        per_document = DUPLICATE_PERMUTATIONS // DUPLICATE_ROWS + STORY_PERMUTATIONS // STORY_ROWS
+        keys = rng.integers(-(2**63), 2**63 - 1, (len(ids), per_document), dtype=np.int64).tolist()
+        bands = [
+            {
+                "kind": DUPLICATE if band < DUPLICATE_PERMUTATIONS // DUPLICATE_ROWS else STORY,
+                "band_key": key,
+                "document_id": d,
+            }
+            for d, row in zip(ids, keys, strict=True)
+            for band, key in enumerate(row)
+        ]
+        connection.execute(insert(DocumentBand), bands)
+        counts: Counter[int] = Counter()
+        for record in records:
+            counts.update({term_hash(t) for t in term_vector(record.text)})
+        count_terms(connection, counts)
 
 
 def random_arguments(rng: np.random.Generator) -> tuple[Callable[[], str], Callable[[], str], Callable[[], str]]:
@@ -88,7 +131,10 @@ def measure(catalog: Catalog, corpus: Corpus, size: int, rng: np.random.Generato
     """Return the insert rate and query latencies of the catalog as it is now."""
     # Records as extraction hands them over, carrying their text features (computed in the
     # workers, timed apart), and records without them, whose features the catalog computes:
-    # batches of the two in turns, so that a machine's changing load weighs on both alike.
+    # blocks of the two in turns, so that a machine's changing load weighs on both alike. Each
+    # block ends with a checkpoint of what it wrote: SQLite copies its write-ahead log into the
+    # database file every 10,000 pages (about 4 commits of 100 records here), and that cost
+    # would otherwise fall on whichever block's commit crossed the mark.
     began = time.perf_counter()
     carried = [r.with_text_features() for r in corpus.records(PROBE_RECORDS, start=10_000_000 + size)]
     features_ms = (time.perf_counter() - began) * 1000 / len(carried)
@@ -97,10 +143,13 @@ def measure(catalog: Catalog, corpus: Corpus, size: int, rng: np.random.Generato
     # Written as a run writes (its engine's settings: Catalog(writing=True)), searched as a search does.
     writer = Catalog(catalog.engine.url.render_as_string(hide_password=False), writing=True)
     try:
-        for start in range(0, PROBE_RECORDS, PROBE_BATCH):
+        _checkpoint(writer)  # the bulk load's log, untimed
+        for block in range(0, PROBE_RECORDS, PROBE_BLOCK):
             for kind, records in (("carried", carried), ("plain", plain)):
                 began = time.perf_counter()
-                writer.add_records(records[start : start + PROBE_BATCH])
+                for start in range(block, block + PROBE_BLOCK, PROBE_BATCH):
+                    writer.add_records(records[start : start + PROBE_BATCH])
+                _checkpoint(writer)
                 seconds[kind] += time.perf_counter() - began
     finally:
         writer.close()
@@ -121,6 +170,13 @@ def measure(catalog: Catalog, corpus: Corpus, size: int, rng: np.random.Generato
         "text_features_ms_per_record": round(features_ms, 2),
         "queries": latencies,
     }
+
+
+def _checkpoint(catalog: Catalog) -> None:
+    """Copy a SQLite catalog's write-ahead log into its database file and empty it (PostgreSQL: nothing)."""
+    if catalog.engine.dialect.name == "sqlite":
+        with catalog.engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 @contextmanager
