@@ -290,7 +290,7 @@ def catalog_rows(measured: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 found["insert_records_per_s"],
                 found["insert_computing_features_records_per_s"],
                 "records/s",
-                "records without text features (add_records computes them), batches in turns",
+                "records without text features (add_records computes them), blocks in turns",
             )
         )
         rows.append(
