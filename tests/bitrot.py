@@ -237,6 +237,8 @@ class Harness:
         self.report.lost += len(intact) - kept
         rows = _catalog_rows(catalog)
         there = {(warc.name, r.offset): r.record_id for r in found.values()}
+        for capture in sorted(set(archive.elsewhere) - set(rows)):
+            self.report.failures.append(f"{where}: capture {capture} in an undamaged file is gone from the catalog")
         for capture, pointers in rows.items():
             if capture in archive.elsewhere:
                 if pointers != archive.elsewhere[capture]:
