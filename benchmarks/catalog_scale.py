@@ -11,8 +11,8 @@ documents' rows, as it would in use. Then at each size: the insert rate of 1,000
 records through Catalog.add_records (the path replay and crawls use, with a run's engine
 settings: records carry the text features of their similarity signatures, computed where
 extraction runs, and the catalog weighs their key terms and writes), the rate of 1,000
-records without them (the catalog computes them: "computing features"; batches of the two
-in turns), and the latency of 200 queries of each kind. PostgreSQL: the server in
+records without them (the catalog computes them: "computing features"; blocks of 500 of
+each in turns, each closed by a WAL checkpoint), and the latency of 200 queries of each kind. PostgreSQL: the server in
 $SCRAPER_TEST_PG (default 127.0.0.1:5432/test), in a schema of its own, dropped afterwards.
 """
 
