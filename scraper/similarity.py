@@ -360,8 +360,7 @@ def _minhash(items: list[bytes], permutations: int) -> bytes:
     """
     if not items:
         return np.full(permutations, 0xFFFFFFFF, dtype="<u4").tobytes()
-    sha1 = hashlib.sha1
-    first = b"".join([sha1(item).digest()[:4] for item in items])
+    first = b"".join(hashlib.sha1(item).digest()[:4] for item in items)
     mixed = _fmix32(np.frombuffer(first, dtype="<u4").astype(np.uint32))
     a, b = _permutations(permutations)
     return bytes((mixed[:, None] * a + b).min(axis=0).astype("<u4").tobytes())
