@@ -79,16 +79,12 @@ def bulk_insert(catalog: Catalog, records: list[Record]) -> None:
             insert(DocumentSignature),
             [{"document_id": d, "shingles": rng.bytes(shingles), "story": rng.bytes(stories)} for d in ids],
         )
-        per_document = DUPLICATE_PERMUTATIONS // DUPLICATE_ROWS + STORY_PERMUTATIONS // STORY_ROWS
-        keys = rng.integers(-(2**63), 2**63 - 1, (len(ids), per_document), dtype=np.int64).tolist()
+        kinds = [DUPLICATE] * (DUPLICATE_PERMUTATIONS // DUPLICATE_ROWS) + [STORY] * (STORY_PERMUTATIONS // STORY_ROWS)
+        keys = rng.integers(-(2**63), 2**63 - 1, (len(ids), len(kinds)), dtype=np.int64).tolist()
         bands = [
-            {
-                "kind": DUPLICATE if band < DUPLICATE_PERMUTATIONS // DUPLICATE_ROWS else STORY,
-                "band_key": key,
-                "document_id": d,
-            }
+            {"kind": kind, "band_key": key, "document_id": d}
             for d, row in zip(ids, keys, strict=True)
-            for band, key in enumerate(row)
+            for kind, key in zip(kinds, row, strict=True)
         ]
         connection.execute(insert(DocumentBand), bands)
         counts: Counter[int] = Counter()
