@@ -117,6 +117,9 @@ def _bare_crawl(url: str) -> dict[str, Any]:
 
 
 def main() -> None:
+    from archive._malloc import release_large_blocks
+
+    release_large_blocks()  # as the `scraper` command does
     kind, *args = sys.argv[1:]
     if kind == "replay":
         result = _replay(Path(args[0]), int(args[1]), args[2:])

@@ -19,7 +19,7 @@ PACKAGES = ("scraper", "archive", "spiders", "benchmarks")
 # (archive.catalog.* among themselves, say): peers such as warc and catalog stay apart.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("scraper",),
-    ("archive.errors", "archive.layout"),
+    ("archive.errors", "archive.layout", "archive._malloc"),
     ("archive.warc", "archive.catalog", "archive.frontier"),
     ("archive.integrity", "archive.export"),
     ("archive.crawl",),

@@ -11,6 +11,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from archive._malloc import release_large_blocks
 from archive.cli import crawl, export, frontier, integrity, quality, query, replay, serve, stories
 from archive.cli._common import shown
 from archive.errors import ArchiveError
@@ -23,6 +24,7 @@ FAMILIES = (replay, crawl, frontier, query, stories, export, integrity, quality,
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status (0 done, 1 something failed or was not found, 2 usage)."""
+    release_large_blocks()  # a huge capture's copies leave no high-water mark behind them
     args, unknown = build_parser().parse_known_args(argv)
     if unknown:  # a mistyped option: the command's own usage, not the top level's
         args.command_parser.error(f"unrecognized arguments: {' '.join(unknown)}")

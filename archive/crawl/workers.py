@@ -26,6 +26,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
+from archive._malloc import release_large_blocks
 from archive.catalog.facade import Catalog
 from archive.crawl.items import ArchiveItem, CaptureFailure, NoTextItem
 from scraper import Capture, CaptureError, Record, SiteEvidence, build_record
@@ -114,6 +115,7 @@ def _exit_with(main_pid: int) -> None:
 def _start_worker(main_pid: int, db_url: str | None, evidence_for_html: bool, comments: bool = False) -> None:
     global _evidence, _evidence_for_html, _comments
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
+    release_large_blocks()
     threading.Thread(target=_exit_with, args=(main_pid,), daemon=True, name="watch-main").start()
     if db_url is not None:
         _evidence = Catalog(db_url)
