@@ -148,6 +148,9 @@ def test_query_filters_show_and_exports(seeds_archive: tuple[Cli, Result]) -> No
 
     table = cli("query", "lighthouse", check=True).out
     assert "Harbor town votes" in table and "1 record(s)" in table
+    listed = cli("query", "--limit", "100", check=True).out  # no words asked: each text's opening is its snippet
+    assert "12 record(s)" in listed
+    assert "\\n" not in listed  # paragraph breaks are spaces in a cell, not escapes
     record_id = json.loads(cli("query", "lighthouse", "--format", "jsonl", check=True).out.splitlines()[0])["id"]
     shown = cli("show", record_id[:8], check=True).out
     assert f"id:          {record_id}" in shown and "warc raw:" in shown and "Edwin Marsh" in shown

@@ -107,7 +107,9 @@ def _print_table(hits: list[SearchHit]) -> None:
         no_text = record.provenance.no_text
         snippet = hit.snippet or (f"(no main text: {no_text})" if no_text is not None else record.text[:160])
         cells = (record.id, record.site or "-", record.published or "-", record.title or "-", snippet)
-        table.add_row(*(escape(shown(cell)) for cell in cells))  # a page's title is neither markup nor escapes
+        # A cell is one run of words: a paragraph break would print as a literal \n (shown() escapes it).
+        # A page's title is neither markup nor escapes.
+        table.add_row(*(escape(shown(" ".join(cell.split()))) for cell in cells))
     Console(width=max(120, Console().width)).print(table)
     print(f"{len(hits)} record(s)")
 
