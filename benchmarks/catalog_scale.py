@@ -12,8 +12,9 @@ records through Catalog.add_records (the path replay and crawls use, with a run'
 settings: records carry the text features of their similarity signatures, computed where
 extraction runs, and the catalog weighs their key terms and writes), the rate of 1,000
 records without them (the catalog computes them: "computing features"; blocks of 500 of
-each in turns, each closed by a WAL checkpoint), and the latency of 200 queries of each kind. PostgreSQL: the server in
-$SCRAPER_TEST_PG (default 127.0.0.1:5432/test), in a schema of its own, dropped afterwards.
+each in turns, each closed by a WAL checkpoint), and the latency of 200 queries of each
+kind. PostgreSQL: the server in $SCRAPER_TEST_PG (default 127.0.0.1:5432/test), in a
+schema of its own, dropped afterwards.
 """
 
 from __future__ import annotations
