@@ -33,6 +33,14 @@ __all__ = ["build_record", "detect_language", "identity", "iso_utc", "record_id"
 _DATE_LINE = re.compile(r"^\s*date\s+(\d{4}-\d{2}-\d{2})(?:[ \t]+(.*?))?\s*$", re.IGNORECASE)
 _HTML_SNIFF = re.compile(rb"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body)\b", re.IGNORECASE | re.DOTALL)
 _LANGID_MIN_CHARS = 40
+_LANGID_CHARS = 5000
+# py3langid walks a text byte by byte in Python. Its probabilities are calibrated for the
+# text's length, so a short text is rarely this sure. The 3,181 development pages: of the
+# texts extracted from their HTML, 83% are settled by the glance and all 3,178 keep the label
+# 5,000 characters gave (language CPU 0.34x); of their text renders' 3,180, one changes, a
+# German forum thread quoting English instructions (en -> de).
+_LANGID_GLANCE = 500
+_LANGID_SURE = 0.999
 _NO_CAPTURE_DATE = "2099-12-31"
 # A text capture longer than this (in characters) is archived whole, not stripped (_kept_whole).
 MAX_STRIP_CHARS = 1_000_000
@@ -284,8 +292,17 @@ def _langid() -> object:
 
 
 def detect_language(text: str) -> str | None:
-    """Return the ISO 639-1 code of the text's language when py3langid is confident, else None."""
+    """Return the ISO 639-1 code of the text's language when py3langid is confident, else None.
+
+    The text's first _LANGID_CHARS characters are classified; a glance at its first
+    _LANGID_GLANCE that is already _LANGID_SURE settles it for a third of the time.
+    """
     if len(text) < _LANGID_MIN_CHARS:
         return None
-    lang, prob = _langid().classify(text[:5000])  # type: ignore[attr-defined]
+    identifier: Any = _langid()
+    if len(text) > _LANGID_GLANCE:
+        lang, prob = identifier.classify(text[:_LANGID_GLANCE])
+        if prob >= _LANGID_SURE:
+            return str(lang)
+    lang, prob = identifier.classify(text[:_LANGID_CHARS])
     return str(lang) if prob >= 0.5 else None

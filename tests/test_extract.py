@@ -189,3 +189,29 @@ def test_a_record_as_a_dict_holds_its_fields_and_provenance_not_its_working_data
     assert data["provenance"]["source_location"] == "file:///harbour.txt" and isinstance(data["provenance"], dict)
     assert "text" not in record.to_dict(with_text=False) and data["text"] == record.text
     assert Record.from_dict(json.loads(json.dumps(data))) == record
+
+
+GERMAN = (
+    "Der Stadtrat hat am Dienstag beschlossen, die alte Brücke über den Fluss bis zum Herbst zu sanieren. "
+    "Die Arbeiten sollen im Mai beginnen, und während der Bauzeit fahren die Busse eine Umleitung durch die Altstadt. "
+    "Anwohner hatten sich seit Jahren über Lärm und Schlaglöcher beschwert, nun gibt es endlich einen Zeitplan. "
+)
+ENGLISH = (
+    "The council voted on Tuesday to repair the old bridge over the river before the autumn arrives. "
+    "Work is due to start in May, and buses will take a diversion through the old town while it lasts. "
+)
+
+
+def test_language_of_a_text_is_settled_by_its_opening_only_when_that_is_unambiguous() -> None:
+    from scraper.extract import _langid, detect_language
+
+    identifier = _langid()
+    # Names, figures and codes say little: the opening is not sure, so more of the text decides.
+    roster = " ".join(f"K{n:03d} 12.{n % 12 + 1:02d}. {n * 37 % 1000} Nr. {n}" for n in range(40))
+    opening = roster + " " + GERMAN * 30
+    assert len(roster) > 500 and identifier.classify(opening[:500])[1] < 0.999  # the case it is about
+    assert detect_language(opening) == "de"
+    # A sure opening settles it; a text too short for a glance is classified whole.
+    assert detect_language(GERMAN * 30) == "de"
+    assert detect_language(ENGLISH * 2) == "en" and len(ENGLISH * 2) < 500
+    assert detect_language("Kurz.") is None
