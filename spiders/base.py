@@ -141,7 +141,9 @@ class ArchiveSpider(scrapy.Spider):
         if self.pool is not None:
             self.pool.close()
         if self.crawler.stats is not None:
-            self.crawler.stats.set_value("extraction/jobs", self.jobs)
+            # The processes that extracted: a run too small to start the pool extracted here alone.
+            started = self.pool is not None and self.pool.started
+            self.crawler.stats.set_value("extraction/jobs", self.jobs if started else 1)
             self.crawler.stats.set_value("extraction/worker_restarts", self.pool.replaced if self.pool else 0)
 
     def on_error(self, failure: Failure) -> Iterator[CaptureFailure]:

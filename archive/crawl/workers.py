@@ -180,6 +180,11 @@ class ExtractionPool:
             return ArchiveItem(capture, item)
         return without_text(capture, "extraction worker died on this capture twice")
 
+    @property
+    def started(self) -> bool:
+        """Return whether the workers were started (a run of START_AFTER captures or fewer never starts them)."""
+        return self.launcher is not None
+
     def _launch(self) -> None:
         executor = self._executor()
         for ping in [executor.submit(_ready) for _ in range(self.jobs)]:  # every worker forked and started
