@@ -271,10 +271,11 @@ def _kept_whole(
 
 def _split_date_line(raw: str) -> tuple[str, datetime | None, str | None]:
     """Return (text without the date line, capture date, author) for a text capture."""
-    first, _, rest = raw.lstrip("\ufeff").partition("\n")
-    match = _DATE_LINE.match(first)
+    end = raw.find("\n")  # the first line alone: no copy of a text that opens with no date line
+    match = _DATE_LINE.match((raw if end < 0 else raw[:end]).lstrip("\ufeff"))
     if not match:
         return raw, None, None
+    rest = "" if end < 0 else raw[end + 1 :]
     try:
         when = datetime.strptime(match.group(1), "%Y-%m-%d").replace(tzinfo=UTC)
     except ValueError:
