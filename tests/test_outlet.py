@@ -187,3 +187,8 @@ def test_stories_of_the_shared_seeds_name_their_outlets_not_their_files(shared_s
     assert all(claims[name]["outlet"]["found_by"] for name in SEED_NAMES)  # with how it was found
     [story] = json.loads(cli("stories", "--format", "json", check=True).out)  # one story, told by five outlets
     assert story["size"] == len(SEED_NAMES) and story["sites"] == sorted(site for site, _ in sites.values())
+    # As a table, each document's title starts in one column, after its outlet however long that is.
+    listed = cli("stories", check=True).out.splitlines()
+    rows = [line for line in listed if line.startswith("  ")]
+    starts = {line.index(doc["title"] or doc["url"]) for line, doc in zip(rows, story["documents"], strict=True)}
+    assert len(rows) == len(SEED_NAMES) and len(starts) == 1, listed
