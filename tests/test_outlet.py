@@ -192,3 +192,10 @@ def test_stories_of_the_shared_seeds_name_their_outlets_not_their_files(shared_s
     rows = [line for line in listed if line.startswith("  ")]
     starts = {line.index(doc["title"] or doc["url"]) for line, doc in zip(rows, story["documents"], strict=True)}
     assert len(rows) == len(SEED_NAMES) and len(starts) == 1, listed
+    # `show` names the outlet once where it is the site, and adds its name where the site is a domain.
+    both = [r for r in exported if r["site_name"] != r["site"]]
+    assert both and len(both) < len(exported)  # the seeds hold both cases
+    for record in exported:
+        [line] = [line for line in cli("show", record["id"], check=True).out.splitlines() if line.startswith("site:")]
+        named = f" ({record['site_name']})" if record in both else ""
+        assert line == f"site:        {record['site']}{named}"

@@ -155,7 +155,11 @@ def test_query_filters_show_and_exports(seeds_archive: tuple[Cli, Result]) -> No
     assert "\\n" not in listed  # paragraph breaks are spaces in a cell, not escapes
     record_id = json.loads(cli("query", "lighthouse", "--format", "jsonl", check=True).out.splitlines()[0])["id"]
     shown = cli("show", record_id[:8], check=True).out
-    assert f"id:          {record_id}" in shown and "warc raw:" in shown and "Edwin Marsh" in shown
+    assert f"id:          {record_id}" in shown and "Edwin Marsh" in shown
+    # The three WARC records, one role a line, their files in one column after the labels'.
+    warc = [line for line in shown.splitlines() if line.startswith(("warc:", " " * 13)) and ".warc" in line]
+    assert [line[13:].split()[0] for line in warc] == ["raw", "conversion", "metadata"], shown
+    assert len({line.index(line.split()[-3]) for line in warc}) == 1, shown
     assert json.loads(cli("show", record_id, "--format", "json", check=True).out)["id"] == record_id
     assert cli("show", "0000000000").code == 1
 

@@ -142,7 +142,7 @@ def _print_record(record: Record) -> None:
         f"title:       {shown(record.title or '-')}",
         f"url:         {shown(record.source_url)}",
         f"canonical:   {shown(record.canonical_url)}",
-        f"site:        {shown(record.site or '-')}{f' ({shown(record.site_name)})' if record.site_name else ''}",
+        f"site:        {shown(record.site or '-')}{_also_named(record)}",
         f"authors:     {shown(', '.join(record.authors) or '-')}",
         f"published:   {record.published or '-'}",
         f"language:    {record.language or '-'}",
@@ -155,11 +155,19 @@ def _print_record(record: Record) -> None:
         f"extractor:   {prov.extractor} {prov.extractor_version} (scraper-archive {prov.project_version})",
         f"crawl:       {prov.crawl_id or '-'}",
     ]
-    for role in ("raw", "conversion", "metadata"):
-        loc = getattr(prov, f"warc_{role}")
-        if loc is not None:
-            lines.append(f"warc {role + ':':<11}{loc.file} @{loc.offset}+{loc.length} {loc.record_id}")
+    roles = ("raw", "conversion", "metadata")
+    located = [(role, loc) for role in roles if (loc := getattr(prov, f"warc_{role}")) is not None]
+    for number, (role, loc) in enumerate(located):
+        label = "warc:" if number == 0 else ""  # one column of roles under the label, as sha256's digests
+        lines.append(f"{label:<13}{role:<11}{loc.file} @{loc.offset}+{loc.length} {loc.record_id}")
     print("\n".join(lines) + "\n\n" + shown_text(record.text))
+
+
+def _also_named(record: Record) -> str:
+    """Return the site's name in brackets when the record has one the site does not already say."""
+    if not record.site_name or record.site_name == record.site:
+        return ""
+    return f" ({shown(record.site_name)})"
 
 
 def _history(args: argparse.Namespace) -> int:
