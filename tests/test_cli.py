@@ -24,6 +24,22 @@ def test_every_command_family_registers_its_commands() -> None:
     assert {"eval", "train-stripper", "train-idf"} <= commands
 
 
+def test_every_option_and_argument_says_what_it_is_for() -> None:
+    """`scraper COMMAND --help` is the first place a user looks: nothing in it is left bare."""
+    import argparse
+
+    commands = build_parser()._subparsers._group_actions[0].choices
+    bare = [
+        f"{name} {(action.option_strings or [action.dest])[0]}"
+        for name, parser in commands.items()
+        for action in parser._actions
+        if not action.help and not isinstance(action, argparse._HelpAction)
+    ]
+    assert bare == []
+    query = commands["query"].format_help()
+    assert "output format (default: table)" in query and "ISO 639-1" in query
+
+
 def test_an_archive_error_is_one_line_and_its_exit_status(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["eval", "--modes", "html", "--set", str(tmp_path)]) == 2
     err = capsys.readouterr().err

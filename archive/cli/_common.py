@@ -147,9 +147,9 @@ def iso_date(text: str) -> str:
 
 def add_filters(cmd: argparse.ArgumentParser) -> None:
     """Add the record filters `query` and `stories` share (dest names as SearchFilters' fields)."""
-    cmd.add_argument("--site")
-    cmd.add_argument("--author")
-    cmd.add_argument("--lang", dest="language")
+    cmd.add_argument("--site", help="only this site (a host; its subdomains too) or a text capture's outlet")
+    cmd.add_argument("--author", help="only records with an author whose name holds this (any case)")
+    cmd.add_argument("--lang", dest="language", metavar="LANGUAGE", help="only this language (ISO 639-1: en, de...)")
     cmd.add_argument("--since", type=iso_date, help="YYYY-MM-DD, publication date (capture date when none)")
     cmd.add_argument("--until", type=iso_date, help="YYYY-MM-DD, inclusive")
     cmd.add_argument("--captured-since", type=iso_date, help="YYYY-MM-DD, capture date")
@@ -299,6 +299,11 @@ def evidence_option(cmd: argparse.ArgumentParser) -> None:
         default="text",
         help="drop lines a site repeats on 2+ other pages: in text captures (default), also HTML (all), or never",
     )
+
+
+def format_option(cmd: argparse.ArgumentParser, *choices: str) -> None:
+    """Add --format: how the command prints its answer, the first of `choices` by default."""
+    cmd.add_argument("--format", choices=choices, default=choices[0], help=f"output format (default: {choices[0]})")
 
 
 def comments_option(cmd: argparse.ArgumentParser) -> None:

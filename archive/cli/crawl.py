@@ -78,7 +78,7 @@ def add_commands(sub: Any) -> None:
     frontier_options(enqueue, worker=False)
 
     schedule = command(sub, "schedule", "run recurring crawl jobs from a schedule file (TOML)", _schedule)
-    schedule.add_argument("file", type=Path)
+    schedule.add_argument("file", type=Path, help="the schedule (TOML; see docs/crawling.md)")
     schedule.add_argument("--once", action="store_true", help="run every job once now, then exit")
     schedule.add_argument("--max-runs", type=bounded(1, 10**9), help="exit after this many runs")
     frontier_options(schedule, worker=False, help_text="enqueue each run in this frontier for its workers")

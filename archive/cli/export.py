@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import IO, Any
 
-from archive.cli._common import command, need_archive, open_catalog, shown
+from archive.cli._common import command, format_option, need_archive, open_catalog, shown
 from archive.errors import UsageError
 from archive.layout import DataLayout
 
@@ -17,7 +17,7 @@ __all__ = ["add_commands"]
 def add_commands(sub: Any) -> None:
     """Register `export`, `index` and `wacz` on the CLI's subcommand parser."""
     export = command(sub, "export", "export every record with its provenance", _export)
-    export.add_argument("--format", choices=("jsonl", "csv", "parquet"), default="jsonl")
+    format_option(export, "jsonl", "csv", "parquet")
     export.add_argument("--out", type=Path, help="file to write (default, or -: standard output; not for parquet)")
 
     index = command(sub, "index", "write a CDXJ index of the WARC files (for pywb and WACZ tools)", _index)

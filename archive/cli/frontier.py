@@ -14,6 +14,7 @@ from archive.cli._common import (
     comments_option,
     db_url,
     evidence_option,
+    format_option,
     open_catalog,
     print_summary,
     set_option,
@@ -33,7 +34,7 @@ def add_commands(sub: Any) -> None:
     status = command(sub, "frontier", "show a shared frontier's runs and workers; cancel a run", _frontier)
     frontier_options(status, worker=False)
     status.add_argument("--cancel", metavar="RUN_ID", help="drop a run's queue; it ends once what is in flight is done")
-    status.add_argument("--format", choices=("table", "json"), default="table")
+    format_option(status, "table", "json")
 
     redo = command(sub, "reextract", "extract archived captures again from their raw WARC records", _reextract)
     redo.add_argument("files", nargs="*", metavar="FILE", help="WARC files (default: every file the catalog names)")

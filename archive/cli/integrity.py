@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from archive.cli._common import command, open_catalog, shown
+from archive.cli._common import command, format_option, open_catalog, shown
 
 __all__ = ["add_commands"]
 
@@ -14,7 +14,7 @@ __all__ = ["add_commands"]
 def add_commands(sub: Any) -> None:
     """Register `verify` and `repair` on the CLI's subcommand parser."""
     check = command(sub, "verify", "check WARC records, digests and catalog pointers; exit 1 on a problem", _verify)
-    check.add_argument("--format", choices=("table", "json"), default="table")
+    format_option(check, "table", "json")
     mend = command(
         sub,
         "repair",
@@ -22,7 +22,7 @@ def add_commands(sub: Any) -> None:
         " exit 1 when something could not be mended (deletes no record)",
         _repair,
     )
-    mend.add_argument("--format", choices=("table", "json"), default="table")
+    format_option(mend, "table", "json")
     mend.add_argument("--dry-run", action="store_true", help="say what repair would do; change nothing")
 
 

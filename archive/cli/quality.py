@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from archive.cli._common import format_option
 from archive.errors import UsageError
 
 __all__ = ["add_commands"]
@@ -46,7 +47,7 @@ def add_commands(sub: Any) -> None:
     )
     evaluate.add_argument("--seeds", type=Path, help="line-labeled text captures to score word by word")
     evaluate.add_argument("--labels", type=Path, help="the labels for --seeds (JSON)")
-    evaluate.add_argument("--format", choices=("table", "json"), default="table")
+    format_option(evaluate, "table", "json")
     evaluate.set_defaults(func=_eval)
 
     trainer = sub.add_parser("train-stripper", help="train the text-capture line model (needs the train extra)")

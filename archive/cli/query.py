@@ -9,7 +9,17 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from archive.catalog.filters import SORTS
-from archive.cli._common import MAX_LIMIT, add_filters, bounded, command, filters_of, open_catalog, shown, shown_text
+from archive.cli._common import (
+    MAX_LIMIT,
+    add_filters,
+    bounded,
+    command,
+    filters_of,
+    format_option,
+    open_catalog,
+    shown,
+    shown_text,
+)
 from archive.errors import NotFound, UsageError
 from archive.layout import DataLayout
 
@@ -26,20 +36,25 @@ def add_commands(sub: Any) -> None:
     query.add_argument("text", nargs="?", help="words to search for (all must match)")
     add_filters(query)
     query.add_argument("--versions", action="store_true", help="only URLs whose text changed at least once")
-    query.add_argument("--sort", choices=SORTS, default="relevance")
+    query.add_argument(
+        "--sort",
+        choices=SORTS,
+        default="relevance",
+        help="best match (default; newest first without words), newest or oldest capture, or newest published",
+    )
     query.add_argument("--limit", type=bounded(1, MAX_LIMIT), default=20, help="records per page (default 20)")
     query.add_argument("--page", type=bounded(1, MAX_LIMIT), default=1, help="page number, from 1")
-    query.add_argument("--format", choices=("table", "json", "jsonl", "csv"), default="table")
+    format_option(query, "table", "json", "jsonl", "csv")
 
     show = command(sub, "show", "show one record with its provenance", _show)
     show.add_argument("id", help="record id, or a unique prefix of 6+ hex digits")
-    show.add_argument("--format", choices=("text", "json"), default="text")
+    format_option(show, "text", "json")
     show.add_argument("--raw", action="store_true", help="write the original capture bytes, read from the WARC")
 
     history = command(sub, "history", "list the versions of a URL; --diff A B shows what changed", _history)
-    history.add_argument("url")
+    history.add_argument("url", help="a URL fetched, its canonical form, or a saved file as replay named it")
     history.add_argument("--diff", nargs=2, type=int, metavar=("A", "B"), help="version numbers to compare")
-    history.add_argument("--format", choices=("table", "json"), default="table")
+    format_option(history, "table", "json")
 
     crawls = command(
         sub,
@@ -54,7 +69,7 @@ def add_commands(sub: Any) -> None:
         help="a run's id (or 6+ hex digits of it, or latest): list its failures and HTTP errors",
     )
     crawls.add_argument("--limit", type=bounded(1, MAX_LIMIT), default=20, help="runs listed (default 20)")
-    crawls.add_argument("--format", choices=("table", "json"), default="table")
+    format_option(crawls, "table", "json")
 
 
 def _query(args: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ from archive.cli._common import (
     comments_option,
     db_url,
     evidence_option,
+    format_option,
     print_summary,
     set_option,
     settings_given,
@@ -48,8 +49,8 @@ def add_commands(sub: Any) -> None:
     comments_option(replay)
 
     extract = sub.add_parser("extract", help="extract text and metadata only; archive nothing")
-    extract.add_argument("paths", nargs="+", metavar="FILE")
-    extract.add_argument("--format", choices=("text", "json", "jsonl"), default="text")
+    extract.add_argument("paths", nargs="+", metavar="FILE", help="files, directories (recursive) or globs")
+    format_option(extract, "text", "json", "jsonl")
     _paths_option(extract)
     evidence_option(extract)
     comments_option(extract)

@@ -7,7 +7,7 @@ import json
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from archive.cli._common import MAX_LIMIT, add_filters, bounded, command, filters_of, open_catalog, shown
+from archive.cli._common import MAX_LIMIT, add_filters, bounded, command, filters_of, format_option, open_catalog, shown
 from archive.errors import NotFound
 
 if TYPE_CHECKING:
@@ -22,13 +22,13 @@ def add_commands(sub: Any) -> None:
         sub, "similar", "list captures of the same text, near-duplicates and same-story documents", _similar
     )
     similar.add_argument("id", help="record id, or a unique prefix of 6+ hex digits")
-    similar.add_argument("--format", choices=("table", "json"), default="table")
+    format_option(similar, "table", "json")
 
     stories = command(sub, "stories", "group documents that tell one story (across sites)", _stories)
     add_filters(stories)
     stories.add_argument("--min-size", type=bounded(1, MAX_LIMIT), default=2, help="smallest group to list (documents)")
     stories.add_argument("--limit", type=bounded(1, MAX_LIMIT), default=50, help="groups to list (largest first)")
-    stories.add_argument("--format", choices=("table", "json"), default="table")
+    format_option(stories, "table", "json")
 
 
 def _similar(args: argparse.Namespace) -> int:
