@@ -290,13 +290,20 @@ def test_a_redirect_is_archived_when_it_arrives_and_so_is_a_raw_exchange(
     wire = WireMiddleware.from_crawler(run.crawler)  # sends REDIRECT_RECEIVED, which the pipeline catches
     request = Request("https://news.example/old-home")
     wire.process_response(request, Response(request.url, status=301, headers={"Location": "/"}, request=request))
+    for url in ("https://news.example/robots.txt", "https://news.example/gone"):  # a site with no rules; a lost page
+        missing = Request(url)
+        wire.process_response(missing, Response(url, status=404, request=missing))
     pdf = replace(_live("https://news.example/report.pdf", b"%PDF-1.4 ..."), media_type="application/pdf")
     run.feed(ExchangeItem(pdf, "other"))
     stats = run.close()
     assert stats["archive/exchanges/redirect"] == 1 and stats["archive/exchanges/other"] == 1
+    # Both 404s are archived as received; robots.txt's counts with the robots.txt the crawl read, not as an error.
+    assert stats["archive/exchanges/robots"] == 1 and stats["archive/exchanges/error"] == 1
     responses = [(h["WARC-Target-URI"], s, p) for kind, h, s, p in _warc(run.data) if kind == "response"]
     assert responses == [
         ("https://news.example/old-home", "301 Moved Permanently", b""),
+        ("https://news.example/robots.txt", "404 Not Found", b""),
+        ("https://news.example/gone", "404 Not Found", b""),
         ("https://news.example/report.pdf", "200 OK", b"%PDF-1.4 ..."),
     ]
     assert _count(run.db) == 0  # exchanges are archived, not extracted

@@ -11,6 +11,7 @@ from collections.abc import Callable, Collection, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
 
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
@@ -242,9 +243,14 @@ class ArchivePipeline:
         self._exchange(ExchangeItem(capture, "redirect"), crawl_id or self.crawl_id)
 
     def _error(self, capture: Capture, crawl_id: str | None = None) -> None:
-        """Archive a 4xx or 5xx answer as it was received (a response record, no catalog page)."""
+        """Archive a 4xx or 5xx answer as it was received (a response record, no catalog page).
+
+        A robots.txt answered so (most often a 404: a site with no rules) is counted with the
+        robots.txt the crawl read, so the summary's error answers are the pages' and match its HTTP errors.
+        """
         if self.status == "running":
-            self._exchange(ExchangeItem(capture, "error"), crawl_id or self.crawl_id)
+            why = "robots" if urlsplit(capture.url or "").path == "/robots.txt" else "error"
+            self._exchange(ExchangeItem(capture, why), crawl_id or self.crawl_id)
 
     def _truncated(self, capture: Capture, crawl_id: str | None = None) -> None:
         """Archive an exchange whose body was cut short (WARC-Truncated): a response record, no catalog page."""
