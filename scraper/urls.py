@@ -6,7 +6,7 @@ import contextlib
 import re
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
-__all__ = ["lower_case_host", "normalize_url", "redacted", "site_of"]
+__all__ = ["is_robots_txt", "lower_case_host", "normalize_url", "redacted", "site_of"]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ftp": 21}
 _TRACKING = re.compile(
@@ -16,6 +16,11 @@ _TRACKING = re.compile(
     re.IGNORECASE,
 )
 _SAFE_PATH = "/:@!$&'()*+,;=-._~%"
+
+
+def is_robots_txt(url: str) -> bool:
+    """Return whether `url` is a site's robots.txt (the rules a crawler reads, not a page)."""
+    return urlsplit(url).path == "/robots.txt"
 
 
 def normalize_url(url: str) -> str:

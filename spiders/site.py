@@ -9,7 +9,7 @@ import threading
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import feedparser
 from scrapy import signals
@@ -31,6 +31,7 @@ from archive.crawl.sitemaps import INDEX, IndexCache, SitemapError, read_sitemap
 from archive.warc.sources import SourceError, decode_content
 from scraper import media_kind
 from scraper.capture import HTML_TYPES
+from scraper.urls import is_robots_txt
 from spiders._args import as_flag, as_list, as_number, as_seeds
 from spiders.base import ArchiveSpider
 
@@ -204,7 +205,7 @@ class SiteSpider(ArchiveSpider):
         return list(self._page(response))
 
     def _sniff(self, response: Response) -> str:
-        if urlsplit(response.url).path == "/robots.txt":
+        if is_robots_txt(response.url):
             return "robots"
         media, _ = media_kind((response.headers.get("Content-Type") or b"").decode("latin-1"))
         head = response.body[:2048]

@@ -11,7 +11,6 @@ from collections.abc import Callable, Collection, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import urlsplit
 
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
@@ -39,6 +38,7 @@ from archive.warc.reader import WarcReadError, read_payload
 from archive.warc.recovery import recover_open_files
 from archive.warc.writer import DEFAULT_MAX_SIZE, WarcFileWriter
 from scraper import Capture, Record, WarcLocation, evidence_scope, iso_utc
+from scraper.urls import is_robots_txt
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -249,7 +249,7 @@ class ArchivePipeline:
         robots.txt the crawl read, so the summary's error answers are the pages' and match its HTTP errors.
         """
         if self.status == "running":
-            why = "robots" if urlsplit(capture.url or "").path == "/robots.txt" else "error"
+            why = "robots" if is_robots_txt(capture.url or "") else "error"
             self._exchange(ExchangeItem(capture, why), crawl_id or self.crawl_id)
 
     def _truncated(self, capture: Capture, crawl_id: str | None = None) -> None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePath
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import brotli
 from warcio.archiveiterator import ArchiveIterator
@@ -32,6 +32,7 @@ from archive.warc._disk import (
 from archive.warc.reader import WARC_READ_ERRORS, DamagedRegion, scan_resync, warc_records
 from scraper import Capture, WireRequest, media_kind
 from scraper.capture import dechunk, is_chunked
+from scraper.urls import is_robots_txt
 
 __all__ = [
     "DEFAULT_MAX_CAPTURE_BYTES",
@@ -279,7 +280,7 @@ def _classified(path: Path, offset: int, record: Any) -> SourceRef | SkippedReco
         return SkippedRecord(where, record.rec_type)
     if headers.get_header("WARC-Truncated"):
         return SkippedRecord(where, f"truncated {record.rec_type}")  # cut short: not the page it would have been
-    if urlsplit(target).path == "/robots.txt" and target.startswith(("http://", "https://")):
+    if is_robots_txt(target) and target.startswith(("http://", "https://")):
         return SkippedRecord(where, "robots.txt")  # what a crawler read for politeness, not a page
     if record.rec_type == "response" and status and not status.startswith("2"):
         return SkippedRecord(where, f"HTTP {status} response")  # a redirect, an error
