@@ -13,9 +13,12 @@ import io
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from warcio.archiveiterator import ArchiveIterator
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
 
 from tests.conftest import PROJECT_SEEDS, Cli, Result, copy_archive, warc_files, warcio_check
 
@@ -257,3 +260,45 @@ def test_replaying_a_warc_file_keeps_its_provenance(seeds_archive: tuple[Cli, Re
     assert revisit["WARC-Refers-To-Date"] == originals[("revisit", library_url)][1]["WARC-Refers-To-Date"]
     record = next(r for r in _records(cli) if r["source_url"] == garden_url)
     assert record["provenance"]["source_record_id"] == source_garden["WARC-Record-ID"]
+
+
+def _other_tools_warc(path: Path) -> None:
+    """Write a WARC file as other crawlers leave them: a page among the notes they keep of their crawl."""
+    article = b"<p>Thick fog over the harbour delayed the morning ferries by up to two hours on Tuesday.</p>"
+    page = b"<html><head><title>Harbour fog delays ferries</title></head><body><article>" + article * 6
+    with path.open("wb") as fh:
+        writer = WARCWriter(fh, gzip=True, warc_version="1.1")
+
+        def write(target: str, kind: str, body: bytes, media: str | None = None, **more: Any) -> None:
+            block, size = io.BytesIO(body), len(body)  # a length given: warcio spools nothing to a temporary file
+            record = writer.create_warc_record(
+                target, kind, payload=block, length=size, warc_content_type=media, **more
+            )
+            writer.write_record(record)
+
+        head = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8")], protocol="HTTP/1.1")
+        write("dns:harbour.example", "response", b"20260101000000\nharbour.example. 300 IN A 192.0.2.7\n", "text/dns")
+        write("https://harbour.example/fog", "response", page + b"</article></body></html>", http_headers=head)
+        # Browsertrix: the page's text as the browser rendered it, and what it noted of the page.
+        write(
+            "urn:text:https://harbour.example/fog", "resource", b"Harbour fog delays ferries\nThick fog.", "text/plain"
+        )
+        write("urn:pageinfo:https://harbour.example/fog", "resource", b'{"url": "https://harbour.example/fog"}')
+        # wget: its arguments and its log (empty when it ran quiet).
+        write("metadata://gnu.org/software/wget/warc/wget_arguments.txt", "resource", b'"wget" "-r"', "text/plain")
+        write("metadata://gnu.org/software/wget/warc/wget.log", "resource", b"", "text/plain")
+        # A saved file, as this archive addresses one: still a page.
+        write("urn:file:notes/ferry.txt", "resource", b"Ferries run again\n\n" + article[3:-4] * 3, "text/plain")
+
+
+def test_a_crawlers_notes_in_a_warc_are_counted_not_archived_as_pages(cli: Cli, tmp_path: Path) -> None:
+    """Only records addressed as pages become records: not wget's log, a DNS lookup or Browsertrix's text copy."""
+    source = tmp_path / "other-tools.warc.gz"
+    _other_tools_warc(source)
+    result = cli("replay", str(source))
+    assert result.code == 0, result.out + result.err  # the empty wget log is no failed capture
+    assert "2 captures read, 2 records written, 0 unchanged, 0 failed" in result.out, result.out
+    skipped = "1 dns: response, 2 metadata:// resource, 1 urn:pageinfo: resource, 1 urn:text: resource"
+    assert f"skipped WARC records: {skipped}" in result.out, result.out
+    urls = sorted(r["source_url"] for r in _records(cli))
+    assert urls == ["https://harbour.example/fog", "urn:file:notes/ferry.txt"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import glob
 import os
+import re
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -56,6 +57,8 @@ WARC_SUFFIXES = (".warc", ".warc.gz")
 REPLAYED_WARC_TYPES = ("response", "resource")
 FILE_URN = "urn:file:"  # what a saved file is addressed as: it names where it was read, not a fetch
 _MAX_REASON = 160
+_PAGE_SCHEMES = frozenset({"http", "https", "ftp", "file"})
+_SCHEME = re.compile(r"[a-z][a-z0-9+-]*")  # a URI scheme, without the dots a host name has
 
 
 class SourceError(ArchiveError):
@@ -278,6 +281,9 @@ def _classified(path: Path, offset: int, record: Any) -> SourceRef | SkippedReco
         return SourceRef(path, "warc", offset, revisit=refers)
     if record.rec_type not in REPLAYED_WARC_TYPES:
         return SkippedRecord(where, record.rec_type)
+    scheme = _not_a_page(target)
+    if scheme is not None:
+        return SkippedRecord(where, f"{scheme} {record.rec_type}")  # what a tool noted of its crawl
     if headers.get_header("WARC-Truncated"):
         return SkippedRecord(where, f"truncated {record.rec_type}")  # cut short: not the page it would have been
     if is_robots_txt(target) and target.startswith(("http://", "https://")):
@@ -287,6 +293,26 @@ def _classified(path: Path, offset: int, record: Any) -> SourceRef | SkippedReco
     if media and media not in PAGE_TYPES:
         return SkippedRecord(where, f"{media} {record.rec_type}")  # a sitemap, an image, a stylesheet
     return SourceRef(path, "warc", offset)
+
+
+def _not_a_page(target: str) -> str | None:
+    """Return the scheme of a record's address that names no page ("dns:", "urn:text:"), else None.
+
+    A page is addressed by http(s), ftp or file, or by `urn:file:` (a saved file, as this archive
+    names it). Other schemes name what a tool wrote of its crawl: Heritrix's `dns:` lookups,
+    wget's `metadata://` arguments and log, Browsertrix's `urn:text:` copy of a page's text (the
+    page itself is its response record) and `urn:pageinfo:`. An address without a scheme, or a
+    host and port written without one ("localhost:8080/"), is left to be read as a page.
+    """
+    scheme, colon, rest = target.partition(":")
+    scheme = scheme.lower()
+    if not colon or not _SCHEME.fullmatch(scheme) or scheme in _PAGE_SCHEMES or rest[:1].isdigit():
+        return None
+    if target.startswith(FILE_URN):
+        return None
+    if scheme == "urn":
+        return f"urn:{rest.partition(':')[0].lower()}:"
+    return f"{scheme}://" if rest.startswith("//") else f"{scheme}:"
 
 
 def _record_media(record: Any) -> str | None:
