@@ -12,6 +12,8 @@ import hashlib
 import io
 import json
 import re
+import zipfile
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -302,3 +304,62 @@ def test_a_crawlers_notes_in_a_warc_are_counted_not_archived_as_pages(cli: Cli, 
     assert f"skipped WARC records: {skipped}" in result.out, result.out
     urls = sorted(r["source_url"] for r in _records(cli))
     assert urls == ["https://harbour.example/fog", "urn:file:notes/ferry.txt"]
+
+
+def _package(path: Path, members: dict[str, bytes], compressed: Collection[str] = ()) -> None:
+    """Write a zip as WACZ lays one out: members stored as they are, unless named in `compressed`."""
+    with zipfile.ZipFile(path, "w") as package:
+        for name, data in members.items():
+            package.writestr(name, data, zipfile.ZIP_DEFLATED if name in compressed else zipfile.ZIP_STORED)
+
+
+def test_a_wacz_package_replays_as_the_warc_files_it_holds(seeds_archive: tuple[Cli, Result], tmp_path: Path) -> None:
+    """Browsertrix and `scraper wacz` hand over WACZ: its WARC files are read in place; a bad package is named."""
+    source, _ = seeds_archive
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    source("wacz", "--out", str(inbox / "seeds.wacz"), check=True)
+    other = tmp_path / "other.warc.gz"
+    _other_tools_warc(other)
+    seed_warc = (PROJECT_SEEDS / "warc" / "eastside-dispatch.warc.gz").read_bytes()
+    # One WARC file the zip deflated (not readable in place), one stored beside it.
+    _package(
+        inbox / "mixed.wacz",
+        {"archive/a.warc.gz": seed_warc, "archive/b.warc.gz": other.read_bytes(), "datapackage.json": b"{}"},
+        compressed={"archive/a.warc.gz"},
+    )
+    _package(inbox / "no-warc.wacz", {"datapackage.json": b"{}", "pages/pages.jsonl": b""})
+    (inbox / "junk.wacz").write_bytes(bytes(range(256)) * 8)
+
+    cli = Cli(cwd=tmp_path, data=tmp_path / "data", db=f"sqlite:///{tmp_path / 'catalog.sqlite'}")
+    result = cli("replay", str(inbox))
+    assert result.code == 1, result.out + result.err
+    failures = sorted(line.strip() for line in result.err.splitlines() if line.strip().startswith("failed:"))
+    assert failures == [
+        f"failed: {inbox / 'junk.wacz'}: not a readable WACZ package (not a zip file, or cut short): "
+        "File is not a zip file",
+        f"failed: {inbox / 'mixed.wacz'}: archive/a.warc.gz: compressed or encrypted in the zip, "
+        "not stored as WACZ stores WARC files",
+        f"failed: {inbox / 'no-warc.wacz'}: a WACZ package with no WARC file in its archive/ folder",
+    ], result.err
+    assert "14 captures read, 14 records written, 0 unchanged, 3 failed" in result.out, result.out
+
+    # The package's records are the archive's own: the same ids and texts, read from where they lie in it.
+    original = {r["id"]: r for r in _records(source)}
+    replayed = {r["id"]: r for r in _records(cli)}
+    assert set(original) < set(replayed)
+    assert {i: r["text"] for i, r in replayed.items() if i in original} == {i: r["text"] for i, r in original.items()}
+    assert {r["source_url"] for i, r in replayed.items() if i not in original} == {
+        "https://harbour.example/fog",
+        "urn:file:notes/ferry.txt",
+    }
+    for record in replayed.values():
+        name, _, offset = record["provenance"]["source_location"].rpartition("#")
+        with (tmp_path / name).open("rb") as fh:
+            fh.seek(int(offset))
+            assert (
+                next(iter(ArchiveIterator(fh))).rec_headers.get_header("WARC-Record-ID")
+                == (record["provenance"]["source_record_id"])
+            )
+    check = warcio_check(warc_files(cli.data))
+    assert check.returncode == 0, check.stdout + check.stderr

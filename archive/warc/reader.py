@@ -130,6 +130,7 @@ def scan_resync(
     parse_http: bool = True,
     keep: Collection[str] = (),
     strict: bool = False,
+    span: tuple[int, int] | None = None,
 ) -> Iterator[ScanItem]:
     """Yield, in file order, each complete record as (offset, end, record) and each damaged stretch as a DamagedRegion.
 
@@ -138,9 +139,13 @@ def scan_resync(
     is yielded as a record (its `digest_checker` says so): its bounds are sound. With
     `strict` (files this archive wrote), a header line that is no field (`_fields_only`)
     or a WARC-Record-ID that is no <URI> makes a record malformed, and a plain record whose
-    digest fails ends where a whole record starts inside it (`record_inside`).
+    digest fails ends where a whole record starts inside it (`record_inside`). `span`, a
+    (start, end) of the file, scans a WARC file stored within another (a WACZ package's);
+    offsets stay the file's own.
     """
-    return _scan(handle, check_digests=check_digests, parse_http=parse_http, keep=keep, resync=True, strict=strict)
+    return _scan(
+        handle, check_digests=check_digests, parse_http=parse_http, keep=keep, resync=True, strict=strict, span=span
+    )
 
 
 def _scan(
@@ -151,14 +156,21 @@ def _scan(
     keep: Collection[str],
     resync: bool,
     strict: bool = False,
+    span: tuple[int, int] | None = None,
 ) -> Iterator[ScanItem]:
     fd = handle.fileno()
-    size = os.fstat(fd).st_size
-    name = str(getattr(handle, "name", ""))
+    position, size = span or (0, os.fstat(fd).st_size)
+    name = str(getattr(handle, "name", "")) if span is None else ""
     reader = _RecordReader(
-        fd, size, check_digests=check_digests, parse_http=parse_http, keep=keep, name=name, strict=strict
+        fd,
+        size,
+        check_digests=check_digests,
+        parse_http=parse_http,
+        keep=keep,
+        name=name,
+        strict=strict,
+        first=position,
     )
-    position = 0
     while position < size:
         found = reader.record_at(position)
         if not isinstance(found, str):
@@ -195,10 +207,11 @@ class _RecordReader:
         keep: Collection[str],
         name: str = "",
         strict: bool = False,
+        first: int = 0,
     ) -> None:
-        self.fd, self.size = fd, size
+        self.fd, self.size = fd, size  # the WARC file's bytes are first..size of the file
         self.check_digests, self.parse_http, self.keep = check_digests, parse_http, keep
-        self.gzip = _gzipped(fd, size, name)
+        self.gzip = _gzipped(fd, size, name, first)
         self.strict = strict  # scan_resync's strict reading
 
     def record_at(self, start: int) -> tuple[int, int, ArcWarcRecord] | str:
@@ -290,20 +303,20 @@ class _RecordReader:
         return start, (limit if self.gzip else start + consumed + 4), warc_record
 
 
-def _gzipped(fd: int, size: int, name: str = "") -> bool:
+def _gzipped(fd: int, size: int, name: str = "", first: int = 0) -> bool:
     """Return whether a WARC file is gzipped, a member per record (.warc.gz), or plain (.warc).
 
     Its first bytes say so, unless bit rot struck there: then its name does (`name`, the
     file's path or name, if known), else which comes first after them, a gzip member that
     inflates whole or a WARC version line. Were the first bytes alone to decide, one bad byte
-    would make a .warc.gz read as a plain file that holds no record.
+    would make a .warc.gz read as a plain file that holds no record. The WARC file starts at `first`.
     """
-    head = os.pread(fd, 5, 0)
+    head = os.pread(fd, 5, first)
     if head.startswith(_GZIP_MAGIC) or head == b"WARC/":
         return head.startswith(_GZIP_MAGIC)
     if name.endswith((".warc.gz", ".warc")):
         return name.endswith(".gz")
-    for candidate in _occurrences(fd, 1, size, (_GZIP_MAGIC, *_WARC_LINES)):
+    for candidate in _occurrences(fd, first + 1, size, (_GZIP_MAGIC, *_WARC_LINES)):
         if os.pread(fd, 3, candidate) != _GZIP_MAGIC:
             return False
         if not isinstance(member_end(fd, candidate, size), str):

@@ -6,6 +6,7 @@ import dataclasses
 import glob
 import os
 import re
+import zipfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -54,9 +55,11 @@ PAGE_TYPES = frozenset({"text/html", "application/xhtml+xml", "text/plain"})
 TEXT_SUFFIXES = (".txt", ".text")
 HTML_SUFFIXES = (".html", ".htm", ".xhtml", ".html.gz", ".htm.gz", ".xhtml.gz")
 WARC_SUFFIXES = (".warc", ".warc.gz")
+WACZ_SUFFIX = ".wacz"  # a zip package of WARC files (archive/), their index and pages: read in place
 REPLAYED_WARC_TYPES = ("response", "resource")
 FILE_URN = "urn:file:"  # what a saved file is addressed as: it names where it was read, not a fetch
 _MAX_REASON = 160
+_PACKED = "compressed or encrypted in the zip, not stored as WACZ stores WARC files"
 _PAGE_SCHEMES = frozenset({"http", "https", "ftp", "file"})
 _SCHEME = re.compile(r"[a-z][a-z0-9+-]*")  # a URI scheme, without the dots a host name has
 
@@ -193,7 +196,7 @@ def _from_folder(folder: Path) -> Iterator[SourceRef | CaptureFailure | SkippedR
         captures += 1
         yield from _from_file(path)
     if not captures and not refused:
-        yield _failure(folder, "directory holds no captures (.txt, .html, .htm, .warc, .warc.gz)")
+        yield _failure(folder, "directory holds no captures (.txt, .html, .htm, .warc, .warc.gz, .wacz)")
 
 
 def _failure(path: Path, reason: str) -> CaptureFailure:
@@ -212,11 +215,70 @@ def _shown(path: Path, offset: int | None = None) -> str:
 
 def _from_file(path: Path) -> Iterator[SourceRef | CaptureFailure | SkippedRecord]:
     kind = _kind(path)
-    if kind != "warc":
+    if kind == "wacz":
+        yield from _from_wacz(path)
+    elif kind == "warc":
+        yield from _from_warc(path)
+    else:
         yield SourceRef(path, str(kind))
+
+
+def _from_wacz(path: Path) -> Iterator[SourceRef | CaptureFailure | SkippedRecord]:
+    """Yield the records of a WACZ package's WARC files, each read in place in the package.
+
+    WACZ stores its WARC files (`archive/`) uncompressed in the zip, so a record is addressed
+    by its offset in the package, as ReplayWeb.page reads it. A WARC file the zip compressed or
+    encrypted cannot be read so: it is named as a failure, and the package's other files are read.
+    """
+    spans: list[tuple[int, int]] = []
+    problems: list[CaptureFailure] = []
+    try:
+        fd, status = open_regular(path)
+        with os.fdopen(fd, "rb") as handle:
+            members = [
+                member
+                for member in zipfile.ZipFile(handle).infolist()
+                if member.filename.startswith("archive/") and member.filename.lower().endswith(WARC_SUFFIXES)
+            ]
+            for member in members:
+                where = escaped_name(member.filename)
+                start = _member_start(handle, member)
+                if isinstance(start, str):
+                    problems.append(_failure(path, f"{where}: {start}"))
+                elif member.compress_type != zipfile.ZIP_STORED or member.flag_bits & 0x1:
+                    problems.append(_failure(path, f"{where}: {_PACKED}"))
+                elif start + member.compress_size > status.st_size:
+                    short = start + member.compress_size - status.st_size
+                    problems.append(_failure(path, f"{where}: the package ends {short} bytes before it does"))
+                else:
+                    spans.append((start, start + member.compress_size))
+    except zipfile.BadZipFile as exc:  # no central directory: not a zip, or a package cut short
+        yield _failure(path, f"not a readable WACZ package (not a zip file, or cut short): {_reason(exc)}")
         return
+    except OSError as exc:
+        yield _failure(path, f"not a readable WACZ package: {_reason(exc)}")
+        return
+    if not members:
+        yield _failure(path, "a WACZ package with no WARC file in its archive/ folder")
+    yield from problems
+    for span in sorted(spans):
+        yield from _from_warc(path, span)
+
+
+def _member_start(handle: Any, member: zipfile.ZipInfo) -> int | str:
+    """Return where a zip member's bytes start (past its local header, name and extra field), or why not."""
+    handle.seek(member.header_offset)
+    header = handle.read(30)
+    if len(header) < 30 or not header.startswith(b"PK\x03\x04"):
+        return f"no zip entry header at offset {member.header_offset}"
+    name_length, extra_length = int.from_bytes(header[26:28], "little"), int.from_bytes(header[28:30], "little")
+    return int(member.header_offset) + 30 + name_length + extra_length
+
+
+def _from_warc(path: Path, span: tuple[int, int] | None = None) -> Iterator[SourceRef | CaptureFailure | SkippedRecord]:
+    """Yield the records of a WARC file: the whole of `path`, or its bytes `span` (start, end) in a package."""
     size = 0
-    end = 0
+    end = span[0] if span else 0
     found: list[SourceRef | SkippedRecord] = []
     links: dict[int, tuple[str, ...]] = {}  # position in `found` -> the response's own id and its concurrent request's
     requests: dict[str, int] = {}  # request record offsets by their own id and by the record they answer
@@ -224,9 +286,9 @@ def _from_file(path: Path) -> Iterator[SourceRef | CaptureFailure | SkippedRecor
     damaged: list[CaptureFailure] = []  # each stretch no record reads whole from; the scan goes on past it
     try:
         fd, status = open_regular(path)
-        size = status.st_size
+        size = span[1] if span else status.st_size
         with os.fdopen(fd, "rb") as handle:
-            for scanned in scan_resync(handle):
+            for scanned in scan_resync(handle, span=span):
                 if isinstance(scanned, DamagedRegion):
                     where = f"corrupt or truncated WARC at offset {scanned.offset}"
                     damaged.append(_failure(path, f"{where}: {scanned.length} bytes {scanned.kind}: {scanned.reason}"))
@@ -245,7 +307,7 @@ def _from_file(path: Path) -> Iterator[SourceRef | CaptureFailure | SkippedRecor
                     links[len(found)] = ids
                 found.append(item)
     except OSError as exc:
-        failure = _failure(path, _reason(exc)) if end == 0 and not found else None
+        failure = _failure(path, _reason(exc)) if end == (span[0] if span else 0) and not found else None
         failure = failure or _failure(path, f"corrupt or truncated WARC at offset {end}: {_reason(exc)}")
     except (*WARC_READ_ERRORS, SourceError) as exc:
         failure = _failure(path, f"corrupt or truncated WARC at offset {end}: {_reason(exc)}")
@@ -477,6 +539,8 @@ def _kind(path: Path) -> str | None:
     name = path.name.lower()
     if name.endswith(WARC_SUFFIXES):
         return "warc"
+    if name.endswith(WACZ_SUFFIX):
+        return "wacz"
     if name.endswith(HTML_SUFFIXES):
         return "html"
     if name.endswith(TEXT_SUFFIXES):
