@@ -363,3 +363,38 @@ def test_a_wacz_package_replays_as_the_warc_files_it_holds(seeds_archive: tuple[
             )
     check = warcio_check(warc_files(cli.data))
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+@pytest.mark.slow  # two replays
+def test_a_damaged_warc_reads_the_same_in_a_wacz_package_as_alone(tmp_path: Path) -> None:
+    """Bit rot inside a package's WARC file: what survives, and what is named, match the WARC file replayed alone."""
+    source = PROJECT_SEEDS / "warc" / "eastside-dispatch.warc.gz"
+    with source.open("rb") as fh:
+        records = ArchiveIterator(fh)
+        offsets = [(records.get_record_offset(), r.rec_type) for r in records]
+    at = next(i for i, (_, kind) in enumerate(offsets) if kind == "response")
+    first, after = offsets[at][0], offsets[at + 1][0]  # the first response's gzip member
+    damaged = bytearray(source.read_bytes())
+    damaged[first + 300 : first + 360] = b"\x00" * 60
+    (tmp_path / "alone").mkdir()
+    (tmp_path / "alone" / "crawl.warc.gz").write_bytes(damaged)
+    (tmp_path / "packed").mkdir()
+    _package(tmp_path / "packed" / "crawl.wacz", {"datapackage.json": b"{}", "archive/crawl.warc.gz": bytes(damaged)})
+    start = (tmp_path / "packed" / "crawl.wacz").read_bytes().index(damaged)
+
+    def replayed(name: str) -> tuple[str, list[str], list[tuple[str, str]]]:
+        cli = Cli(cwd=tmp_path, data=tmp_path / f"data-{name}", db=f"sqlite:///{tmp_path / name}.sqlite")
+        result = cli("replay", name)
+        assert result.code == 1, result.out + result.err
+        failures = [line.strip() for line in result.err.splitlines() if line.strip().startswith("failed:")]
+        return result.out.splitlines()[0], failures, sorted((r["id"], r["text"]) for r in _records(cli))
+
+    summary, failures, kept = replayed("alone")
+    named = f"alone/crawl.warc.gz: corrupt or truncated WARC at offset {first}: {after - first} bytes damaged"
+    assert len(failures) == 1 and failures[0].startswith(f"failed: {named} (bad bytes): bad gzip data"), failures
+    assert summary.startswith("replay: 1 captures read, 1 records written") and len(kept) == 1, summary
+    # In the package: the same records and summary; the damage named at the package's own offset.
+    in_package = (
+        f"packed/crawl.wacz: corrupt or truncated WARC at offset {start + first}: {after - first} bytes damaged"
+    )
+    assert start > 0 and replayed("packed") == (summary, [failures[0].replace(named, in_package)], kept)
