@@ -56,6 +56,11 @@ WARC_READ_ERRORS = (TornRecord, MalformedRecord, ArchiveLoadFailed, EOFError, OS
 
 _GZIP_MAGIC = b"\x1f\x8b\x08"
 _WARC_LINES = (b"WARC/1.0\r\n", b"WARC/1.1\r\n")
+# An ARC file (the format WARC replaced) opens with its filedesc:// record; each record's first
+# line is its URL and four fields more, and a newline follows its content.
+_ARC_OPENING = b"filedesc://"
+_ARC_LINES = (b"\nhttp://", b"\nhttps://", b"\ndns:", b"\nftp://")
+_ARC_SUFFIXES = (".arc", ".arc.gz")
 _TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"  # a field name (RFC 9110, 5.6.2)
 _FIELD_NAME = re.compile(_TOKEN)
 _FIELD_LINE = re.compile(_TOKEN.encode() + b":")  # a field's line, or a folded one (space, tab)
@@ -212,6 +217,7 @@ class _RecordReader:
         self.fd, self.size = fd, size  # the WARC file's bytes are first..size of the file
         self.check_digests, self.parse_http, self.keep = check_digests, parse_http, keep
         self.gzip = _gzipped(fd, size, name, first)
+        self.arc = _arc(fd, size, name, first, self.gzip)  # read with warcio's ARC-to-WARC headers
         self.strict = strict  # scan_resync's strict reading
 
     def record_at(self, start: int) -> tuple[int, int, ArcWarcRecord] | str:
@@ -257,8 +263,9 @@ class _RecordReader:
 
     def next_record(self, start: int) -> tuple[int, int, ArcWarcRecord] | None:
         """Return the first complete record at or after `start` (as record_at does), or None."""
-        marks = (_GZIP_MAGIC,) if self.gzip else _WARC_LINES
+        marks = (_GZIP_MAGIC,) if self.gzip else _ARC_LINES if self.arc else _WARC_LINES
         for candidate in _occurrences(self.fd, start, self.size, marks):
+            candidate += 1 if self.arc and not self.gzip else 0  # past the newline that ends the record before
             found = self.record_at(candidate)
             if not isinstance(found, str):
                 return found
@@ -266,7 +273,9 @@ class _RecordReader:
 
     def _record_in(self, start: int, limit: int) -> tuple[int, int, ArcWarcRecord] | str:
         window = _Window(self.fd, start, limit)
-        records = ArchiveIterator(window, check_digests=self.check_digests, no_record_parse=not self.parse_http)
+        records = ArchiveIterator(
+            window, check_digests=self.check_digests, no_record_parse=not self.parse_http, arc2warc=self.arc
+        )
         try:
             warc_record = next(warc_records(records), None)
             if warc_record is None:
@@ -286,6 +295,8 @@ class _RecordReader:
             # Unparsed, the whole block was read here; parsed, the HTTP headers were read apart
             # from it, and the stream's own count of what it still owed tells.
             short = int(length) - read if not self.parse_http else int(getattr(stream, "limit", 0) or 0)
+            if self.arc and not self.parse_http:  # an ARC length counts the lines warcio read as headers
+                short -= warc_record.rec_headers.total_len
             consumed = window.tell() - records.reader.rem_length()
             trailer = records.reader.read(8) if self.gzip else os.pread(self.fd, 4, start + consumed)
         except WARC_READ_ERRORS as exc:
@@ -295,6 +306,14 @@ class _RecordReader:
             return f"{_CUT if ends_file else ''}the record ends {short} bytes before its Content-Length"
         if self.gzip and trailer.strip():
             return "its gzip member holds more than one record"
+        if self.arc:
+            warc_record.format = "arc"  # warcio calls a converted record "warc"; its id is made up on reading
+            warc_record.block = b"".join(kept)
+            if self.gzip:
+                return start, limit, warc_record
+            if trailer[:1] not in (b"\n", b""):  # the last record may end the file without its newline
+                return "the record is not followed by the newline that closes it (a wrong length?)"
+            return start, start + consumed + len(trailer[:1]), warc_record
         if not self.gzip and trailer != b"\r\n\r\n":
             if ends_file and b"\r\n\r\n".startswith(trailer):
                 return f"{_CUT}the file ends before the blank lines that close the record"
@@ -314,7 +333,7 @@ def _gzipped(fd: int, size: int, name: str = "", first: int = 0) -> bool:
     head = os.pread(fd, 5, first)
     if head.startswith(_GZIP_MAGIC) or head == b"WARC/":
         return head.startswith(_GZIP_MAGIC)
-    if name.endswith((".warc.gz", ".warc")):
+    if name.endswith((".warc.gz", ".warc", *_ARC_SUFFIXES)):
         return name.endswith(".gz")
     for candidate in _occurrences(fd, first + 1, size, (_GZIP_MAGIC, *_WARC_LINES)):
         if os.pread(fd, 3, candidate) != _GZIP_MAGIC:
@@ -322,6 +341,19 @@ def _gzipped(fd: int, size: int, name: str = "", first: int = 0) -> bool:
         if not isinstance(member_end(fd, candidate, size), str):
             return True
     return False
+
+
+def _arc(fd: int, size: int, name: str, first: int, gzip: bool) -> bool:
+    """Return whether a file is an ARC file: it opens with a filedesc:// record (or, rotted there, is named so)."""
+    head = os.pread(fd, len(_ARC_OPENING), first)
+    if gzip:
+        try:
+            head = zlib.decompressobj(31).decompress(os.pread(fd, _READ, first), len(_ARC_OPENING))
+        except zlib.error:
+            head = b""
+    if head.startswith((b"WARC/", _ARC_OPENING)):
+        return head.startswith(_ARC_OPENING)
+    return name.lower().endswith(_ARC_SUFFIXES)
 
 
 def member_end(fd: int, start: int, size: int) -> int | str:

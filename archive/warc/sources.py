@@ -55,6 +55,7 @@ PAGE_TYPES = frozenset({"text/html", "application/xhtml+xml", "text/plain"})
 TEXT_SUFFIXES = (".txt", ".text")
 HTML_SUFFIXES = (".html", ".htm", ".xhtml", ".html.gz", ".htm.gz", ".xhtml.gz")
 WARC_SUFFIXES = (".warc", ".warc.gz")
+ARC_SUFFIXES = (".arc", ".arc.gz")  # WARC's predecessor: read as WARC records, by warcio's conversion
 WACZ_SUFFIX = ".wacz"  # a zip package of WARC files (archive/), their index and pages: read in place
 REPLAYED_WARC_TYPES = ("response", "resource")
 FILE_URN = "urn:file:"  # what a saved file is addressed as: it names where it was read, not a fetch
@@ -80,7 +81,7 @@ class SourceRef:
     """
 
     path: Path
-    kind: str  # "text" | "html" | "warc"
+    kind: str  # "text" | "html" | "warc" | "arc" (a record in an ARC file)
     offset: int | None = None
     name: str = ""
     request_offset: int | None = None
@@ -196,7 +197,7 @@ def _from_folder(folder: Path) -> Iterator[SourceRef | CaptureFailure | SkippedR
         captures += 1
         yield from _from_file(path)
     if not captures and not refused:
-        yield _failure(folder, "directory holds no captures (.txt, .html, .htm, .warc, .warc.gz, .wacz)")
+        yield _failure(folder, "directory holds no captures (.txt, .html, .htm, .warc, .warc.gz, .arc, .arc.gz, .wacz)")
 
 
 def _failure(path: Path, reason: str) -> CaptureFailure:
@@ -341,6 +342,7 @@ def _classified(path: Path, offset: int, record: Any) -> SourceRef | SkippedReco
             headers.get_header("WARC-Refers-To-Date") or "",
         )
         return SourceRef(path, "warc", offset, revisit=refers)
+    kind = "arc" if record.format == "arc" else "warc"  # an ARC record's id is made up each time it is read
     if record.rec_type not in REPLAYED_WARC_TYPES:
         return SkippedRecord(where, record.rec_type)
     scheme = _not_a_page(target)
@@ -354,7 +356,7 @@ def _classified(path: Path, offset: int, record: Any) -> SourceRef | SkippedReco
         return SkippedRecord(where, f"HTTP {status} response")  # a redirect, an error
     if media and media not in PAGE_TYPES:
         return SkippedRecord(where, f"{media} {record.rec_type}")  # a sitemap, an image, a stylesheet
-    return SourceRef(path, "warc", offset)
+    return SourceRef(path, kind, offset)
 
 
 def _not_a_page(target: str) -> str | None:
@@ -387,7 +389,7 @@ def _record_media(record: Any) -> str | None:
 def load_capture(ref: SourceRef, *, max_bytes: int = DEFAULT_MAX_CAPTURE_BYTES) -> Capture:
     """Return the capture `ref` points at; raise SourceError when it cannot be read."""
     try:
-        if ref.kind == "warc":
+        if ref.kind in ("warc", "arc"):
             return _load_warc_record(ref, max_bytes)
         return _load_file(ref, max_bytes)
     except SourceError:
@@ -419,7 +421,7 @@ def _load_warc_record(ref: SourceRef, max_bytes: int) -> Capture:
     fd, _ = open_regular(ref.path)
     with os.fdopen(fd, "rb") as handle:
         handle.seek(ref.offset or 0)
-        record = next(iter(warc_records(ArchiveIterator(handle, check_digests=False))), None)
+        record = next(iter(warc_records(ArchiveIterator(handle, check_digests=False, arc2warc=True))), None)
         if record is None:
             raise SourceError("no WARC record at this offset")
         payload = record.raw_stream.read(max_bytes + 1)
@@ -433,7 +435,7 @@ def _load_warc_record(ref: SourceRef, max_bytes: int) -> Capture:
             "url": record.rec_headers.get_header("WARC-Target-URI"),
             "captured_at": datetime.fromisoformat(date.replace("Z", "+00:00")) if date else None,
             "ip_address": record.rec_headers.get_header("WARC-IP-Address"),
-            "source_record_id": record.rec_headers.get_header("WARC-Record-ID"),
+            "source_record_id": None if ref.kind == "arc" else record.rec_headers.get_header("WARC-Record-ID"),
         }
         if ref.request_offset is not None:
             common["request"] = _load_request(handle, ref.request_offset)
@@ -537,7 +539,7 @@ def _gunzip(data: bytes, max_bytes: int, wbits: int = 31) -> bytes:
 
 def _kind(path: Path) -> str | None:
     name = path.name.lower()
-    if name.endswith(WARC_SUFFIXES):
+    if name.endswith((*WARC_SUFFIXES, *ARC_SUFFIXES)):
         return "warc"
     if name.endswith(WACZ_SUFFIX):
         return "wacz"
