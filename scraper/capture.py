@@ -10,6 +10,8 @@ from datetime import datetime
 __all__ = ["Capture", "WireRequest", "dechunk", "is_chunked", "media_kind"]
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+# A page saved with its images in one file (MHTML): the capture's `content` is the page's HTML.
+PAGE_ARCHIVE_TYPES = frozenset({"multipart/related", "application/x-mimearchive", "message/rfc822"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +59,7 @@ class Capture:
     request: WireRequest | None = None  # live captures: the request that was sent
     ip_address: str | None = None  # live captures: the server's address, when known
     source_record_id: str | None = None  # read from a WARC file: the WARC-Record-ID it had there
+    saved_from: str | None = None  # a page a browser saved (MHTML): the address it saved it from
     http_head: bytes | None = None
     truncated: str | None = None
 

@@ -19,7 +19,7 @@ from scraper._html import (
 from scraper._linemodel import default_model
 from scraper._text import check_text, decode_bytes, normalize_line, normalize_text, sha256_hex, word_count
 from scraper._version import __version__
-from scraper.capture import HTML_TYPES, Capture
+from scraper.capture import HTML_TYPES, PAGE_ARCHIVE_TYPES, Capture
 from scraper.errors import CaptureError
 from scraper.evidence import Lookup, SiteEvidence, evidence_scope, line_key, line_keys
 from scraper.outlet import find_outlet
@@ -133,10 +133,11 @@ def build_record(
 def identity(capture: Capture, claim: str | None) -> dict[str, Any]:
     """Return the fields that say which capture a record is: id, addresses, site and payload digest.
 
-    `claim` is the URL the page gives for itself, if extraction found one. The id depends on
-    the canonical URL and the payload only, so a capture's record has it however it was made.
+    `claim` is the URL the page gives for itself, if extraction found one, else the address a
+    browser saved it from. The id depends on the canonical URL and the payload only, so a
+    capture's record has it however it was made.
     """
-    source_url, canonical, site, claimed = _addresses(capture, claim)
+    source_url, canonical, site, claimed = _addresses(capture, claim or capture.saved_from)
     payload_sha = sha256_hex(capture.payload)
     return {
         "id": record_id(canonical, payload_sha),
@@ -188,7 +189,7 @@ def _lookup(evidence: SiteEvidence | None, url: str | None) -> Lookup | None:
 
 
 def _kind(capture: Capture) -> str:
-    if capture.media_type in HTML_TYPES:
+    if capture.media_type in HTML_TYPES or capture.media_type in PAGE_ARCHIVE_TYPES:
         return "html"
     if capture.media_type == "text/plain":
         return "text"
@@ -205,7 +206,8 @@ def _extract_html(capture: Capture, recurring: Lookup | None, comments: bool) ->
     # Judge dates against the capture's own date, never today's: a replay gives the same
     # record on any day. With no capture date, only the far future is ruled out.
     max_date = capture.captured_at.date().isoformat() if capture.captured_at else _NO_CAPTURE_DATE
-    found = extract_html(markup, url=capture.url, max_date=max_date, include_comments=comments)
+    url = capture.saved_from or capture.url  # a saved page's own address, not the file's
+    found = extract_html(markup, url=url, max_date=max_date, include_comments=comments)
     paragraphs = found.text.split("\n")
     keys = line_keys(paragraphs)
     if recurring is not None and keys:

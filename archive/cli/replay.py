@@ -29,7 +29,9 @@ __all__ = ["add_commands"]
 
 def add_commands(sub: Any) -> None:
     """Register `replay` and `extract` on the CLI's subcommand parser."""
-    replay = command(sub, "replay", "archive saved captures (text, HTML, WARC, ARC, WACZ) with no network", _replay)
+    replay = command(
+        sub, "replay", "archive saved captures (text, HTML, MHTML, WARC, ARC, WACZ) with no network", _replay
+    )
     replay.add_argument("paths", nargs="+", metavar="PATH", help="files, directories (recursive) or globs")
     replay.add_argument("--operator", help="who runs the archive, for the warcinfo record")
     replay.add_argument(

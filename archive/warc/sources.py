@@ -31,6 +31,7 @@ from archive.warc._disk import (
     regular_file,
     walk,
 )
+from archive.warc.mhtml import MHTML_SUFFIXES, MHTML_TYPES, read_mhtml
 from archive.warc.reader import WARC_READ_ERRORS, DamagedRegion, scan_resync, warc_records
 from scraper import Capture, WireRequest, media_kind
 from scraper.capture import dechunk, is_chunked
@@ -197,7 +198,8 @@ def _from_folder(folder: Path) -> Iterator[SourceRef | CaptureFailure | SkippedR
         captures += 1
         yield from _from_file(path)
     if not captures and not refused:
-        yield _failure(folder, "directory holds no captures (.txt, .html, .htm, .warc, .warc.gz, .arc, .arc.gz, .wacz)")
+        kinds = ".txt, .html, .htm, .mhtml, .warc, .warc.gz, .arc, .arc.gz, .wacz"
+        yield _failure(folder, f"directory holds no captures ({kinds})")
 
 
 def _failure(path: Path, reason: str) -> CaptureFailure:
@@ -354,7 +356,8 @@ def _classified(path: Path, offset: int, record: Any) -> SourceRef | SkippedReco
         return SkippedRecord(where, "robots.txt")  # what a crawler read for politeness, not a page
     if record.rec_type == "response" and status and not status.startswith("2"):
         return SkippedRecord(where, f"HTTP {status} response")  # a redirect, an error
-    if media and media not in PAGE_TYPES:
+    saved_page = record.rec_type == "resource" and media in MHTML_TYPES  # a page saved with its images
+    if media and media not in PAGE_TYPES and not saved_page:
         return SkippedRecord(where, f"{media} {record.rec_type}")  # a sitemap, an image, a stylesheet
     return SourceRef(path, kind, offset)
 
@@ -407,13 +410,35 @@ def _load_file(ref: SourceRef, max_bytes: int) -> Capture:
         data = _gunzip(data, max_bytes)
     mtime = datetime.fromtimestamp(status.st_mtime, UTC)
     name = ref.name or ref.path.name
+    url = Path(name).as_uri() if Path(name).is_absolute() else file_urn(name)
+    if ref.kind == "mhtml":
+        common = {"source_kind": "file", "source_location": escaped_name(name), "url": url, "captured_at": mtime}
+        return _saved_page(data, "multipart/related", common)
     return Capture(
         payload=data,
         source_kind="file",
         source_location=escaped_name(name),
         media_type="text/html" if ref.kind == "html" else "text/plain",
-        url=Path(name).as_uri() if Path(name).is_absolute() else file_urn(name),
+        url=url,
         captured_at=mtime,
+    )
+
+
+def _saved_page(data: bytes, media: str, common: dict[str, Any]) -> Capture:
+    """Return the capture of a page saved as MHTML: the file archived as it is, its page's HTML extracted.
+
+    The page's address is the one the browser saved it from, and its time when it saved it
+    (else the file's or the record's own).
+    """
+    if not data.strip():  # extraction names it empty, as any empty capture
+        return Capture(payload=data, media_type=media, **common)
+    try:
+        page = read_mhtml(data)
+    except ValueError as exc:
+        raise SourceError(str(exc)) from exc
+    saved = {"captured_at": page.saved_at} if page.saved_at else {}
+    return Capture(
+        payload=data, content=page.html, media_type=media, charset=page.charset, saved_from=page.url, **common | saved
     )
 
 
@@ -455,6 +480,8 @@ def _load_warc_record(ref: SourceRef, max_bytes: int) -> Capture:
                 **common,
             )
         media, charset = media_kind(record.rec_headers.get_header("Content-Type"))
+        if media in MHTML_TYPES:
+            return _saved_page(payload, media, common)
         return Capture(payload=payload, media_type=media or "application/octet-stream", charset=charset, **common)
 
 
@@ -545,6 +572,8 @@ def _kind(path: Path) -> str | None:
         return "wacz"
     if name.endswith(HTML_SUFFIXES):
         return "html"
+    if name.endswith(MHTML_SUFFIXES):
+        return "mhtml"
     if name.endswith(TEXT_SUFFIXES):
         return "text"
     return None

@@ -451,7 +451,8 @@ class WarcFileWriter:
                 headers["Source-Record-ID"] = capture.source_record_id
         if capture.http_status is None:
             charset = capture.charset or _codec_name(record.provenance.encoding)
-            content_type = capture.media_type + (f"; charset={charset}" if charset else "")
+            textual = capture.media_type.startswith("text/")  # a saved MHTML file is multipart/related
+            content_type = capture.media_type + (f"; charset={charset}" if charset and textual else "")
             return self._record(record.source_url, "resource", capture.payload, content_type, headers)
         headers.update(self._wire_headers(capture, request))
         return self._http_record(
