@@ -8,10 +8,13 @@ most of them on one replay of seeds/ made once for the session (conftest's proje
 from __future__ import annotations
 
 import csv
+import gzip
 import hashlib
 import io
 import json
 import re
+import subprocess
+import sys
 import zipfile
 from collections.abc import Collection
 from pathlib import Path
@@ -398,3 +401,22 @@ def test_a_damaged_warc_reads_the_same_in_a_wacz_package_as_alone(tmp_path: Path
         f"packed/crawl.wacz: corrupt or truncated WARC at offset {start + first}: {after - first} bytes damaged"
     )
     assert start > 0 and replayed("packed") == (summary, [failures[0].replace(named, in_package)], kept)
+
+
+def test_a_warc_file_gzipped_whole_is_named_with_the_way_to_read_it(cli: Cli, tmp_path: Path) -> None:
+    """`gzip crawl.warc` makes one gzip stream: no record reads at its offset, and the failure says what fixes it."""
+    plain = gzip.decompress((PROJECT_SEEDS / "warc" / "eastside-dispatch.warc.gz").read_bytes())
+    whole = tmp_path / "whole.warc.gz"
+    whole.write_bytes(gzip.compress(plain))
+    result = cli("replay", str(whole))
+    assert result.code == 1 and "0 captures read, 0 records written, 0 unchanged, 1 failed" in result.out
+    [failure] = [line.strip() for line in result.err.splitlines() if line.strip().startswith("failed:")]
+    assert failure == (
+        f"failed: {whole}: {whole.stat().st_size} bytes at offset 0 gzipped as one stream, not a member per record: "
+        "`warcio recompress FILE NEW.warc.gz` rewrites it so each record can be read"
+    )
+    # The advice holds: recompressed, the file replays (its two responses; its revisit is archived as a revisit).
+    fixed = tmp_path / "fixed.warc.gz"
+    subprocess.run([str(Path(sys.executable).parent / "warcio"), "recompress", str(whole), str(fixed)], check=True)
+    again = cli("replay", str(fixed), check=True)
+    assert "2 captures read, 2 records written" in again.out, again.out

@@ -27,6 +27,7 @@ from archive.errors import ArchiveError
 from scraper import WarcLocation
 
 __all__ = [
+    "MANY_RECORDS_IN_A_MEMBER",
     "WARC_READ_ERRORS",
     "DamagedRegion",
     "MalformedRecord",
@@ -55,6 +56,9 @@ class MalformedRecord(ArchiveError):
 WARC_READ_ERRORS = (TornRecord, MalformedRecord, ArchiveLoadFailed, EOFError, OSError, ValueError, zlib.error)
 
 _GZIP_MAGIC = b"\x1f\x8b\x08"
+# A .warc.gz gzipped whole (`gzip file.warc`) rather than a member per record: sound, but no record
+# can be read at its offset without inflating all before it.
+MANY_RECORDS_IN_A_MEMBER = "its gzip member holds more than one record"
 _WARC_LINES = (b"WARC/1.0\r\n", b"WARC/1.1\r\n")
 # An ARC file (the format WARC replaced) opens with its filedesc:// record; each record's first
 # line is its URL and four fields more, and a newline follows its content.
@@ -305,7 +309,7 @@ class _RecordReader:
         if short > 0:
             return f"{_CUT if ends_file else ''}the record ends {short} bytes before its Content-Length"
         if self.gzip and trailer.strip():
-            return "its gzip member holds more than one record"
+            return MANY_RECORDS_IN_A_MEMBER
         if self.arc:
             warc_record.format = "arc"  # warcio calls a converted record "warc"; its id is made up on reading
             warc_record.block = b"".join(kept)

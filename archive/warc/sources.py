@@ -32,7 +32,7 @@ from archive.warc._disk import (
     walk,
 )
 from archive.warc.mhtml import MHTML_SUFFIXES, MHTML_TYPES, read_mhtml
-from archive.warc.reader import WARC_READ_ERRORS, DamagedRegion, scan_resync, warc_records
+from archive.warc.reader import MANY_RECORDS_IN_A_MEMBER, WARC_READ_ERRORS, DamagedRegion, scan_resync, warc_records
 from scraper import Capture, WireRequest, media_kind
 from scraper.capture import dechunk, is_chunked
 from scraper.urls import is_robots_txt
@@ -61,6 +61,7 @@ WACZ_SUFFIX = ".wacz"  # a zip package of WARC files (archive/), their index and
 REPLAYED_WARC_TYPES = ("response", "resource")
 FILE_URN = "urn:file:"  # what a saved file is addressed as: it names where it was read, not a fetch
 _MAX_REASON = 160
+_RECOMPRESS = "`warcio recompress FILE NEW.warc.gz` rewrites it so each record can be read"
 _PACKED = "compressed or encrypted in the zip, not stored as WACZ stores WARC files"
 _PAGE_SCHEMES = frozenset({"http", "https", "ftp", "file"})
 _SCHEME = re.compile(r"[a-z][a-z0-9+-]*")  # a URI scheme, without the dots a host name has
@@ -292,6 +293,13 @@ def _from_warc(path: Path, span: tuple[int, int] | None = None) -> Iterator[Sour
         size = span[1] if span else status.st_size
         with os.fdopen(fd, "rb") as handle:
             for scanned in scan_resync(handle, span=span):
+                if isinstance(scanned, DamagedRegion) and scanned.reason == MANY_RECORDS_IN_A_MEMBER:
+                    where = f"{scanned.length} bytes at offset {scanned.offset}"
+                    damaged.append(
+                        _failure(path, f"{where} gzipped as one stream, not a member per record: {_RECOMPRESS}")
+                    )
+                    end = scanned.end
+                    continue
                 if isinstance(scanned, DamagedRegion):
                     where = f"corrupt or truncated WARC at offset {scanned.offset}"
                     damaged.append(_failure(path, f"{where}: {scanned.length} bytes {scanned.kind}: {scanned.reason}"))
