@@ -11,7 +11,7 @@ __all__ = ["Capture", "WireRequest", "dechunk", "is_chunked", "media_kind"]
 
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 # A page saved with its images in one file (MHTML): the capture's `content` is the page's HTML.
-PAGE_ARCHIVE_TYPES = frozenset({"multipart/related", "application/x-mimearchive", "message/rfc822"})
+PAGE_ARCHIVE_TYPES = frozenset({"multipart/related", "application/x-mimearchive"})
 
 
 @dataclass(frozen=True, slots=True)

@@ -118,3 +118,52 @@ def test_replaying_an_arc_file_archives_its_pages_as_warc_records(cli: Cli, tmp_
     assert provenance["source_record_id"] is None
     check = warcio_check(warc_files(cli.data))
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+def _gzip_encoded_page(title: str, sentence: str) -> bytes:
+    """A response whose body came gzip-encoded, as many in real ARC files: a whole gzip member inside the file."""
+    html = f"<html><head><title>{title}</title></head><body><article>" + f"<p>{sentence}.</p>" * 5 + "</article>"
+    body = gzip.compress((html + "</body></html>").encode())
+    head = (
+        f"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\nContent-Encoding: gzip\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+def test_a_plain_arc_holding_gzip_encoded_bodies_is_read_as_plain_whatever_its_names_case(tmp_path: Path) -> None:
+    """The gzip members inside responses must not make a plain ARC file look gzipped (its name upper case too)."""
+    page = _record(
+        "http://harbour.example/tide", "192.0.2.7", "20010203050000", "text/html", _gzip_encoded_page("Tide", FOG)
+    )
+    path = tmp_path / "HARBOUR.ARC"
+    offsets = _write(path, [RECORDS[0], page, RECORDS[FERRIES_AT]], gzipped=False)
+    found = list(find_sources([str(path)]))
+    assert not [f for f in found if isinstance(f, CaptureFailure)]
+    refs = [f for f in found if isinstance(f, SourceRef)]
+    assert [r.offset for r in refs] == offsets[1:]
+    assert FOG.encode() in load_capture(refs[0]).body  # the body decoded from its Content-Encoding
+
+
+@pytest.mark.parametrize("suffix", [".arc", ".arc.gz"])
+def test_an_arc_whose_filedesc_record_is_rotted_or_missing_is_read_by_its_name(tmp_path: Path, suffix: str) -> None:
+    gzipped = suffix.endswith(".gz")
+    rotted = b"xxxx" + RECORDS[0][4:]  # "filedesc://" no more
+    for name, records in (("rotted", [rotted, *RECORDS[1:]]), ("headless", RECORDS[1:])):
+        path = tmp_path / f"{name}{suffix}"
+        offsets = _write(path, records, gzipped=gzipped)
+        refs = [f for f in find_sources([str(path)]) if isinstance(f, SourceRef)]
+        assert [(r.kind, r.offset) for r in refs] == [("arc", offsets[-2]), ("arc", offsets[-1])], name
+
+
+def test_arc_files_that_cannot_be_read_are_named_and_blank_lines_ending_one_are_no_damage(tmp_path: Path) -> None:
+    version_2 = RECORDS[0].replace(b"\n1 0 Harbour Archive\n", b"\n2 0 Harbour Archive\n")
+    _write(tmp_path / "version-2.arc", [version_2, *RECORDS[1:]], gzipped=False)
+    (tmp_path / "empty.arc").write_bytes(b"")
+    (tmp_path / "trailing.arc").write_bytes(b"".join(RECORDS) + b"\n\n")
+    found = list(find_sources([str(tmp_path)]))
+    failures = sorted((Path(f.source).name, f.reason) for f in found if isinstance(f, CaptureFailure))
+    assert failures == [
+        ("empty.arc", "empty file (no records)"),
+        ("version-2.arc", "ARC version 2: only version 1 is read"),
+    ]
+    assert [Path(f.path).name for f in found if isinstance(f, SourceRef)] == ["trailing.arc", "trailing.arc"]

@@ -37,6 +37,7 @@ def _batch(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     (inbox / "good.txt").write_bytes(GOOD_TEXT.read_bytes())
     (inbox / "good.html").write_bytes(GOOD_HTML.read_bytes())
     (inbox / "empty.txt").write_bytes(b"")
+    (inbox / "empty.warc.gz").write_bytes(b"")
     (inbox / "blank.txt").write_bytes(b"  \n\n \t\n")
     rng = random.Random(7)
     (inbox / "junk.txt").write_bytes(bytes(rng.randrange(256) for _ in range(4096)))
@@ -57,6 +58,7 @@ def _batch(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     (inbox / "corrupt.warc.gz").write_bytes(bytes(data))
     reasons = {
         "empty.txt": "empty capture (no bytes)",
+        "empty.warc.gz": "empty file (no records)",
         "blank.txt": "empty capture (only whitespace)",
         "junk.txt": "undecodable: no text encoding fits these bytes",
         "nul.html": "binary content, not text",

@@ -104,10 +104,30 @@ def test_a_saved_page_with_no_text_is_still_named_by_the_address_it_was_saved_fr
     )
 
 
-@pytest.mark.parametrize("start", [None, "<frame-1@mhtml.blink>"])
-def test_the_page_part_is_the_one_the_message_names_else_the_first_html_part(tmp_path: Path, start: str | None) -> None:
-    capture = _capture(tmp_path / "images-first.mht", _mhtml(IMAGE_PART, PAGE_PART, start=start))
+# A frame's document: a second HTML part, after the page's own.
+FRAME_HTML = b"<html><body><p>An embedded poll: which ferry do you take?</p></body></html>"
+FRAME_PART = _part({"Content-Type": "text/html", "Content-ID": "<frame-2@mhtml.blink>"}, FRAME_HTML.decode())
+
+
+@pytest.mark.parametrize(("start", "page"), [(None, HTML), ("<frame-2@mhtml.blink>", FRAME_HTML)])
+def test_the_page_part_is_the_one_the_message_names_else_the_first_html_part(
+    tmp_path: Path, start: str | None, page: bytes
+) -> None:
+    capture = _capture(tmp_path / "images-first.mht", _mhtml(IMAGE_PART, PAGE_PART, FRAME_PART, start=start))
+    assert capture.content.strip() == page
+
+
+def test_a_single_html_part_is_a_page_and_a_bad_date_or_cid_address_falls_back(tmp_path: Path) -> None:
+    """Not every writer follows Chrome: one HTML part, no date UTC can hold, the page part addressed by cid:."""
+    single = (
+        f"Snapshot-Content-Location: {PAGE_URL}\r\nDate: Fri, 31 Dec 9999 23:00:00 -1000\r\n"
+        "Content-Location: cid:page@example\r\nContent-Type: text/html; charset=utf-8\r\n\r\n"
+    ).encode() + HTML
+    path = tmp_path / "single.mhtml"
+    capture = _capture(path, single)
     assert capture.content == HTML
+    assert capture.saved_from == PAGE_URL  # the snapshot's address: cid: names no page
+    assert capture.captured_at == datetime.fromtimestamp(path.stat().st_mtime, UTC)  # the file's own time
 
 
 @pytest.mark.parametrize(
@@ -115,12 +135,20 @@ def test_the_page_part_is_the_one_the_message_names_else_the_first_html_part(tmp
     [
         (
             b"From: someone\r\nContent-Type: text/plain\r\n\r\nhello",
-            "MHTML with no multipart body (a text/plain message)",
+            "MHTML with neither a multipart body nor an HTML one (a text/plain message)",
+        ),
+        (
+            b"Content-Type: multipart/related\r\n\r\n<html><body>x</body></html>",
+            "MHTML whose multipart/related body names no boundary between its parts",
+        ),
+        (
+            _mhtml(PAGE_PART.replace("quoted-printable", "base64").replace("<!DOCTYPE", "!!!!@@@@<!DOCTYPE")),
+            "MHTML whose page part is not valid base64",
         ),
         (_mhtml(IMAGE_PART), "MHTML with no HTML part (not a saved web page)"),
         (_mhtml(PAGE_PART)[:900], "MHTML cut short: the file ends inside the page's part"),
     ],
-    ids=["not-multipart", "no-page", "cut-in-the-page"],
+    ids=["not-multipart", "no-boundary", "bad-base64", "no-page", "cut-in-the-page"],
 )
 def test_a_file_that_holds_no_whole_page_is_refused_saying_why(tmp_path: Path, data: bytes, reason: str) -> None:
     path = tmp_path / "bad.mhtml"

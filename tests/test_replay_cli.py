@@ -300,13 +300,43 @@ def test_a_crawlers_notes_in_a_warc_are_counted_not_archived_as_pages(cli: Cli, 
     """Only records addressed as pages become records: not wget's log, a DNS lookup or Browsertrix's text copy."""
     source = tmp_path / "other-tools.warc.gz"
     _other_tools_warc(source)
-    result = cli("replay", str(source))
+    # Two resources of the web: a page as XHTML in a legacy charset, and a mail, which is no page.
+    xhtml = '<html xmlns="http://www.w3.org/1999/xhtml"><head><title>Café du port</title></head><body><p>'
+    xhtml += "Le café du port rouvre ses portes après six mois de travaux sur la digue. " * 8 + "</p></body></html>"
+    with (tmp_path / "resources.warc.gz").open("wb") as fh:
+        writer = WARCWriter(fh, gzip=True, warc_version="1.1")
+        for target, body, media in (
+            (
+                "https://harbour.example/cafe",
+                xhtml.encode("windows-1252"),
+                "application/xhtml+xml; charset=windows-1252",
+            ),
+            ("https://harbour.example/mail/1", b"From: a@example.org\r\nSubject: hi\r\n\r\nhello", "message/rfc822"),
+        ):
+            record = writer.create_warc_record(
+                target, "resource", payload=io.BytesIO(body), length=len(body), warc_content_type=media
+            )
+            writer.write_record(record)
+    result = cli("replay", str(source), str(tmp_path / "resources.warc.gz"))
     assert result.code == 0, result.out + result.err  # the empty wget log is no failed capture
-    assert "2 captures read, 2 records written, 0 unchanged, 0 failed" in result.out, result.out
-    skipped = "1 dns: response, 2 metadata:// resource, 1 urn:pageinfo: resource, 1 urn:text: resource"
-    assert f"skipped WARC records: {skipped}" in result.out, result.out
-    urls = sorted(r["source_url"] for r in _records(cli))
-    assert urls == ["https://harbour.example/fog", "urn:file:notes/ferry.txt"]
+    assert "3 captures read, 3 records written, 0 unchanged, 0 failed" in result.out, result.out
+    skipped = "1 dns: response, 1 message/rfc822 resource, 2 metadata:// resource, 1 urn:pageinfo: resource"
+    assert f"skipped WARC records: {skipped}, 1 urn:text: resource" in result.out, result.out
+    records = {r["source_url"]: r for r in _records(cli)}
+    assert sorted(records) == [
+        "https://harbour.example/cafe",
+        "https://harbour.example/fog",
+        "urn:file:notes/ferry.txt",
+    ]
+    # The copy says its charset, so it reads the same when replayed again.
+    assert records["https://harbour.example/cafe"]["title"] == "Café du port"
+    with warc_files(cli.data)[0].open("rb") as fh:
+        types = {
+            r.rec_headers.get_header("WARC-Target-URI"): r.rec_headers.get_header("Content-Type")
+            for r in ArchiveIterator(fh)
+            if r.rec_type == "resource"
+        }
+    assert types["https://harbour.example/cafe"] == "application/xhtml+xml; charset=windows-1252"
 
 
 def _package(path: Path, members: dict[str, bytes], compressed: Collection[str] = ()) -> None:
@@ -325,27 +355,42 @@ def test_a_wacz_package_replays_as_the_warc_files_it_holds(seeds_archive: tuple[
     other = tmp_path / "other.warc.gz"
     _other_tools_warc(other)
     seed_warc = (PROJECT_SEEDS / "warc" / "eastside-dispatch.warc.gz").read_bytes()
-    # One WARC file the zip deflated (not readable in place), one stored beside it.
+    # One WARC file the zip deflated (not readable in place), one stored beside it, one empty.
     _package(
         inbox / "mixed.wacz",
-        {"archive/a.warc.gz": seed_warc, "archive/b.warc.gz": other.read_bytes(), "datapackage.json": b"{}"},
+        {
+            "archive/a.warc.gz": seed_warc,
+            "archive/b.warc.gz": other.read_bytes(),
+            "archive/c.warc.gz": b"",
+            "datapackage.json": b"{}",
+        },
         compressed={"archive/a.warc.gz"},
     )
     _package(inbox / "no-warc.wacz", {"datapackage.json": b"{}", "pages/pages.jsonl": b""})
     (inbox / "junk.wacz").write_bytes(bytes(range(256)) * 8)
+    # A member's name flagged UTF-8 in the zip's directory that is not UTF-8.
+    _package(inbox / "bad-name.wacz", {"archive/x.warc.gz": other.read_bytes()})
+    package = bytearray((inbox / "bad-name.wacz").read_bytes())
+    entry = package.rindex(b"PK\x01\x02")  # the central directory's entry
+    package[entry + 9] |= 0x08  # its flags' high byte: bit 11, names in UTF-8
+    package[entry + 46 + len("archive/")] = 0xFF
+    (inbox / "bad-name.wacz").write_bytes(bytes(package))
 
     cli = Cli(cwd=tmp_path, data=tmp_path / "data", db=f"sqlite:///{tmp_path / 'catalog.sqlite'}")
     result = cli("replay", str(inbox))
     assert result.code == 1, result.out + result.err
     failures = sorted(line.strip() for line in result.err.splitlines() if line.strip().startswith("failed:"))
     assert failures == [
+        f"failed: {inbox / 'bad-name.wacz'}: not a readable WACZ package: "
+        "'utf-8' codec can't decode byte 0xff in position 8: invalid start byte",
         f"failed: {inbox / 'junk.wacz'}: not a readable WACZ package (not a zip file, or cut short): "
         "File is not a zip file",
         f"failed: {inbox / 'mixed.wacz'}: archive/a.warc.gz: compressed or encrypted in the zip, "
         "not stored as WACZ stores WARC files",
+        f"failed: {inbox / 'mixed.wacz'}: archive/c.warc.gz: empty file (no records)",
         f"failed: {inbox / 'no-warc.wacz'}: a WACZ package with no WARC file in its archive/ folder",
     ], result.err
-    assert "14 captures read, 14 records written, 0 unchanged, 3 failed" in result.out, result.out
+    assert "14 captures read, 14 records written, 0 unchanged, 5 failed" in result.out, result.out
 
     # The package's records are the archive's own: the same ids and texts, read from where they lie in it.
     original = {r["id"]: r for r in _records(source)}

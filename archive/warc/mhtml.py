@@ -23,6 +23,11 @@ __all__ = ["MHTML_SUFFIXES", "MHTML_TYPES", "SavedPage", "read_mhtml"]
 
 MHTML_SUFFIXES = (".mhtml", ".mht")
 MHTML_TYPES = PAGE_ARCHIVE_TYPES  # how WARC records and servers label an MHTML file
+_BAD_BASE64 = (
+    errors.InvalidBase64CharactersDefect,
+    errors.InvalidBase64PaddingDefect,
+    errors.InvalidBase64LengthDefect,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,8 +44,11 @@ def read_mhtml(data: bytes) -> SavedPage:
     """Return the page an MHTML file holds; ValueError saying why when it holds none."""
     message = email.message_from_bytes(data, policy=email.policy.compat32)
     if not message.is_multipart():
-        if message.get_content_type() not in HTML_TYPES:
-            raise ValueError(f"MHTML with no multipart body (a {message.get_content_type()} message)")
+        kind = message.get_content_type()
+        if kind.startswith("multipart/"):
+            raise ValueError(f"MHTML whose {kind} body names no boundary between its parts")
+        if kind not in HTML_TYPES:  # a single HTML part is a page too
+            raise ValueError(f"MHTML with neither a multipart body nor an HTML one (a {kind} message)")
         root = message
     else:
         parts = [part for part in message.walk() if not part.is_multipart()]
@@ -51,8 +59,11 @@ def read_mhtml(data: bytes) -> SavedPage:
     html = root.get_payload(decode=True)
     if not isinstance(html, bytes) or not html.strip():
         raise ValueError("MHTML whose page part is empty")
-    url = _header(root, "Content-Location") or _header(message, "Snapshot-Content-Location")
-    return SavedPage(html, root.get_content_charset(), url if _is_web(url) else None, _date(message))
+    if any(isinstance(defect, _BAD_BASE64) for defect in root.defects):
+        raise ValueError("MHTML whose page part is not valid base64")
+    addresses = (_header(root, "Content-Location"), _header(message, "Snapshot-Content-Location"))
+    url = next((a for a in addresses if _is_web(a)), None)  # a cid: or file: address names no page
+    return SavedPage(html, root.get_content_charset(), url, _date(message))
 
 
 def _root(message: Message, parts: list[Message]) -> Message:
@@ -85,6 +96,6 @@ def _date(message: Message) -> datetime | None:
         return None
     try:
         moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except (TypeError, ValueError, IndexError, OverflowError):  # unreadable, or past year 9999 in UTC
+        return None  # the file's own time stands

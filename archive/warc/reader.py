@@ -27,6 +27,7 @@ from archive.errors import ArchiveError
 from scraper import WarcLocation
 
 __all__ = [
+    "ARC_VERSION_UNREAD",
     "MANY_RECORDS_IN_A_MEMBER",
     "WARC_READ_ERRORS",
     "DamagedRegion",
@@ -65,6 +66,8 @@ _WARC_LINES = (b"WARC/1.0\r\n", b"WARC/1.1\r\n")
 _ARC_OPENING = b"filedesc://"
 _ARC_LINES = (b"\nhttp://", b"\nhttps://", b"\ndns:", b"\nftp://")
 _ARC_SUFFIXES = (".arc", ".arc.gz")
+_ARC_HEAD = 1024  # enough of an ARC file's opening to hold its filedesc line and version
+ARC_VERSION_UNREAD = "ARC version"  # a version other than 1: named, not read
 _TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"  # a field name (RFC 9110, 5.6.2)
 _FIELD_NAME = re.compile(_TOKEN)
 _FIELD_LINE = re.compile(_TOKEN.encode() + b":")  # a field's line, or a folded one (space, tab)
@@ -140,6 +143,7 @@ def scan_resync(
     keep: Collection[str] = (),
     strict: bool = False,
     span: tuple[int, int] | None = None,
+    name: str = "",
 ) -> Iterator[ScanItem]:
     """Yield, in file order, each complete record as (offset, end, record) and each damaged stretch as a DamagedRegion.
 
@@ -150,10 +154,18 @@ def scan_resync(
     or a WARC-Record-ID that is no <URI> makes a record malformed, and a plain record whose
     digest fails ends where a whole record starts inside it (`record_inside`). `span`, a
     (start, end) of the file, scans a WARC file stored within another (a WACZ package's);
-    offsets stay the file's own.
+    offsets stay the file's own. `name`, the file's (or the stored file's) name, tells its
+    format when bit rot struck its first bytes; by default the handle's name.
     """
     return _scan(
-        handle, check_digests=check_digests, parse_http=parse_http, keep=keep, resync=True, strict=strict, span=span
+        handle,
+        check_digests=check_digests,
+        parse_http=parse_http,
+        keep=keep,
+        resync=True,
+        strict=strict,
+        span=span,
+        name=name,
     )
 
 
@@ -166,10 +178,11 @@ def _scan(
     resync: bool,
     strict: bool = False,
     span: tuple[int, int] | None = None,
+    name: str = "",
 ) -> Iterator[ScanItem]:
     fd = handle.fileno()
     position, size = span or (0, os.fstat(fd).st_size)
-    name = str(getattr(handle, "name", "")) if span is None else ""
+    name = name or (str(getattr(handle, "name", "")) if span is None else "")
     reader = _RecordReader(
         fd,
         size,
@@ -221,11 +234,14 @@ class _RecordReader:
         self.fd, self.size = fd, size  # the WARC file's bytes are first..size of the file
         self.check_digests, self.parse_http, self.keep = check_digests, parse_http, keep
         self.gzip = _gzipped(fd, size, name, first)
-        self.arc = _arc(fd, size, name, first, self.gzip)  # read with warcio's ARC-to-WARC headers
+        self.arc_version = _arc(fd, size, name, first, self.gzip)
+        self.arc = self.arc_version is not None  # read with warcio's ARC-to-WARC headers
         self.strict = strict  # scan_resync's strict reading
 
     def record_at(self, start: int) -> tuple[int, int, ArcWarcRecord] | str:
         """Return (start, end, record) for the complete record at `start`, or why there is none there."""
+        if self.arc_version not in (None, "", "1"):  # its header lines have fields warcio does not read
+            return f"{ARC_VERSION_UNREAD} {self.arc_version}: only version 1 is read"
         if not self.gzip:
             return self._record_in(start, self.size)
         end = member_end(self.fd, start, self.size)
@@ -317,7 +333,9 @@ class _RecordReader:
                 return start, limit, warc_record
             if trailer[:1] not in (b"\n", b""):  # the last record may end the file without its newline
                 return "the record is not followed by the newline that closes it (a wrong length?)"
-            return start, start + consumed + len(trailer[:1]), warc_record
+            end = start + consumed + len(trailer[:1])
+            rest = os.pread(self.fd, _ARC_HEAD, end) if self.size - end <= _ARC_HEAD else b"x"
+            return start, (self.size if not rest.strip() else end), warc_record  # blank lines ending the file
         if not self.gzip and trailer != b"\r\n\r\n":
             if ends_file and b"\r\n\r\n".startswith(trailer):
                 return f"{_CUT}the file ends before the blank lines that close the record"
@@ -335,8 +353,9 @@ def _gzipped(fd: int, size: int, name: str = "", first: int = 0) -> bool:
     would make a .warc.gz read as a plain file that holds no record. The WARC file starts at `first`.
     """
     head = os.pread(fd, 5, first)
-    if head.startswith(_GZIP_MAGIC) or head == b"WARC/":
+    if head.startswith(_GZIP_MAGIC) or head in (b"WARC/", _ARC_OPENING[:5]):
         return head.startswith(_GZIP_MAGIC)
+    name = name.lower()
     if name.endswith((".warc.gz", ".warc", *_ARC_SUFFIXES)):
         return name.endswith(".gz")
     for candidate in _occurrences(fd, first + 1, size, (_GZIP_MAGIC, *_WARC_LINES)):
@@ -347,17 +366,24 @@ def _gzipped(fd: int, size: int, name: str = "", first: int = 0) -> bool:
     return False
 
 
-def _arc(fd: int, size: int, name: str, first: int, gzip: bool) -> bool:
-    """Return whether a file is an ARC file: it opens with a filedesc:// record (or, rotted there, is named so)."""
-    head = os.pread(fd, len(_ARC_OPENING), first)
+def _arc(fd: int, size: int, name: str, first: int, gzip: bool) -> str | None:
+    """Return an ARC file's version ("1", "2"; "" when its filedesc:// record is rotted or missing), else None.
+
+    An ARC file opens with its filedesc:// record, whose second line starts with the version;
+    with that record rotted or missing, the file's name says whether it is one.
+    """
+    head = os.pread(fd, _ARC_HEAD, first)
     if gzip:
         try:
-            head = zlib.decompressobj(31).decompress(os.pread(fd, _READ, first), len(_ARC_OPENING))
+            head = zlib.decompressobj(31).decompress(os.pread(fd, _READ, first), _ARC_HEAD)
         except zlib.error:
             head = b""
-    if head.startswith((b"WARC/", _ARC_OPENING)):
-        return head.startswith(_ARC_OPENING)
-    return name.lower().endswith(_ARC_SUFFIXES)
+    if head.startswith(_ARC_OPENING):
+        lines = head.split(b"\n", 2)
+        return lines[1][:1].decode("ascii", "replace") if len(lines) > 2 else ""
+    if head.startswith(b"WARC/") or not name.lower().endswith(_ARC_SUFFIXES):
+        return None
+    return ""
 
 
 def member_end(fd: int, start: int, size: int) -> int | str:

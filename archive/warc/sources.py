@@ -6,6 +6,7 @@ import dataclasses
 import glob
 import os
 import re
+import struct
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -32,7 +33,14 @@ from archive.warc._disk import (
     walk,
 )
 from archive.warc.mhtml import MHTML_SUFFIXES, MHTML_TYPES, read_mhtml
-from archive.warc.reader import MANY_RECORDS_IN_A_MEMBER, WARC_READ_ERRORS, DamagedRegion, scan_resync, warc_records
+from archive.warc.reader import (
+    ARC_VERSION_UNREAD,
+    MANY_RECORDS_IN_A_MEMBER,
+    WARC_READ_ERRORS,
+    DamagedRegion,
+    scan_resync,
+    warc_records,
+)
 from scraper import Capture, WireRequest, media_kind
 from scraper.capture import dechunk, is_chunked
 from scraper.urls import is_robots_txt
@@ -234,7 +242,7 @@ def _from_wacz(path: Path) -> Iterator[SourceRef | CaptureFailure | SkippedRecor
     by its offset in the package, as ReplayWeb.page reads it. A WARC file the zip compressed or
     encrypted cannot be read so: it is named as a failure, and the package's other files are read.
     """
-    spans: list[tuple[int, int]] = []
+    spans: list[tuple[tuple[int, int], str]] = []
     problems: list[CaptureFailure] = []
     try:
         fd, status = open_regular(path)
@@ -255,18 +263,18 @@ def _from_wacz(path: Path) -> Iterator[SourceRef | CaptureFailure | SkippedRecor
                     short = start + member.compress_size - status.st_size
                     problems.append(_failure(path, f"{where}: the package ends {short} bytes before it does"))
                 else:
-                    spans.append((start, start + member.compress_size))
-    except zipfile.BadZipFile as exc:  # no central directory: not a zip, or a package cut short
+                    spans.append(((start, start + member.compress_size), where))
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, struct.error) as exc:  # not a zip, or cut short
         yield _failure(path, f"not a readable WACZ package (not a zip file, or cut short): {_reason(exc)}")
         return
-    except OSError as exc:
+    except (OSError, ValueError, NotImplementedError) as exc:  # a name not in the encoding it claims...
         yield _failure(path, f"not a readable WACZ package: {_reason(exc)}")
         return
     if not members:
         yield _failure(path, "a WACZ package with no WARC file in its archive/ folder")
     yield from problems
-    for span in sorted(spans):
-        yield from _from_warc(path, span)
+    for span, stored in sorted(spans):
+        yield from _from_warc(path, span, stored)
 
 
 def _member_start(handle: Any, member: zipfile.ZipInfo) -> int | str:
@@ -279,10 +287,16 @@ def _member_start(handle: Any, member: zipfile.ZipInfo) -> int | str:
     return int(member.header_offset) + 30 + name_length + extra_length
 
 
-def _from_warc(path: Path, span: tuple[int, int] | None = None) -> Iterator[SourceRef | CaptureFailure | SkippedRecord]:
-    """Yield the records of a WARC file: the whole of `path`, or its bytes `span` (start, end) in a package."""
+def _from_warc(
+    path: Path, span: tuple[int, int] | None = None, name: str | None = None
+) -> Iterator[SourceRef | CaptureFailure | SkippedRecord]:
+    """Yield the records of a WARC (or ARC) file: the whole of `path`, or its bytes `span` (start, end) in a package.
+
+    `name` is the stored file's name in a package (else `path`'s): it tells the format when bit
+    rot struck the file's first bytes.
+    """
     size = 0
-    end = span[0] if span else 0
+    start = end = span[0] if span else 0
     found: list[SourceRef | SkippedRecord] = []
     links: dict[int, tuple[str, ...]] = {}  # position in `found` -> the response's own id and its concurrent request's
     requests: dict[str, int] = {}  # request record offsets by their own id and by the record they answer
@@ -292,17 +306,9 @@ def _from_warc(path: Path, span: tuple[int, int] | None = None) -> Iterator[Sour
         fd, status = open_regular(path)
         size = span[1] if span else status.st_size
         with os.fdopen(fd, "rb") as handle:
-            for scanned in scan_resync(handle, span=span):
-                if isinstance(scanned, DamagedRegion) and scanned.reason == MANY_RECORDS_IN_A_MEMBER:
-                    where = f"{scanned.length} bytes at offset {scanned.offset}"
-                    damaged.append(
-                        _failure(path, f"{where} gzipped as one stream, not a member per record: {_RECOMPRESS}")
-                    )
-                    end = scanned.end
-                    continue
+            for scanned in scan_resync(handle, span=span, name=name or path.name):
                 if isinstance(scanned, DamagedRegion):
-                    where = f"corrupt or truncated WARC at offset {scanned.offset}"
-                    damaged.append(_failure(path, f"{where}: {scanned.length} bytes {scanned.kind}: {scanned.reason}"))
+                    damaged.append(_failure(path, _damage(scanned)))
                     end = scanned.end
                     continue
                 offset, record_end, record = scanned
@@ -318,7 +324,7 @@ def _from_warc(path: Path, span: tuple[int, int] | None = None) -> Iterator[Sour
                     links[len(found)] = ids
                 found.append(item)
     except OSError as exc:
-        failure = _failure(path, _reason(exc)) if end == (span[0] if span else 0) and not found else None
+        failure = _failure(path, _reason(exc)) if end == start and not found else None
         failure = failure or _failure(path, f"corrupt or truncated WARC at offset {end}: {_reason(exc)}")
     except (*WARC_READ_ERRORS, SourceError) as exc:
         failure = _failure(path, f"corrupt or truncated WARC at offset {end}: {_reason(exc)}")
@@ -333,8 +339,20 @@ def _from_warc(path: Path, span: tuple[int, int] | None = None) -> Iterator[Sour
     if failure is not None:
         yield failure
         return
+    if size == start:
+        yield _failure(path, "empty file (no records)" if span is None else f"{name}: empty file (no records)")
     if end < size:
         yield _failure(path, f"corrupt or truncated WARC: {size - end} unreadable bytes at offset {end}")
+
+
+def _damage(region: DamagedRegion) -> str:
+    """Return why a stretch of a WARC or ARC file gave no record, as its failure says it."""
+    if region.reason == MANY_RECORDS_IN_A_MEMBER:  # sound bytes, in a shape no offset reads
+        where = f"{region.length} bytes at offset {region.offset}"
+        return f"{where} gzipped as one stream, not a member per record: {_RECOMPRESS}"
+    if region.reason.startswith(ARC_VERSION_UNREAD):
+        return region.reason
+    return f"corrupt or truncated WARC at offset {region.offset}: {region.length} bytes {region.kind}: {region.reason}"
 
 
 def _classified(path: Path, offset: int, record: Any) -> SourceRef | SkippedRecord:

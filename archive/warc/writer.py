@@ -34,6 +34,7 @@ from zlib_ng import zlib_ng
 
 from archive.errors import ArchiveError
 from scraper import Capture, Record, WarcLocation, __version__, iso_utc
+from scraper.capture import PAGE_ARCHIVE_TYPES
 
 __all__ = ["DEFAULT_MAX_SIZE", "WarcFileWriter", "WarcWriteFailed", "open_marker", "warc_record_id"]
 
@@ -451,7 +452,7 @@ class WarcFileWriter:
                 headers["Source-Record-ID"] = capture.source_record_id
         if capture.http_status is None:
             charset = capture.charset or _codec_name(record.provenance.encoding)
-            textual = capture.media_type.startswith("text/")  # a saved MHTML file is multipart/related
+            textual = capture.media_type not in PAGE_ARCHIVE_TYPES  # MHTML: its parts say their own charsets
             content_type = capture.media_type + (f"; charset={charset}" if charset and textual else "")
             return self._record(record.source_url, "resource", capture.payload, content_type, headers)
         headers.update(self._wire_headers(capture, request))
