@@ -16,7 +16,7 @@ import re
 import subprocess
 import sys
 import zipfile
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -465,3 +465,25 @@ def test_a_warc_file_gzipped_whole_is_named_with_the_way_to_read_it(cli: Cli, tm
     subprocess.run([str(Path(sys.executable).parent / "warcio"), "recompress", str(whole), str(fixed)], check=True)
     again = cli("replay", str(fixed), check=True)
     assert "2 captures read, 2 records written" in again.out, again.out
+
+
+def test_a_reader_error_on_one_file_is_its_failure_and_the_next_file_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A format's case no reader foresaw must not end the batch, or end it saying nothing failed."""
+    from archive.warc import sources
+
+    def broken(path: Path) -> Iterator[Any]:
+        yield sources.CaptureFailure(str(path), "what it read before the error")
+        raise RuntimeError("a case no reader foresaw")
+
+    monkeypatch.setattr(sources, "_from_wacz", broken)
+    (tmp_path / "a.wacz").write_bytes(b"PK")
+    (tmp_path / "b.txt").write_text("A line of text.\n")
+    found = list(sources.find_sources([str(tmp_path)]))
+    assert [(type(f).__name__, Path(f.source if hasattr(f, "source") else f.path).name) for f in found] == [
+        ("CaptureFailure", "a.wacz"),
+        ("CaptureFailure", "a.wacz"),
+        ("SourceRef", "b.txt"),
+    ]
+    assert found[1].reason == "unreadable: RuntimeError: a case no reader foresaw"

@@ -189,7 +189,7 @@ def _from_path(path: Path) -> Iterator[SourceRef | CaptureFailure | SkippedRecor
     elif isinstance(found, str):
         yield _failure(path, found)
     else:
-        yield from _from_file(path)
+        yield from _guarded(path)
 
 
 def _from_folder(folder: Path) -> Iterator[SourceRef | CaptureFailure | SkippedRecord]:
@@ -205,7 +205,7 @@ def _from_folder(folder: Path) -> Iterator[SourceRef | CaptureFailure | SkippedR
             yield _failure(path, found)
             continue
         captures += 1
-        yield from _from_file(path)
+        yield from _guarded(path)
     if not captures and not refused:
         kinds = ".txt, .html, .htm, .mhtml, .warc, .warc.gz, .arc, .arc.gz, .wacz"
         yield _failure(folder, f"directory holds no captures ({kinds})")
@@ -223,6 +223,18 @@ def _shown(path: Path, offset: int | None = None) -> str:
     """Return how a message names a path: as the user gave it (undecodable bytes percent-encoded), `#offset`."""
     shown = escaped_name(str(path))
     return f"{shown}#{offset}" if offset is not None else shown
+
+
+def _guarded(path: Path) -> Iterator[SourceRef | CaptureFailure | SkippedRecord]:
+    """Yield what one file holds; a reader's error on it (a format's case no reader foresaw) is its failure.
+
+    What the file gave before the error is kept, and the batch goes on with the next file: one
+    odd file must not stop a replay, or end it saying nothing failed.
+    """
+    try:
+        yield from _from_file(path)
+    except Exception as exc:  # any reader error on one file is that file's failure
+        yield _failure(path, f"unreadable: {type(exc).__name__}: {_reason(exc)}")
 
 
 def _from_file(path: Path) -> Iterator[SourceRef | CaptureFailure | SkippedRecord]:
