@@ -27,6 +27,7 @@ from archive.errors import ArchiveError
 from scraper import WarcLocation
 
 __all__ = [
+    "ARC_SUFFIXES",
     "ARC_VERSION_UNREAD",
     "MANY_RECORDS_IN_A_MEMBER",
     "WARC_READ_ERRORS",
@@ -65,7 +66,7 @@ _WARC_LINES = (b"WARC/1.0\r\n", b"WARC/1.1\r\n")
 # line is its URL and four fields more, and a newline follows its content.
 _ARC_OPENING = b"filedesc://"
 _ARC_LINES = (b"\nhttp://", b"\nhttps://", b"\ndns:", b"\nftp://")
-_ARC_SUFFIXES = (".arc", ".arc.gz")
+ARC_SUFFIXES = (".arc", ".arc.gz")
 _ARC_HEAD = 1024  # enough of an ARC file's opening to hold its filedesc line and version
 ARC_VERSION_UNREAD = "ARC version"  # a version other than 1: named, not read
 _TOKEN = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"  # a field name (RFC 9110, 5.6.2)
@@ -326,22 +327,30 @@ class _RecordReader:
             return f"{_CUT if ends_file else ''}the record ends {short} bytes before its Content-Length"
         if self.gzip and trailer.strip():
             return MANY_RECORDS_IN_A_MEMBER
+        end = limit if self.gzip else self._closed(start + consumed, trailer, ends_file)
+        if isinstance(end, str):
+            return end
         if self.arc:
             warc_record.format = "arc"  # warcio calls a converted record "warc"; its id is made up on reading
-            warc_record.block = b"".join(kept)
-            if self.gzip:
-                return start, limit, warc_record
+        warc_record.block = b"".join(kept)
+        return start, end, warc_record
+
+    def _closed(self, after: int, trailer: bytes, ends_file: bool) -> int | str:
+        """Return where a plain record ends past what closes it (WARC: two CRLFs; ARC: a newline), or why not.
+
+        `after` is where its block ends, `trailer` the bytes that follow.
+        """
+        if self.arc:
             if trailer[:1] not in (b"\n", b""):  # the last record may end the file without its newline
                 return "the record is not followed by the newline that closes it (a wrong length?)"
-            end = start + consumed + len(trailer[:1])
+            end = after + len(trailer[:1])
             rest = os.pread(self.fd, _ARC_HEAD, end) if self.size - end <= _ARC_HEAD else b"x"
-            return start, (self.size if not rest.strip() else end), warc_record  # blank lines ending the file
-        if not self.gzip and trailer != b"\r\n\r\n":
+            return end if rest.strip() else self.size  # blank lines ending the file are no damage
+        if trailer != b"\r\n\r\n":
             if ends_file and b"\r\n\r\n".startswith(trailer):
                 return f"{_CUT}the file ends before the blank lines that close the record"
             return "the record is not followed by the blank lines that close it (a wrong Content-Length?)"
-        warc_record.block = b"".join(kept)
-        return start, (limit if self.gzip else start + consumed + 4), warc_record
+        return after + 4
 
 
 def _gzipped(fd: int, size: int, name: str = "", first: int = 0) -> bool:
@@ -356,7 +365,7 @@ def _gzipped(fd: int, size: int, name: str = "", first: int = 0) -> bool:
     if head.startswith(_GZIP_MAGIC) or head in (b"WARC/", _ARC_OPENING[:5]):
         return head.startswith(_GZIP_MAGIC)
     name = name.lower()
-    if name.endswith((".warc.gz", ".warc", *_ARC_SUFFIXES)):
+    if name.endswith((".warc.gz", ".warc", *ARC_SUFFIXES)):
         return name.endswith(".gz")
     for candidate in _occurrences(fd, first + 1, size, (_GZIP_MAGIC, *_WARC_LINES)):
         if os.pread(fd, 3, candidate) != _GZIP_MAGIC:
@@ -381,7 +390,7 @@ def _arc(fd: int, size: int, name: str, first: int, gzip: bool) -> str | None:
     if head.startswith(_ARC_OPENING):
         lines = head.split(b"\n", 2)
         return lines[1][:1].decode("ascii", "replace") if len(lines) > 2 else ""
-    if head.startswith(b"WARC/") or not name.lower().endswith(_ARC_SUFFIXES):
+    if head.startswith(b"WARC/") or not name.lower().endswith(ARC_SUFFIXES):
         return None
     return ""
 

@@ -34,6 +34,7 @@ from archive.warc._disk import (
 )
 from archive.warc.mhtml import MHTML_SUFFIXES, MHTML_TYPES, read_mhtml
 from archive.warc.reader import (
+    ARC_SUFFIXES,
     ARC_VERSION_UNREAD,
     MANY_RECORDS_IN_A_MEMBER,
     WARC_READ_ERRORS,
@@ -64,7 +65,6 @@ PAGE_TYPES = frozenset({"text/html", "application/xhtml+xml", "text/plain"})
 TEXT_SUFFIXES = (".txt", ".text")
 HTML_SUFFIXES = (".html", ".htm", ".xhtml", ".html.gz", ".htm.gz", ".xhtml.gz")
 WARC_SUFFIXES = (".warc", ".warc.gz")
-ARC_SUFFIXES = (".arc", ".arc.gz")  # WARC's predecessor: read as WARC records, by warcio's conversion
 WACZ_SUFFIX = ".wacz"  # a zip package of WARC files (archive/), their index and pages: read in place
 REPLAYED_WARC_TYPES = ("response", "resource")
 FILE_URN = "urn:file:"  # what a saved file is addressed as: it names where it was read, not a fetch
@@ -382,7 +382,6 @@ def _classified(path: Path, offset: int, record: Any) -> SourceRef | SkippedReco
             headers.get_header("WARC-Refers-To-Date") or "",
         )
         return SourceRef(path, "warc", offset, revisit=refers)
-    kind = "arc" if record.format == "arc" else "warc"  # an ARC record's id is made up each time it is read
     if record.rec_type not in REPLAYED_WARC_TYPES:
         return SkippedRecord(where, record.rec_type)
     scheme = _not_a_page(target)
@@ -397,7 +396,7 @@ def _classified(path: Path, offset: int, record: Any) -> SourceRef | SkippedReco
     saved_page = record.rec_type == "resource" and media in MHTML_TYPES  # a page saved with its images
     if media and media not in PAGE_TYPES and not saved_page:
         return SkippedRecord(where, f"{media} {record.rec_type}")  # a sitemap, an image, a stylesheet
-    return SourceRef(path, kind, offset)
+    return SourceRef(path, "arc" if record.format == "arc" else "warc", offset)  # an ARC record has no id of its own
 
 
 def _not_a_page(target: str) -> str | None:
@@ -449,17 +448,15 @@ def _load_file(ref: SourceRef, max_bytes: int) -> Capture:
     mtime = datetime.fromtimestamp(status.st_mtime, UTC)
     name = ref.name or ref.path.name
     url = Path(name).as_uri() if Path(name).is_absolute() else file_urn(name)
+    common: dict[str, Any] = {
+        "source_kind": "file",
+        "source_location": escaped_name(name),
+        "url": url,
+        "captured_at": mtime,
+    }
     if ref.kind == "mhtml":
-        common = {"source_kind": "file", "source_location": escaped_name(name), "url": url, "captured_at": mtime}
         return _saved_page(data, "multipart/related", common)
-    return Capture(
-        payload=data,
-        source_kind="file",
-        source_location=escaped_name(name),
-        media_type="text/html" if ref.kind == "html" else "text/plain",
-        url=url,
-        captured_at=mtime,
-    )
+    return Capture(payload=data, media_type="text/html" if ref.kind == "html" else "text/plain", **common)
 
 
 def _saved_page(data: bytes, media: str, common: dict[str, Any]) -> Capture:
