@@ -170,6 +170,12 @@ def test_query_filters_show_and_exports(seeds_archive: tuple[Cli, Result]) -> No
     assert len({line.index(line.split()[-3]) for line in warc}) == 1, shown
     assert json.loads(cli("show", record_id, "--format", "json", check=True).out)["id"] == record_id
     assert cli("show", "0000000000").code == 1
+    # history lists a version's capture time to the second, as crawls does; its JSON keeps the file's microseconds
+    source = json.loads(cli("show", record_id, "--format", "json", check=True).out)["source_url"]
+    [version] = json.loads(cli("history", source, "--format", "json", check=True).out)
+    whole, fraction = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?Z", version["captured_at"]).groups()
+    listed_version = cli("history", source, check=True).out.split()
+    assert listed_version == ["v1", f"{whole}Z", record_id, str(version["words"]), "words"], fraction
 
     rows = list(csv.DictReader(io.StringIO(cli("export", "--format", "csv", check=True).out)))
     assert len(rows) == 12 and {"id", "text", "provenance"} <= set(rows[0])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
+import re
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -214,8 +215,16 @@ def _history(args: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=2))
     else:
         for row in rows:
-            print(f"v{row['version']}  {row['captured_at']}  {row['id']}  {row['words']} words")
+            print(f"v{row['version']}  {_to_the_second(str(row['captured_at']))}  {row['id']}  {row['words']} words")
     return 0
+
+
+def _to_the_second(timestamp: str) -> str:
+    """Return an ISO timestamp without its fraction of a second, as the other lists print times.
+
+    A replayed file's capture time is its modification time, to the microsecond; `--format json` keeps it whole.
+    """
+    return re.sub(r"\.\d+(?=Z$|[+-]\d\d:\d\d$)", "", timestamp)
 
 
 def _diff(versions: list[Record], a: int, b: int) -> str:
