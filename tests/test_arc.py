@@ -120,6 +120,27 @@ def test_replaying_an_arc_file_archives_its_pages_as_warc_records(cli: Cli, tmp_
     assert check.returncode == 0, check.stdout + check.stderr
 
 
+@pytest.mark.parametrize("suffix", [".arc", ".arc.gz"])
+def test_arc_records_without_http_headers_are_counted_as_such(tmp_path: Path, suffix: str) -> None:
+    """An ftp:// file and an empty fetch carry no status line: named as what they are, not as application/http."""
+    ftp_file = b"<html><body><p>" + FERRIES.encode() + b".</p></body></html>"
+    path = tmp_path / f"mixed{suffix}"
+    _write(
+        path,
+        [
+            *RECORDS,
+            _record("ftp://harbour.example/pub/notes.html", "192.0.2.8", "20010203041500", "text/html", ftp_file),
+            _record("http://harbour.example/gone", "192.0.2.7", "20010203041600", "text/html", b""),
+        ],
+        gzipped=suffix.endswith(".gz"),
+    )
+    found = list(find_sources([str(path)]))
+    assert not [f for f in found if isinstance(f, CaptureFailure)]
+    skipped = sorted(f.record_type for f in found if isinstance(f, SkippedRecord))
+    assert skipped == ["ARC record without HTTP headers"] * 2 + ["dns: response", "warcinfo"]
+    assert len([f for f in found if isinstance(f, SourceRef)]) == 2  # the two pages with HTTP headers are read
+
+
 def _gzip_encoded_page(title: str, sentence: str) -> bytes:
     """A response whose body came gzip-encoded, as many in real ARC files: a whole gzip member inside the file."""
     html = f"<html><head><title>{title}</title></head><body><article>" + f"<p>{sentence}.</p>" * 5 + "</article>"

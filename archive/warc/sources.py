@@ -387,6 +387,8 @@ def _classified(path: Path, offset: int, record: Any) -> SourceRef | SkippedReco
     scheme = _not_a_page(target)
     if scheme is not None:
         return SkippedRecord(where, f"{scheme} {record.rec_type}")  # what a tool noted of its crawl
+    if record.format == "arc" and record.http_headers is None:  # an ftp:// file, or a fetch that got nothing
+        return SkippedRecord(where, "ARC record without HTTP headers")  # warcio drops the media type it gave
     if headers.get_header("WARC-Truncated"):
         return SkippedRecord(where, f"truncated {record.rec_type}")  # cut short: not the page it would have been
     if is_robots_txt(target) and target.startswith(("http://", "https://")):
