@@ -229,7 +229,7 @@ def extract_html(markup: str, *, url: str | None, max_date: str, include_comment
         title=doc.title or None,
         authors=_split_authors(doc.author),
         published=_confirmed_date(markup, doc.date, max_date),
-        site_name=doc.sitename or None,
+        site_name=_named_site(doc.sitename, doc.url),
         language=doc.language or None,
         tags=tuple(t for t in (doc.tags or ()) if t),
         description=doc.description or None,
@@ -237,6 +237,16 @@ def extract_html(markup: str, *, url: str | None, max_date: str, include_comment
         input_words=input_words,
         text_from=fallback,
     )
+
+
+# How trafilatura names a site from its URL when the page names none (its metadata's META_URL).
+_HOST_AS_NAME = re.compile(r"https?://(?:www\.|w[0-9]+\.)?([^/]+)")
+
+
+def _named_site(name: str | None, url: str | None) -> str | None:
+    """Return the site's name as the page gives it; None when trafilatura only made it from the URL's host."""
+    made_up = _HOST_AS_NAME.match(url or "")
+    return None if not name or (made_up is not None and name == made_up[1]) else name
 
 
 def mark_banners(tree: lxml_html.HtmlElement) -> bool:

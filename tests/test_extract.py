@@ -138,6 +138,21 @@ def test_a_fetched_page_stays_on_the_site_it_came_from_whatever_it_claims() -> N
     )
 
 
+def test_site_name_is_the_one_a_page_gives_never_its_host_made_into_a_name() -> None:
+    """trafilatura names a site with no name of its own after its URL's host; the record leaves it null then."""
+    from scraper._html import extract_html
+
+    body = "<body><article><p>" + "The ferry timetable changes on Monday for the winter months ahead. " * 4
+    for head, url, expected in [
+        ("", "https://www.harbour.example:8443/news/ferry", None),
+        ("", "http://127.0.0.1:41411/news/ferry", None),
+        ('<meta property="og:site_name" content="Harbour Weekly">', "https://harbour.example/ferry", "Harbour Weekly"),
+        ('<meta name="application-name" content="harbour.example">', "https://news.example.org/a", "harbour.example"),
+    ]:
+        markup = f"<html><head><title>Ferry</title>{head}</head>{body}</p></article></body></html>"
+        assert extract_html(markup, url=url, max_date="2026-12-31").site_name == expected, (head, url)
+
+
 def test_dateparser_reads_dates_in_the_bounded_languages_only() -> None:
     """htmldate's dateparser compiles only DATE_LANGUAGES' patterns, and reads their dates as before."""
     from htmldate.extractors import external_date_parser, get_external_parser
