@@ -30,7 +30,7 @@ def test_migrate_is_idempotent_and_creates_named_tables(catalog: Catalog) -> Non
     names = set(inspect(catalog.engine).get_table_names())
     assert {"crawls", "documents", "captures", "warc_records", "site_pages", "site_lines", "alembic_version"} <= names
     with catalog.engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0011"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0012"
     indexes = {i["name"] for i in inspect(catalog.engine).get_indexes("captures")}
     assert {"ix_captures_site", "ix_captures_canonical_url", "ix_captures_published"} <= indexes
 

@@ -246,6 +246,39 @@ def test_the_same_capture_again_is_unchanged_and_a_live_one_is_archived_as_an_id
     assert _count(first.db) == 2  # the live page and the saved file: one capture each, nothing twice
 
 
+def test_a_replayed_revisit_is_written_once_however_often_its_file_is_replayed(
+    make_crawler: MakeCrawler, tmp_path: Path
+) -> None:
+    """A revisit record read again (same URL, same date, same original) is one this archive holds; a live one is new."""
+    first = Run(make_crawler, tmp_path)
+    first.feed(_item(_live()))
+    first.close()
+
+    def replayed_revisit(when: datetime) -> RevisitItem:
+        read = replace(_live(), source_kind="warc", source_location="other.warc.gz#1234", captured_at=when)
+        return RevisitItem(read, profile="identical-payload-digest", refers_to=(URL, "2026-03-01T09:30:00Z"))
+
+    replayed, later = (
+        replayed_revisit(datetime(2026, 3, 9, 12, tzinfo=UTC)),
+        replayed_revisit(datetime(2026, 3, 10, tzinfo=UTC)),
+    )
+    second = Run(make_crawler, tmp_path)
+    second.feed(replayed, replayed, later)  # the same record twice in one run (two copies of its file given)
+    stats = second.close()
+    assert stats["archive/revisits"] == 2, stats
+    assert stats["replay/warc_skipped/revisit already in this archive"] == 1
+    third = Run(make_crawler, tmp_path)
+    third.feed(replayed, later)  # the file replayed again
+    stats = third.close()
+    assert "archive/revisits" not in stats and stats["replay/warc_skipped/revisit already in this archive"] == 2
+    dates = sorted(h["WARC-Date"] for kind, h, _, _ in _warc(first.data) if kind == "revisit")
+    assert dates == ["2026-03-09T12:00:00Z", "2026-03-10T00:00:00Z"]
+    fourth = Run(make_crawler, tmp_path)  # a live 304 at the same moment is a visit of its own: written
+    fourth.feed(RevisitItem(replace(_live(status=304, payload=b""), captured_at=datetime(2026, 3, 9, 12, tzinfo=UTC))))
+    assert fourth.close()["archive/revisits"] == 1
+    assert len([kind for kind, _, _, _ in _warc(first.data) if kind == "revisit"]) == 3
+
+
 def test_a_304_is_archived_as_a_revisit_of_the_urls_latest_capture(make_crawler: MakeCrawler, tmp_path: Path) -> None:
     first = Run(make_crawler, tmp_path)
     first.feed(_item(_live()))

@@ -110,6 +110,20 @@ def test_project_seeds_replay_every_kind(seeds_archive: tuple[Cli, Result]) -> N
     assert raw[:2] == b"\x1f\x8b"
 
 
+def test_replaying_the_same_captures_again_writes_nothing(
+    project_seeds_archive: tuple[Cli, Result], tmp_path: Path
+) -> None:
+    """Pages unchanged, and the WARC file's revisit one this archive already wrote: no new WARC file at all."""
+    cli = copy_archive(project_seeds_archive[0], tmp_path)
+    files = warc_files(cli.data)
+    again = cli("replay", str(PROJECT_SEEDS), check=True).out
+    assert "12 captures read, 0 records written, 12 unchanged, 0 failed" in again, again
+    assert "skipped WARC records: 1 metadata, 1 revisit already in this archive, 1 warcinfo" in again, again
+    assert warc_files(cli.data) == files
+    [latest, first] = json.loads(cli("crawls", "--format", "json", check=True).out)[:2]
+    assert (first["counts"]["revisits"], latest["counts"]["revisits"]) == (1, 0)
+
+
 @pytest.mark.slow
 def test_replaying_our_own_warc_reproduces_the_records(
     project_seeds_archive: tuple[Cli, Result], tmp_path: Path

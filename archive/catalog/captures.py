@@ -10,12 +10,13 @@ from sqlalchemy.orm import Session
 
 from archive.catalog._sql import table_of
 from archive.catalog.filters import bounded
-from archive.catalog.models import CaptureRow, Crawl, Document, WarcRecordRow
+from archive.catalog.models import CaptureRow, Crawl, Document, RevisitRow, WarcRecordRow
 from archive.errors import ArchiveError
 from scraper import Record, normalize_url
 
 __all__ = [
     "AmbiguousId",
+    "add_revisits",
     "capture_at",
     "capture_of",
     "captured_in_crawl",
@@ -29,6 +30,7 @@ __all__ = [
     "known",
     "latest",
     "raw_files",
+    "revisited",
     "validators",
     "versions_of",
 ]
@@ -182,11 +184,29 @@ def forget(engine: Engine, ids: Iterable[str]) -> int:
     with Session(engine) as session, session.begin():
         documents = set(session.scalars(select(CaptureRow.document_id).where(CaptureRow.id.in_(wanted))))
         session.execute(table_of(WarcRecordRow).delete().where(WarcRecordRow.capture_id.in_(wanted)))
+        session.execute(table_of(RevisitRow).delete().where(RevisitRow.capture_id.in_(wanted)))
         gone = cast(
             CursorResult[Any], session.execute(table_of(CaptureRow).delete().where(CaptureRow.id.in_(wanted)))
         ).rowcount
         drop_unheld_documents(session, documents)
     return int(gone or 0)
+
+
+def add_revisits(engine: Engine, rows: Iterable[dict[str, Any]]) -> None:
+    """Name revisits written, their WARC records durable (RevisitRow's columns)."""
+    values = list(rows)
+    if values:
+        with Session(engine) as session, session.begin():
+            session.execute(table_of(RevisitRow).insert(), values)
+
+
+def revisited(engine: Engine, capture_id: str, url: str, captured_at: str) -> bool:
+    """Return whether the archive holds a revisit of capture `capture_id` at `url` taken at `captured_at`."""
+    query = select(RevisitRow.id).where(
+        RevisitRow.capture_id == capture_id, RevisitRow.captured_at == captured_at, RevisitRow.url == url
+    )
+    with Session(engine) as session:
+        return session.scalar(query.limit(1)) is not None
 
 
 def drop_unheld_documents(session: Session, documents: Collection[int]) -> None:

@@ -125,6 +125,16 @@ class Catalog:
         return captures.known(self.engine, ids)
 
     @reconnecting
+    def add_revisits(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Name revisits written, their WARC records durable (see captures.add_revisits)."""
+        captures.add_revisits(self.engine, rows)
+
+    @reconnecting
+    def revisited(self, capture_id: str, url: str, captured_at: str) -> bool:
+        """Return whether the archive holds a revisit of `capture_id` at `url` taken at `captured_at`."""
+        return captures.revisited(self.engine, capture_id, url, captured_at)
+
+    @reconnecting
     def get(self, record_id: str) -> Record | None:
         """Return the record with this id (or unique id prefix of 6+ characters), or None."""
         return captures.get(self.engine, record_id)

@@ -268,6 +268,25 @@ class WarcRecordRow(Base):
         ]
 
 
+class RevisitRow(Base):
+    """A revisit this archive wrote: the capture it repeats, the URL and time of the visit, its WARC record's id.
+
+    No WARC location: the record is found by its id or the CDXJ index. A replayed revisit whose
+    row is here is one this archive already holds, so replaying its file again writes it no more.
+    """
+
+    __tablename__ = "revisits"
+    __table_args__ = (Index("ix_revisits_capture_id", "capture_id", "captured_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    capture_id: Mapped[str] = mapped_column(ForeignKey("captures.id", ondelete="CASCADE"))
+    crawl_id: Mapped[str | None] = mapped_column(ForeignKey("crawls.id"))
+    url: Mapped[str] = mapped_column(Text)
+    captured_at: Mapped[str] = mapped_column(String(40))
+    profile: Mapped[str] = mapped_column(String(32))
+    record_id: Mapped[str] = mapped_column(String(100))
+
+
 def site_key(site: str | None) -> str | None:
     """Return the index key of a site: its labels reversed, each followed by a dot."""
     return "".join(f"{label}." for label in reversed(site.lower().split("."))) if site else None

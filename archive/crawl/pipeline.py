@@ -8,6 +8,7 @@ import logging
 import os
 from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -144,6 +145,7 @@ class ArchivePipeline:
         self.done_writers: list[WarcFileWriter] = []  # closed and settled (kept for the run's summary)
         self.runs: set[str] = set()  # every run this process archived into
         self.pending: list[Record] = []
+        self.pending_revisits: list[dict[str, Any]] = []  # revisits written, named in the catalog at the next commit
         self.extractions: list[tuple[str, Record]] = []  # (run, re-extracted record), committed with the rest
         self.run_counts: defaultdict[str, Counter[str]] = defaultdict(Counter)  # per run, since the last commit
         self.failures: list[list[str]] = []
@@ -461,12 +463,27 @@ class ArchivePipeline:
         if original is None:
             self._fail(capture.source_location, "304 Not Modified, but the archive holds no earlier capture", run)
             return
+        moment = capture.captured_at or datetime.now(UTC)
+        capture = replace(capture, captured_at=moment)  # the revisit's WARC-Date and its row's time are one
+        when = iso_utc(moment)
+        visit = {"capture_id": original.id, "url": capture.url or original.source_url, "captured_at": when}
+        if refers_to is not None and self._holds_revisit(visit):  # the same record replayed again
+            self.stats.inc_value("replay/warc_skipped/revisit already in this archive")
+            return
         written = self._write(
             capture.source_location, run, self._writer(run).write_revisit, capture, profile=profile, original=original
         )
         if written is None:
             return
+        named = {"crawl_id": run or None, "profile": profile, "record_id": written.record_id}
+        self.pending_revisits.append(visit | named)
         self._count(run, "revisits")
+
+    def _holds_revisit(self, visit: dict[str, Any]) -> bool:
+        """Return whether this archive wrote the revisit `visit` (capture_id, url, captured_at) already."""
+        if any(all(p[k] == v for k, v in visit.items()) for p in self.pending_revisits):
+            return True
+        return self.catalog.revisited(visit["capture_id"], visit["url"], visit["captured_at"])
 
     def _revisit_deferred(self) -> None:
         """Archive the replayed revisits whose original came later in the run; count those whose never came."""
@@ -519,7 +536,7 @@ class ArchivePipeline:
 
     def _commit(self, *, always: bool = False) -> None:
         """Make the WARC bytes durable, then commit the pending rows; then say so (ARCHIVE_COMMITTED)."""
-        if not (self.pending or self.extractions or self.problems or always):
+        if not (self.pending or self.pending_revisits or self.extractions or self.problems or always):
             return
         writers = [*self.retired, *self.writers.values()]
         for writer in writers:
@@ -534,6 +551,7 @@ class ArchivePipeline:
             no_text = [r for r in records if r.provenance.no_text is not None]
             if no_text:  # archived raw, catalogued with no main text (counted as such)
                 self.stats.inc_value("catalog/inserted", self.catalog.add_records(no_text))
+        self.catalog.add_revisits(self.pending_revisits)
         for run, records in _by_run(self.extractions).items():
             self._count(run, "reextracted", self.catalog.replace_extractions(records))
         problems, self.problems = self.problems, defaultdict(list)
@@ -546,6 +564,7 @@ class ArchivePipeline:
             self.done_writers.append(writer)
         self.retired.clear()
         self.pending.clear()
+        self.pending_revisits.clear()
         self.extractions.clear()
         counts, self.run_counts = self.run_counts, defaultdict(Counter)
         self.crawler.signals.send_catch_log(signal=ARCHIVE_COMMITTED, counts={r: dict(c) for r, c in counts.items()})

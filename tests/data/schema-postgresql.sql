@@ -134,6 +134,19 @@ END, text), 'B'::"char"))) STORED,
 ALTER TABLE documents ADD CONSTRAINT documents_pkey PRIMARY KEY (id);
 ALTER TABLE documents ADD CONSTRAINT documents_text_sha256_key UNIQUE (text_sha256);
 
+CREATE TABLE revisits (
+    id integer NOT NULL DEFAULT nextval('revisits_id_seq'::regclass),
+    capture_id character varying(32) NOT NULL,
+    crawl_id character varying(36),
+    url text NOT NULL,
+    captured_at character varying(40) NOT NULL,
+    profile character varying(32) NOT NULL,
+    record_id character varying(100) NOT NULL
+);
+ALTER TABLE revisits ADD CONSTRAINT revisits_capture_id_fkey FOREIGN KEY (capture_id) REFERENCES captures(id) ON DELETE CASCADE;
+ALTER TABLE revisits ADD CONSTRAINT revisits_crawl_id_fkey FOREIGN KEY (crawl_id) REFERENCES crawls(id);
+ALTER TABLE revisits ADD CONSTRAINT revisits_pkey PRIMARY KEY (id);
+
 CREATE TABLE site_lines (
     site character varying(255) NOT NULL,
     line_key character varying(16) NOT NULL,
@@ -187,6 +200,8 @@ CREATE UNIQUE INDEX documents_pkey ON documents USING btree (id);
 CREATE UNIQUE INDEX documents_text_sha256_key ON documents USING btree (text_sha256);
 CREATE INDEX ix_documents_facets ON documents USING gin (string_to_array(facets, ' '::text));
 CREATE INDEX ix_documents_search ON documents USING gin (search);
+CREATE INDEX ix_revisits_capture_id ON revisits USING btree (capture_id, captured_at);
+CREATE UNIQUE INDEX revisits_pkey ON revisits USING btree (id);
 CREATE UNIQUE INDEX site_lines_pkey ON site_lines USING btree (site, line_key);
 CREATE UNIQUE INDEX site_pages_pkey ON site_pages USING btree (site, url_key);
 CREATE UNIQUE INDEX term_documents_pkey ON term_documents USING btree (term);
@@ -196,4 +211,5 @@ CREATE UNIQUE INDEX warc_records_pkey ON warc_records USING btree (id);
 
 CREATE SEQUENCE crawl_problems_id_seq AS integer START 1 INCREMENT 1 MINVALUE 1 MAXVALUE 2147483647 OWNED BY crawl_problems.id;
 CREATE SEQUENCE documents_id_seq AS integer START 1 INCREMENT 1 MINVALUE 1 MAXVALUE 2147483647 OWNED BY documents.id;
+CREATE SEQUENCE revisits_id_seq AS integer START 1 INCREMENT 1 MINVALUE 1 MAXVALUE 2147483647 OWNED BY revisits.id;
 CREATE SEQUENCE warc_records_id_seq AS integer START 1 INCREMENT 1 MINVALUE 1 MAXVALUE 2147483647 OWNED BY warc_records.id;

@@ -99,6 +99,19 @@ CREATE TABLE 'documents_fts_data'(id INTEGER PRIMARY KEY, block BLOB);
 CREATE TABLE 'documents_fts_docsize'(id INTEGER PRIMARY KEY, sz BLOB);
 -- table documents_fts_idx on documents_fts_idx
 CREATE TABLE 'documents_fts_idx'(segid, term, pgno, PRIMARY KEY(segid, term)) WITHOUT ROWID;
+-- table revisits on revisits
+CREATE TABLE revisits (
+	id INTEGER NOT NULL,
+	capture_id VARCHAR(32) NOT NULL,
+	crawl_id VARCHAR(36),
+	url TEXT NOT NULL,
+	captured_at VARCHAR(40) NOT NULL,
+	profile VARCHAR(32) NOT NULL,
+	record_id VARCHAR(100) NOT NULL,
+	PRIMARY KEY (id),
+	FOREIGN KEY(capture_id) REFERENCES captures (id) ON DELETE CASCADE,
+	FOREIGN KEY(crawl_id) REFERENCES crawls (id)
+);
 -- table site_lines on site_lines
 CREATE TABLE site_lines (
 	site VARCHAR(255) NOT NULL,
@@ -149,6 +162,8 @@ CREATE INDEX ix_captures_source_url ON captures (source_url);
 CREATE INDEX ix_crawl_problems_crawl_id ON crawl_problems (crawl_id);
 -- index ix_document_bands_document_id on document_bands
 CREATE INDEX ix_document_bands_document_id ON document_bands (document_id);
+-- index ix_revisits_capture_id on revisits
+CREATE INDEX ix_revisits_capture_id ON revisits (capture_id, captured_at);
 -- index ix_warc_records_file on warc_records
 CREATE INDEX ix_warc_records_file ON warc_records (file);
 -- index sqlite_autoindex_alembic_version_1 on alembic_version
