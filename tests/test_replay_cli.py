@@ -122,6 +122,12 @@ def test_replaying_the_same_captures_again_writes_nothing(
     assert warc_files(cli.data) == files
     [latest, first] = json.loads(cli("crawls", "--format", "json", check=True).out)[:2]
     assert (first["counts"]["revisits"], latest["counts"]["revisits"]) == (1, 0)
+    # history lists the visit the revisit records (seeds/warc: fetched 2025-05-21, the same bytes 2025-05-28)
+    library = "https://eastside-dispatch.example/community/library-hours"
+    listed = cli("history", library, check=True).out.splitlines()
+    assert listed[1:] == ["    seen again 2025-05-28T10:16:00Z  (the same bytes)"], listed
+    [version] = json.loads(cli("history", library, "--format", "json", check=True).out)
+    assert version["revisits"] == [{"captured_at": "2025-05-28T10:16:00Z", "profile": "identical-payload-digest"}]
 
 
 @pytest.mark.slow

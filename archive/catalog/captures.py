@@ -31,6 +31,7 @@ __all__ = [
     "latest",
     "raw_files",
     "revisited",
+    "revisits_of",
     "validators",
     "versions_of",
 ]
@@ -207,6 +208,18 @@ def revisited(engine: Engine, capture_id: str, url: str, captured_at: str) -> bo
     )
     with Session(engine) as session:
         return session.scalar(query.limit(1)) is not None
+
+
+def revisits_of(engine: Engine, capture_ids: Collection[str]) -> dict[str, list[tuple[str, str]]]:
+    """Return (time, profile) of each revisit of these captures, oldest first, by capture id."""
+    found: dict[str, list[tuple[str, str]]] = {}
+    query = select(RevisitRow.capture_id, RevisitRow.captured_at, RevisitRow.profile).where(
+        RevisitRow.capture_id.in_(sorted(capture_ids))
+    )
+    with Session(engine) as session:
+        for capture_id, captured_at, profile in session.execute(query.order_by(RevisitRow.captured_at)):
+            found.setdefault(capture_id, []).append((captured_at, profile))
+    return found
 
 
 def drop_unheld_documents(session: Session, documents: Collection[int]) -> None:

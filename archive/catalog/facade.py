@@ -135,6 +135,11 @@ class Catalog:
         return captures.revisited(self.engine, capture_id, url, captured_at)
 
     @reconnecting
+    def revisits_of(self, capture_ids: Collection[str]) -> dict[str, list[tuple[str, str]]]:
+        """Return (time, profile) of each revisit of these captures, oldest first, by capture id."""
+        return captures.revisits_of(self.engine, capture_ids)
+
+    @reconnecting
     def get(self, record_id: str) -> Record | None:
         """Return the record with this id (or unique id prefix of 6+ characters), or None."""
         return captures.get(self.engine, record_id)

@@ -191,6 +191,7 @@ def _history(args: argparse.Namespace) -> int:
 
     with open_catalog(args) as catalog:
         captures = catalog.history(args.url)
+        revisits = catalog.revisits_of([record.id for record, _ in captures])
     if not captures:
         print(f"no captures of {shown(args.url)}", file=sys.stderr)
         return 1
@@ -206,6 +207,7 @@ def _history(args: argparse.Namespace) -> int:
             "words": record.word_count,
             "text_sha256": record.text_sha256,
             "replaces": previous,
+            "revisits": [{"captured_at": at, "profile": profile} for at, profile in revisits.get(record.id, [])],
         }
         for (number, record), (_, previous) in zip(numbered, captures, strict=True)
     ]
@@ -214,9 +216,15 @@ def _history(args: argparse.Namespace) -> int:
     elif args.format == "json":
         print(json.dumps(rows, indent=2))
     else:
-        for row in rows:
+        for row, (_, record) in zip(rows, numbered, strict=True):
             print(f"v{row['version']}  {_to_the_second(str(row['captured_at']))}  {row['id']}  {row['words']} words")
+            for at, profile in revisits.get(record.id, []):
+                print(f"    seen again {_to_the_second(at)}  ({_REVISIT_KINDS.get(profile, profile)})")
     return 0
+
+
+# What each revisit profile says of the visit, as history prints it.
+_REVISIT_KINDS = {"identical-payload-digest": "the same bytes", "server-not-modified": "304 Not Modified"}
 
 
 def _to_the_second(timestamp: str) -> str:
