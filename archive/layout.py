@@ -13,8 +13,8 @@ DEFAULT_DATA = "data"
 
 
 def data_root(given: str | Path | None = None) -> Path:
-    """Return the data folder: `given`, else $SCRAPER_DATA, else ./data."""
-    return Path(given if given is not None else os.environ.get("SCRAPER_DATA", DEFAULT_DATA))
+    """Return the data folder: `given`, else $SCRAPER_DATA (unless empty), else ./data."""
+    return Path(given if given is not None else os.environ.get("SCRAPER_DATA") or DEFAULT_DATA)
 
 
 @dataclass(frozen=True, slots=True)

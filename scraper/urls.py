@@ -51,8 +51,17 @@ def lower_case_host(url: str) -> str:
 
 
 def redacted(url: str) -> str:
-    """Return a URL (a database's, a Redis server's) with its password, if any, shown as `***`."""
-    parts = urlsplit(url)
+    """Return a URL (a database's, a Redis server's) with its password, if any, shown as `***`.
+
+    A URL urllib cannot split (a bracket left open: `postgresql://u:pw@[::1/db`) has its whole
+    user part hidden, since where its password ends is not known.
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        scheme, sep, rest = url.partition("://")
+        _user, at, host = rest.rpartition("@")
+        return f"{scheme}{sep}***@{host}" if at else url
     if not parts.password:
         return url
     return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")))

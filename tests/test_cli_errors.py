@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +22,8 @@ from archive.cli._common import bounded, shown, shown_text
 from scraper.urls import redacted
 from tests.conftest import PG_URL, Cli, Result, _postgres_reachable, copy_archive, need
 
-PG = PG_URL.replace("+psycopg", "")  # postgresql://postgres@127.0.0.1:5432/test
+PG = PG_URL.replace("+psycopg", "")
+SCRAPER = [sys.executable, "-m", "archive.cli"]  # postgresql://postgres@127.0.0.1:5432/test
 
 
 def one_error(result: Result) -> str:
@@ -44,6 +46,10 @@ URL_MISTAKES = [
         "catalog URL: postgresql://postgres@127.0.0.1:abc/test: the port is not",
     ),
     ("postgresql://postgres:s3cret@127.0.0.1:1/test", "port 1 failed: Connection refused"),
+    ("postgresql://postgres:s3cret@[::1/test", "postgresql://***@[::1/test: its host's '[' is not closed"),
+    ("sqlite://", "catalog URL: sqlite://: a catalog in memory keeps nothing: use sqlite:///FILE"),
+    ("sqlite:///", "catalog URL: sqlite:///: a catalog in memory keeps nothing"),
+    ("sqlite:///:memory:", "catalog URL: sqlite:///:memory:: a catalog in memory keeps nothing"),
 ]
 SERVER_MISTAKES = [
     (PG.replace("postgres@", "nobody_here@"), 'FATAL: role "nobody_here" does not exist'),
@@ -165,6 +171,68 @@ def test_reading_a_mistyped_data_folder_says_so_and_creates_nothing(tmp_path: Pa
     cli = Cli(cwd=tmp_path, data=typo, db="")  # no $SCRAPER_DB: the catalog is the one in the data folder
     assert one_error(cli(*args)) == f"error: no archive at {typo}"
     assert os.listdir(tmp_path) == []
+
+
+def test_an_empty_data_folder_name_is_refused_and_an_empty_variable_is_unset(tmp_path: Path) -> None:
+    """`--data ''` would be the current folder (a catalog made there); `SCRAPER_DATA=` is as good as unset."""
+    cli = Cli(cwd=tmp_path, data=tmp_path / "data", db="")
+    assert one_error(cli("verify", "--data", "")).endswith("argument --data: an empty path names no folder")
+    unset = subprocess.run(
+        [*SCRAPER, "query"],
+        cwd=tmp_path,
+        env={**os.environ, "SCRAPER_DATA": "", "SCRAPER_DB": ""},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (unset.returncode, unset.stderr) == (2, "error: no archive at data\n")
+    assert os.listdir(tmp_path) == []
+
+
+def test_reextract_with_no_archive_creates_none(tmp_path: Path) -> None:
+    done = Cli(cwd=tmp_path, data=tmp_path / "data", db="")("reextract")
+    assert done.code == 1 and done.err.strip() == f"error: the run stopped: no archive at {tmp_path / 'data'}"
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize(("level", "code"), [("debug", 0), ("Warning", 0), ("loud", 2)])
+def test_the_log_level_variable_is_taken_in_any_case_and_a_wrong_one_named(
+    cli: Cli, tmp_path: Path, level: str, code: int
+) -> None:
+    (tmp_path / "page.txt").write_text("A short capture.\n\n" + "The harbour ferry runs again today. " * 12)
+    done = subprocess.run(
+        [*SCRAPER, "replay", "--jobs", "1", str(tmp_path / "page.txt")],
+        cwd=tmp_path,
+        env={**os.environ, **cli.env(), "SCRAPER_LOG_LEVEL": level},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == code and "Traceback" not in done.stderr, done.stderr
+    if code:
+        assert (
+            done.stderr.strip()
+            == f"error: SCRAPER_LOG_LEVEL={level}: not a log level (CRITICAL, ERROR, WARNING, INFO, DEBUG)"
+        )
+    else:
+        assert "1 records written" in done.stdout, done.stdout
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full on this system to fill a disk with")
+@pytest.mark.parametrize("args", [("export",), ("query", "--format", "jsonl"), ("crawls", "--format", "json")])
+def test_output_to_a_full_disk_is_one_line(project_seeds_archive: tuple[Cli, object], args: tuple[str, ...]) -> None:
+    cli = project_seeds_archive[0]
+    with open("/dev/full", "w") as full:  # every write fails with ENOSPC; the device itself is left as it is
+        done = subprocess.run(
+            [*SCRAPER, *args],
+            cwd=cli.cwd,
+            env={**os.environ, **cli.env()},
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+        )
+    assert (done.returncode, done.stderr) == (1, "error: cannot write the output: No space left on device\n")
 
 
 def test_reading_a_missing_sqlite_catalog_says_so_and_creates_nothing(tmp_path: Path) -> None:

@@ -8,13 +8,15 @@ SQLAlchemy nor trafilatura.
 from __future__ import annotations
 
 import argparse
+import errno
+import os
 import sys
 from collections.abc import Sequence
 
 from archive._malloc import release_large_blocks
 from archive.cli import crawl, export, frontier, integrity, quality, query, replay, serve, stories
 from archive.cli._common import shown
-from archive.errors import ArchiveError
+from archive.errors import ArchiveError, UsageError
 from scraper._version import __version__
 
 __all__ = ["build_parser", "main"]
@@ -29,12 +31,45 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown:  # a mistyped option: the command's own usage, not the top level's
         args.command_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
-        return int(args.func(args))
+        _check_log_level()
+        status = int(args.func(args))
+        sys.stdout.flush()  # a full disk shows here, as an error, not at exit as a traceback
+        return status
     except BrokenPipeError:  # `scraper export | head` is fine
+        _drop_stdout()
         return 0
     except ArchiveError as exc:
         print(f"error: {shown(exc)}", file=sys.stderr)  # one line, whatever input the message names
         return exc.exit_status
+    except OSError as exc:
+        if exc.errno not in _NO_ROOM:
+            raise
+        _drop_stdout()
+        where = f"cannot write {shown(exc.filename)}" if exc.filename else "cannot write the output"
+        print(f"error: {where}: {exc.strerror}", file=sys.stderr)
+        return 1
+
+
+# Writes that fail for want of room: the disk or the quota is full, the file too large.
+_NO_ROOM = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+_LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+
+
+def _check_log_level() -> None:
+    """Take $SCRAPER_LOG_LEVEL in any case; UsageError names it when it is no level."""
+    given = os.environ.get("SCRAPER_LOG_LEVEL")
+    if given is None:
+        return
+    if given.strip().upper() not in _LOG_LEVELS:
+        raise UsageError(f"SCRAPER_LOG_LEVEL={shown(given)}: not a log level ({', '.join(_LOG_LEVELS)})")
+    os.environ["SCRAPER_LOG_LEVEL"] = given.strip().upper()
+
+
+def _drop_stdout() -> None:
+    """Send what standard output still holds nowhere: its flush at exit would fail again, with a traceback."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def build_parser() -> argparse.ArgumentParser:

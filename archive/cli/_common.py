@@ -47,7 +47,7 @@ __all__ = [
 
 # Commands that only read an archive: on a folder or catalog that does not exist they say so
 # and create nothing (SQLite would create an empty catalog on connect, and report on nothing).
-READS_CATALOG = frozenset({"query", "show", "crawls", "history", "similar", "stories", "export"})
+READS_CATALOG = frozenset({"query", "show", "crawls", "history", "similar", "stories", "export", "reextract"})
 READS_FOLDER = frozenset({"verify", "repair", "index", "wacz"})  # also the WARC files of --data
 # Commands that start a Scrapy run open the catalog first: a catalog that cannot open is one
 # line then, not a run that stops with Scrapy's own traceback about a pipeline that never opened.
@@ -78,7 +78,7 @@ def shown_text(text: str) -> str:
 def command(sub: Any, name: str, help_text: str, func: Any) -> argparse.ArgumentParser:
     cmd: argparse.ArgumentParser = sub.add_parser(name, help=help_text)
     cmd.add_argument(
-        "--data", type=Path, default=data_root(), help="data directory (default: $SCRAPER_DATA, else ./data)"
+        "--data", type=_folder, default=data_root(), help="data directory (default: $SCRAPER_DATA, else ./data)"
     )
     cmd.add_argument("--db", help="catalog SQLAlchemy URL (default: $SCRAPER_DB, else SQLite in --data)")
     cmd.set_defaults(
@@ -87,6 +87,13 @@ def command(sub: Any, name: str, help_text: str, func: Any) -> argparse.Argument
         reads_folder=name in READS_FOLDER,
     )
     return cmd
+
+
+def _folder(text: str) -> Path:
+    """Return a folder named on the command line; an empty name is a mistake (it would be the current folder)."""
+    if not text:
+        raise argparse.ArgumentTypeError("an empty path names no folder")
+    return Path(text)
 
 
 def _catalog_first(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
@@ -172,7 +179,7 @@ def open_catalog(args: argparse.Namespace) -> Iterator[Catalog]:
     from archive.catalog.facade import Catalog
 
     url = db_url(args)
-    _check_userinfo(url)
+    _check_url(url)
     catalog = None
     try:
         need_archive(args)
@@ -188,13 +195,17 @@ def open_catalog(args: argparse.Namespace) -> Iterator[Catalog]:
         catalog.close()
 
 
-def _check_userinfo(url: str) -> None:
-    """Refuse a catalog URL whose user or password holds an unencoded `@`: parsers split it differently.
+def _check_url(url: str) -> None:
+    """Refuse a catalog URL that names no catalog to keep, or whose user or password holds an unencoded `@`.
 
     SQLAlchemy takes the first `@` for the end of the password and the rest for the host, so the
     password's tail would reach the server's error message ("failed to resolve host '...'").
+    A SQLite URL with no file (`sqlite://`, `sqlite:///`, `:memory:`) is a catalog in memory:
+    it would be created empty and lost when the command ends.
     """
     scheme, _, rest = url.partition("://")
+    if scheme.partition("+")[0] == "sqlite" and rest.lstrip("/") in ("", ":memory:"):
+        raise UsageError(f"catalog URL: {shown(url)}: a catalog in memory keeps nothing: use sqlite:///FILE")
     netloc = rest.split("/", 1)[0]
     if netloc.count("@") > 1:
         host = netloc.rpartition("@")[2]
@@ -258,6 +269,8 @@ def _why_not(exc: Exception, url: str) -> str:
         reason = f"not a database URL {_WANTED}"
     elif isinstance(exc, ImportError):
         reason = f"its database driver is not installed ({exc})"
+    elif isinstance(exc, ValueError) and "[" in url.partition("://")[2].split("/")[0] and "]" not in url:
+        reason = "its host's '[' is not closed (an IPv6 address is written [::1])"
     elif isinstance(exc, ValueError) and "int()" in str(exc):
         reason = "the port is not a number"
     elif isinstance(exc, OSError):
@@ -267,7 +280,10 @@ def _why_not(exc: Exception, url: str) -> str:
     else:
         reason = str(exc)
     reason = " ".join(reason.split("(Background on this error")[0].split())
-    password = urlsplit(url).password
+    try:
+        password = urlsplit(url).password
+    except ValueError:  # no URL urllib can split ("postgresql://[::1"): redacted() hides its user part
+        return reason
     return reason.replace(password, "***") if password else reason
 
 
