@@ -34,6 +34,7 @@ __all__ = [
     "scan_file",
     "set_aside",
     "set_aside_regions",
+    "unreadable_reason",
 ]
 
 REPORT = "report.jsonl"
@@ -114,6 +115,11 @@ class RegionFinding:
         held = ", ".join(map(str, self.captures)) or "none in the catalog"
         where = f"{self.file}: offset {region.offset}, {region.length} bytes"
         return f"{where}: {region.kind}: {region.reason}{torn} (captures: {held})"
+
+
+def unreadable_reason(exc: OSError) -> str:
+    """Return why a WARC file could not be read, as verify and repair name it."""
+    return exc.strerror or str(exc)
 
 
 def scan_file(path: Path, keep: Collection[str] = ()) -> FileScan:

@@ -28,6 +28,7 @@ from archive.integrity.damage import (
     scan_file,
     set_aside,
     set_aside_regions,
+    unreadable_reason,
 )
 from archive.integrity.verify import Report, verify
 from archive.layout import DataLayout
@@ -150,7 +151,11 @@ def repair(data_dir: Path, catalog: Catalog, *, dry_run: bool = False) -> Repair
     for path in DataLayout(data_dir).warc_files():
         if path.name in live:
             continue
-        scans[path.name] = scan = scan_file(path, keep=_KEPT)
+        try:
+            scans[path.name] = scan = scan_file(path, keep=_KEPT)
+        except OSError as exc:  # verify (below) names it; its captures stay as they are
+            report.unmendable.append(f"{path.name}: cannot be read: {unreadable_reason(exc)}")
+            continue
         mark_set_aside(scan, entries)  # bytes set aside before that still parse stay set aside
         if path.name in done and not dry_run:
             continue

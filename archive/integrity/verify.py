@@ -22,6 +22,7 @@ from archive.integrity.damage import (
     region_digest,
     scan_file,
     set_aside_regions,
+    unreadable_reason,
 )
 from archive.layout import DataLayout
 from archive.warc.recovery import open_files
@@ -38,6 +39,7 @@ class Report:
     digests_checked: int = 0
     pointers: int = 0
     dangling: set[str] = field(default_factory=set)  # captures with a pointer to a record that is not there whole
+    unreadable: dict[str, str] = field(default_factory=dict)  # file -> why it cannot be read: its pointers unchecked
     superseded: int = 0  # complete copies of captures the catalog holds elsewhere (two writers, one capture)
     regions: list[RegionFinding] = field(default_factory=list)  # damaged stretches, each once, with their captures
     remains: int = 0  # conversion records of captures lost to damage set aside earlier: known, not orphans
@@ -87,7 +89,12 @@ def verify(data_dir: Path, catalog: Catalog, scans: Mapping[str, FileScan] | Non
     for _, _, file, offset, record_id, _ in rows:
         anchors[file][record_id] = offset
     for path in layout.warc_files():
-        scan = (scans or {}).get(path.name) or scan_file(path, keep=("metadata",))
+        try:
+            scan = (scans or {}).get(path.name) or scan_file(path, keep=("metadata",))
+        except OSError as exc:  # there, but not to be read (permissions, an I/O error): nothing about it is known
+            report.unreadable[path.name] = why = unreadable_reason(exc)
+            report.problems.append(f"{path.name}: cannot be read: {why} (the catalog's pointers into it unchecked)")
+            continue
         mark_set_aside(scan, entries)
         mark_renamed(scan, anchors[path.name])
         _read(scan, report, seen)
@@ -139,11 +146,13 @@ def _check_pointers(
     record_ids: dict[str, list[str]] = defaultdict(list)
     urls: dict[str, str] = {}
     for capture_id, role, file, offset, record_id, url in rows:
-        report.pointers += 1
+        report.pointers += file not in report.unreadable
         seen.cataloged.add(capture_id)
         seen.named.add(record_id)
         record_ids[capture_id].append(record_id)
         urls[capture_id] = url
+        if file in report.unreadable:
+            continue  # not known to be gone: a file that could not be read is no reason to drop its captures
         there = seen.found.get((file, offset))
         if there == record_id:
             continue
