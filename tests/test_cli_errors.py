@@ -77,6 +77,13 @@ def test_a_catalog_url_that_cannot_work_is_one_line(tmp_path: Path, url: str, sa
     assert "Background on this error" not in line
 
 
+@pytest.mark.parametrize(("url", "says"), [URL_MISTAKES[0], URL_MISTAKES[4], URL_MISTAKES[6]])
+def test_serve_names_a_catalog_it_cannot_reach_before_it_starts(tmp_path: Path, url: str, says: str) -> None:
+    """serve opens the catalog read-only, without migrating: a bad URL or a server down is still the one line."""
+    line = one_error(Cli(cwd=tmp_path, data=tmp_path / "data", db=url)("serve", "--port", "1"))
+    assert line.startswith("error: catalog URL: ") and says in line and "s3cret" not in line, line
+
+
 def test_a_password_in_a_catalog_url_is_hidden(tmp_path: Path) -> None:
     line = one_error(Cli(tmp_path, tmp_path / "data", "postgresql://postgres:s3cret@127.0.0.1:1/test")("query"))
     assert line.startswith("error: catalog URL: postgresql://postgres:***@127.0.0.1:1/test: "), line

@@ -38,6 +38,7 @@ __all__ = [
     "need_archive",
     "open_catalog",
     "print_summary",
+    "reach_catalog",
     "seconds",
     "set_option",
     "settings_given",
@@ -234,10 +235,33 @@ def need_archive(args: argparse.Namespace) -> None:
         return
     if not getattr(args, "reads_catalog", False):
         return
-    where = _sqlite_file(db_url(args))
+    url = db_url(args)
+    _check_url(url)
+    try:
+        where = _sqlite_file(url)
+    except (ImportError, ValueError, _database_errors()) as exc:
+        raise UsageError(f"catalog URL: {redacted(url)}: {_why_not(exc, url)}") from None
     if where is not None and not where.exists():
         default = where == DataLayout(args.data).catalog_file
         raise UsageError(f"no archive at {args.data}" if default else f"no archive at {where}: no such catalog")
+
+
+def reach_catalog(args: argparse.Namespace) -> None:
+    """Raise UsageError, as open_catalog would, when the command's catalog cannot be connected to; change nothing."""
+    from archive.catalog.facade import Catalog
+
+    need_archive(args)
+    url = db_url(args)
+    catalog = None
+    try:
+        catalog = Catalog(url)
+        with catalog.engine.connect():
+            pass
+    except (ImportError, ValueError, OSError, _database_errors()) as exc:
+        raise UsageError(f"catalog URL: {redacted(url)}: {_why_not(exc, url)}") from None
+    finally:
+        if catalog is not None:
+            catalog.close()
 
 
 def _sqlite_file(url: str) -> Path | None:

@@ -9,7 +9,7 @@ import re
 import sys
 from typing import Any
 
-from archive.cli._common import bounded, command, db_url, need_archive, shown
+from archive.cli._common import bounded, command, db_url, reach_catalog, shown
 from archive.cli.crawl import frontier_options, frontier_url
 from archive.errors import UsageError
 
@@ -43,7 +43,7 @@ def add_commands(sub: Any) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    need_archive(args)
+    reach_catalog(args)  # serve opens it read-only: a URL or server that cannot work is one line before it starts
     replay_port = args.replay_port or args.port + 1
     if replay_port == args.port or replay_port > 65535:
         raise UsageError(f"--replay-port {replay_port} must be another port than --port {args.port}, at most 65535")
