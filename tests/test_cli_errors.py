@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from archive.catalog.facade import Catalog
+from archive.catalog.schema import SCHEMA_REVISION
 from archive.cli._common import bounded, shown, shown_text
 from scraper.urls import redacted
 from tests.conftest import PG_URL, Cli, Result, _postgres_reachable, copy_archive, need
@@ -123,14 +124,8 @@ def test_a_run_whose_catalog_cannot_open_stops_before_it_starts(cli: Cli, tmp_pa
     assert not cli.data.exists()
 
 
-@pytest.fixture
-def read_only_catalog(tmp_path: Path) -> Iterator[str]:
-    """Return the URL of a migrated SQLite catalog in a folder made immutable (chattr +i: read-only even to root)."""
-    folder = tmp_path / "catalog-media"
-    folder.mkdir()
-    catalog = Catalog(f"sqlite:///{folder / 'catalog.sqlite'}")
-    catalog.migrate()
-    catalog.close()
+def _read_only(folder: Path) -> Iterator[str]:
+    """Yield the URL of the SQLite catalog in `folder`, made immutable (chattr +i: read-only even to root)."""
     chattr = shutil.which("chattr")
     made = chattr and subprocess.run([chattr, "+i", str(folder)], capture_output=True, check=False).returncode == 0
     need(bool(made), "chattr +i (to make a folder read-only even to root) is not available here")
@@ -138,6 +133,43 @@ def read_only_catalog(tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{folder / 'catalog.sqlite'}"
     finally:
         subprocess.run([str(chattr), "-i", str(folder)], check=True)
+
+
+@pytest.fixture
+def read_only_catalog(tmp_path: Path) -> Iterator[str]:
+    """Return the URL of a migrated SQLite catalog on read-only media."""
+    folder = tmp_path / "catalog-media"
+    folder.mkdir()
+    catalog = Catalog(f"sqlite:///{folder / 'catalog.sqlite'}")
+    catalog.migrate()
+    catalog.close()
+    yield from _read_only(folder)
+
+
+def test_a_read_only_catalog_of_an_older_version_says_it_cannot_be_brought_up_to_date(cli: Cli, tmp_path: Path) -> None:
+    """Read-only media cannot take the new schema: one line saying so (it named a lock file it could not find)."""
+    from importlib import resources
+
+    from alembic import command
+    from alembic.config import Config
+
+    folder = tmp_path / "old-media"
+    folder.mkdir()
+    catalog = Catalog(f"sqlite:///{folder / 'catalog.sqlite'}")
+    catalog.migrate()
+    config = Config()
+    config.set_main_option("script_location", str(resources.files("archive.catalog") / "migrations"))
+    with catalog.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0011")
+    catalog.close()
+    for url in _read_only(folder):
+        line = one_error(cli("crawls", "--db", url))
+        assert line == (
+            f"error: catalog {folder / 'catalog.sqlite'} is at schema revision 0011, older than this version's"
+            f" {SCHEMA_REVISION}, cannot be brought up to date here (its folder cannot be written: {folder}): run a"
+            " catalog command once where its folder can be written, or work on a copy"
+        ), line
 
 
 def test_a_run_into_a_read_only_catalog_is_one_line(cli: Cli, read_only_catalog: str, tmp_path: Path) -> None:

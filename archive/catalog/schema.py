@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import errno
 import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from archive.catalog.engine import transactional_ddl
+from archive.errors import UsageError
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -25,8 +28,13 @@ _MIGRATION_LOCK = 0x5C4A7E  # pg_advisory_xact_lock key: one migration at a time
 
 
 def migrate(engine: Engine, url: str) -> None:
-    """Bring the schema to the newest revision (creating it on an empty database)."""
-    if schema_revision(engine) == SCHEMA_REVISION:  # nothing to write: a catalog on read-only media still opens
+    """Bring the schema to the newest revision (creating it on an empty database).
+
+    UsageError: a SQLite catalog at an older revision whose folder cannot be written (read-only
+    media, another user's archive) cannot be brought up to date here.
+    """
+    found = schema_revision(engine)
+    if found == SCHEMA_REVISION:  # nothing to write: a catalog on read-only media still opens
         return
     from alembic import command
 
@@ -78,6 +86,18 @@ def _migration_lock(engine: Engine) -> Iterator[None]:
     if engine.dialect.name != "sqlite" or not database or database == ":memory:":
         yield
         return
-    with open(f"{database}.migrate-lock", "a") as handle:
+    path = database.removeprefix("file:").partition("?")[0]  # opened read-only (make_engine): a file: URI
+    try:
+        if path != database:
+            raise PermissionError(errno.EROFS, "its folder cannot be written", str(Path(path).parent))
+        handle = open(f"{path}.migrate-lock", "a")  # noqa: SIM115 (closed by the with below)
+    except OSError as exc:
+        found = schema_revision(engine)
+        older = f"at schema revision {found}, older than this version's {SCHEMA_REVISION}," if found else "new and"
+        raise UsageError(
+            f"catalog {path} is {older} cannot be brought up to date here ({exc.strerror}: {exc.filename}):"
+            " run a catalog command once where its folder can be written, or work on a copy"
+        ) from None
+    with handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         yield
