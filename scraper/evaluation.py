@@ -135,10 +135,25 @@ class ModeResult:
 
 
 def load_eval_set(directory: Path) -> list[EvalPage]:
-    """Return the labeled pages of an evaluation set (evaldata.json plus html/FILE.gz)."""
-    labels = json.loads((directory / "evaldata.json").read_text(encoding="utf-8"))
+    """Return the labeled pages of an evaluation set (evaldata.json plus html/FILE.gz).
+
+    ValueError names the file and what is wrong with it: not JSON, not an object of pages by
+    URL, a page without its `file` name or with `with`/`without` that are no lists of snippets.
+    """
+    where = directory / "evaldata.json"
+    try:
+        labels = json.loads(where.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{where}: not UTF-8 JSON ({exc})") from None
+    if not isinstance(labels, dict):
+        raise ValueError(f"{where}: not an object of pages by URL (found a {type(labels).__name__})")
     pages = []
     for url, entry in sorted(labels.items()):
+        snippets = [entry.get(key, []) for key in ("with", "without")] if isinstance(entry, dict) else []
+        if not isinstance(entry, dict) or not isinstance(entry.get("file"), str) or not entry["file"]:
+            raise ValueError(f'{where}: page {url!r} names no file (its entry wants "file": "NAME")')
+        if not all(isinstance(s, list) and all(isinstance(x, str) for x in s) for s in snippets):
+            raise ValueError(f'{where}: page {url!r}: "with" and "without" must be lists of snippets')
         path = directory / "html" / f"{entry['file']}.gz"
         if not path.exists():
             path = directory / "html" / entry["file"]

@@ -63,3 +63,29 @@ def test_train_stripper_names_a_folder_that_is_no_ground_truth_set(tmp_path: Pat
     assert done.returncode == 2
     assert f"{tmp_path}: not a ground-truth set" in done.stderr
     assert not (tmp_path / "m.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("labels", "says"),
+    [
+        (b"{bad", "evaldata.json: not UTF-8 JSON (Expecting property name enclosed in double quotes"),
+        (b"\xff\xfe{}", "evaldata.json: not UTF-8 JSON ('utf-8' codec can't decode byte 0xff"),
+        (b"[1, 2]", "evaldata.json: not an object of pages by URL (found a list)"),
+        (b'{"https://a.example/": {"with": ["x"]}}', """page 'https://a.example/' names no file"""),
+        (b'{"https://a.example/": {"file": "a", "with": "x"}}', '"with" and "without" must be lists of snippets'),
+    ],
+)
+@pytest.mark.parametrize("command", ["eval", "train-idf"])
+def test_a_malformed_evaluation_set_is_named_in_one_line(
+    tmp_path: Path, labels: bytes, says: str, command: str
+) -> None:
+    (tmp_path / "set").mkdir()
+    (tmp_path / "set" / "evaldata.json").write_bytes(labels)
+    out = tmp_path / "idf.json"
+    done = _scraper(
+        command, "--set", str(tmp_path / "set"), *(["--out", str(out)] if command == "train-idf" else []), cwd=tmp_path
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    [line] = done.stderr.splitlines()
+    assert line.startswith(f"error: {tmp_path / 'set' / 'evaldata.json'}: ") and says in line, line
+    assert not out.exists()

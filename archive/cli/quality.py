@@ -7,10 +7,13 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from archive.cli._common import format_option
 from archive.errors import UsageError
+
+if TYPE_CHECKING:
+    from scraper.evaluation import EvalPage
 
 __all__ = ["add_commands"]
 
@@ -104,8 +107,20 @@ def _eval_set(args: argparse.Namespace) -> Path:
     return Path(args.set)
 
 
+def _labeled_pages(args: argparse.Namespace) -> list[EvalPage]:
+    """Return the pages of the evaluation set the command names; UsageError names what is wrong with it."""
+    from scraper.evaluation import load_eval_set
+
+    try:
+        return load_eval_set(_eval_set(args))
+    except OSError as exc:
+        raise UsageError(f"{exc.filename}: {exc.strerror}") from None
+    except ValueError as exc:  # names the file and what is wrong with it
+        raise UsageError(str(exc)) from None
+
+
 def _eval(args: argparse.Namespace) -> int:
-    from scraper.evaluation import MODES, evaluate, load_eval_set, pages_of_sites, seed_report
+    from scraper.evaluation import MODES, evaluate, pages_of_sites, seed_report
 
     report: dict[str, Any] = {}
     modes = [m for m in args.modes.split(",") if m]
@@ -116,7 +131,7 @@ def _eval(args: argparse.Namespace) -> int:
     if args.set is None and not truth:
         args.set = _environment_set()
     if modes and (args.set is not None or not truth):
-        pages = pages_of_sites(load_eval_set(_eval_set(args))[: args.limit], args.min_site_pages)
+        pages = pages_of_sites(_labeled_pages(args)[: args.limit], args.min_site_pages)
         report["corpus"] = {"set": str(args.set), "pages": len(pages)}
         report["modes"] = [r.as_dict() for r in evaluate(pages, modes)]
     if modes and truth:
@@ -169,11 +184,11 @@ def _print_truth(found: dict[str, Any]) -> None:
 
 
 def _train_stripper(args: argparse.Namespace) -> int:
-    from scraper.evaluation import load_eval_set, load_truth_set
+    from scraper.evaluation import load_truth_set
     from scraper.training import TruthSet, train
 
     truth = [TruthSet(d.resolve().name, load_truth_set(d)[: args.limit]) for d in _truth_sets(args)]
-    pages = load_eval_set(_eval_set(args))[: args.limit] if args.set is not None or not truth else []
+    pages = _labeled_pages(args)[: args.limit] if args.set is not None or not truth else []
     spec, report = train(
         pages,
         truth=truth,
@@ -189,10 +204,10 @@ def _train_stripper(args: argparse.Namespace) -> int:
 
 
 def _train_idf(args: argparse.Namespace) -> int:
-    from scraper.evaluation import extracted_texts, load_eval_set
+    from scraper.evaluation import extracted_texts
     from scraper.similarity import background_frequencies
 
-    background = background_frequencies(extracted_texts(load_eval_set(_eval_set(args))))
+    background = background_frequencies(extracted_texts(_labeled_pages(args)))
     args.out.write_text(json.dumps(background, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
     print(f"{len(background['terms'])} terms of {background['documents']} documents written to {args.out}")  # type: ignore[arg-type]
     return 0
