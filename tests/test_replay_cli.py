@@ -190,6 +190,13 @@ def test_query_filters_show_and_exports(seeds_archive: tuple[Cli, Result]) -> No
     assert len({line.index(line.split()[-3]) for line in warc}) == 1, shown
     assert json.loads(cli("show", record_id, "--format", "json", check=True).out)["id"] == record_id
     assert cli("show", "0000000000").code == 1
+    short = cli("show", record_id[:4])  # a prefix too short to look up, though a record starts with it
+    assert (short.code, short.err) == (
+        1,
+        f"error: no record with id {record_id[:4]!r} (a prefix needs 6 or more hex digits)\n",
+    )
+    unknown = cli("history", "https://nowhere.example/page")
+    assert (unknown.code, unknown.err) == (1, "error: no captures of https://nowhere.example/page\n")
     # history lists a version's capture time to the second, as crawls does; its JSON keeps the file's microseconds
     source = json.loads(cli("show", record_id, "--format", "json", check=True).out)["source_url"]
     [version] = json.loads(cli("history", source, "--format", "json", check=True).out)

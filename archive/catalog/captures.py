@@ -29,6 +29,7 @@ __all__ = [
     "iter_records",
     "known",
     "latest",
+    "missing",
     "raw_files",
     "revisited",
     "revisits_of",
@@ -41,6 +42,12 @@ _MIN_PREFIX = 6
 
 class AmbiguousId(ArchiveError, LookupError):
     """An id prefix matched more than one record."""
+
+
+def missing(record_id: str) -> str:
+    """Return why no record has this id, as the commands that take one say it."""
+    short = 0 < len(record_id) < _MIN_PREFIX
+    return f"no record with id {record_id!r}" + (f" (a prefix needs {_MIN_PREFIX} or more hex digits)" if short else "")
 
 
 def get(engine: Engine, record_id: str) -> Record | None:

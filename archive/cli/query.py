@@ -131,10 +131,12 @@ def _print_table(hits: list[SearchHit]) -> None:
 
 
 def _show(args: argparse.Namespace) -> int:
+    from archive.catalog.captures import missing
+
     with open_catalog(args) as catalog:
         record = catalog.get(args.id)
     if record is None:
-        raise NotFound(f"no record with id {args.id!r}")
+        raise NotFound(missing(args.id))
     if args.raw:
         from archive.warc.reader import read_payload
 
@@ -193,8 +195,7 @@ def _history(args: argparse.Namespace) -> int:
         captures = catalog.history(args.url)
         revisits = catalog.revisits_of([record.id for record, _ in captures])
     if not captures:
-        print(f"no captures of {shown(args.url)}", file=sys.stderr)
-        return 1
+        raise NotFound(f"no captures of {args.url}")
     numbered = versions_of(captures)
     versions: dict[int, Record] = {}  # each version's first capture
     for number, record in numbered:

@@ -32,10 +32,12 @@ def add_commands(sub: Any) -> None:
 
 
 def _similar(args: argparse.Namespace) -> int:
+    from archive.catalog.captures import missing
+
     with open_catalog(args) as catalog:
         found = catalog.similar(args.id)
     if found is None:
-        raise NotFound(f"no record with id {args.id!r}")
+        raise NotFound(missing(args.id))
     if args.format == "json":
         print(json.dumps([_similar_dict(s) for s in found], ensure_ascii=False, indent=2))
     else:
