@@ -195,6 +195,9 @@ def test_query_filters_show_and_exports(seeds_archive: tuple[Cli, Result]) -> No
         1,
         f"error: no record with id {record_id[:4]!r} (a prefix needs 6 or more hex digits)\n",
     )
+    for command in ("query", "stories"):  # a run that is not there: said, not an empty result
+        no_run = cli(command, "--crawl", "abcdef12")
+        assert (no_run.code, no_run.err) == (1, "error: no run with id 'abcdef12' (see `scraper crawls`)\n"), command
     unknown = cli("history", "https://nowhere.example/page")
     assert (unknown.code, unknown.err) == (1, "error: no captures of https://nowhere.example/page\n")
     # history lists a version's capture time to the second, as crawls does; its JSON keeps the file's microseconds

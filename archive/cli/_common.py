@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
 from archive.catalog.filters import SearchFilters
-from archive.errors import ArchiveError, UsageError
+from archive.errors import ArchiveError, NotFound, UsageError
 from archive.layout import DataLayout, data_root, unwritable
 from scraper.urls import redacted
 
@@ -165,8 +165,13 @@ def add_filters(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument("--crawl", help="only captures of this run (id or prefix; see `scraper crawls`)")
 
 
-def filters_of(args: argparse.Namespace) -> SearchFilters:
-    """Return the filters a command was given."""
+def filters_of(args: argparse.Namespace, catalog: Catalog | None = None) -> SearchFilters:
+    """Return the filters a command was given; with `catalog`, NotFound when --crawl names no run there.
+
+    A search in a run that is not there finds nothing, and would not say why.
+    """
+    if catalog is not None and args.crawl and catalog.find_crawl(args.crawl) is None:
+        raise NotFound(f"no run with id {args.crawl!r} (see `scraper crawls`)")
     return SearchFilters(**{name: getattr(args, name) for name in SearchFilters.__slots__})
 
 

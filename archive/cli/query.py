@@ -77,7 +77,7 @@ def _query(args: argparse.Namespace) -> int:
     with open_catalog(args) as catalog:  # an older catalog is brought up to date before it is read
         hits = catalog.search(
             args.text,
-            filters_of(args),
+            filters_of(args, catalog),
             versions=args.versions,
             sort=args.sort,
             limit=args.limit,

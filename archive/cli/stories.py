@@ -47,7 +47,7 @@ def _similar(args: argparse.Namespace) -> int:
 
 def _stories(args: argparse.Namespace) -> int:
     with open_catalog(args) as catalog:
-        found = catalog.stories(filters_of(args), min_size=max(2, args.min_size), limit=args.limit)
+        found = catalog.stories(filters_of(args, catalog), min_size=max(2, args.min_size), limit=args.limit)
     if args.format == "json":
         print(json.dumps([_story_dict(s) for s in found], ensure_ascii=False, indent=2))
     else:
