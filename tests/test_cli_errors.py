@@ -215,7 +215,9 @@ def test_reading_a_mistyped_data_folder_says_so_and_creates_nothing(tmp_path: Pa
 def test_an_empty_data_folder_name_is_refused_and_an_empty_variable_is_unset(tmp_path: Path) -> None:
     """`--data ''` would be the current folder (a catalog made there); `SCRAPER_DATA=` is as good as unset."""
     cli = Cli(cwd=tmp_path, data=tmp_path / "data", db="")
-    assert one_error(cli("verify", "--data", "")).endswith("argument --data: an empty path names no folder")
+    assert one_error(cli("verify", "--data", "")).startswith(
+        "error: scraper verify: argument --data: an empty path names"
+    )
     unset = subprocess.run(
         [*SCRAPER, "query"],
         cwd=tmp_path,
@@ -295,7 +297,9 @@ DATE_MISTAKES = [
 
 @pytest.mark.parametrize(("command", "option", "value", "says"), DATE_MISTAKES)
 def test_a_date_that_is_not_yyyy_mm_dd_is_refused(cli: Cli, command: str, option: str, value: str, says: str) -> None:
-    assert one_error(cli(command, option, value)) == f"scraper {command}: error: {says}"
+    assert (
+        one_error(cli(command, option, value)) == f"error: scraper {command}: {says} (see `scraper {command} --help`)"
+    )
 
 
 def test_a_real_date_is_taken_as_given(tmp_path: Path, project_seeds_archive: tuple[Cli, object]) -> None:
@@ -352,7 +356,7 @@ def test_a_bounded_number_refuses_what_is_out_of_range(
     ],
 )
 def test_a_run_refuses_a_number_out_of_range(cli: Cli, args: tuple[str, ...], says: str) -> None:
-    assert one_error(cli(*args)) == f"scraper {args[0]}: error: {says}"
+    assert one_error(cli(*args)) == f"error: scraper {args[0]}: {says} (see `scraper {args[0]} --help`)"
 
 
 # --- output paths -------------------------------------------------------------------------------

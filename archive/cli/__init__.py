@@ -12,6 +12,7 @@ import errno
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from archive._malloc import release_large_blocks
 from archive.cli import crawl, export, frontier, integrity, quality, query, replay, serve, stories
@@ -72,9 +73,19 @@ def _drop_stdout() -> None:
     os.close(devnull)
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """A parser whose mistakes are one line, as every other error is, pointing at the command's --help.
+
+    argparse prints the whole usage first: 18 lines for `crawl` before the line that says what was wrong.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {self.prog}: {shown(message)} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """Return the `scraper` parser with every command family's sub-commands."""
-    parser = argparse.ArgumentParser(prog="scraper", description="Archive web captures with provenance.")
+    """Return the `scraper` parser with every command family's sub-commands (which share its class)."""
+    parser = _OneLineParser(prog="scraper", description="Archive web captures with provenance.")
     parser.add_argument("--version", action="version", version=f"scraper-archive {__version__}")
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
     for family in FAMILIES:
