@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-__all__ = ["ArchiveError", "NotFound", "UsageError"]
+__all__ = ["ArchiveError", "NotFound", "OutputFailed", "UsageError"]
 
 
 class ArchiveError(Exception):
@@ -25,5 +25,11 @@ class UsageError(ArchiveError):
 
 class NotFound(ArchiveError):
     """What was asked for is not in the archive (a record, a run, a WARC file)."""
+
+    exit_status = 1
+
+
+class OutputFailed(ArchiveError):
+    """Writing an output file failed part way (a full disk, an I/O error); no partial file was left behind."""
 
     exit_status = 1

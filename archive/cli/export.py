@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import IO, Any
+from typing import TYPE_CHECKING, Any
 
 from archive.cli._common import command, format_option, need_archive, open_catalog, shown
 from archive.errors import UsageError
 from archive.layout import DataLayout
+
+if TYPE_CHECKING:
+    from archive.export.cdxj import FileDamage
+    from archive.warc.reader import DamagedRegion
 
 __all__ = ["add_commands"]
 
@@ -30,40 +36,24 @@ def add_commands(sub: Any) -> None:
 
 
 def _export(args: argparse.Namespace) -> int:
+    from archive.export import output_file
     from archive.export.tables import EXPORT_FIELDS, write_parquet, write_table
 
     to_stdout = args.out is None or str(args.out) == "-"
-    if args.format == "parquet":
-        if to_stdout:
-            raise UsageError("--format parquet cannot stream to standard output: give --out FILE")
-        _writable(args.out)
-        with open_catalog(args) as catalog:
-            written = write_parquet(catalog.iter_records(), args.out, EXPORT_FIELDS)
-        print(f"exported {written} record(s) to {shown(args.out)}", file=sys.stderr)
-        return 0
+    if args.format == "parquet" and to_stdout:
+        raise UsageError("--format parquet cannot stream to standard output: give --out FILE")
     with open_catalog(args) as catalog:  # before the file is made: a catalog that does not open leaves none
-        out: IO[str] = sys.stdout if to_stdout else _opened(args.out)
-        try:
-            written = write_table(catalog.iter_records(), out, args.format)
-        finally:
-            if not to_stdout:
-                out.close()
-    if not to_stdout:
-        print(f"exported {written} record(s) to {shown(args.out)}", file=sys.stderr)
+        records = catalog.iter_records()
+        if to_stdout:
+            write_table(records, sys.stdout, args.format)
+            return 0
+        with output_file(args.out, text=args.format != "parquet") as out:
+            if args.format == "parquet":
+                written = write_parquet(records, out, EXPORT_FIELDS)
+            else:
+                written = write_table(records, out, args.format)
+    print(f"exported {written} record(s) to {shown(args.out)}", file=sys.stderr)
     return 0
-
-
-def _writable(out: Path) -> None:
-    """Raise UsageError when file `out` cannot be written: its folder does not exist, or is not a folder."""
-    if not out.parent.is_dir():
-        raise UsageError(f"cannot write {out}: No such file or directory")
-
-
-def _opened(out: Path) -> IO[str]:
-    try:
-        return open(out, "w", encoding="utf-8", newline="")  # closed by the caller
-    except OSError as exc:
-        raise UsageError(f"cannot write {out}: {exc.strerror}") from None
 
 
 def _index(args: argparse.Namespace) -> int:
@@ -72,7 +62,7 @@ def _index(args: argparse.Namespace) -> int:
     need_archive(args)
     layout = DataLayout(args.data)
     out = args.out or layout.index_file
-    summary = build_cdxj(layout.warc, out, layout.warc_files())
+    summary = build_cdxj(layout.warc, out, layout.warc_files(), make_parent=args.out is None)
     print(f"indexed {summary.lines} WARC record(s) into {shown(out)}")
     if summary.unresolved_revisits:
         print(
@@ -80,7 +70,7 @@ def _index(args: argparse.Namespace) -> int:
             f"in {shown(layout.warc)}",
             file=sys.stderr,
         )
-    return 0
+    return _left_out(args.data, summary.damaged)
 
 
 def _wacz(args: argparse.Namespace) -> int:
@@ -88,13 +78,39 @@ def _wacz(args: argparse.Namespace) -> int:
 
     if args.out is not None and str(args.out) == "-":
         raise UsageError("a WACZ file cannot stream to standard output: give --out FILE")
-    layout = DataLayout(args.data)
     with open_catalog(args) as catalog:
-        found = catalog.find_crawl(args.crawl)
-        out = args.out or layout.wacz_file(found.id if found else args.crawl)
-        summary = write_wacz(catalog, layout, args.crawl, out, args.title)
+        summary = write_wacz(catalog, DataLayout(args.data), args.crawl, args.out, args.title)
     print(
         f"wrote {shown(summary.path)}: run {summary.crawl_id}, {len(summary.warc_files)} WARC file(s), "
         f"{summary.pages} page(s), {summary.index_lines} index line(s)"
     )
-    return 0
+    return _left_out(args.data, summary.damaged)
+
+
+def _left_out(data: Path, damaged: Sequence[FileDamage]) -> int:
+    """Name each WARC file read in part or not at all, on a line of its own; return the exit status (1: any).
+
+    Damaged stretches an earlier `scraper repair` set aside are known, as `verify` knows them:
+    left out all the same, counted, and no reason for exit status 1.
+    """
+    from archive.integrity.damage import set_aside_regions
+
+    aside = {(e.get("file"), e.get("offset"), e.get("length")): e.get("sha256") for e in set_aside_regions(data)}
+    known, status = 0, 0
+    for damage in damaged:
+        new = tuple(r for r in damage.regions if not _set_aside(aside, damage.file, r))
+        known += len(damage.regions) - len(new)
+        if new or damage.unread:
+            print(f"left out: {shown(replace(damage, regions=new).line())}", file=sys.stderr)
+            status = 1
+    if known:
+        print(f"left out: {known} damaged stretch(es) `scraper repair` set aside (see quarantine/report.jsonl)")
+    return status
+
+
+def _set_aside(aside: dict[tuple[Any, Any, Any], Any], file: Path, region: DamagedRegion) -> bool:
+    """Return whether `scraper repair` set this stretch of `file` aside, and its bytes are still the ones it did."""
+    from archive.integrity.damage import region_digest
+
+    key = (file.name, region.offset, region.length)
+    return key in aside and aside[key] == region_digest(file, region)

@@ -18,9 +18,12 @@ from typing import Any
 
 from warcio.archiveiterator import ArchiveIterator
 
+from archive.warc.reader import WARC_READ_ERRORS, DamagedRegion, digest_damage, scan_resync
 from scraper import Record
 
 __all__ = ["Extraction", "Revisit", "RunRecords", "extraction_row", "instant", "read_run", "revisit_row"]
+
+_BODIES = ("conversion", "metadata")  # the records whose block read_run reads: the text, the record as JSON
 
 
 @dataclass(slots=True)
@@ -63,12 +66,13 @@ class RunRecords:
 
 
 def read_run(files: Iterable[Path]) -> RunRecords:
-    """Return the extractions and revisits WARC `files` hold."""
+    """Return the extractions and revisits WARC `files` hold, in their complete records (damage is read past)."""
     found = RunRecords()
     for path in files:
         with open(path, "rb") as handle:
-            for record in ArchiveIterator(handle):
-                _take(found, record)
+            for item in scan_resync(handle, check_digests=True, strict=True, keep=_BODIES):
+                if not isinstance(item, DamagedRegion) and digest_damage(*item) is None:
+                    _take(found, item[2])
     return found
 
 
@@ -94,11 +98,15 @@ def _take(found: RunRecords, record: Any) -> None:
     extraction = found.extractions.setdefault(raw_id, Extraction())
     extraction.refers_to_uri = headers.get_header("WARC-Refers-To-Target-URI") or headers.get_header("WARC-Target-URI")
     extraction.refers_to_date = headers.get_header("WARC-Refers-To-Date") or extraction.refers_to_date
-    body = record.content_stream().read().decode("utf-8", "replace")
+    body = record.block.decode("utf-8", "replace")
     if kind == "conversion":
         extraction.text = body
-    else:
-        extraction.record = json.loads(body)
+        return
+    try:
+        loaded = json.loads(body)
+    except ValueError:
+        loaded = None
+    extraction.record = loaded if isinstance(loaded, dict) else {}  # not our record JSON: no page
 
 
 def extraction_row(extraction: Extraction, warc_dir: Path) -> dict[str, Any] | None:
@@ -143,7 +151,7 @@ def _headers_at(path: Path, offset: int) -> Any:
             handle.seek(offset)
             for record in ArchiveIterator(handle):
                 return record.rec_headers
-    except (OSError, ValueError):
+    except WARC_READ_ERRORS:  # damaged there: the address the extraction names is used
         return None
     return None
 

@@ -17,12 +17,16 @@ would list are changed, so a replay tool given the index serves what was capture
 
 Request records are not listed (cdxj-indexer leaves them out too); with post_append a POST
 or PUT response is keyed by its method and body, which is what pywb looks a POST up by.
+
+Each file is read first by the archive's own reader (`archive.warc.reader.scan_resync`, as
+`scraper verify` reads it): cdxj-indexer is then given only the stretches of complete records,
+so damage (bad bytes, a file cut short, a record whose digest fails) gets no line and costs no
+line after it. What was left out, and the files that could not be read, come back as FileDamage.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,38 +34,58 @@ from pathlib import Path
 from typing import IO, Any
 
 from cdxj_indexer.main import CDXJIndexer, SortingWriter
+from warcio.limitreader import LimitReader
 from warcio.timeutils import iso_date_to_timestamp
 
+from archive.export import output_file
 from archive.export._pages import instant
+from archive.warc.reader import WARC_READ_ERRORS, DamagedRegion, digest_damage, scan_resync
 
-__all__ = ["IndexSummary", "build_cdxj", "write_cdxj"]
+__all__ = ["FileDamage", "IndexSummary", "build_cdxj", "write_cdxj"]
 
 _INDEXED = frozenset({"response", "revisit", "resource", "metadata", "conversion"})
 _DERIVED = frozenset({"metadata", "conversion"})
 _NOT_MODIFIED = "/revisit/server-not-modified"
+# What cdxj-indexer may raise on a record the archive's reader read whole: the record is left out.
+# (An OSError is no record's fault: reading the file, or spilling the sort to disk, failed.)
+_UNINDEXABLE = tuple(error for error in WARC_READ_ERRORS if not issubclass(error, OSError))
+
+
+@dataclass(frozen=True, slots=True)
+class FileDamage:
+    """A WARC file read in part: the damaged stretches left out; or, `unread`, why none of it was read."""
+
+    file: Path
+    regions: tuple[DamagedRegion, ...] = ()
+    unread: str = ""  # "cannot be read: Permission denied", say
+
+    def line(self) -> str:
+        """Return the one line naming the file and what is wrong: each stretch (offset, length, why), or the reason."""
+        if self.unread:
+            return f"{self.file}: {self.unread}"
+        stretches = "; ".join(f"offset {r.offset}, {r.length} bytes: {r.kind}: {r.reason}" for r in self.regions)
+        return f"{self.file}: {stretches}"
 
 
 @dataclass(frozen=True, slots=True)
 class IndexSummary:
-    """What an index holds: its lines, and the revisits whose original was not among the files indexed."""
+    """What an index holds: its lines, the revisits whose original was not among the files, what was left out."""
 
     lines: int
     redirected_revisits: int
     unresolved_revisits: int
+    damaged: tuple[FileDamage, ...] = ()  # files indexed in part (damaged stretches left out), or not at all
 
 
-def build_cdxj(warc_dir: Path, out: Path, files: Iterable[Path]) -> IndexSummary:
+def build_cdxj(warc_dir: Path, out: Path, files: Iterable[Path], *, make_parent: bool = False) -> IndexSummary:
     """Index WARC `files` (under `warc_dir`) into a sorted CDXJ file at `out`; return what it holds.
 
     `filename` in each line is relative to `warc_dir`; `offset` and `length` are those of the
-    record's gzip member. The file is replaced only when complete.
+    record's gzip member. The file is replaced only when complete (archive.export.output_file);
+    its folder is made only when `make_parent`.
     """
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".part")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        summary = write_cdxj(files, handle, warc_dir)
-    os.replace(tmp, out)
-    return summary
+    with output_file(out, text=True, make_parent=make_parent) as handle:
+        return write_cdxj(files, handle, warc_dir)
 
 
 def write_cdxj(files: Iterable[Path], out: IO[str], warc_dir: Path) -> IndexSummary:
@@ -81,7 +105,7 @@ def write_cdxj(files: Iterable[Path], out: IO[str], warc_dir: Path) -> IndexSumm
         sorter.write(line)
         redirected += 1
     sorter.flush()
-    return IndexSummary(counted.lines, redirected, indexer.unresolved)
+    return IndexSummary(counted.lines, redirected, indexer.unresolved, tuple(indexer.damaged))
 
 
 class _CountingWriter:
@@ -120,6 +144,32 @@ class _ReplayIndexer(CDXJIndexer):  # type: ignore[misc]  # cdxj-indexer has no 
         self._raw_by_capture: dict[tuple[str, datetime], dict[str, str]] = {}
         self._pending: list[_PendingRevisit] = []
         self.unresolved = 0
+        self.damaged: list[FileDamage] = []
+
+    def process_all(self) -> None:
+        """Index the complete records of each file, a stretch at a time; note what was left out, and why."""
+        for name in self.inputs:
+            try:
+                handle = open(name, "rb")  # noqa: SIM115 - closed below, after its stretches are indexed
+            except OSError as exc:
+                self.damaged.append(FileDamage(Path(name), unread=f"cannot be read: {exc.strerror or exc}"))
+                continue
+            with handle:
+                self._index_file(handle, name)
+
+    def _index_file(self, handle: IO[bytes], name: str) -> None:
+        try:
+            stretches, regions = _intact(handle)
+        except OSError as exc:  # an I/O error part way: nothing of the file is indexed
+            self.damaged.append(FileDamage(Path(name), unread=f"cannot be read: {exc.strerror or exc}"))
+            return
+        for start, end in stretches:
+            try:
+                self.process_one(_Stretch(handle, start, end), self.output, name)
+            except _UNINDEXABLE as exc:
+                regions.append(DamagedRegion(start, end - start, f"cdxj-indexer cannot read it ({type(exc).__name__})"))
+        if regions:
+            self.damaged.append(FileDamage(Path(name), tuple(sorted(regions, key=lambda r: r.offset))))
 
     def close(self) -> None:
         """Close the spool cdxj-indexer opens to digest a record that names no payload digest (it never does)."""
@@ -182,6 +232,39 @@ class _ReplayIndexer(CDXJIndexer):  # type: ignore[misc]  # cdxj-indexer has no 
         if pending.refers_to_uri and pending.refers_to_date:
             return self._raw_by_capture.get((pending.refers_to_uri, pending.refers_to_date))
         return None
+
+
+def _intact(handle: IO[bytes]) -> tuple[list[tuple[int, int]], list[DamagedRegion]]:
+    """Return where a WARC file's complete records lie (start, end; neighbours merged) and its damaged stretches.
+
+    Read as `scraper verify` reads it: a record whose digests fail is a damaged stretch too.
+    """
+    stretches: list[tuple[int, int]] = []
+    regions: list[DamagedRegion] = []
+    for item in scan_resync(handle, check_digests=True, strict=True):
+        if isinstance(item, DamagedRegion):
+            regions.append(item)
+            continue
+        start, end, record = item
+        if (damage := digest_damage(start, end, record)) is not None:
+            regions.append(damage)
+        elif stretches and stretches[-1][1] == start:
+            stretches[-1] = (stretches[-1][0], end)
+        else:
+            stretches.append((start, end))
+    return stretches, regions
+
+
+class _Stretch(LimitReader):  # type: ignore[misc]  # warcio has no type information
+    """Bytes start..end of an open WARC file, read from `start`; tell() counts from the file's start, as offsets do."""
+
+    def __init__(self, handle: IO[bytes], start: int, end: int) -> None:
+        handle.seek(start)
+        super().__init__(handle, end - start)
+        self.start = start
+
+    def tell(self) -> int:
+        return self.start + int(super().tell())
 
 
 def _replays_as_its_own_status(record: Any) -> bool:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import IO, Any
 
 from scraper import Record
@@ -60,18 +58,17 @@ def cell(value: Any) -> Any:
     return value
 
 
-def write_parquet(records: Iterable[Record], path: Path, fields: Sequence[str]) -> int:
+def write_parquet(records: Iterable[Record], out: IO[bytes], fields: Sequence[str]) -> int:
     """Write records as a Parquet table with typed columns (lists stay lists; provenance is JSON); return the count.
 
-    Written in batches to a temporary file that replaces `path` only when complete.
+    Written to `out` in batches (archive.export.output_file puts a file in place once complete).
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     schema = pa.schema([(name, _arrow_type(name)) for name in fields])
-    tmp = path.with_name(path.name + ".part")
     written = 0
-    with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+    with pq.ParquetWriter(out, schema, compression="zstd") as writer:
         batch: list[dict[str, Any]] = []
         for record in records:
             data = record.to_dict()
@@ -83,7 +80,6 @@ def write_parquet(records: Iterable[Record], path: Path, fields: Sequence[str]) 
         if batch:
             writer.write_table(pa.Table.from_pylist(batch, schema=schema))
             written += len(batch)
-    os.replace(tmp, path)
     return written
 
 

@@ -18,28 +18,32 @@ A run's WARC files are the ones whose warcinfo record says `isPartOf: <run id>`.
 go in, byte for byte as the archive holds them: a revisit points at an earlier capture, and a
 re-extraction's records (its new text and record JSON) at the raw records they were extracted
 from, so the files holding those go in too and the package replays on its own.
+
+A damaged file goes in whole too (its offsets must not move), but its damaged stretches get no
+index line and give no pages (archive.export.cdxj); a file that cannot be read, or whose first
+record is too damaged to say which run it is part of, stays out. Each is named in the summary.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import tempfile
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from cdxj_indexer.main import CompressedWriter
-from warcio.archiveiterator import ArchiveIterator
 
 from archive.catalog.facade import Catalog
 from archive.errors import NotFound
+from archive.export import output_file
 from archive.export._pages import Revisit, RunRecords, extraction_row, instant, read_run, revisit_row
-from archive.export.cdxj import build_cdxj
+from archive.export.cdxj import FileDamage, build_cdxj
 from archive.layout import DataLayout
+from archive.warc.reader import DamagedRegion, scan_resync
 from scraper import Record, __version__
 
 if TYPE_CHECKING:
@@ -50,6 +54,7 @@ __all__ = ["WACZ_VERSION", "WaczError", "WaczSummary", "write_wacz"]
 WACZ_VERSION = "1.1.1"
 _PAGES_HEADER = {"format": "json-pages-1.0", "id": "pages", "title": "All Pages"}
 _INDEX_BLOCK_LINES = 1024  # py-wacz's (and ArchiveWeb.page's) block size
+_NAMED = 3  # files named in the error when none of a run's files can be read
 
 
 class WaczError(NotFound):
@@ -65,17 +70,34 @@ class WaczSummary:
     warc_files: tuple[str, ...]
     pages: int
     index_lines: int
+    damaged: tuple[FileDamage, ...] = ()  # files packaged with damaged stretches unindexed, or left out
 
 
-def write_wacz(catalog: Catalog, layout: DataLayout, crawl: str, out: Path, title: str | None = None) -> WaczSummary:
-    """Package run `crawl` (id, prefix or "latest") as a WACZ file at `out`; return what it holds."""
+def write_wacz(
+    catalog: Catalog, layout: DataLayout, crawl: str, out: Path | None = None, title: str | None = None
+) -> WaczSummary:
+    """Package run `crawl` (id, prefix or "latest") as a WACZ file at `out`; return what it holds.
+
+    By default the file is DATA/wacz/RUN-ID.wacz, its folder made if need be; a folder given
+    with `out` must exist. The file is put in place only when complete (output_file).
+    """
     found = catalog.find_crawl(crawl)
-    if found is None:
-        raise WaczError(f"no run with id {crawl!r} (see `scraper crawls`)")
-    contents = _contents(catalog, layout, found.id)
-    with tempfile.TemporaryDirectory(prefix="wacz-") as scratch:
-        members = [(f"archive/{p.name}", p) for p in contents.files]
+    if found is None:  # "latest" finds none only in a catalog with no run at all
+        raise WaczError(
+            "the catalog holds no run: nothing to package"
+            if crawl == "latest"
+            else f"no run with id {crawl!r} (see `scraper crawls`)"
+        )
+    target = out or layout.wacz_file(found.id)
+    with (
+        output_file(target, make_parent=out is None) as package,
+        tempfile.TemporaryDirectory(prefix="wacz-") as scratch,
+    ):
+        contents = _contents(catalog, layout, found.id)
         index = build_cdxj(layout.warc, Path(scratch) / "index.cdxj", contents.files)
+        unread = {damage.file for damage in index.damaged if damage.unread}
+        files = [path for path in contents.files if path not in unread]
+        members = [(f"archive/{p.name}", p) for p in files]
         members += _compressed_index(Path(scratch) / "index.cdxj", Path(scratch))
         pages = _pages(contents.run, contents.originals, layout.warc)
         if not pages:  # a package a replay tool opens on nothing is no archive of the run
@@ -85,8 +107,9 @@ def write_wacz(catalog: Catalog, layout: DataLayout, crawl: str, out: Path, titl
             )
         members.append(("pages/pages.jsonl", _write_pages(pages, Path(scratch) / "pages.jsonl")))
         manifest = _datapackage(members, title or f"scraper run {found.id}", found)
-        _write_zip(out, members, manifest)
-    return WaczSummary(out, found.id, tuple(p.name for p in contents.files), len(pages), index.lines)
+        _write_zip(package, members, manifest)
+    damaged = contents.unsure + index.damaged
+    return WaczSummary(target, found.id, tuple(p.name for p in files), len(pages), index.lines, damaged)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,36 +119,52 @@ class _Contents:
     files: list[Path]
     run: RunRecords
     originals: dict[str, Record | None]  # revisit record id -> the catalog's capture it repeats
+    unsure: tuple[FileDamage, ...]  # files left out: whether they are the run's cannot be read
 
 
 def _contents(catalog: Catalog, layout: DataLayout, crawl_id: str) -> _Contents:
     """Return the run's own WARC files (warcinfo isPartOf), read, with the files holding what they refer to."""
     warc_dir = layout.warc
-    own = [path for path in layout.warc_files() if _part_of(path) == crawl_id]
+    own: list[Path] = []
+    unsure: list[FileDamage] = []
+    for path in layout.warc_files():
+        run_id = _part_of(path)
+        if isinstance(run_id, FileDamage):
+            unsure.append(run_id)
+        elif run_id == crawl_id:
+            own.append(path)
     if not own:
-        raise WaczError(f"run {crawl_id} has no WARC files in {warc_dir}")
+        named = "; ".join(damage.line() for damage in unsure[:_NAMED])
+        more = f"; and {len(unsure) - _NAMED} more" if len(unsure) > _NAMED else ""
+        raise WaczError(
+            f"run {crawl_id} has no WARC files in {warc_dir}" + (f" that can be read: {named}{more}" if unsure else "")
+        )
     run = read_run(own)
     originals = {r.record_id: _original(catalog, r) for r in run.revisits}
     referred = run.raw_files() | {o.provenance.warc_raw.file for o in originals.values() if o and o.provenance.warc_raw}
     files = sorted(set(own) | {warc_dir / name for name in referred if (warc_dir / name).is_file()})
-    return _Contents(files, run, originals)
+    unsure = [
+        replace(d, unread=f"{d.unread}: it may be part of the run; not packaged") for d in unsure if d.file not in files
+    ]
+    return _Contents(files, run, originals, tuple(unsure))
 
 
-def _part_of(path: Path) -> str | None:
-    """Return the run id the file's warcinfo record names, if its first record is one."""
+def _part_of(path: Path) -> str | FileDamage | None:
+    """Return the run id the file's warcinfo record names, if its first record is one; FileDamage when unknown."""
     try:
         with open(path, "rb") as handle:
-            for record in ArchiveIterator(handle):
-                if record.rec_type != "warcinfo":
-                    return None
-                fields: str = record.content_stream().read().decode("utf-8", "replace")
-                for line in fields.splitlines():
-                    key, _, value = line.partition(":")
-                    if key.strip() == "isPartOf":
-                        return value.strip()
-                return None
-    except (OSError, ValueError):
+            first = next(scan_resync(handle, check_digests=True, strict=True, keep=("warcinfo",)), None)
+    except OSError as exc:
+        return FileDamage(path, unread=f"cannot be read: {exc.strerror or exc}")
+    if isinstance(first, DamagedRegion) or (first is not None and first[2].digest_checker.passed is False):
+        why = first.reason if isinstance(first, DamagedRegion) else "its digests fail"
+        return FileDamage(path, unread=f"its first record is damaged ({why})")
+    if first is None or first[2].rec_type != "warcinfo":
         return None
+    for line in first[2].block.decode("utf-8", "replace").splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() == "isPartOf":
+            return str(value).strip()
     return None
 
 
@@ -205,18 +244,15 @@ def _datapackage(members: list[tuple[str, Path]], title: str, crawl: CrawlRun) -
     }
 
 
-def _write_zip(out: Path, members: list[tuple[str, Path]], manifest: dict[str, Any]) -> None:
-    """Write the package to a temporary file beside `out`, then put it in place."""
+def _write_zip(out: IO[bytes], members: list[tuple[str, Path]], manifest: dict[str, Any]) -> None:
+    """Write the package to `out` (output_file puts it in place once complete)."""
     manifest_bytes = json.dumps(manifest, indent=2).encode("utf-8")
     digest = {"path": "datapackage.json", "hash": f"sha256:{hashlib.sha256(manifest_bytes).hexdigest()}"}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.part")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as package:
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as package:
         for name, path in members:
             package.write(path, name)
         package.writestr("datapackage.json", manifest_bytes)
         package.writestr("datapackage-digest.json", json.dumps(digest, indent=2))
-    os.replace(tmp, out)
 
 
 def _sha256(path: Path) -> str:

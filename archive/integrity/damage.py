@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from archive.layout import DataLayout
-from archive.warc.reader import DamagedRegion, scan_resync
+from archive.warc.reader import DamagedRegion, digest_damage, scan_resync
 
 __all__ = [
     "FileScan",
@@ -131,13 +131,12 @@ def scan_file(path: Path, keep: Collection[str] = ()) -> FileScan:
                 scan.regions.append(item)
                 continue
             offset, end, record = item
-            record_id = record.rec_headers.get_header("WARC-Record-ID") or ""
-            passed = record.digest_checker.passed
-            if passed is False:
-                why = "; ".join(map(str, record.digest_checker.problems)) or "digest mismatch"
-                scan.regions.append(DamagedRegion(offset, end - offset, f"record {record_id}: {why}"))
+            if (damage := digest_damage(offset, end, record)) is not None:
+                scan.regions.append(damage)
                 continue
-            scan.records.append(Found(offset, end, record.rec_type, record_id, record.block, passed is not None))
+            record_id = record.rec_headers.get_header("WARC-Record-ID") or ""
+            checked = record.digest_checker.passed is not None
+            scan.records.append(Found(offset, end, record.rec_type, record_id, record.block, checked))
     return scan
 
 

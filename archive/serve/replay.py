@@ -30,6 +30,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from archive.errors import ArchiveError
 from archive.layout import DataLayout
 from archive.serve.app import LOOPBACK_NAMES, host_guard, token_guard
 
@@ -83,7 +84,7 @@ class Replay:
             self._reindex()
             self._launch()
             self._why_not = None
-        except (OSError, RuntimeError, subprocess.SubprocessError) as exc:
+        except (OSError, RuntimeError, subprocess.SubprocessError, ArchiveError) as exc:  # the index not written
             self._why_not = f"pywb did not start: {exc}"
 
     def _warc_state(self) -> tuple[tuple[str, int, int], ...]:

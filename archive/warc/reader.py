@@ -35,6 +35,7 @@ __all__ = [
     "MalformedRecord",
     "TornRecord",
     "WarcReadError",
+    "digest_damage",
     "read_payload",
     "scan_records",
     "scan_resync",
@@ -101,6 +102,14 @@ class DamagedRegion:
 
 
 ScanItem = tuple[int, int, ArcWarcRecord] | DamagedRegion
+
+
+def digest_damage(start: int, end: int, record: ArcWarcRecord) -> DamagedRegion | None:
+    """Return the record scan_resync read whole at start..end as a damaged stretch when its digests fail, else None."""
+    if record.digest_checker.passed is not False:
+        return None
+    why = "; ".join(map(str, record.digest_checker.problems)) or "digest mismatch"
+    return DamagedRegion(start, end - start, f"record {record.rec_headers.get_header('WARC-Record-ID') or ''}: {why}")
 
 
 def warc_records(iterator: ArchiveIterator) -> Iterator[ArcWarcRecord]:
