@@ -19,6 +19,7 @@ DOWNLOAD_MAXSIZE = 64 * 1024 * 1024  # a larger body is archived up to it (WARC-
 ARCHIVE_MAX_HEADER_FIELDS = 256
 ARCHIVE_MAX_HEADER_BYTES = 256 * 1024
 RETRY_TIMES = 3
+RETRY_GIVE_UP_LOG_LEVEL = "WARNING"  # not ERROR: the run's summary names each request given up on (failed: URL)
 RETRY_BACKOFF_BASE = 1.0  # seconds; doubles per retry, jittered, capped by RETRY_BACKOFF_MAX
 RETRY_BACKOFF_MAX = 30.0
 RETRY_AFTER_MAX = 120.0  # a server asking to wait longer than this is taken as a refusal

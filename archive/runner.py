@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from scrapy.crawler import CrawlerProcess
 from scrapy.utils.project import get_project_settings
 
+from archive.crawl.overrides import read_settings
 from archive.crawl.runs import finish_if_empty
 from archive.crawl.scope import CrawlScope, ScopeOptions, SharedLedger
 from archive.crawl.workers import available_cores
@@ -44,20 +45,25 @@ __all__ = [
 ]
 
 
-def project_settings(data_dir: Path, db_url: str, **overrides: Any) -> Any:
-    """Return the project's Scrapy settings pointed at one data directory and catalog."""
+def project_settings(data_dir: Path, db_url: str, overrides: Mapping[str, Any] | None = None, **options: Any) -> Any:
+    """Return the project's Scrapy settings pointed at one data directory and catalog.
+
+    `overrides` (the CLI's --set) apply over the project's, read as read_settings() reads them;
+    `options` (the CLI's own options; None: not given) apply over those.
+    """
     os.environ.setdefault("SCRAPY_SETTINGS_MODULE", "settings")
     settings = get_project_settings()
+    given = read_settings(overrides or {}, settings)  # against settings.py's own, before any is set here
     settings.set("ARCHIVE_DATA_DIR", str(data_dir), priority="cmdline")
     settings.set("ARCHIVE_DB_URL", db_url, priority="cmdline")
     settings.set("ARCHIVE_PROGRESS", sys.stderr.isatty(), priority="cmdline")
-    # Who is crawling, with the version: the CLI's --contact (cmdline priority) wins over this.
-    contact = os.environ.get("ARCHIVE_CONTACT_URL") or "https://example.invalid/contact; set ARCHIVE_CONTACT_URL"
-    settings.set("USER_AGENT", f"scraper-archive/{__version__} (+{contact})", priority="project")
     settings.set("LOG_LEVEL", os.environ.get("SCRAPER_LOG_LEVEL", "ERROR"), priority="cmdline")
-    for key, value in overrides.items():
-        if value is not None:
-            settings.set(key, value, priority="cmdline")
+    for key, value in {**given, **{k: v for k, v in options.items() if v is not None}}.items():
+        settings.set(key, value, priority="cmdline")
+    # Who is crawling, with the version: a USER_AGENT given (the CLI's --contact builds one) wins over this.
+    contact = settings.get("ARCHIVE_CONTACT_URL") or os.environ.get("ARCHIVE_CONTACT_URL")
+    contact = contact or "https://example.invalid/contact; set ARCHIVE_CONTACT_URL"
+    settings.set("USER_AGENT", f"scraper-archive/{__version__} (+{contact})", priority="project")
     return settings
 
 
@@ -74,18 +80,19 @@ def run_replay(
 ) -> dict[str, Any]:
     """Replay `paths` into the archive with `jobs` extraction processes (None: ARCHIVE_JOBS); return the stats.
 
-    `overrides` are further settings (the CLI's --set), applied last.
+    `overrides` are further settings (the CLI's --set); an option given here wins over them.
     """
 
+    given = read_settings(overrides or {})
     settings = project_settings(
         data_dir,
         db_url,
+        given,
         ARCHIVE_OPERATOR=operator,
-        ARCHIVE_CRAWL_ARGS={"command": "replay", "paths": recorded_paths(paths, (overrides or {}))},
+        ARCHIVE_CRAWL_ARGS={"command": "replay", "paths": recorded_paths(paths, given)},
         REPLAY_MAX_CAPTURE_BYTES=max_capture_bytes,
         ARCHIVE_SITE_EVIDENCE=site_evidence,
         ARCHIVE_JOBS=jobs,
-        **(overrides or {}),
     )
     return _run(_busy(settings), ReplaySpider, paths=paths)
 
@@ -96,7 +103,7 @@ def recorded_paths(paths: Sequence[str], overrides: Mapping[str, Any]) -> list[s
     The archive keeps no host path unless asked (ARCHIVE_ABSOLUTE_PATHS, replay --absolute-paths).
     A name with bytes UTF-8 does not decode is kept percent-encoded, as provenance keeps it.
     """
-    if overrides.get("ARCHIVE_ABSOLUTE_PATHS"):
+    if read_settings(overrides).get("ARCHIVE_ABSOLUTE_PATHS"):  # "-s ARCHIVE_ABSOLUTE_PATHS=0" is off
         return [escaped_name(p) for p in paths]
     return [escaped_name(Path(p).name if Path(p).is_absolute() else p) for p in paths]
 
@@ -118,9 +125,11 @@ def run_crawl(
     settings_overrides: dict[str, Any],
     crawl_args: dict[str, Any],
     frontier: dict[str, Any] | None = None,
+    resume: str | None = None,
 ) -> dict[str, Any]:
-    """Crawl from `seeds` into the archive; return the crawl's stats.
+    """Crawl from `seeds` into the archive (continuing crawl `resume`); return the crawl's stats.
 
+    `settings_overrides` are further settings (the CLI's options and --set, read as read_settings() reads them).
     With `frontier` (frontier_settings()) this process is a worker of a shared frontier: it
     crawls whatever runs the frontier holds (seeds reach it through `scraper enqueue`).
     """
@@ -128,16 +137,17 @@ def run_crawl(
     settings = project_settings(
         data_dir,
         db_url,
+        settings_overrides,
         ARCHIVE_CRAWL_KIND="crawl",
         ARCHIVE_CRAWL_ARGS=crawl_args,
-        **settings_overrides,
+        ARCHIVE_RESUME_CRAWL=resume,
         **(frontier or {}),
     )
     if frontier:
         settings.set("SCHEDULER", "archive.crawl.scheduler.FrontierScheduler", priority="cmdline")
         # The per-host delay holds across workers (archive.crawl.politeness), not per download slot:
         # this worker's --delay is a floor, a crawl's own --delay applies above it, else the default.
-        floor = settings_overrides.get("DOWNLOAD_DELAY")
+        floor = settings.getfloat("DOWNLOAD_DELAY") if "DOWNLOAD_DELAY" in settings_overrides else None
         settings.set("ARCHIVE_FRONTIER_DELAY", floor, priority="cmdline")
         settings.set("ARCHIVE_FRONTIER_DEFAULT_DELAY", settings.getfloat("DOWNLOAD_DELAY"), priority="cmdline")
         settings.set("DOWNLOAD_DELAY", 0, priority="cmdline")
@@ -149,8 +159,10 @@ def run_crawl(
 def frontier_settings(
     url: str, name: str | None = None, *, worker_id: str | None = None, until_idle: bool = False
 ) -> dict[str, Any]:
-    """Return the settings that make a run one worker of the frontier at `url`."""
-    found: dict[str, Any] = {"ARCHIVE_FRONTIER_URL": url, "ARCHIVE_FRONTIER_UNTIL_IDLE": until_idle}
+    """Return the settings that make a run one worker of the frontier at `url` (those not asked for are left out)."""
+    found: dict[str, Any] = {"ARCHIVE_FRONTIER_URL": url}
+    if until_idle:  # else -s ARCHIVE_FRONTIER_UNTIL_IDLE, or settings.py, decides
+        found["ARCHIVE_FRONTIER_UNTIL_IDLE"] = True
     if name:
         found["ARCHIVE_FRONTIER_NAME"] = name
     if worker_id:
@@ -168,16 +180,19 @@ def run_reextract(
     frontier: dict[str, Any] | None = None,
     overrides: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Re-extract the captures the catalog holds in WARC files `paths` (or in files leased from `frontier`)."""
+    """Re-extract the captures the catalog holds in WARC files `paths` (or in files leased from `frontier`).
+
+    `overrides` are further settings (the CLI's --set); `jobs` and `frontier`, given, win over them.
+    """
 
     settings = project_settings(
         data_dir,
         db_url,
+        overrides,
         ARCHIVE_CRAWL_KIND="reextract",
         ARCHIVE_CRAWL_ARGS=crawl_args or {"command": "reextract", "paths": recorded_paths(paths, overrides or {})},
         ARCHIVE_JOBS=jobs,
         **(frontier or {}),
-        **(overrides or {}),
     )
     return _run(_busy(settings), ReextractSpider, paths=paths)
 

@@ -87,8 +87,12 @@ class Job:
             self.next_run = moment + timedelta(seconds=self.every or 0)
 
 
-def load_schedule(path: Path) -> list[Job]:
-    """Return the jobs of a schedule file; ScheduleError names what is wrong."""
+def load_schedule(path: Path, check: Callable[[list[str]], None] | None = None) -> list[Job]:
+    """Return the jobs of a schedule file; ScheduleError names what is wrong.
+
+    `check`, given, is called with each job's crawl arguments; the ValueError it raises names
+    what the crawl would refuse (an unknown option, a value out of range), with the job's name.
+    """
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
@@ -101,14 +105,14 @@ def load_schedule(path: Path) -> list[Job]:
     for name, spec in jobs.items():
         if not isinstance(spec, dict):
             raise ScheduleError(f"{path}: jobs.{name} must be a table")
-        out.append(_job(path, name, {**defaults, **spec}))
+        out.append(_job(path, name, {**defaults, **spec}, check))
     return out
 
 
 _KEYS = frozenset({"seeds", "seeds_file", "args", "every", "cron", *_OPTIONS, *_SWITCHES})
 
 
-def _job(path: Path, name: str, spec: dict[str, Any]) -> Job:
+def _job(path: Path, name: str, spec: dict[str, Any], check: Callable[[list[str]], None] | None = None) -> Job:
     where = f"{path}: jobs.{name}"
     if not re.fullmatch(r"[\w.-]{1,64}", name):
         raise ScheduleError(f"{where}: a job name is letters, digits, '.', '_' or '-'")
@@ -117,7 +121,10 @@ def _job(path: Path, name: str, spec: dict[str, Any]) -> Job:
             close = difflib.get_close_matches(key, sorted(_KEYS), n=1)
             hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(sorted(_KEYS))}"
             raise ScheduleError(f"{where}: unknown key {key!r} ({hint})")
-    args: list[str] = [str(url) for url in spec.get("seeds", [])]
+    seeds = spec.get("seeds", [])
+    if not isinstance(seeds, list) or not all(isinstance(url, str) for url in seeds):  # a string would be its letters
+        raise ScheduleError(f'{where}: seeds must be a list of URLs, as seeds = ["https://news.example/"]')
+    args: list[str] = list(seeds)
     if "seeds_file" in spec:
         args += ["--seeds", str((path.parent / str(spec["seeds_file"])).resolve())]
     if not args:
@@ -144,7 +151,13 @@ def _job(path: Path, name: str, spec: dict[str, Any]) -> Job:
         seconds = float(match.group(1)) * _UNITS[match.group(2)]
     if cron is not None and not croniter.is_valid(str(cron)):
         raise ScheduleError(f"{where}: cron = {cron!r} is not a five-field cron expression")
-    return Job(name, [*args, *extra, "--job", name], every=seconds, cron=str(cron) if cron else None)
+    crawl_args = [*args, *extra, "--job", name]
+    if check is not None:
+        try:
+            check(crawl_args)
+        except ValueError as exc:
+            raise ScheduleError(f"{where}: {exc}") from None
+    return Job(name, crawl_args, every=seconds, cron=str(cron) if cron else None)
 
 
 @contextmanager

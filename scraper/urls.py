@@ -6,7 +6,7 @@ import contextlib
 import re
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
-__all__ = ["is_robots_txt", "lower_case_host", "normalize_url", "redacted", "site_of"]
+__all__ = ["is_robots_txt", "lower_case_host", "normalize_url", "redacted", "site_of", "without_password"]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ftp": 21}
 _TRACKING = re.compile(
@@ -65,6 +65,15 @@ def redacted(url: str) -> str:
     if not parts.password:
         return url
     return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")))
+
+
+def without_password(text: str, url: str) -> str:
+    """Return `text` (a reason a fetch of `url` failed) with the URL's password, where it shows, as `***`."""
+    try:
+        password = urlsplit(url).password
+    except ValueError:  # a URL urllib cannot split: redacted() hides its whole user part
+        return text.replace(url, redacted(url))
+    return text.replace(f":{password}@", ":***@") if password else text
 
 
 def site_of(url: str) -> str | None:

@@ -21,6 +21,7 @@ from archive.crawl.workers import ExtractionPool, available_cores, build_item
 from archive.frontier.store import FrontierError
 from archive.layout import settings_catalog_url
 from scraper import SiteEvidence
+from scraper.urls import redacted, without_password
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -161,5 +162,6 @@ class ArchiveSpider(scrapy.Spider):
     def _failed(self, failure: Failure) -> Iterator[CaptureFailure]:
         request = getattr(failure, "request", None)
         source = request.meta.get("replay_source") if request is not None else None
-        where = source.shown if source is not None else getattr(request, "url", "?")
-        yield CaptureFailure(where, str(failure.value) or type(failure.value).__name__)
+        url = getattr(request, "url", "?")
+        where = source.shown if source is not None else redacted(url)  # a seed's password is not for the catalog
+        yield CaptureFailure(where, without_password(str(failure.value) or type(failure.value).__name__, url))

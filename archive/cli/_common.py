@@ -322,7 +322,12 @@ def db_url(args: argparse.Namespace) -> str:
 
 def set_option(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument(
-        "-s", "--set", action="append", default=[], metavar="NAME=VALUE", help="any Scrapy or ARCHIVE_ setting"
+        "-s",
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="any Scrapy, ARCHIVE_, REPLAY_ or RETRY_ setting (an option given wins)",
     )
 
 

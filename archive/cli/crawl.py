@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from archive.cli._common import (
     EXIT_INTERRUPTED,
@@ -26,6 +27,8 @@ from archive.crawl.seeds import KINDS, Seed
 from archive.errors import UsageError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from archive.catalog.runs import CrawlRun
 
 __all__ = ["add_commands", "frontier_options", "frontier_run", "frontier_url"]
@@ -68,12 +71,14 @@ def add_commands(sub: Any) -> None:
     crawl = command(sub, "crawl", "crawl the web from seed URLs, sitemaps and feeds into the archive", _crawl)
     _scope_options(crawl)
     _worker_options(crawl)
+    crawl.set_defaults(site_evidence=None)  # not given: -s ARCHIVE_SITE_EVIDENCE, else settings.py's (text)
     crawl.add_argument("--resume", nargs="?", const="latest", metavar="CRAWL_ID", help="continue an interrupted crawl")
     frontier_options(crawl, worker=True)
 
     enqueue = command(sub, "enqueue", "queue seeds, sitemaps or feeds as a crawl in a shared frontier", _enqueue)
     _scope_options(enqueue)
     _worker_options(enqueue)  # accepted so a job's options serve both; only --delay is the crawl's own
+    enqueue.set_defaults(site_evidence=None)
     enqueue.add_argument("--crawl", metavar="CRAWL_ID", help="add the seeds to this running crawl (default: a new one)")
     frontier_options(enqueue, worker=False)
 
@@ -122,8 +127,8 @@ def _scope_options(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument("--any-site", action="store_true", help="follow links to other sites too")
     cmd.add_argument("--allow-domain", action="append", default=[], help="only these domains (and subdomains)")
     cmd.add_argument("--deny-domain", action="append", default=[], help="never these domains")
-    cmd.add_argument("--allow", action="append", default=[], metavar="REGEX", help="only URLs matching")
-    cmd.add_argument("--deny", action="append", default=[], metavar="REGEX", help="never URLs matching")
+    cmd.add_argument("--allow", action="append", default=[], type=_pattern, metavar="REGEX", help="only URLs matching")
+    cmd.add_argument("--deny", action="append", default=[], type=_pattern, metavar="REGEX", help="never URLs matching")
     cmd.add_argument("--max-pages", type=bounded(0, 10**9), help="pages per crawl")
     cmd.add_argument("--max-per-site", type=bounded(0, 10**9), help="pages per site")
     cmd.add_argument("--feeds", action="store_true", help="also crawl the RSS/Atom feeds seed pages advertise")
@@ -150,6 +155,26 @@ def _scope_options(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument("--job", help="the schedule job this run belongs to (recorded with the crawl)")
 
 
+def _pattern(text: str) -> str:
+    """Return a regular expression as given (an argparse type); one Python's re cannot compile is refused."""
+    try:
+        re.compile(text)
+    except re.error as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a regular expression: {exc}") from None
+    return text
+
+
+def _network(text: str) -> str:
+    """Return a CIDR as given (an argparse type); one that names no network is refused."""
+    from archive.crawl.netguard import allowed_network
+
+    try:
+        allowed_network(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
 def _at_least_one(text: str) -> int:
     try:
         value = int(text)
@@ -173,6 +198,7 @@ def _worker_options(cmd: argparse.ArgumentParser) -> None:
         "--allow-network",
         action="append",
         default=[],
+        type=_network,
         metavar="CIDR",
         help="may reach these private/loopback/link-local addresses (e.g. 10.0.0.0/8; default: public only)",
     )
@@ -201,15 +227,15 @@ class CrawlPlan:
 
 def _plan(args: argparse.Namespace, previous: CrawlRun | None = None) -> CrawlPlan:
     """Return the crawl the arguments describe (SeedError or UsageError say what is wrong with them)."""
+    from archive.crawl.overrides import read_settings
     from archive.crawl.seeds import read_seed_file, seed_from_url
     from scraper import __version__
 
     seeds = [seed_from_url(url, args.kind) for url in args.urls]
     for path in args.seeds:
         seeds.extend(read_seed_file(path))
-    contact = args.contact or os.environ.get("ARCHIVE_CONTACT_URL")
-    overrides = {
-        "USER_AGENT": f"scraper-archive/{__version__} (+{contact})" if contact else None,
+    options = {  # None: not given, and -s NAME=VALUE (or settings.py) decides
+        "USER_AGENT": f"scraper-archive/{__version__} (+{args.contact})" if args.contact else None,
         "CONCURRENT_REQUESTS_PER_DOMAIN": args.concurrency,
         "DOWNLOAD_DELAY": args.delay,
         "DOWNLOAD_TIMEOUT": args.timeout,
@@ -222,8 +248,8 @@ def _plan(args: argparse.Namespace, previous: CrawlRun | None = None) -> CrawlPl
         "ARCHIVE_ALLOW_NETWORKS": args.allow_network or None,
     }
     if args.delay is not None and args.delay == 0:
-        overrides["AUTOTHROTTLE_ENABLED"] = False
-    overrides.update(settings_given(args))
+        options["AUTOTHROTTLE_ENABLED"] = False
+    overrides = {**read_settings(settings_given(args)), **{k: v for k, v in options.items() if v is not None}}
     spider_args = {
         "depth": args.depth,
         "any_site": args.any_site,
@@ -245,7 +271,7 @@ def _plan(args: argparse.Namespace, previous: CrawlRun | None = None) -> CrawlPl
         for key, value in spider_args.items():
             if key in stored and value in (None, False, []):
                 spider_args[key] = stored[key]
-        if not args.allow_network and stored.get("allow_networks"):  # the same boundary as the crawl continued
+        if "ARCHIVE_ALLOW_NETWORKS" not in overrides and stored.get("allow_networks"):  # the same boundary as before
             overrides["ARCHIVE_ALLOW_NETWORKS"] = stored["allow_networks"]
         if not seeds:
             seeds = [Seed(**s) for s in stored.get("seeds", [])]
@@ -260,7 +286,7 @@ def _plan(args: argparse.Namespace, previous: CrawlRun | None = None) -> CrawlPl
         "seeds": [asdict(s) for s in seeds],
         **{k: v for k, v in spider_args.items() if v not in (None, False, [])},
     }
-    if overrides["ARCHIVE_ALLOW_NETWORKS"]:
+    if overrides.get("ARCHIVE_ALLOW_NETWORKS"):
         crawl_args["allow_networks"] = overrides["ARCHIVE_ALLOW_NETWORKS"]
     return CrawlPlan(seeds, spider_args, overrides, crawl_args)
 
@@ -277,8 +303,6 @@ def _crawl(args: argparse.Namespace) -> int:
         if previous is None:
             raise UsageError(f"no unfinished crawl to resume ({args.resume})")
     plan = _plan(args, previous)
-    if previous is not None:
-        plan.overrides["ARCHIVE_RESUME_CRAWL"] = previous.id
     frontier: dict[str, Any] | None = None
     if frontier_url(args):
         if plan.seeds:
@@ -300,6 +324,7 @@ def _crawl(args: argparse.Namespace) -> int:
         settings_overrides=plan.overrides,
         crawl_args=plan.crawl_args,
         frontier=frontier,
+        resume=previous.id if previous is not None else None,
     )
     return print_summary(stats, args, "crawl")
 
@@ -354,7 +379,7 @@ def frontier_run(frontier: Any, given: str) -> str:
 def _schedule(args: argparse.Namespace) -> int:
     from archive.schedule import Scheduler, load_schedule
 
-    jobs = load_schedule(args.file)
+    jobs = load_schedule(args.file, _job_check("enqueue" if frontier_url(args) else "crawl"))
     with open_catalog(args):  # create or upgrade it once, before any job runs
         pass
     frontier = (args.frontier, args.frontier_name or "scraper") if frontier_url(args) else None
@@ -371,3 +396,27 @@ def _schedule(args: argparse.Namespace) -> int:
         print(f"schedule: {len(scheduler.failed)} run(s) failed: {', '.join(scheduler.failed)}")
         return 1
     return 0
+
+
+class _Refusing(argparse.ArgumentParser):
+    """A parser that raises what it refuses (ValueError) instead of printing its usage and exiting."""
+
+    def error(self, message: str) -> NoReturn:
+        raise ValueError(message)
+
+
+def _job_check(name: str) -> Callable[[list[str]], None]:
+    """Return a check of a schedule job's arguments: ValueError says what `scraper NAME ARGS` would refuse."""
+    from archive.crawl.overrides import read_settings
+
+    sub = _Refusing(prog="scraper").add_subparsers()
+    add_commands(sub)
+    parser = sub.choices[name]
+
+    def check(job_args: list[str]) -> None:
+        try:
+            read_settings(settings_given(parser.parse_args(job_args)))
+        except UsageError as exc:
+            raise ValueError(str(exc)) from None
+
+    return check

@@ -48,6 +48,7 @@ def add_commands(sub: Any) -> None:
     _paths_option(replay)
     set_option(replay)
     evidence_option(replay)
+    replay.set_defaults(site_evidence=None)  # not given: -s ARCHIVE_SITE_EVIDENCE, else settings.py's (text)
     comments_option(replay)
 
     extract = sub.add_parser("extract", help="extract text and metadata only; archive nothing")
@@ -70,9 +71,11 @@ def _paths_option(cmd: argparse.ArgumentParser) -> None:
 def _replay(args: argparse.Namespace) -> int:
     from archive.runner import run_replay
 
-    overrides: dict[str, object] = {"ARCHIVE_COMMENTS": args.comments, **settings_given(args)}
+    overrides: dict[str, object] = dict(settings_given(args))  # an option given wins over its setting
+    if args.comments is not None:
+        overrides["ARCHIVE_COMMENTS"] = args.comments
     if args.absolute_paths:
-        overrides = {"ARCHIVE_ABSOLUTE_PATHS": True, **overrides}
+        overrides["ARCHIVE_ABSOLUTE_PATHS"] = True
     stats = run_replay(
         args.paths,
         data_dir=args.data,

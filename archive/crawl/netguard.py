@@ -34,9 +34,10 @@ if TYPE_CHECKING:
     from scrapy.http import Response
     from twisted.internet.base import ReactorBase
 
-__all__ = ["AddressPolicy", "BlockedAddress", "GuardedResolver", "PrivateAddressMiddleware"]
+__all__ = ["AddressPolicy", "BlockedAddress", "GuardedResolver", "PrivateAddressMiddleware", "allowed_network"]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 # Names the resolver refused, and why (read back by PrivateAddressMiddleware.process_exception).
 refused: LocalCache[str, str] = LocalCache(10000)
 
@@ -54,7 +55,7 @@ class AddressPolicy:
 
     def __init__(self, allowed: Iterable[str] = ()) -> None:
         try:
-            self.allowed = [ipaddress.ip_network(cidr.strip(), strict=False) for cidr in allowed if cidr.strip()]
+            self.allowed = [allowed_network(cidr) for cidr in allowed if cidr.strip()]
         except ValueError as exc:
             raise ValueError(f"ARCHIVE_ALLOW_NETWORKS: {exc}") from exc
 
@@ -82,6 +83,14 @@ class AddressPolicy:
 
     def _allows(self, ip: IPAddress) -> bool:
         return any(ip in network for network in self.allowed)
+
+
+def allowed_network(cidr: str) -> IPNetwork:
+    """Return the network a CIDR names (10.0.0.0/8; an address alone is its own network); ValueError says why not."""
+    try:
+        return ipaddress.ip_network(cidr.strip(), strict=False)
+    except ValueError:
+        raise ValueError(f"{cidr!r} is not a network: give a CIDR such as 10.0.0.0/8 or 127.0.0.1/32") from None
 
 
 # IPv6 prefixes whose last 32 bits carry an IPv4 address a gateway or the host's stack may deliver to.

@@ -31,6 +31,7 @@ from archive.crawl.middlewares import CrawlDelays
 from archive.crawl.responses import capture_from_response
 from archive.crawl.scheduler import frontier_worker
 from archive.frontier.store import FrontierError
+from scraper.urls import redacted, without_password
 
 if TYPE_CHECKING:
     from typing import Self
@@ -89,8 +90,9 @@ class SharedRobotsTxtMiddleware(RobotsTxtMiddleware):
             if self.worker is not None:
                 with contextlib.suppress(FrontierError):  # the others fetch it themselves after a while
                     self.worker.frontier.unlock_robots(netloc)
-            if not isinstance(exc, IgnoreRequest):
-                logger.error("Error downloading %s: %s", robots_url, exc)
+            if not isinstance(exc, IgnoreRequest):  # a warning: the host's pages are still asked for, and a
+                # failure to fetch them is named in the run's summary (not three times over in the log)
+                logger.warning("Error downloading %s: %s", redacted(robots_url), without_password(str(exc), robots_url))
             self._robots_error(exc, netloc)
         parser = self._parsers[netloc]
         assert not isinstance(parser, Deferred)

@@ -17,7 +17,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from archive.errors import ArchiveError
-from scraper.urls import lower_case_host
+from scraper.urls import lower_case_host, redacted
 
 __all__ = ["KINDS", "Seed", "SeedError", "parse_seed_lines", "read_seed_file"]
 
@@ -57,7 +57,7 @@ def parse_seed_lines(lines: Iterable[str], source: str = "<seeds>") -> list[Seed
 def read_seed_file(path: Path) -> list[Seed]:
     """Return the seeds in a UTF-8 seed file."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a byte order mark (Windows editors write one) is no URL
     except UnicodeDecodeError as exc:
         raise SeedError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     except OSError as exc:
@@ -84,11 +84,11 @@ def _strip_comment(raw: str) -> str:
 def _seed(url: str, options: list[str], where: str) -> Seed:
     try:
         parts = urlsplit(url)
-        host = parts.hostname
+        host, _port = parts.hostname, parts.port  # .port: ValueError for :abc or :99999
     except ValueError as exc:  # an unbalanced "[" of an IPv6 host, found by fuzzing
-        raise SeedError(f"{where}: not a URL: {url!r} ({exc})") from exc
+        raise SeedError(f"{where}: not a URL: {redacted(url)!r} ({exc})") from exc
     if parts.scheme not in ("http", "https") or not host:
-        raise SeedError(f"{where}: not an http(s) URL: {url!r}")
+        raise SeedError(f"{where}: not an http(s) URL: {redacted(url)!r}")
     url = lower_case_host(url)  # HTTP://Example.COM/Page is http://example.com/Page
     kind, depth, max_pages = "auto", None, None
     for option in options:
