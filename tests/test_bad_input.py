@@ -41,6 +41,8 @@ def _batch(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     (inbox / "blank.txt").write_bytes(b"  \n\n \t\n")
     rng = random.Random(7)
     (inbox / "junk.txt").write_bytes(bytes(rng.randrange(256) for _ in range(4096)))
+    # Random bytes named as a plain WARC: warcio's error quotes their first line, bytes and all.
+    (inbox / "junk.warc").write_bytes(bytes(rng.randrange(256) for _ in range(3000)))
     (inbox / "nul.html").write_bytes(b"<html>\x00\x00\x00" * 200)
     (inbox / "no-text.html").write_bytes(
         b"<html><head><title></title><script>var a = 1;</script><style>p{}</style></head>"
@@ -66,6 +68,7 @@ def _batch(tmp_path: Path) -> tuple[Path, dict[str, str]]:
         "broken.html.gz": "corrupt gzip data: truncated stream",
         "huge.txt": "too large: 1500000 bytes, over the 1000000-byte limit",
         "cut.warc.gz": "corrupt or truncated WARC",
+        "junk.warc": "unreadable record: unknown archive format (not a WARC record header)",
         "corrupt.warc.gz": "corrupt or truncated WARC",
     }
     return inbox, reasons
@@ -117,6 +120,7 @@ def test_every_bad_input_is_named_once_and_the_batch_completes(replayed: Replaye
         assert len(matching) == 1, (source, lines)
         assert reason in matching[0], (source, matching[0])
     assert len(lines) == len(expected)
+    assert all(len(line) < 300 and line.isprintable() for line in lines), lines  # no input bytes quoted
     # good.txt, good.html, and the intact first response of each damaged WARC: the same
     # bytes from the same URL in both, so the second copy is unchanged.
     assert "4 captures read, 3 records written, 1 unchanged" in result.out

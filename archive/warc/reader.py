@@ -24,6 +24,7 @@ from warcio.exceptions import ArchiveLoadFailed
 from warcio.recordloader import ArcWarcRecord
 
 from archive.errors import ArchiveError
+from archive.warc._disk import os_reason
 from scraper import WarcLocation
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "read_payload",
     "scan_records",
     "scan_resync",
+    "short_reason",
     "warc_records",
 ]
 
@@ -56,6 +58,7 @@ class MalformedRecord(ArchiveError):
 
 
 # What reading a damaged WARC file raises: ours, warcio's, and the gzip and I/O layers'.
+_MAX_REASON = 160  # characters of a reason: an exception's own text may quote a whole line of the input
 WARC_READ_ERRORS = (TornRecord, MalformedRecord, ArchiveLoadFailed, EOFError, OSError, ValueError, zlib.error)
 
 _GZIP_MAGIC = b"\x1f\x8b\x08"
@@ -330,7 +333,7 @@ class _RecordReader:
             consumed = window.tell() - records.reader.rem_length()
             trailer = records.reader.read(8) if self.gzip else os.pread(self.fd, 4, start + consumed)
         except WARC_READ_ERRORS as exc:
-            return f"unreadable record: {_reason(exc)}"
+            return f"unreadable record: {short_reason(exc)}"
         ends_file = not self.gzip and start + consumed + len(trailer) >= self.size
         if short > 0:
             return f"{_CUT if ends_file else ''}the record ends {short} bytes before its Content-Length"
@@ -449,9 +452,15 @@ def _record_id(record: ArcWarcRecord) -> str:
     return str(record.rec_headers.get_header("WARC-Record-ID") or "")
 
 
-def _reason(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+def short_reason(exc: BaseException) -> str:
+    """Return an exception as a short, printable, one-line reason: no bytes of the input it choked on."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return os_reason(exc)
+    text = (str(exc).strip() or type(exc).__name__).splitlines()[0]
+    if isinstance(exc, ArchiveLoadFailed) and ", first line:" in text:  # warcio quotes the line, bytes and all
+        text = text.split(", first line:")[0].lower() + " (not a WARC record header)"
+    text = "".join(ch if ch.isprintable() and ord(ch) < 0x7F else "?" for ch in text)
+    return text if len(text) <= _MAX_REASON else text[: _MAX_REASON - 1] + "…"
 
 
 class _Window(io.RawIOBase):

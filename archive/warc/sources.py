@@ -18,7 +18,6 @@ from urllib.parse import quote
 
 import brotli
 from warcio.archiveiterator import ArchiveIterator
-from warcio.exceptions import ArchiveLoadFailed
 
 from archive.errors import ArchiveError
 from archive.warc._disk import (
@@ -27,7 +26,6 @@ from archive.warc._disk import (
     escaped_name,
     expand,
     open_regular,
-    os_reason,
     read_bounded,
     regular_file,
     walk,
@@ -40,6 +38,7 @@ from archive.warc.reader import (
     WARC_READ_ERRORS,
     DamagedRegion,
     scan_resync,
+    short_reason,
     warc_records,
 )
 from scraper import Capture, WireRequest, media_kind
@@ -68,7 +67,6 @@ WARC_SUFFIXES = (".warc", ".warc.gz")
 WACZ_SUFFIX = ".wacz"  # a zip package of WARC files (archive/), their index and pages: read in place
 REPLAYED_WARC_TYPES = ("response", "resource")
 FILE_URN = "urn:file:"  # what a saved file is addressed as: it names where it was read, not a fetch
-_MAX_REASON = 160
 _RECOMPRESS = "`warcio recompress FILE NEW.warc.gz` rewrites it so each record can be read"
 _PACKED = "compressed or encrypted in the zip, not stored as WACZ stores WARC files"
 _PAGE_SCHEMES = frozenset({"http", "https", "ftp", "file"})
@@ -234,7 +232,7 @@ def _guarded(path: Path) -> Iterator[SourceRef | CaptureFailure | SkippedRecord]
     try:
         yield from _from_file(path)
     except Exception as exc:  # any reader error on one file is that file's failure
-        yield _failure(path, f"unreadable: {type(exc).__name__}: {_reason(exc)}")
+        yield _failure(path, f"unreadable: {type(exc).__name__}: {short_reason(exc)}")
 
 
 def _from_file(path: Path) -> Iterator[SourceRef | CaptureFailure | SkippedRecord]:
@@ -277,10 +275,10 @@ def _from_wacz(path: Path) -> Iterator[SourceRef | CaptureFailure | SkippedRecor
                 else:
                     spans.append(((start, start + member.compress_size), where))
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, struct.error) as exc:  # not a zip, or cut short
-        yield _failure(path, f"not a readable WACZ package (not a zip file, or cut short): {_reason(exc)}")
+        yield _failure(path, f"not a readable WACZ package (not a zip file, or cut short): {short_reason(exc)}")
         return
     except (OSError, ValueError, NotImplementedError) as exc:  # a name not in the encoding it claims...
-        yield _failure(path, f"not a readable WACZ package: {_reason(exc)}")
+        yield _failure(path, f"not a readable WACZ package: {short_reason(exc)}")
         return
     if not members:
         yield _failure(path, "a WACZ package with no WARC file in its archive/ folder")
@@ -336,10 +334,10 @@ def _from_warc(
                     links[len(found)] = ids
                 found.append(item)
     except OSError as exc:
-        failure = _failure(path, _reason(exc)) if end == start and not found else None
-        failure = failure or _failure(path, f"corrupt or truncated WARC at offset {end}: {_reason(exc)}")
+        failure = _failure(path, short_reason(exc)) if end == start and not found else None
+        failure = failure or _failure(path, f"corrupt or truncated WARC at offset {end}: {short_reason(exc)}")
     except (*WARC_READ_ERRORS, SourceError) as exc:
-        failure = _failure(path, f"corrupt or truncated WARC at offset {end}: {_reason(exc)}")
+        failure = _failure(path, f"corrupt or truncated WARC at offset {end}: {short_reason(exc)}")
     carried = {position: next((requests[i] for i in ids if i in requests), None) for position, ids in links.items()}
     kept_requests = {_shown(path, offset) for offset in carried.values() if offset is not None}
     for position, item in enumerate(found):
@@ -437,7 +435,7 @@ def load_capture(ref: SourceRef, *, max_bytes: int = DEFAULT_MAX_CAPTURE_BYTES) 
     except SourceError:
         raise
     except WARC_READ_ERRORS as exc:
-        raise SourceError(_reason(exc)) from exc
+        raise SourceError(short_reason(exc)) from exc
 
 
 def _load_file(ref: SourceRef, max_bytes: int) -> Capture:
@@ -618,14 +616,3 @@ def _kind(path: Path) -> str | None:
 
 def _suffix(path: Path) -> str:
     return "".join(path.suffixes[-2:]) if path.name.lower().endswith(".gz") else path.suffix
-
-
-def _reason(exc: BaseException) -> str:
-    """Return an exception as a short, printable, one-line reason."""
-    if isinstance(exc, OSError) and exc.strerror:
-        return os_reason(exc)
-    text = (str(exc) or type(exc).__name__).splitlines()[0]
-    if isinstance(exc, ArchiveLoadFailed) and ", first line:" in text:
-        text = text.split(", first line:")[0].lower() + " (not a WARC record header)"
-    text = "".join(ch if ch.isprintable() and ord(ch) < 0x7F else "?" for ch in text)
-    return text if len(text) <= _MAX_REASON else text[: _MAX_REASON - 1] + "…"
