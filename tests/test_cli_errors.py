@@ -340,6 +340,15 @@ def test_a_bounded_number_refuses_what_is_out_of_range(
             ("crawl", "--concurrency", "0", "https://example.org/"),
             "argument --concurrency: 0 is out of range: 1 to 1,000",
         ),
+        (
+            ("crawl", "--max-pages", "0", "https://example.org/"),  # would crawl nothing, and say it did well
+            "argument --max-pages: 0 is out of range: 1 to 1,000,000,000",
+        ),
+        (
+            ("crawl", "--max-per-site", "0", "https://example.org/"),
+            "argument --max-per-site: 0 is out of range: 1 to 1,000,000,000",
+        ),
+        (("enqueue", "--allow-domain", "", "https://example.org/"), "argument --allow-domain: '' names no domain"),
         (("reextract", "--jobs", "many"), "argument --jobs: 'many' is not a whole number"),
         (
             ("crawl", "--delay", "-1", "https://example.org/"),

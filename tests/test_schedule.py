@@ -47,6 +47,9 @@ def test_a_seed_with_an_upper_case_scheme_or_host_is_the_same_page_in_lower_case
         ("news.example/page", "not an http\\(s\\) URL"),
         ("https://news.example/ depth=deep", "unknown option 'depth=deep'"),
         ("https://news.example/ podcast", "unknown option 'podcast'"),
+        ("https://news.example/ max-pages=0", "unknown option 'max-pages=0' .*max-pages=N from 1"),
+        ("https://news.example:99999/", "not a URL: 'https://news.example:99999/' \\(Port out of range"),
+        ("https://reader:s3cret@news.example:abc/", "not a URL: 'https://reader:\\*\\*\\*@news.example:abc/'"),
         ("https://" + "x" * 9000, "longer than"),
     ],
 )

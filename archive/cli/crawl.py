@@ -125,12 +125,14 @@ def _scope_options(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument("--kind", choices=KINDS, default="auto", help="what the URL seeds are (default: sniff)")
     cmd.add_argument("--depth", type=bounded(0, 1000), help="link hops from page seeds (default 1)")
     cmd.add_argument("--any-site", action="store_true", help="follow links to other sites too")
-    cmd.add_argument("--allow-domain", action="append", default=[], help="only these domains (and subdomains)")
-    cmd.add_argument("--deny-domain", action="append", default=[], help="never these domains")
+    cmd.add_argument(
+        "--allow-domain", action="append", default=[], type=_domain, help="only these domains (and subdomains)"
+    )
+    cmd.add_argument("--deny-domain", action="append", default=[], type=_domain, help="never these domains")
     cmd.add_argument("--allow", action="append", default=[], type=_pattern, metavar="REGEX", help="only URLs matching")
     cmd.add_argument("--deny", action="append", default=[], type=_pattern, metavar="REGEX", help="never URLs matching")
-    cmd.add_argument("--max-pages", type=bounded(0, 10**9), help="pages per crawl")
-    cmd.add_argument("--max-per-site", type=bounded(0, 10**9), help="pages per site")
+    cmd.add_argument("--max-pages", type=bounded(1, 10**9), help="pages per crawl (default: no limit)")
+    cmd.add_argument("--max-per-site", type=bounded(1, 10**9), help="pages per site (default: no limit)")
     cmd.add_argument("--feeds", action="store_true", help="also crawl the RSS/Atom feeds seed pages advertise")
     cmd.add_argument("--archive-other", action="store_true", help="archive non-HTML responses raw (no record)")
     cmd.add_argument(
@@ -153,6 +155,13 @@ def _scope_options(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument("--requisites-any-site", action="store_true", help="fetch requisites from other sites too (CDNs)")
     cmd.add_argument("--delay", type=seconds(0, 86400), help="seconds between requests to one domain (default 1)")
     cmd.add_argument("--job", help="the schedule job this run belongs to (recorded with the crawl)")
+
+
+def _domain(text: str) -> str:
+    """Return a domain as given (an argparse type); an empty one, which would name no site, is refused."""
+    if not text.strip(".").strip():
+        raise argparse.ArgumentTypeError(f"{text!r} names no domain")
+    return text
 
 
 def _pattern(text: str) -> str:

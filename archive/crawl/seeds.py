@@ -98,11 +98,11 @@ def _seed(url: str, options: list[str], where: str) -> Seed:
             kind = key
         elif key == "kind" and value in KINDS:
             kind = value
-        elif key in ("depth", "max-pages") and value.isdigit():
+        elif key in ("depth", "max-pages") and value.isdigit() and (key == "depth" or int(value) > 0):
             if key == "depth":
                 depth = int(value)
             else:
                 max_pages = int(value)
         else:
-            raise SeedError(f"{where}: unknown option {option!r} (use {', '.join(KINDS)}, depth=N, max-pages=N)")
+            raise SeedError(f"{where}: unknown option {option!r} (use {', '.join(KINDS)}, depth=N, max-pages=N from 1)")
     return Seed(url, kind, depth, max_pages)
