@@ -230,6 +230,12 @@ def test_an_empty_data_folder_name_is_refused_and_an_empty_variable_is_unset(tmp
     assert os.listdir(tmp_path) == []
 
 
+def test_reextract_enqueue_without_a_frontier_is_refused(archived: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SCRAPER_FRONTIER", raising=False)
+    line = one_error(archived("reextract", "--enqueue"))
+    assert line == "error: --enqueue queues the files for a shared frontier's workers: give --frontier URL too"
+
+
 def test_reextract_with_no_archive_creates_none(tmp_path: Path) -> None:
     done = Cli(cwd=tmp_path, data=tmp_path / "data", db="")("reextract")
     assert done.code == 1 and done.err.strip() == f"error: the run stopped: no archive at {tmp_path / 'data'}"

@@ -104,6 +104,8 @@ def _reextract(args: argparse.Namespace) -> int:
     from archive.runner import frontier_settings, recorded_paths, run_reextract
 
     overrides = {"ARCHIVE_SITE_EVIDENCE": args.site_evidence, "ARCHIVE_COMMENTS": args.comments, **settings_given(args)}
+    if args.enqueue and not frontier_url(args):  # else a whole local re-extraction would run instead
+        raise UsageError("--enqueue queues the files for a shared frontier's workers: give --frontier URL too")
     if frontier_url(args) and args.enqueue:
         return _enqueue_files(args)
     frontier = None
