@@ -36,8 +36,14 @@ def test_a_seed_with_an_upper_case_scheme_or_host_is_the_same_page_in_lower_case
     [seed] = parse_seed_lines(["HTTP://News.Example:8080/Politics/Page?Id=A  depth=1"])
     # Scheme and host are case-insensitive; path and query are not, and stay as given.
     assert seed == Seed("http://news.example:8080/Politics/Page?Id=A", "auto", 1, None)
-    [with_user] = parse_seed_lines(["HTTPS://Reader:Secret@WWW.News.Example/A"])
-    assert with_user.url == "https://Reader:Secret@www.news.example/A"
+
+
+def test_a_seed_with_a_user_or_password_is_refused_and_its_password_not_shown() -> None:
+    """Scrapy would take `Reader:Secret@WWW.News.Example` for the host name; the crawl's record would keep the password."""
+    for line in ("HTTPS://Reader:Secret@WWW.News.Example/A", "https://reader@news.example/"):
+        with pytest.raises(SeedError, match="a user or password in a seed URL cannot be sent") as caught:
+            parse_seed_lines([line], "seeds.txt")
+        assert "Secret" not in str(caught.value) and str(caught.value).startswith("seeds.txt:1: 'https://")
 
 
 @pytest.mark.parametrize(

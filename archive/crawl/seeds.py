@@ -89,6 +89,8 @@ def _seed(url: str, options: list[str], where: str) -> Seed:
         raise SeedError(f"{where}: not a URL: {redacted(url)!r} ({exc})") from exc
     if parts.scheme not in ("http", "https") or not host:
         raise SeedError(f"{where}: not an http(s) URL: {redacted(url)!r}")
+    if parts.username is not None or parts.password is not None:  # fetched, it fails as "invalid hostname"
+        raise SeedError(f"{where}: {redacted(url)!r}: a user or password in a seed URL cannot be sent: leave it out")
     url = lower_case_host(url)  # HTTP://Example.COM/Page is http://example.com/Page
     kind, depth, max_pages = "auto", None, None
     for option in options:
