@@ -123,6 +123,30 @@ def _drained(fifo: Path, run: Callable[[], Result]) -> tuple[Result, bytes]:
     return result, b"".join(chunks)
 
 
+@pytest.mark.parametrize("redirect", ["ab", "wb"])
+def test_an_out_of_dev_stdout_writes_into_what_standard_output_was_redirected_to(
+    cli: Cli, tmp_path: Path, redirect: str
+) -> None:
+    """`--out /dev/stdout >> log` appends; `> log` holds the index, then the summary after it (one file offset)."""
+    log = tmp_path / "log.txt"
+    log.write_bytes(b"PREV\n")
+    with log.open(redirect) as stdout:
+        done = subprocess.run(
+            [sys.executable, "-m", "archive.cli", "index", "--out", "/dev/stdout"],
+            cwd=cli.cwd, env={**os.environ, **cli.env()}, stdout=stdout, stderr=subprocess.PIPE, check=False,
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lines = log.read_text().splitlines()
+    kept = ["PREV"] if redirect == "ab" else []
+    assert (
+        lines[: len(kept)] == kept
+        and lines[-1] == f"indexed {len(lines) - len(kept) - 1} WARC record(s) into /dev/stdout"
+    )
+    assert len(lines) > 10 and all(
+        line.count(" ") >= 2 and line.split(" ")[2].startswith("{") for line in lines[len(kept) : -1]
+    )
+
+
 @pytest.mark.parametrize("writer", ["index", "wacz"])
 def test_an_out_that_is_a_fifo_is_written_into_not_replaced(cli: Cli, tmp_path: Path, writer: str) -> None:
     fifo = tmp_path / "pipe"
@@ -298,3 +322,16 @@ def test_wacz_on_an_archive_with_no_run_says_so(tmp_path: Path, sqlite_url: str)
     catalog.close()
     assert _one_line(cli("wacz"), 1) == "error: the catalog holds no run: nothing to package"
     assert os.listdir(tmp_path / "data") == []
+
+
+def test_a_page_whose_raw_record_is_in_a_file_left_out_is_no_page_of_the_package(tmp_path: Path) -> None:
+    """A re-extraction's pages point into an earlier file: if that one cannot be read, they would replay nothing."""
+    from archive.export._pages import Extraction, RunRecords
+    from archive.export.wacz import _pages
+
+    run = RunRecords()
+    for name in ("kept.warc.gz", "gone.warc.gz"):
+        record = {"id": name[:4], "title": name, "provenance": {"warc_raw": {"file": name, "offset": 0}}}
+        run.extractions[name] = Extraction(record, "text", f"https://news.example/{name}", "2026-01-02T03:04:05Z")
+    assert [p["title"] for p in _pages(run, {}, tmp_path)] == ["kept.warc.gz", "gone.warc.gz"]
+    assert [p["title"] for p in _pages(run, {}, tmp_path, {"gone.warc.gz"})] == ["kept.warc.gz"]

@@ -86,9 +86,10 @@ def _migration_lock(engine: Engine) -> Iterator[None]:
     if engine.dialect.name != "sqlite" or not database or database == ":memory:":
         yield
         return
-    path = database.removeprefix("file:").partition("?")[0]  # opened read-only (make_engine): a file: URI
+    path = database.removeprefix("file:").partition("?")[0]  # a file: URI names the file after its scheme
+    read_only = engine.url.query.get("mode") == "ro" or engine.url.query.get("immutable") == "1"  # make_engine's
     try:
-        if path != database:
+        if read_only:
             raise PermissionError(errno.EROFS, "its folder cannot be written", str(Path(path).parent))
         handle = open(f"{path}.migrate-lock", "a")  # noqa: SIM115 (closed by the with below)
     except OSError as exc:

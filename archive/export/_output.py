@@ -30,7 +30,8 @@ def output_file(out: Path, *, text: bool = False, make_parent: bool = False) -> 
     target = _target(out, make_parent)
     if target is None:
         with _opening(out):
-            sink = _Sink(out, out)
+            descriptor = _descriptor(out)  # this process's own (`/dev/stdout`): written as it is, not opened anew
+            sink = _Sink(out if descriptor is None else os.dup(descriptor), out)
         with _wrapped(sink, text) as handle:
             yield handle
         return
@@ -57,7 +58,7 @@ def _target(out: Path, make_parent: bool) -> Path | None:
         raise _cannot(out, exc) from None
     if found is not None and stat.S_ISDIR(found.st_mode):
         raise UsageError(f"cannot write {out}: Is a directory")
-    if found is not None and not stat.S_ISREG(found.st_mode):
+    if found is not None and (not stat.S_ISREG(found.st_mode) or _an_open_file(out)):
         return None
     target = Path(os.path.realpath(out))
     if make_parent:
@@ -68,6 +69,33 @@ def _target(out: Path, make_parent: bool) -> Path | None:
     elif not target.parent.is_dir():
         raise UsageError(f"cannot write {out}: No such file or directory")
     return target
+
+
+def _an_open_file(out: Path) -> bool:
+    """Return whether `out` names a file through a process's open descriptors (`/dev/stdout`, `/proc/self/fd/1`).
+
+    Such a name leads to whatever standard output was redirected to (`>> log.txt`): that file is
+    written into, as the shell opened it, not replaced.
+    """
+    return str(out.absolute()).startswith(("/dev/", "/proc/"))
+
+
+_STANDARD = {"/dev/stdin": 0, "/dev/stdout": 1, "/dev/stderr": 2}
+
+
+def _descriptor(out: Path) -> int | None:
+    """Return the descriptor of this process that `out` names (/dev/stdout, /dev/fd/N, /proc/self/fd/N), if one.
+
+    Opened anew, it would be truncated (a `>> log.txt` lost what it held) and written from its
+    start, under what the process then prints to it.
+    """
+    name = str(out.absolute())
+    if name in _STANDARD:
+        return _STANDARD[name]
+    for prefix in ("/dev/fd/", "/proc/self/fd/", f"/proc/{os.getpid()}/fd/"):
+        if name.startswith(prefix) and name[len(prefix) :].isdigit():
+            return int(name[len(prefix) :])
+    return None
 
 
 def _created(target: Path) -> tuple[int, Path]:

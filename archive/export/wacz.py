@@ -30,6 +30,7 @@ import hashlib
 import json
 import tempfile
 import zipfile
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -99,7 +100,7 @@ def write_wacz(
         files = [path for path in contents.files if path not in unread]
         members = [(f"archive/{p.name}", p) for p in files]
         members += _compressed_index(Path(scratch) / "index.cdxj", Path(scratch))
-        pages = _pages(contents.run, contents.originals, layout.warc)
+        pages = _pages(contents.run, contents.originals, layout.warc, {path.name for path in unread})
         if not pages:  # a package a replay tool opens on nothing is no archive of the run
             raise WaczError(
                 f"run {found.id} archived no pages (only exchanges such as robots.txt, errors or redirects): "
@@ -182,17 +183,28 @@ def _original(catalog: Catalog, revisit: Revisit) -> Record | None:
     return None
 
 
-def _pages(run: RunRecords, originals: dict[str, Record | None], warc_dir: Path) -> list[dict[str, Any]]:
-    """Return the run's pages: each capture it extracted, then each page it saw unchanged (a revisit)."""
+def _pages(
+    run: RunRecords, originals: dict[str, Record | None], warc_dir: Path, left_out: Collection[str] = ()
+) -> list[dict[str, Any]]:
+    """Return the run's pages: each capture it extracted, then each page it saw unchanged (a revisit).
+
+    A page whose raw record is in a file `left_out` of the package (by name: it could not be
+    read) is no page of it: a replay tool would find nothing there.
+    """
     pages: list[dict[str, Any]] = []
     seen: set[str] = set()
     for extraction in run.extractions.values():
+        if str((extraction.raw_location() or {}).get("file", "")) in left_out:
+            continue
         row = extraction_row(extraction, warc_dir)
         if row is not None and row["url"] not in seen:
             seen.add(row["url"])
             pages.append(row)
     for revisit in run.revisits:  # an original that is no catalog capture (a sitemap, say) is no page
         original = originals.get(revisit.record_id)
+        raw = original.provenance.warc_raw if original is not None else None
+        if raw is not None and raw.file in left_out:
+            continue
         if original is not None and revisit.url not in seen:
             seen.add(revisit.url)
             pages.append(revisit_row(revisit, original))
