@@ -279,6 +279,24 @@ def test_a_replayed_revisit_is_written_once_however_often_its_file_is_replayed(
     assert len([kind for kind, _, _, _ in _warc(first.data) if kind == "revisit"]) == 3
 
 
+def test_revisits_are_committed_as_they_come_not_held_to_the_end(make_crawler: MakeCrawler, tmp_path: Path) -> None:
+    """A WARC file of revisits alone (a deduplicating recrawl) commits every ARCHIVE_COMMIT_EVERY, as pages do."""
+    first = Run(make_crawler, tmp_path)
+    first.feed(_item(_live()))
+    first.close()
+    run = Run(make_crawler, tmp_path, ARCHIVE_COMMIT_EVERY=2)
+    for day in range(1, 6):
+        read = replace(_live(), source_kind="warc", captured_at=datetime(2026, 4, day, tzinfo=UTC))
+        run.feed(RevisitItem(read, profile="identical-payload-digest", refers_to=(URL, "2026-03-01T09:30:00Z")))
+    catalog = _catalog(run.db)
+    try:  # before the run ends: four of the five named (two commits), the fifth still pending
+        named = [catalog.revisited(URL, f"2026-04-0{day}T00:00:00Z") for day in range(1, 6)]
+    finally:
+        catalog.close()
+    assert named == [True, True, True, True, False]
+    run.close()
+
+
 def test_a_304_is_archived_as_a_revisit_of_the_urls_latest_capture(make_crawler: MakeCrawler, tmp_path: Path) -> None:
     first = Run(make_crawler, tmp_path)
     first.feed(_item(_live()))

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Engine, Select, func, or_, select
 from sqlalchemy.orm import Session
 
-from archive.catalog._sql import table_of
+from archive.catalog._sql import dialect_insert, insert_many, table_of
 from archive.catalog.filters import bounded
 from archive.catalog.models import CaptureRow, Crawl, Document, RevisitRow, WarcRecordRow
 from archive.errors import ArchiveError
@@ -200,21 +200,21 @@ def forget(engine: Engine, ids: Iterable[str]) -> int:
     return int(gone or 0)
 
 
-def add_revisits(engine: Engine, rows: Iterable[dict[str, Any]]) -> None:
-    """Name revisits written, their WARC records durable (RevisitRow's columns)."""
-    values = list(rows)
-    if values:
-        with Session(engine) as session, session.begin():
-            session.execute(table_of(RevisitRow).insert(), values)
+def add_revisits(engine: Engine, rows: Sequence[dict[str, Any]]) -> None:
+    """Name revisits written, their WARC records durable (RevisitRow's columns); a visit named already is kept."""
+    if rows:
+        insert = dialect_insert(engine.dialect.name, RevisitRow).on_conflict_do_nothing(
+            index_elements=["url", "captured_at"]
+        )
+        with engine.begin() as connection:
+            insert_many(connection, insert, rows)
 
 
-def revisited(engine: Engine, capture_id: str, url: str, captured_at: str) -> bool:
-    """Return whether the archive holds a revisit of capture `capture_id` at `url` taken at `captured_at`."""
-    query = select(RevisitRow.id).where(
-        RevisitRow.capture_id == capture_id, RevisitRow.captured_at == captured_at, RevisitRow.url == url
-    )
-    with Session(engine) as session:
-        return session.scalar(query.limit(1)) is not None
+def revisited(engine: Engine, url: str, captured_at: str) -> bool:
+    """Return whether the archive holds a revisit of `url` taken at `captured_at`."""
+    query = select(RevisitRow.id).where(RevisitRow.url == url, RevisitRow.captured_at == captured_at)
+    with engine.connect() as connection:
+        return connection.scalar(query.limit(1)) is not None
 
 
 def revisits_of(engine: Engine, capture_ids: Collection[str]) -> dict[str, list[tuple[str, str]]]:

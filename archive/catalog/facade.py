@@ -126,13 +126,13 @@ class Catalog:
 
     @reconnecting
     def add_revisits(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Name revisits written, their WARC records durable (see captures.add_revisits)."""
-        captures.add_revisits(self.engine, rows)
+        """Name revisits written, their WARC records durable (see captures.add_revisits); deadlocks retried."""
+        retrying_deadlocks(lambda: captures.add_revisits(self.engine, rows))
 
     @reconnecting
-    def revisited(self, capture_id: str, url: str, captured_at: str) -> bool:
-        """Return whether the archive holds a revisit of `capture_id` at `url` taken at `captured_at`."""
-        return captures.revisited(self.engine, capture_id, url, captured_at)
+    def revisited(self, url: str, captured_at: str) -> bool:
+        """Return whether the archive holds a revisit of `url` taken at `captured_at`."""
+        return captures.revisited(self.engine, url, captured_at)
 
     @reconnecting
     def revisits_of(self, capture_ids: Collection[str]) -> dict[str, list[tuple[str, str]]]:

@@ -271,12 +271,16 @@ class WarcRecordRow(Base):
 class RevisitRow(Base):
     """A revisit this archive wrote: the capture it repeats, the URL and time of the visit, its WARC record's id.
 
-    No WARC location: the record is found by its id or the CDXJ index. A replayed revisit whose
-    row is here is one this archive already holds, so replaying its file again writes it no more.
+    No WARC location: the record is found by its id or the CDXJ index. A visit is its URL and
+    time: a replayed revisit whose visit is here is one this archive holds already, so replaying
+    its file again writes it no more (whichever capture it was found to repeat).
     """
 
     __tablename__ = "revisits"
-    __table_args__ = (Index("ix_revisits_capture_id", "capture_id", "captured_at"),)
+    __table_args__ = (
+        Index("ix_revisits_capture_id", "capture_id"),
+        Index("uq_revisits_visit", "url", "captured_at", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     capture_id: Mapped[str] = mapped_column(ForeignKey("captures.id", ondelete="CASCADE"))

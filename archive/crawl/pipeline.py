@@ -146,6 +146,7 @@ class ArchivePipeline:
         self.runs: set[str] = set()  # every run this process archived into
         self.pending: list[Record] = []
         self.pending_revisits: list[dict[str, Any]] = []  # revisits written, named in the catalog at the next commit
+        self.pending_visits: set[tuple[str, str]] = set()  # their (url, captured_at)
         self.extractions: list[tuple[str, Record]] = []  # (run, re-extracted record), committed with the rest
         self.run_counts: defaultdict[str, Counter[str]] = defaultdict(Counter)  # per run, since the last commit
         self.failures: list[list[str]] = []
@@ -466,8 +467,8 @@ class ArchivePipeline:
         moment = capture.captured_at or datetime.now(UTC)
         capture = replace(capture, captured_at=moment)  # the revisit's WARC-Date and its row's time are one
         when = iso_utc(moment)
-        visit = {"capture_id": original.id, "url": capture.url or original.source_url, "captured_at": when}
-        if refers_to is not None and self._holds_revisit(visit):  # the same record replayed again
+        url = capture.url or original.source_url
+        if refers_to is not None and self._holds_revisit(url, when):  # the same record replayed again
             self.stats.inc_value("replay/warc_skipped/revisit already in this archive")
             return
         written = self._write(
@@ -475,15 +476,18 @@ class ArchivePipeline:
         )
         if written is None:
             return
-        named = {"crawl_id": run or None, "profile": profile, "record_id": written.record_id}
-        self.pending_revisits.append(visit | named)
+        self.pending_visits.add((url, when))
+        self.pending_revisits.append(
+            {"capture_id": original.id, "url": url, "captured_at": when, "crawl_id": run or None, "profile": profile}
+            | {"record_id": written.record_id}
+        )
         self._count(run, "revisits")
+        if len(self.pending) + len(self.pending_revisits) >= self.commit_every:
+            self._commit()
 
-    def _holds_revisit(self, visit: dict[str, Any]) -> bool:
-        """Return whether this archive wrote the revisit `visit` (capture_id, url, captured_at) already."""
-        if any(all(p[k] == v for k, v in visit.items()) for p in self.pending_revisits):
-            return True
-        return self.catalog.revisited(visit["capture_id"], visit["url"], visit["captured_at"])
+    def _holds_revisit(self, url: str, when: str) -> bool:
+        """Return whether this archive wrote a revisit of `url` at `when` (an ISO time) already: a visit, a revisit."""
+        return (url, when) in self.pending_visits or self.catalog.revisited(url, when)
 
     def _revisit_deferred(self) -> None:
         """Archive the replayed revisits whose original came later in the run; count those whose never came."""
@@ -565,6 +569,7 @@ class ArchivePipeline:
         self.retired.clear()
         self.pending.clear()
         self.pending_revisits.clear()
+        self.pending_visits.clear()
         self.extractions.clear()
         counts, self.run_counts = self.run_counts, defaultdict(Counter)
         self.crawler.signals.send_catch_log(signal=ARCHIVE_COMMITTED, counts={r: dict(c) for r, c in counts.items()})

@@ -163,7 +163,7 @@ CREATE INDEX ix_crawl_problems_crawl_id ON crawl_problems (crawl_id);
 -- index ix_document_bands_document_id on document_bands
 CREATE INDEX ix_document_bands_document_id ON document_bands (document_id);
 -- index ix_revisits_capture_id on revisits
-CREATE INDEX ix_revisits_capture_id ON revisits (capture_id, captured_at);
+CREATE INDEX ix_revisits_capture_id ON revisits (capture_id);
 -- index ix_warc_records_file on warc_records
 CREATE INDEX ix_warc_records_file ON warc_records (file);
 -- index sqlite_autoindex_alembic_version_1 on alembic_version
@@ -182,6 +182,8 @@ CREATE INDEX ix_warc_records_file ON warc_records (file);
 -- (made by SQLite for a PRIMARY KEY or UNIQUE constraint)
 -- index sqlite_autoindex_warc_records_1 on warc_records
 -- (made by SQLite for a PRIMARY KEY or UNIQUE constraint)
+-- index uq_revisits_visit on revisits
+CREATE UNIQUE INDEX uq_revisits_visit ON revisits (url, captured_at);
 -- trigger documents_fts_delete on documents
 CREATE TRIGGER documents_fts_delete AFTER DELETE ON documents BEGIN INSERT INTO documents_fts(documents_fts, rowid, title, text, facets) VALUES ('delete', old.id, old.title, old.text, old.facets); END;
 -- trigger documents_fts_insert on documents

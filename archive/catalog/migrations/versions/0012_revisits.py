@@ -3,7 +3,8 @@
 A replayed capture already in the catalog is "unchanged"; a replayed revisit record left no row,
 so each replay of the same file wrote its revisits once more (a new WARC file each time). The
 revisits table names each revisit written: the capture it repeats, the URL and time of the
-visit, the profile and the revisit record's id (no WARC location: nothing here to dangle).
+visit (one row per visit), the profile and the revisit record's id (no WARC location: nothing
+here to dangle).
 
 Revision ID: 0012
 Revises: 0011
@@ -31,9 +32,11 @@ def upgrade() -> None:
         sa.Column("profile", sa.String(32), nullable=False),
         sa.Column("record_id", sa.String(100), nullable=False),
     )
-    op.create_index("ix_revisits_capture_id", "revisits", ["capture_id", "captured_at"])
+    op.create_index("ix_revisits_capture_id", "revisits", ["capture_id"])
+    op.create_index("uq_revisits_visit", "revisits", ["url", "captured_at"], unique=True)
 
 
 def downgrade() -> None:
+    op.drop_index("uq_revisits_visit", "revisits")
     op.drop_index("ix_revisits_capture_id", "revisits")
     op.drop_table("revisits")
