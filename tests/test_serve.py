@@ -78,7 +78,20 @@ def write_site_warc(folder: Path) -> Path:
         _response(writer, STYLE, b"body { background: rgb(250, 240, 230); }", "text/css", "2026-01-10T08:00:01Z")
         _response(writer, STORY, _story(2).encode(), "text/html; charset=utf-8", "2026-02-10T08:00:00Z")
         _response(writer, HOSTILE, _HOSTILE_HTML.encode(), "text/html; charset=utf-8", "2026-01-11T08:00:00Z")
+        # The first story fetched again a week on, the same bytes: a revisit of it (a visit, not a version).
+        revisit = writer.create_revisit_record(
+            STORY, _digest(_story(1).encode()), STORY, "2026-01-10T08:00:00Z",
+            warc_headers_dict={"WARC-Date": "2026-01-17T08:00:00Z"},
+        )  # fmt: skip
+        writer.write_record(revisit)
     return path
+
+
+def _digest(body: bytes) -> str:
+    import base64
+    import hashlib
+
+    return "sha1:" + base64.b32encode(hashlib.sha1(body).digest()).decode()
 
 
 @contextlib.contextmanager
@@ -206,6 +219,12 @@ def test_record_page_shows_metadata_text_provenance_and_versions(client: TestCli
     assert [v["version"] for v in data["versions"]] == [1, 2]
     assert [v["this"] for v in data["versions"]] == [False, True]
     assert data["compare"] == [1, 2]
+    # The first version was fetched again on 2026-01-17, the same bytes (the site WARC's revisit record).
+    assert [v["revisits"] for v in data["versions"]] == [
+        [{"captured_at": "2026-01-17T08:00:00Z", "profile": "identical-payload-digest"}],
+        [],
+    ]
+    assert '<td>2026-01-17T08:00:00Z</td><td colspan="4">seen again: the same bytes</td>' in page
 
 
 def test_versions_diff_shows_the_changed_line(client: TestClient) -> None:

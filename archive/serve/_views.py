@@ -154,6 +154,7 @@ def record_view(catalog: Catalog, record_id: str) -> dict[str, Any]:
     """Return a record with its provenance, its URL's versions and what shares its text or story."""
     record = get_record(catalog, record_id)
     numbered = versions_of(catalog.history(record.source_url))
+    revisits = catalog.revisits_of([r.id for _, r in numbered])  # when each capture was fetched again, the same
     similar = catalog.similar(record.id) or []
     prov = record.provenance
     mine = next((n for n, r in numbered if r.id == record.id), 1)
@@ -172,6 +173,7 @@ def record_view(catalog: Catalog, record_id: str) -> dict[str, Any]:
                 "text_sha256": r.text_sha256,
                 "this": r.id == record.id,
                 "first": i == 0 or numbered[i - 1][0] != n,
+                "revisits": [{"captured_at": at, "profile": profile} for at, profile in revisits.get(r.id, [])],
             }
             for i, (n, r) in enumerate(numbered)
         ],
