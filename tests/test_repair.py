@@ -357,3 +357,21 @@ def test_a_record_id_that_is_no_uri_makes_the_record_damaged(
     assert "WARC-Record-ID is no <URI>" in region.reason
     assert victim.record_id not in {r.record_id for r in scan.records}
     assert len(scan.records) == len(plain.records) - 1  # every other record reads whole
+
+
+def test_repair_names_the_revisits_no_row_names_so_a_replay_writes_them_no_more(
+    project_seeds_archive: tuple[Cli, Result], tmp_path: Path
+) -> None:
+    """A run killed before its commit, or an archive older than the revisits table, left revisit records unnamed."""
+    cli = copy_archive(project_seeds_archive[0], tmp_path)
+    _execute(cli, "DELETE FROM revisits")  # seeds/warc's one revisit, as an older archive holds it: no row
+    dry = cli("repair", "--dry-run", check=True).out
+    assert "0 capture(s) would be re-indexed from the WARC files, 1 revisit(s) would be named" in dry, dry
+    assert "1 revisit(s) named" in cli("repair", check=True).out
+    assert "0 revisit(s) named" in cli("repair", check=True).out  # named once
+    library = "https://eastside-dispatch.example/community/library-hours"
+    [version] = json.loads(cli("history", library, "--format", "json", check=True).out)
+    assert version["revisits"] == [{"captured_at": "2025-05-28T10:16:00Z", "profile": "identical-payload-digest"}]
+    files = warc_files(cli.data)
+    again = cli("replay", str(PROJECT_SEEDS), check=True).out
+    assert "1 revisit already in this archive" in again and warc_files(cli.data) == files, again

@@ -20,6 +20,7 @@ __all__ = [
     "capture_at",
     "capture_of",
     "captured_in_crawl",
+    "captures_of_raw_records",
     "count",
     "crawl_records",
     "drop_unheld_documents",
@@ -215,6 +216,15 @@ def revisited(engine: Engine, url: str, captured_at: str) -> bool:
     query = select(RevisitRow.id).where(RevisitRow.url == url, RevisitRow.captured_at == captured_at)
     with engine.connect() as connection:
         return connection.scalar(query.limit(1)) is not None
+
+
+def captures_of_raw_records(engine: Engine, record_ids: Collection[str]) -> dict[str, str]:
+    """Return, by WARC-Record-ID, the capture whose raw record it is (of those the catalog holds)."""
+    query = select(WarcRecordRow.record_id, WarcRecordRow.capture_id).where(
+        WarcRecordRow.role == "raw", WarcRecordRow.record_id.in_(sorted(record_ids))
+    )
+    with engine.connect() as connection:
+        return {record_id: capture_id for record_id, capture_id in connection.execute(query)}
 
 
 def revisits_of(engine: Engine, capture_ids: Collection[str]) -> dict[str, list[tuple[str, str]]]:

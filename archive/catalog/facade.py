@@ -135,6 +135,11 @@ class Catalog:
         return captures.revisited(self.engine, url, captured_at)
 
     @reconnecting
+    def captures_of_raw_records(self, record_ids: Collection[str]) -> dict[str, str]:
+        """Return, by WARC-Record-ID, the capture whose raw record it is (of those the catalog holds)."""
+        return captures.captures_of_raw_records(self.engine, record_ids)
+
+    @reconnecting
     def revisits_of(self, capture_ids: Collection[str]) -> dict[str, list[tuple[str, str]]]:
         """Return (time, profile) of each revisit of these captures, oldest first, by capture id."""
         return captures.revisits_of(self.engine, capture_ids)

@@ -67,7 +67,10 @@ def _repair(args: argparse.Namespace) -> int:
             print("dry run: nothing was changed; this is what repair would do")
         cut = sum(report.cut.values())
         print(f"WARC: {report.files} file(s) read; {len(report.cut)} torn tail(s) {would}cut ({cut} bytes)")
-        print(f"catalog: {report.reindexed} capture(s) {would}re-indexed from the WARC files")
+        print(
+            f"catalog: {report.reindexed} capture(s) {would}re-indexed from the WARC files,"
+            f" {report.revisits} revisit(s) {would}named"
+        )
         print(
             f"damage: {len(report.quarantined)} stretch(es) {would}set aside in quarantine/ ({report.quarantined_bytes}"
             f" bytes, left in place in their files); {report.set_aside_earlier} set aside earlier"

@@ -16,6 +16,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from archive.layout import DataLayout
 from archive.warc.reader import DamagedRegion, digest_damage, scan_resync
@@ -50,6 +51,8 @@ class Found:
     record_id: str
     block: bytes  # kept for the record types asked for, else empty
     digest_checked: bool
+    # A revisit's visit: (WARC-Target-URI, WARC-Date, WARC-Profile, WARC-Refers-To), else None.
+    visit: tuple[str, str, str, str] | None = None
 
 
 @dataclass
@@ -136,8 +139,15 @@ def scan_file(path: Path, keep: Collection[str] = ()) -> FileScan:
                 continue
             record_id = record.rec_headers.get_header("WARC-Record-ID") or ""
             checked = record.digest_checker.passed is not None
-            scan.records.append(Found(offset, end, record.rec_type, record_id, record.block, checked))
+            visit = _visit(record.rec_headers) if record.rec_type == "revisit" else None
+            scan.records.append(Found(offset, end, record.rec_type, record_id, record.block, checked, visit))
     return scan
+
+
+def _visit(headers: Any) -> tuple[str, str, str, str]:
+    names = ("WARC-Target-URI", "WARC-Date", "WARC-Profile", "WARC-Refers-To")
+    uri, date, profile, refers = (headers.get_header(name) or "" for name in names)
+    return uri, date, profile, refers
 
 
 def mark_renamed(scan: FileScan, named: Mapping[str, int]) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from archive.catalog.facade import Catalog
@@ -33,7 +34,7 @@ from archive.integrity.damage import (
 from archive.integrity.verify import Report, verify
 from archive.layout import DataLayout
 from archive.warc.recovery import open_files, recover_open_files
-from scraper import Record, WarcLocation
+from scraper import Record, WarcLocation, iso_utc
 
 __all__ = ["RepairReport", "orphaned_records", "reindex_file", "repair"]
 
@@ -50,6 +51,7 @@ class RepairReport:
     files: int = 0
     cut: dict[str, int] = field(default_factory=dict)
     reindexed: int = 0
+    revisits: int = 0  # revisit records the catalog's revisits table did not name (a killed run's, older ones)
     quarantined: list[str] = field(default_factory=list)  # damaged stretches set aside now, one line each
     quarantined_bytes: int = 0
     set_aside_earlier: int = 0  # damaged stretches an earlier repair set aside
@@ -110,9 +112,49 @@ def _orphans(scan: FileScan, catalog: Catalog, lost: set[str] | frozenset[str] =
 
 
 def reindex_file(path: Path, catalog: Catalog, scan: FileScan | None = None) -> tuple[int, list[str]]:
-    """Put the complete captures of `path` that the catalog lacks into it; return (how many, problems)."""
+    """Put the captures of `path` the catalog lacks into it, and name its revisits; return (how many, problems)."""
+    scan = scan or scan_file(path, keep=_KEPT)
     records, problems = orphaned_records(path, catalog, scan)
-    return _add(catalog, records), problems
+    added = _add(catalog, records)
+    catalog.add_revisits(unnamed_revisits(scan, catalog))
+    return added, problems
+
+
+def unnamed_revisits(scan: FileScan, catalog: Catalog) -> list[dict[str, object]]:
+    """Return the rows of the revisits in `scan` that the catalog's revisits table lacks and whose original it holds.
+
+    A run killed before its commit, or one made before the table was, left revisit records no
+    row names: replayed again, their visits would be written again.
+    """
+    visits = [found for found in scan.records if found.visit is not None]
+    originals = catalog.captures_of_raw_records({found.visit[3] for found in visits if found.visit is not None})
+    named = {
+        (capture_id, at) for capture_id, seen in catalog.revisits_of(set(originals.values())).items() for at, _ in seen
+    }
+    rows: dict[tuple[str, str], dict[str, object]] = {}
+    for found in visits:
+        assert found.visit is not None
+        url, date, profile, refers = found.visit
+        capture_id, when = originals.get(refers), _iso_time(date)
+        if capture_id is None or when is None or (capture_id, when) in named:
+            continue
+        rows[(url, when)] = {
+            "capture_id": capture_id,
+            "url": url,
+            "captured_at": when,
+            "crawl_id": None,  # the record names no run (its file's warcinfo does, as its isPartOf)
+            "profile": profile.rstrip("/").rsplit("/", 1)[-1] or "identical-payload-digest",
+            "record_id": found.record_id,
+        }
+    return list(rows.values())
+
+
+def _iso_time(date: str) -> str | None:
+    """Return a WARC-Date as the catalog writes a time (iso_utc), or None when it is no date."""
+    try:
+        return iso_utc(datetime.fromisoformat(date.replace("Z", "+00:00")))
+    except ValueError:
+        return None
 
 
 def _add(catalog: Catalog, records: list[Record]) -> int:
@@ -162,6 +204,10 @@ def repair(data_dir: Path, catalog: Catalog, *, dry_run: bool = False) -> Repair
         report.files += path.name not in done
         found = _orphans(scan, catalog, lost_before)
         report.reindexed += len(found.records) if dry_run else _add(catalog, found.records)
+        unnamed = unnamed_revisits(scan, catalog)
+        report.revisits += len(unnamed)
+        if not dry_run:
+            catalog.add_revisits(unnamed)
         report.unmendable.extend(found.problems)
         losses[path.name] = found.losses
     checked = verify(data_dir, catalog, scans)
