@@ -219,6 +219,8 @@ def test_query_filters_show_and_exports(seeds_archive: tuple[Cli, Result]) -> No
     table = pq.read_table(parquet)
     assert table.num_rows == 12 and str(table.schema.field("authors").type.value_type) == "string"
     as_jsonl = {r["id"]: r for r in map(json.loads, out.read_text(encoding="utf-8").splitlines())}
+    fields = set(next(iter(as_jsonl.values())))  # every field of a record, claimed_url and all
+    assert set(rows[0]) == fields and set(table.column_names) == fields, fields ^ set(rows[0])
     for row in table.to_pylist():  # the same records, typed: lists stay lists, provenance is JSON
         assert row["text"] == as_jsonl[row["id"]]["text"] and row["authors"] == as_jsonl[row["id"]]["authors"]
         assert json.loads(row["provenance"]) == as_jsonl[row["id"]]["provenance"]
@@ -523,3 +525,32 @@ def test_a_reader_error_on_one_file_is_its_failure_and_the_next_file_is_read(
         ("SourceRef", "b.txt"),
     ]
     assert found[1].reason == "unreadable: RuntimeError: a case no reader foresaw"
+
+
+def test_a_page_claiming_another_sites_address_shows_and_exports_the_claim(cli: Cli, tmp_path: Path) -> None:
+    """A mirror's copy keeps its own site; the address it gives for itself is the claim, in show and every export."""
+
+    page = (
+        '<html><head><title>Dredging</title><link rel="canonical" href="https://origin.example/2026/dredging">'
+        "</head><body><article><p>" + "The harbour will be dredged in March, the port authority said. " * 8
+    ).encode() + b"</p></article></body></html>"
+    path = tmp_path / "mirror.warc.gz"
+    with path.open("wb") as out:
+        writer = WARCWriter(out, gzip=True)
+        head = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8")], "HTTP/1.1")
+        writer.write_record(
+            writer.create_warc_record(
+                "https://mirror.example/copy/dredging",
+                "response",
+                payload=io.BytesIO(page),
+                length=len(page),
+                http_headers=head,
+            )
+        )
+    cli("replay", str(path), check=True)
+    [record] = [json.loads(line) for line in cli("export", "--format", "jsonl", check=True).out.splitlines()]
+    assert (record["site"], record["claimed_url"]) == ("mirror.example", "https://origin.example/2026/dredging")
+    shown = cli("show", record["id"], check=True).out
+    assert "claimed:     https://origin.example/2026/dredging (the URL the page gives for itself" in shown
+    [row] = list(csv.DictReader(io.StringIO(cli("export", "--format", "csv", check=True).out)))
+    assert row["claimed_url"] == "https://origin.example/2026/dredging"

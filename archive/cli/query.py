@@ -160,6 +160,11 @@ def _print_record(record: Record) -> None:
         f"title:       {shown(record.title or '-')}",
         f"url:         {shown(record.source_url)}",
         f"canonical:   {shown(record.canonical_url)}",
+        *(
+            [f"claimed:     {shown(record.claimed_url)} (the URL the page gives for itself, on another site)"]
+            if record.claimed_url
+            else []
+        ),
         f"site:        {shown(record.site or '-')}{_also_named(record)}",
         f"authors:     {shown(', '.join(record.authors) or '-')}",
         f"published:   {record.published or '-'}",

@@ -17,6 +17,7 @@ EXPORT_FIELDS = (
     "id",
     "source_url",
     "canonical_url",
+    "claimed_url",
     "site",
     "site_name",
     "title",
