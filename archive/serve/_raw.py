@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from archive.errors import NotFound
 from archive.warc.reader import read_payload
+from archive.warc.sources import SourceError, decode_content
+from scraper.capture import dechunk, is_chunked
 
 if TYPE_CHECKING:
     from archive.layout import DataLayout
@@ -30,9 +33,25 @@ def raw_payload(layout: DataLayout, record: Record) -> bytes:
     return read_payload(layout.warc, location)
 
 
+def _as_sent_for_reading(payload: bytes, headers: Iterable[tuple[str, str]]) -> bytes:
+    """Return an HTTP body without its chunk framing and Content-Encoding; as it is, when they cannot be undone."""
+    headers = list(headers)
+    if is_chunked(headers):
+        payload = dechunk(payload)
+    coding = next((v for k, v in reversed(headers) if k.lower() == "content-encoding"), None)
+    try:
+        return decode_content(payload, coding)
+    except SourceError:
+        return payload
+
+
 def source_text(layout: DataLayout, record: Record) -> tuple[str, bool]:
-    """Return the raw capture decoded as text for the source view, and whether it was cut at MAX_SOURCE_BYTES."""
-    payload = raw_payload(layout, record)
+    """Return the raw capture decoded as text for the source view, and whether it was cut at MAX_SOURCE_BYTES.
+
+    The body as transferred is read as the page: its chunk framing and its Content-Encoding
+    (gzip, deflate, br) undone, as most live captures need; one that does not decode is shown as stored.
+    """
+    payload = _as_sent_for_reading(raw_payload(layout, record), record.provenance.http_headers)
     encoding = record.provenance.encoding or "utf-8"
     try:
         text = payload[:MAX_SOURCE_BYTES].decode(encoding, errors="replace")
