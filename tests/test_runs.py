@@ -143,3 +143,16 @@ def test_a_killed_replay_is_found_interrupted_with_what_it_archived(cli: Cli, tm
     [after] = [run for run in _crawls(cli) if run["id"] == killed["id"]]
     assert after["status"] == "interrupted"
     assert after["counts"]["records_written"] == written  # type: ignore[index]
+
+
+def test_every_run_reads_back_with_every_count_and_its_times_in_utc_as_records_write_them() -> None:
+    """A frontier's run counts only what its workers saw, and SQLite gives times back naive: scripts need one shape."""
+    from archive.catalog.models import Crawl
+    from archive.catalog.runs import RUN_COUNTS, CrawlRun
+
+    naive = datetime(2026, 3, 1, 9, 30, 5, 120000)  # as SQLite hands back a time stored in UTC
+    row = Crawl(id="r1", kind="crawl", status="finished", started_at=naive, finished_at=naive.replace(tzinfo=UTC))
+    row.counts, row.args = {"records_written": 3, "recounted": True}, {}
+    run = CrawlRun.from_row(row)
+    assert (run.started_at, run.finished_at) == ("2026-03-01T09:30:05.120000Z", "2026-03-01T09:30:05.120000Z")
+    assert run.counts == {**dict.fromkeys(RUN_COUNTS, 0), "records_written": 3, "recounted": True}

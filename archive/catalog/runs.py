@@ -16,9 +16,10 @@ from sqlalchemy.orm import Session
 
 from archive.catalog.filters import id_prefix
 from archive.catalog.models import CaptureRow, Crawl, CrawlProblem
-from scraper import __version__
+from scraper import __version__, iso_utc
 
 __all__ = [
+    "RUN_COUNTS",
     "STALE_AFTER",
     "CrawlRun",
     "Problem",
@@ -42,6 +43,21 @@ __all__ = [
 STALE_AFTER = timedelta(minutes=10)
 
 
+# What every run counts (the pipeline's figures): a run that counted none of one has 0 of it.
+RUN_COUNTS = (
+    "captures_read",
+    "records_written",
+    "unchanged",
+    "revisits",
+    "failed",
+    "http_errors",
+    "no_text",
+    "words_kept",
+    "boilerplate_words_dropped",
+    "reextracted",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class CrawlRun:
     """One run: its id, kind (replay, crawl, reextract, recovered), times (ISO 8601), status, counts, arguments."""
@@ -56,14 +72,14 @@ class CrawlRun:
 
     @classmethod
     def from_row(cls, crawl: Crawl) -> CrawlRun:
-        """Return the run a catalog row holds."""
+        """Return the run a catalog row holds: times in UTC as records write them (`...Z`), every count there."""
         return cls(
             id=crawl.id,
             kind=crawl.kind,
-            started_at=crawl.started_at.isoformat(),
-            finished_at=crawl.finished_at.isoformat() if crawl.finished_at else None,
+            started_at=iso_utc(_aware(crawl.started_at)),
+            finished_at=iso_utc(_aware(crawl.finished_at)) if crawl.finished_at else None,
             status=crawl.status,
-            counts=crawl.counts or {},
+            counts=dict.fromkeys(RUN_COUNTS, 0) | (crawl.counts or {}),
             args=crawl.args or {},
         )
 

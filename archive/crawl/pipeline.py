@@ -20,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from twisted.internet.task import LoopingCall
 
 from archive.catalog.facade import Catalog
-from archive.catalog.runs import Problem, died_line
+from archive.catalog.runs import RUN_COUNTS, Problem, died_line
 from archive.crawl.items import (
     ArchiveItem,
     CaptureFailure,
@@ -594,19 +594,7 @@ class ArchivePipeline:
             self.problems[run].append(Problem("http", item.source, item.reason, item.status))
 
     def _counts(self) -> dict[str, Any]:
-        keys = (
-            "captures_read",
-            "records_written",
-            "unchanged",
-            "revisits",
-            "failed",
-            "http_errors",
-            "no_text",
-            "words_kept",
-            "boilerplate_words_dropped",
-            "reextracted",
-        )
-        return {key: self.stats.get_value(f"archive/{key}", 0) for key in keys}
+        return {key: self.stats.get_value(f"archive/{key}", 0) for key in RUN_COUNTS}
 
 
 def _crawl_info(settings: Any) -> dict[str, Any]:
