@@ -26,7 +26,7 @@ import pytest
 from warcio.archiveiterator import ArchiveIterator
 
 from archive.catalog.facade import Catalog
-from tests.conftest import Cli, Result, copy_archive, warc_files
+from tests.conftest import PROJECT_SEEDS, Cli, Result, copy_archive, warc_files
 
 SCRAPER = [sys.executable, "-m", "archive.cli"]
 _NO_DAC = ("--inh-caps=-dac_override,-dac_read_search", "--bounding-set=-dac_override,-dac_read_search")
@@ -335,3 +335,14 @@ def test_a_page_whose_raw_record_is_in_a_file_left_out_is_no_page_of_the_package
         run.extractions[name] = Extraction(record, "text", f"https://news.example/{name}", "2026-01-02T03:04:05Z")
     assert [p["title"] for p in _pages(run, {}, tmp_path)] == ["kept.warc.gz", "gone.warc.gz"]
     assert [p["title"] for p in _pages(run, {}, tmp_path, {"gone.warc.gz"})] == ["kept.warc.gz"]
+
+
+def test_wacz_of_a_run_that_archived_nothing_new_says_so_and_names_the_way(cli: Cli) -> None:
+    """The newest run replayed what the archive held already: it wrote no file, which is not a missing file."""
+    cli("replay", str(PROJECT_SEEDS), check=True)  # 12 unchanged, the revisit already here: no WARC file
+    [latest, first] = json.loads(cli("crawls", "--format", "json", check=True).out)
+    assert _one_line(cli("wacz"), 1) == (
+        f"error: run {latest['id']} archived nothing new (12 unchanged): it wrote no WARC file to package;"
+        " give --crawl RUN of a run that did (see `scraper crawls`)"
+    )
+    assert cli("wacz", "--crawl", first["id"][:8]).code == 0

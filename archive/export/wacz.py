@@ -56,6 +56,7 @@ WACZ_VERSION = "1.1.1"
 _PAGES_HEADER = {"format": "json-pages-1.0", "id": "pages", "title": "All Pages"}
 _INDEX_BLOCK_LINES = 1024  # py-wacz's (and ArchiveWeb.page's) block size
 _NAMED = 3  # files named in the error when none of a run's files can be read
+_WRITES = ("records_written", "revisits", "reextracted", "http_errors", "no_text")  # counts of what a run wrote
 
 
 class WaczError(NotFound):
@@ -94,7 +95,7 @@ def write_wacz(
         output_file(target, make_parent=out is None) as package,
         tempfile.TemporaryDirectory(prefix="wacz-") as scratch,
     ):
-        contents = _contents(catalog, layout, found.id)
+        contents = _contents(catalog, layout, found)
         index = build_cdxj(layout.warc, Path(scratch) / "index.cdxj", contents.files)
         unread = {damage.file for damage in index.damaged if damage.unread}
         files = [path for path in contents.files if path not in unread]
@@ -123,9 +124,9 @@ class _Contents:
     unsure: tuple[FileDamage, ...]  # files left out: whether they are the run's cannot be read
 
 
-def _contents(catalog: Catalog, layout: DataLayout, crawl_id: str) -> _Contents:
+def _contents(catalog: Catalog, layout: DataLayout, found: CrawlRun) -> _Contents:
     """Return the run's own WARC files (warcinfo isPartOf), read, with the files holding what they refer to."""
-    warc_dir = layout.warc
+    warc_dir, crawl_id = layout.warc, found.id
     own: list[Path] = []
     unsure: list[FileDamage] = []
     for path in layout.warc_files():
@@ -134,6 +135,12 @@ def _contents(catalog: Catalog, layout: DataLayout, crawl_id: str) -> _Contents:
             unsure.append(run_id)
         elif run_id == crawl_id:
             own.append(path)
+    if not own and not unsure and not any(found.counts.get(key) for key in _WRITES):
+        unchanged = found.counts.get("unchanged", 0)
+        raise WaczError(
+            f"run {crawl_id} archived nothing new ({unchanged} unchanged): it wrote no WARC file to package;"
+            " give --crawl RUN of a run that did (see `scraper crawls`)"
+        )
     if not own:
         named = "; ".join(damage.line() for damage in unsure[:_NAMED])
         more = f"; and {len(unsure) - _NAMED} more" if len(unsure) > _NAMED else ""
