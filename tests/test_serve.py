@@ -192,6 +192,7 @@ def test_search_pages_through_results_with_shareable_urls(client: TestClient) ->
         ({"sort": "random"}, "sort 'random' is not one of"),
         ({"page": "0"}, "page '0' is not a whole number"),
         ({"q": "word " * 300}, "characters long"),
+        ({"crawl": "ffffff"}, "run 'ffffff': no run with this id (see the runs page)"),
     ],
 )
 def test_bad_search_input_is_one_error_line(client: TestClient, params: dict[str, str], message: str) -> None:

@@ -85,6 +85,8 @@ def search_view(catalog: Catalog, params: Mapping[str, str]) -> dict[str, Any]:
     """Return one page of search results for a query string, with the total and the page's place."""
     query = params.get("q", "").strip() or None
     filters = filters_from(params)
+    if filters.crawl and catalog.find_crawl(filters.crawl) is None:  # a search in it would find nothing, unsaid
+        raise UsageError(f"run {filters.crawl[:40]!r}: no run with this id (see the runs page)")
     sort = params.get("sort", "relevance") or "relevance"
     if sort not in SORTS:
         raise UsageError(f"sort {sort[:20]!r} is not one of {', '.join(SORTS)}")
