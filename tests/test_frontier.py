@@ -157,6 +157,21 @@ def test_a_shared_crawl_answers_every_scope_question_as_a_crawl_in_one_process_d
     assert local.admit("https://a.example/", "page", 0, again=True)[0] == CAPPED  # a seed again still counts
 
 
+def test_a_finished_run_keeps_the_count_of_pages_it_saw(frontier: Frontier) -> None:
+    """Retiring a run drops its seen-set; `scraper frontier` still says how many pages the run saw."""
+    seeds = [Seed("https://a.example/", "page")]
+    frontier.open_run("done", "crawl", options=ScopeOptions().to_dict())
+    frontier.add_seeds("done", [asdict(s) for s in seeds])
+    shared = CrawlScope(ScopeOptions(), SharedLedger(frontier, "done"), "done")
+    for url in ("https://a.example/", "https://a.example/1", "https://a.example/2", "https://a.example/1#top"):
+        _shared_verdict(frontier, shared, url, "page", 0)
+    [before] = [r for r in frontier.runs() if r["id"] == "done"]
+    frontier.retire("done")
+    [after] = [r for r in frontier.runs() if r["id"] == "done"]
+    assert before["pages_seen"] == after["pages_seen"] == 3  # the fragment is the same page
+    assert after["queued"] == 0
+
+
 def test_caps_hold_when_workers_queue_pages_at_the_same_moment(frontier: Frontier) -> None:
     seeds = [Seed("https://a.example/", "page")]
     frontier.open_run("race", "crawl", options={"max_pages": 30})

@@ -262,7 +262,9 @@ class Frontier:
     def retire(self, run: str) -> None:
         """Drop a finished run's queue and seen-sets; keep its state and counts a week (for `scraper frontier`)."""
         parts = ("queue", "leased", "options", "seeds", "pages", "discovery", "per_site", "per_seed", "dupefilter")
+        seen = self.call(self.client.scard, self.key(run, "pages"))  # the set goes; how many it held stays
         with self.client.pipeline(transaction=False) as pipe:
+            pipe.hset(self.key(run, "state"), "pages_seen", seen)
             pipe.delete(*(self.key(run, part) for part in parts))
             pipe.srem(f"{self.name}:drained", run)
             pipe.expire(self.key(run, "state"), _FINISHED_TTL)
@@ -291,6 +293,7 @@ class Frontier:
                 pipe.get(self.key(run, "leased"))
                 pipe.scard(self.key(run, "pages"))
                 queued, leased, pages = self.call(pipe.execute)
+            pages = pages or int(state.pop("pages_seen", 0) or 0)  # a retired run's, kept in its state
             found.append(
                 {"id": run, **state, "queued": queued, "leased": int(leased or 0), "pages_seen": pages}
                 | {"counts": self.counts(run), "recorded": run not in unrecorded}
