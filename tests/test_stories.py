@@ -118,3 +118,9 @@ def test_same_subject_different_event_is_not_the_same_story(cli: Cli, archive: d
 
 def _all_urls(cli: Cli) -> list[str]:
     return [json.loads(line)["canonical_url"] for line in cli("export", check=True).out.splitlines()]
+
+
+def test_a_story_line_counts_in_words_that_agree_with_their_number() -> None:
+    from archive.cli.stories import _count
+
+    assert [_count(n, "site") for n in (0, 1, 2)] == ["0 sites", "1 site", "2 sites"]

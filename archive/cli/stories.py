@@ -80,9 +80,13 @@ def _print_similar(found: list[Similar]) -> None:
 def _print_stories(found: list[Story]) -> None:
     for number, story in enumerate(found, 1):
         span = story.first if story.first == story.last else f"{story.first} .. {story.last}"
-        print(f"story {number}: {len(story.documents)} documents, {len(story.sites)} sites, {span}")
+        print(f"story {number}: {_count(len(story.documents), 'document')}, {_count(len(story.sites), 'site')}, {span}")
         sites = [shown(", ".join(doc.sites) or "-") for doc in story.documents]
         width = max(map(len, sites))  # the titles start in one column, however long a story's site names
         for doc, site in zip(story.documents, sites, strict=True):
             print(f"  {doc.record_id}  {doc.day}  {site:{width}}  {shown(doc.title or doc.url)}")
     print(f"{len(found)} stories")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
