@@ -337,6 +337,7 @@ def test_a_page_whose_raw_record_is_in_a_file_left_out_is_no_page_of_the_package
     assert [p["title"] for p in _pages(run, {}, tmp_path, {"gone.warc.gz"})] == ["kept.warc.gz"]
 
 
+@pytest.mark.slow  # a second replay of seeds/: 4 s
 def test_wacz_of_a_run_that_archived_nothing_new_says_so_and_names_the_way(cli: Cli) -> None:
     """The newest run replayed what the archive held already: it wrote no file, which is not a missing file."""
     cli("replay", str(PROJECT_SEEDS), check=True)  # 12 unchanged, the revisit already here: no WARC file

@@ -359,6 +359,7 @@ def test_a_record_id_that_is_no_uri_makes_the_record_damaged(
     assert len(scan.records) == len(plain.records) - 1  # every other record reads whole
 
 
+@pytest.mark.slow  # two repairs and a replay: 4 s
 def test_repair_names_the_revisits_no_row_names_so_a_replay_writes_them_no_more(
     project_seeds_archive: tuple[Cli, Result], tmp_path: Path
 ) -> None:

@@ -110,6 +110,7 @@ def test_project_seeds_replay_every_kind(seeds_archive: tuple[Cli, Result]) -> N
     assert raw[:2] == b"\x1f\x8b"
 
 
+@pytest.mark.slow  # a second replay of seeds/: 4 s
 def test_replaying_the_same_captures_again_writes_nothing(
     project_seeds_archive: tuple[Cli, Result], tmp_path: Path
 ) -> None:
@@ -527,6 +528,7 @@ def test_a_reader_error_on_one_file_is_its_failure_and_the_next_file_is_read(
     assert found[1].reason == "unreadable: RuntimeError: a case no reader foresaw"
 
 
+@pytest.mark.slow  # a replay of its own: 4.5 s
 def test_a_page_claiming_another_sites_address_shows_and_exports_the_claim(cli: Cli, tmp_path: Path) -> None:
     """A mirror's copy keeps its own site; the address it gives for itself is the claim, in show and every export."""
 
