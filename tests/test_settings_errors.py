@@ -263,6 +263,25 @@ def test_a_crawl_refused_for_a_bad_seed_leaves_no_run_to_resume(cli: Cli) -> Non
     assert crawl_rows(cli.db) == []
 
 
+def test_a_crawl_recorded_with_a_bad_seed_before_seeds_were_checked_is_refused_on_resume(cli: Cli) -> None:
+    """An older version stored such a seed and left the run interrupted: resuming it crashed in Scrapy."""
+    from archive.catalog.facade import Catalog
+
+    catalog = Catalog(cli.db)
+    try:
+        catalog.migrate()
+        seed = {"url": "http://127.0.0.1:99999/", "kind": "auto", "depth": None, "max_pages": None}
+        run = catalog.start_crawl("crawl", {"command": "crawl", "seeds": [seed]})
+        catalog.finish_crawl(run, "interrupted", {})
+    finally:
+        catalog.close()
+    done = cli("crawl", "--resume", run[:8], "--allow-network", "127.0.0.1/32")
+    assert one_error(done) == (
+        f"error: crawl {run[:8]}'s seed (it cannot be resumed): not a URL: 'http://127.0.0.1:99999/'"
+        " (Port out of range 0-65535)"
+    )
+
+
 # --- schedule files ---------------------------------------------------------------------------
 
 

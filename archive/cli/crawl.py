@@ -237,7 +237,7 @@ class CrawlPlan:
 def _plan(args: argparse.Namespace, previous: CrawlRun | None = None) -> CrawlPlan:
     """Return the crawl the arguments describe (SeedError or UsageError say what is wrong with them)."""
     from archive.crawl.overrides import read_settings
-    from archive.crawl.seeds import read_seed_file, seed_from_url
+    from archive.crawl.seeds import read_seed_file, seed_from_url, stored_seed
     from scraper import __version__
 
     seeds = [seed_from_url(url, args.kind) for url in args.urls]
@@ -283,7 +283,7 @@ def _plan(args: argparse.Namespace, previous: CrawlRun | None = None) -> CrawlPl
         if "ARCHIVE_ALLOW_NETWORKS" not in overrides and stored.get("allow_networks"):  # the same boundary as before
             overrides["ARCHIVE_ALLOW_NETWORKS"] = stored["allow_networks"]
         if not seeds:
-            seeds = [Seed(**s) for s in stored.get("seeds", [])]
+            seeds = [stored_seed(s, previous.id) for s in stored.get("seeds", [])]
     if spider_args["depth"] is None:
         spider_args["depth"] = 1
     unused = [SCOPE_FLAGS[k] for k in REQUISITE_KEYS if spider_args[k] not in (None, False)]

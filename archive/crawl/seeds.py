@@ -14,12 +14,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from archive.errors import ArchiveError
 from scraper.urls import lower_case_host, redacted
 
-__all__ = ["KINDS", "Seed", "SeedError", "parse_seed_lines", "read_seed_file"]
+__all__ = ["KINDS", "Seed", "SeedError", "parse_seed_lines", "read_seed_file", "seed_from_url", "stored_seed"]
 
 KINDS = ("auto", "page", "feed", "sitemap", "robots")
 _MAX_LINE = 8192
@@ -68,6 +69,12 @@ def read_seed_file(path: Path) -> list[Seed]:
 def seed_from_url(url: str, kind: str = "auto") -> Seed:
     """Return a seed for a URL given on the command line."""
     return _seed(url, [f"kind={kind}"], "command line")
+
+
+def stored_seed(data: dict[str, Any], run: str) -> Seed:
+    """Return a seed a crawl's record kept, checked again: one recorded before a check existed may be bad."""
+    _seed(str(data.get("url", "")), [], f"crawl {run[:8]}'s seed (it cannot be resumed)")
+    return Seed(**data)
 
 
 def _strip_comment(raw: str) -> str:
