@@ -84,6 +84,22 @@ def test_a_cut_file_and_the_pointers_into_the_lost_part_are_reported(cli: Cli) -
     assert "dangling:" not in found.out
 
 
+@pytest.mark.parametrize("into", [1, 2])
+def test_a_file_cut_a_byte_or_two_into_a_records_gzip_header_is_cut_short(cli: Cli, into: int) -> None:
+    """The bytes left are the start of the next member's magic (1f 8b): the file ends inside it, not bad bytes."""
+    from warcio.archiveiterator import ArchiveIterator
+
+    [warc] = warc_files(cli.data)
+    with warc.open("rb") as handle:
+        records = ArchiveIterator(handle)
+        offsets = [records.get_record_offset() for _ in records]
+    start = offsets[len(offsets) // 2]
+    warc.write_bytes(warc.read_bytes()[: start + into])
+    found = cli("verify")
+    [line] = [x for x in found.out.splitlines() if x.strip().startswith(f"{warc.name}: offset ")]
+    assert f"offset {start}, {into} bytes: cut short: the file ends inside a gzip member" in line, line
+
+
 def _captures_past(cli: Cli, offset: int) -> set[str]:
     engine = create_engine(cli.db)
     with engine.connect() as connection:

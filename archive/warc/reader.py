@@ -409,7 +409,10 @@ def _arc(fd: int, size: int, name: str, first: int, gzip: bool) -> str | None:
 
 def member_end(fd: int, start: int, size: int) -> int | str:
     """Return where the gzip member at `start` ends, inflating it in bounded slices; or why it does not end whole."""
-    if os.pread(fd, 3, start) != _GZIP_MAGIC:
+    head = os.pread(fd, 3, start)
+    if head != _GZIP_MAGIC:
+        if head and start + len(head) >= size and _GZIP_MAGIC.startswith(head):  # the file ends in a member's magic
+            return f"{_CUT}the file ends inside a gzip member"
         return "no gzip member starts here"
     inflater = zlib.decompressobj(31)
     position = start
