@@ -58,6 +58,7 @@ def test_flips_cut_outs_and_garbage_cost_no_intact_record(seeds_archives: list[A
     _check(30, Harness(tmp_path / "trials", seeds_archives, seed=5))
 
 
+@pytest.mark.slow  # its crawl archives take 10 s to make
 def test_bit_rot_in_a_crawls_file_costs_no_intact_record(crawl_archives: list[Archive], tmp_path: Path) -> None:
     types = {b"request", b"response", b"metadata", b"conversion"}
     assert all(b"WARC-Type: " + t in gzip.decompress(crawl_archives[0].warc.read_bytes()) for t in types)

@@ -487,6 +487,7 @@ def test_a_damaged_warc_reads_the_same_in_a_wacz_package_as_alone(tmp_path: Path
     assert start > 0 and replayed("packed") == (summary, [failures[0].replace(named, in_package)], kept)
 
 
+@pytest.mark.slow  # two replays and a warcio process: 8 s
 def test_a_warc_file_gzipped_whole_is_named_with_the_way_to_read_it(cli: Cli, tmp_path: Path) -> None:
     """`gzip crawl.warc` makes one gzip stream: no record reads at its offset, and the failure says what fixes it."""
     plain = gzip.decompress((PROJECT_SEEDS / "warc" / "eastside-dispatch.warc.gz").read_bytes())
