@@ -40,6 +40,10 @@ PG_URL = os.environ.get("SCRAPER_TEST_PG", "postgresql+psycopg://postgres@127.0.
 REDIS_URL = os.environ.get("SCRAPER_TEST_REDIS", "redis://127.0.0.1:6379/0")
 
 
+# setpriv's options that take root's power to pass mode bits away (an unreadable file stays unreadable).
+NO_DAC = ("--inh-caps=-dac_override,-dac_read_search", "--bounding-set=-dac_override,-dac_read_search")
+
+
 def need(condition: bool, reason: str) -> None:
     """Skip with `reason` when `condition` fails; in CI (CI=true) fail instead."""
     if condition:
@@ -198,6 +202,17 @@ class Cli:
             check=False,
         )
         return Result(proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode(), proc.stdout)
+
+    def as_owner(self, *args: str) -> Result:
+        """Run `scraper ARGS` in a process of its own without root's power to pass mode bits (setpriv), as an owner would."""
+        command = [sys.executable, "-m", "archive.cli", *args]
+        if os.geteuid() == 0:
+            setpriv = shutil.which("setpriv")
+            if setpriv is None:
+                pytest.skip("setpriv (util-linux) is needed to drop root's power to pass mode bits")
+            command = [setpriv, *NO_DAC, *command]
+        done = subprocess.run(command, cwd=self.cwd, env={**os.environ, **self.env()}, capture_output=True, check=False)
+        return Result(done.returncode, done.stdout.decode(), done.stderr.decode(), done.stdout)
 
     def _in_process(self, *args: str) -> Result:
         """Run `archive.cli.main(ARGS)` here, as the process would: its environment, its output, its exit status.

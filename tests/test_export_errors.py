@@ -12,7 +12,6 @@ import json
 import os
 import resource
 import select
-import shutil
 import signal
 import stat
 import subprocess
@@ -29,7 +28,6 @@ from archive.catalog.facade import Catalog
 from tests.conftest import PROJECT_SEEDS, Cli, Result, copy_archive, warc_files
 
 SCRAPER = [sys.executable, "-m", "archive.cli"]
-_NO_DAC = ("--inh-caps=-dac_override,-dac_read_search", "--bounding-set=-dac_override,-dac_read_search")
 # The commands that write an --out file, each with what it needs to write one of the kind at hand.
 WRITERS = {
     "index": ("index",),
@@ -52,18 +50,6 @@ def _one_line(result: Result, code: int) -> str:
     lines = result.err.splitlines()
     assert len(lines) == 1, result.err
     return lines[0]
-
-
-def _as_owner(cli: Cli, *args: str) -> Result:
-    """Run the CLI in a process of its own without root's power to pass mode bits (setpriv), as an owner would."""
-    command = [*SCRAPER, *args]
-    if os.geteuid() == 0:
-        setpriv = shutil.which("setpriv")
-        if setpriv is None:
-            pytest.skip("setpriv (util-linux) is needed to drop root's power to pass mode bits")
-        command = [setpriv, *_NO_DAC, *command]
-    done = subprocess.run(command, cwd=cli.cwd, env={**os.environ, **cli.env()}, capture_output=True, check=False)
-    return Result(done.returncode, done.stdout.decode(), done.stderr.decode(), done.stdout)
 
 
 def _indexed(cli: Cli, index: Path) -> list[dict[str, str]]:
@@ -176,7 +162,7 @@ def test_a_read_only_data_folder_is_one_line_and_leaves_nothing(cli: Cli, writer
     before = sorted(os.listdir(cli.data))
     cli.data.chmod(0o555)
     try:
-        done = _as_owner(cli, writer)
+        done = cli.as_owner(writer)
     finally:
         cli.data.chmod(0o755)
     [run] = json.loads(cli("crawls", "--format", "json", check=True).out)
@@ -255,7 +241,7 @@ def test_an_unreadable_warc_file_is_named_by_index_and_wacz(cli: Cli) -> None:
     [warc] = warc_files(cli.data)
     warc.chmod(0)
     try:
-        indexed, packaged = _as_owner(cli, "index"), _as_owner(cli, "wacz")
+        indexed, packaged = cli.as_owner("index"), cli.as_owner("wacz")
     finally:
         warc.chmod(0o644)
     assert _one_line(indexed, 1) == f"left out: {warc}: cannot be read: Permission denied"

@@ -24,7 +24,17 @@ from urllib.parse import unquote_to_bytes
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from tests.conftest import BOTH_DATABASES, PROJECT_SEEDS, Cli, Result, need, postgres_schema, warc_files, warcio_check
+from tests.conftest import (
+    BOTH_DATABASES,
+    NO_DAC,
+    PROJECT_SEEDS,
+    Cli,
+    Result,
+    need,
+    postgres_schema,
+    warc_files,
+    warcio_check,
+)
 from tests.hostile import gzip_bomb, warc_bomb
 
 GOOD_TEXT = PROJECT_SEEDS / "text" / "ferry-strike.txt"
@@ -41,7 +51,6 @@ _MEASURE = (
     "    out.write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))\n"
     "sys.exit(code)\n"
 )
-_NO_DAC = ("--inh-caps=-dac_override,-dac_read_search", "--bounding-set=-dac_override,-dac_read_search")
 
 
 @dataclass
@@ -59,7 +68,7 @@ def _replay(cli: Cli, *args: str, as_owner: bool = False) -> Measured:
     if as_owner and os.geteuid() == 0:
         setpriv = shutil.which("setpriv")
         need(setpriv is not None, "setpriv (util-linux) is needed to drop root's read override")
-        command = [str(setpriv), *_NO_DAC, *command]
+        command = [str(setpriv), *NO_DAC, *command]
     peak = cli.cwd / f"peak-{os.getpid()}.txt"
     proc = subprocess.run(
         [sys.executable, "-c", _MEASURE, str(peak), *command],

@@ -178,34 +178,18 @@ def test_a_gzip_bomb_member_is_read_in_bounded_memory(tmp_path: Path) -> None:
     assert int(peak_kib) < 600 * 1024, f"peak RSS {int(peak_kib) // 1024} MiB"
 
 
-def _as_owner(cli: Cli, *args: str) -> Result:
-    """Run the CLI without root's power to read what mode bits forbid (setpriv), as a file's owner would."""
-    import os
-    import shutil
-
-    command = [sys.executable, "-m", "archive.cli", *args]
-    if os.geteuid() == 0:
-        setpriv = shutil.which("setpriv")
-        if setpriv is None:
-            pytest.skip("setpriv (util-linux) is needed to drop root's read override")
-        command = [setpriv, "--bounding-set=-dac_override,-dac_read_search", *command]
-    env = {**os.environ, **cli.env()}
-    done = subprocess.run(command, cwd=cli.cwd, env=env, capture_output=True, check=False)
-    return Result(done.returncode, done.stdout.decode(), done.stderr.decode(), done.stdout)
-
-
 def test_a_warc_file_that_cannot_be_read_is_named_and_its_captures_are_kept(cli: Cli) -> None:
     """Unreadable is not gone: verify says so in one line, and repair drops none of the captures the file holds."""
     [warc] = warc_files(cli.data)
     captures = len(cli("export", "--format", "jsonl", check=True).out.splitlines())
     warc.chmod(0)
     try:
-        found = _as_owner(cli, "verify")
+        found = cli.as_owner("verify")
         assert found.code == 1 and "Traceback" not in found.err, found.err
         line = f"{warc.name}: cannot be read: Permission denied (the catalog's pointers into it unchecked)"
         assert f"problems: 1\n  {line}" in found.out and "dangling" not in found.out, found.out
         assert "catalog: 0 pointers read back" in found.out, found.out
-        mended = _as_owner(cli, "repair")
+        mended = cli.as_owner("repair")
         assert mended.code == 1 and f"not mended: 1\n  {warc.name}: cannot be read: Permission denied" in mended.out
         assert "dropped" not in mended.out, mended.out
     finally:
